@@ -1,0 +1,52 @@
+# The two commands a new user needs: `make run` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+SIMULATOR_PORT ?= 8999
+
+.PHONY: install run test lint format bench migrate clean
+
+# Re-installs only when pyproject.toml changed since the last install.
+$(INSTALLED): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 on PATH)."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+# The embedded default: SQLite, a file-system Celery broker, web + worker + beat in the foreground.
+run: export DEBUG ?= true
+run: export WEB_PORT = $(PORT)
+run: export PATH := $(CURDIR)/$(BIN):$(PATH)
+run: export SIMULATOR_PORT := $(SIMULATOR_PORT)
+run: $(INSTALLED)
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	@$(BIN)/python manage.py demo_setup --port $(PORT)
+	$(BIN)/honcho --procfile Procfile.dev start
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+migrate: $(INSTALLED)
+	$(BIN)/python manage.py migrate --noinput
+
+clean:
+	rm -rf $(VENV) var db.sqlite3* test-db.sqlite3* staticfiles

@@ -1,0 +1,90 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from contacts.models import ContactList
+
+
+class Campaign(models.Model):
+    """One message to an audience. Its status changes only through campaigns.services."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    # Which statuses each status may move to. Terminal statuses move nowhere.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.DRAFT: frozenset({Status.SCHEDULED, Status.CANCELLED}),
+        Status.SCHEDULED: frozenset({Status.DRAFT, Status.SENDING, Status.CANCELLED}),
+        Status.SENDING: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED, Status.FAILED}),
+        Status.PAUSED: frozenset({Status.SENDING, Status.CANCELLED, Status.FAILED}),
+        Status.COMPLETED: frozenset(),
+        Status.CANCELLED: frozenset(),
+        Status.FAILED: frozenset(),
+    }
+    EDITABLE_STATUSES = frozenset({Status.DRAFT})
+
+    name = models.CharField(max_length=200)
+    body = models.TextField(help_text="Template: {{ first_name }}, {{ last_name }}, contact attributes")
+    sender = models.CharField(
+        max_length=32, blank=True, help_text="E.164 number or alphanumeric id; blank uses PLIVO_SENDER"
+    )
+    lists = models.ManyToManyField(ContactList, related_name="campaigns", blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    status_reason = models.TextField(blank=True, help_text="Why it is paused or failed, for staff")
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+    )
+    max_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Segments per second; blank uses SEND_RATE_PER_SECOND"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Counters kept current by the send engine, so that progress pages never count a million rows.
+    recipients_count = models.PositiveIntegerField(default=0)
+    queued_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    delivered_count = models.PositiveIntegerField(default=0)
+    undelivered_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    unknown_count = models.PositiveIntegerField(default=0)
+    opt_out_count = models.PositiveIntegerField(default=0)
+    skipped_by_reason = models.JSONField(default=dict, blank=True)
+    segments_count = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=5, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_campaign", "Can send, schedule or resume a campaign")]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="campaign_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
+
+    @property
+    def effective_sender(self) -> str:
+        return self.sender or settings.PLIVO_SENDER
+
+    @property
+    def effective_max_per_second(self) -> int:
+        return self.max_per_second or settings.SEND_RATE_PER_SECOND

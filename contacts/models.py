@@ -1,0 +1,105 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class ContactList(models.Model):
+    """A named audience that campaigns target; a contact may be on many lists."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person we may text, with the evidence of their consent and of any opt-out."""
+
+    class Status(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    phone_number = PhoneNumberField(unique=True, help_text="E.164, e.g. +14155550123")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO region of the number, e.g. US")
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    timezone = models.CharField(max_length=64, blank=True, help_text="IANA name; derived from the number if blank")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNSUBSCRIBED)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    consent_source = models.CharField(max_length=255, blank=True, help_text="Where consent was given")
+    consent_text = models.TextField(blank=True, help_text="The wording the person agreed to")
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    opt_out_source = models.CharField(max_length=255, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Values for personalisation")
+    lists = models.ManyToManyField(ContactList, through="ContactListMembership", related_name="contacts", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status"], name="contact_status_idx"),
+            models.Index(fields=["country"], name="contact_country_idx"),
+            models.Index(fields=["consent_source"], name="contact_consent_source_idx"),
+        ]
+        constraints = [
+            # Consent law: nobody is subscribed without recorded consent.
+            models.CheckConstraint(
+                condition=~Q(status="subscribed") | Q(consented_at__isnull=False),
+                name="contact_subscribed_requires_consent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} ({self.phone_number})" if name else str(self.phone_number)
+
+
+class ContactListMembership(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="unique_list_membership"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.contact_list}"
+
+
+class Suppression(models.Model):
+    """A number that must never be texted, whether or not a contact exists for it."""
+
+    class Reason(models.TextChoices):
+        OPT_OUT = "opt-out", "Opted out"
+        DO_NOT_CALL = "do-not-call", "Do-not-call list"
+        MANUAL = "manual", "Manual"
+
+    phone_number = PhoneNumberField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    source = models.CharField(max_length=255, blank=True, help_text="e.g. inbound STOP, dnc-2026-11.csv")
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["phone_number"], name="suppression_phone_idx")]
+        constraints = [
+            # One row per reason: lifting an opt-out (START) must leave a do-not-call entry in place.
+            models.UniqueConstraint(fields=["phone_number", "reason"], name="unique_suppression_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number} ({self.get_reason_display()})"

@@ -1,0 +1,38 @@
+import factory
+from django.utils import timezone as django_timezone
+
+from contacts.models import Contact, ContactList, Suppression
+
+
+def fictional_number(n: int) -> str:
+    """+1 415 555 01xx and onwards: numbers reserved for fiction that phonenumbers accepts as valid."""
+    return f"+1415555{n % 10000:04d}"
+
+
+class ContactListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactList
+
+    name = factory.Sequence(lambda n: f"List {n}")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    phone_number = factory.Sequence(lambda n: fictional_number(100 + n))
+    country = "US"
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    timezone = "America/Los_Angeles"
+    status = Contact.Status.SUBSCRIBED
+    consented_at = factory.LazyFunction(django_timezone.now)
+    consent_source = "web form"
+
+
+class SuppressionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Suppression
+
+    phone_number = factory.Sequence(lambda n: fictional_number(5000 + n))
+    reason = Suppression.Reason.MANUAL

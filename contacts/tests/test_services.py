@@ -1,0 +1,84 @@
+import pytest
+
+from audit.models import AuditEvent
+from contacts.models import Contact, Suppression
+from contacts.phones import normalize_phone
+from contacts.services import contact_create, contact_opt_in, contact_opt_out, suppression_add
+from smscampaigns.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164", "country"),
+    [
+        ("(415) 555-0123", "US", "+14155550123", "US"),
+        ("+44 20 7946 0958", "US", "+442079460958", "GB"),
+        ("020 7946 0958", "GB", "+442079460958", "GB"),
+        ("01 23 45 67 89", "FR", "+33123456789", "FR"),
+    ],
+)
+def test_normalize_phone_accepts_every_format(raw, region, e164, country):
+    number = normalize_phone(raw, region=region)
+    assert (number.e164, number.region) == (e164, country)
+    assert number.timezone
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "empty"),
+        ("hello", "not a phone number"),
+        ("+1 555 0100", "without its area code"),
+        ("+1555555010", "too short"),
+        ("+1 415 555 01234", "too long"),
+    ],
+)
+def test_normalize_phone_rejects_with_a_reason(raw, reason):
+    with pytest.raises(ApplicationError) as excinfo:
+        normalize_phone(raw, region="US")
+    assert reason in excinfo.value.message
+    assert excinfo.value.field == "phone_number"
+
+
+def test_contact_create_derives_timezone_and_records_consent():
+    contact = contact_create(phone_number="(212) 555-0142", consent_source="signup form")
+    assert contact.phone_number == "+12125550142"
+    assert contact.timezone == "America/New_York"
+    assert contact.status == Contact.Status.SUBSCRIBED
+    assert contact.consented_at is not None
+
+
+def test_contact_create_without_consent_is_unsubscribed():
+    contact = contact_create(phone_number="+14155550150")
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+def test_contact_create_for_a_suppressed_number_is_unsubscribed():
+    suppression_add(phone_number="+14155550151", reason=Suppression.Reason.DO_NOT_CALL)
+    contact = contact_create(phone_number="+14155550151", consent_source="signup form")
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+def test_opt_out_then_opt_in_lifts_only_the_opt_out_suppression(staff_user):
+    contact = contact_create(phone_number="+14155550152", consent_source="signup form")
+    contact_opt_out(contact=contact, source="inbound STOP", actor=staff_user)
+    assert Suppression.objects.filter(phone_number=contact.phone_number, reason="opt-out").exists()
+    contact_opt_in(contact=contact, consent_source="START", actor=staff_user)
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.SUBSCRIBED
+    assert not Suppression.objects.filter(phone_number=contact.phone_number).exists()
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["suppression.added", "contact.opted_out", "contact.opted_in"]
+
+
+def test_opt_in_refused_while_on_do_not_call():
+    contact = contact_create(phone_number="+14155550153")
+    suppression_add(phone_number="+14155550153", reason=Suppression.Reason.DO_NOT_CALL)
+    with pytest.raises(ApplicationError, match="do-not-call"):
+        contact_opt_in(contact=contact, consent_source="START")
+
+
+def test_suppression_add_rejects_unknown_reason():
+    with pytest.raises(ApplicationError, match="unknown suppression reason"):
+        suppression_add(phone_number="+14155550154", reason="because")

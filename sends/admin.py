@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from sends.models import CampaignSend, DeliveryReport, InboundMessage
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: staff read them, nobody edits them."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CampaignSend)
+class CampaignSendAdmin(ReadOnlyAdmin):
+    list_display = ["id", "campaign", "to_number", "status", "skip_reason", "error_code", "attempts", "sent_at"]
+    list_filter = ["status", "skip_reason", "error_code"]
+    search_fields = ["to_number", "provider_message_uuid"]
+    list_select_related = ["campaign"]
+    raw_id_fields = ["campaign", "contact"]
+
+
+@admin.register(DeliveryReport)
+class DeliveryReportAdmin(ReadOnlyAdmin):
+    list_display = ["message_uuid", "status", "error_code", "units", "total_amount", "received_at"]
+    list_filter = ["status", "error_code"]
+    search_fields = ["message_uuid"]
+    raw_id_fields = ["send"]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["from_number", "to_number", "text", "action", "intent", "received_at"]
+    list_filter = ["action", "intent"]
+    search_fields = ["from_number", "text"]
+    raw_id_fields = ["contact"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SendsConfig(AppConfig):
+    name = "sends"
+    verbose_name = "Sends and delivery"

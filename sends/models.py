@@ -1,0 +1,122 @@
+from django.db import models
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from contacts.models import Contact
+
+
+class CampaignSend(models.Model):
+    """One recipient of one campaign: the unit of work of the send engine.
+
+    Status only moves forward: queued -> sending -> sent -> delivered | undelivered | failed; skipped is
+    never sent (with the reason); unknown means the process died between the API call and the commit.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        UNKNOWN = "unknown", "Unknown"
+
+    class SkipReason(models.TextChoices):
+        OPTED_OUT = "opted_out", "Opted out"
+        SUPPRESSED = "suppressed", "Suppressed"
+        NO_CONSENT = "no_consent", "No consent recorded"
+        INVALID_NUMBER = "invalid_number", "Invalid number"
+        DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
+        CANCELLED = "cancelled", "Campaign cancelled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
+    # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
+    to_number = models.CharField(max_length=32, help_text="Destination as sent, E.164")
+    body = models.TextField(blank=True, help_text="The rendered text")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    # NULL until Plivo answers, so that the index stays small and never holds a million empty strings.
+    provider_message_uuid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    error_code = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    segments = models.PositiveSmallIntegerField(default=0)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="unique_send_per_contact"),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "id"], name="send_campaign_status_idx"),
+            models.Index(fields=["provider_message_uuid"], name="send_message_uuid_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="send_due_idx"),
+            models.Index(fields=["to_number"], name="send_to_number_idx"),
+            models.Index(fields=["contact", "-queued_at"], name="send_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} -> {self.to_number} ({self.status})"
+
+
+class DeliveryReport(models.Model):
+    """A status callback from Plivo, kept raw for audit, whether or not it matched a send."""
+
+    message_uuid = models.CharField(max_length=64)
+    send = models.ForeignKey(
+        CampaignSend, null=True, blank=True, on_delete=models.SET_NULL, related_name="delivery_reports"
+    )
+    status = models.CharField(max_length=32)
+    error_code = models.CharField(max_length=16, blank=True)
+    units = models.PositiveSmallIntegerField(null=True, blank=True)
+    total_amount = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Plivo retries callbacks: one row per (message, status) makes the handler idempotent.
+            models.UniqueConstraint(fields=["message_uuid", "status"], name="unique_report_per_status"),
+        ]
+        indexes = [models.Index(fields=["message_uuid"], name="report_message_uuid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_uuid}: {self.status}"
+
+
+class InboundMessage(models.Model):
+    """A text a person sent to one of our numbers, and what we did about it."""
+
+    class Action(models.TextChoices):
+        OPT_OUT = "opt-out", "Opt-out"
+        OPT_IN = "opt-in", "Opt-in"
+        HELP = "help", "Help"
+        NONE = "none", "None"
+
+    # NULL when Plivo gave none; unique otherwise, which makes a retried inbound webhook a no-op.
+    message_uuid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32)
+    text = models.TextField(blank=True)
+    intent = models.CharField(max_length=32, blank=True, help_text="Plivo's MessageIntent")
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.NONE)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["from_number", "-received_at"], name="inbound_from_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_number}: {self.text[:40]}"

@@ -1,0 +1,17 @@
+"""The Celery app: configured from Django settings (CELERY_*), tasks discovered in each app's tasks.py."""
+
+import os
+from pathlib import Path
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+
+app = Celery("smscampaigns")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+if str(app.conf.broker_url).startswith("filesystem://"):
+    # The embedded broker is a folder; kombu expects it to exist before the first message.
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        Path(app.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)

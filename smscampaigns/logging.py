@@ -1,0 +1,95 @@
+"""Structured logging: JSON lines in production, readable lines in DEBUG; secrets never written."""
+
+import re
+from typing import Any
+
+import structlog
+
+_SECRET_KEY_NAMES = re.compile(r"token|secret|password|passwd|authorization|signature|api_key|cookie", re.I)
+REDACTED = "[redacted]"
+
+
+def _secret_values() -> list[str]:
+    try:
+        from django.conf import settings
+
+        return [v for v in (settings.PLIVO_AUTH_TOKEN, settings.SECRET_KEY) if v and len(v) >= 8]
+    except Exception:  # settings not configured yet (e.g. while settings themselves load)
+        return []
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEY_NAMES.search(str(k)) else _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v, secrets) for v in value)
+    return value
+
+
+def redact_secrets(logger, method_name, event_dict: dict) -> dict:
+    """Drop values of secret-looking keys and any configured secret that appears inside a value."""
+    secrets = _secret_values()
+    return {
+        key: REDACTED if _SECRET_KEY_NAMES.search(key) and key != "event" else _scrub(value, secrets)
+        for key, value in event_dict.items()
+    }
+
+
+def drop_duplicate_message(logger, method_name, event_dict: dict) -> dict:
+    """stdlib records carry their text twice (event and message); keep one."""
+    if event_dict.get("message") == event_dict.get("event"):
+        del event_dict["message"]
+    return event_dict
+
+
+def _shared_processors() -> list:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        drop_duplicate_message,
+        redact_secrets,
+    ]
+
+
+def build_logging_config(*, json_lines: bool, level: str) -> dict:
+    """Route stdlib logging and structlog through one formatter, and configure structlog."""
+    renderer = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structured": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    renderer,
+                ],
+                "foreign_pre_chain": _shared_processors(),
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            "celery": {"level": level},
+        },
+    }

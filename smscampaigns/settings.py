@@ -1,0 +1,251 @@
+"""Settings for smscampaigns: one module, every value from the environment (12-factor).
+
+With no environment at all this is the embedded default that `make run` uses: SQLite in WAL mode, a
+file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` switch the same code to
+PostgreSQL and Redis.
+"""
+
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from smscampaigns.logging import build_logging_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+
+def _setting(name: str, parse, **kwargs):
+    """Read one setting; a malformed value stops start-up with one line that names it."""
+    try:
+        return parse(name, **kwargs)
+    except ImproperlyConfigured:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"Setting {name} is malformed: {exc}") from None
+
+
+def _clock_time(name: str, default: str) -> time:
+    raw = env.str(name, default=default)
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"Setting {name} is malformed: expected a local time such as 08:00, got {raw!r}"
+        ) from None
+
+
+DEBUG = _setting("DEBUG", env.bool, default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Setting SECRET_KEY is required when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-used-only-with-DEBUG-on"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "phonenumber_field",
+    "smscampaigns",
+    "audit",
+    "contacts",
+    "campaigns",
+    "sends",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "smscampaigns.urls"
+WSGI_APPLICATION = "smscampaigns.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+DATABASES = {
+    "default": _setting("DATABASE_URL", env.db_url, default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured("Setting DATABASE_URL is malformed: expected postgres://... or sqlite:///...")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock at BEGIN so
+    # concurrent writers queue on the busy timeout instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file, not :memory:, so that Celery workers and live servers started by tests see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _setting("CONN_MAX_AGE", env.int, default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, Celery, cache -------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"Setting REDIS_URL is malformed: expected redis://..., got {REDIS_URL!r}")
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    # A task that is not acked within this window is redelivered; sends are claimed atomically, so a
+    # redelivery is safe, and it is what recovers the work of a worker that was killed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    broker_dir = VAR_DIR / "celery-broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(broker_dir),
+        "data_folder_out": str(broker_dir),
+        "processed_folder": str(VAR_DIR / "celery-processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = None
+    # File-based so that web, worker and beat, separate processes, share one cache.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- SMS and Plivo --------------------------------------------------------------------------------
+SMS_BACKEND = env.str("SMS_BACKEND", default="sends.backends.console.SmsBackend")
+PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
+PLIVO_AUTH_TOKEN = env.str("PLIVO_AUTH_TOKEN", default="")
+PLIVO_API_URL = env.str("PLIVO_API_URL", default="https://api.plivo.com").rstrip("/")
+PLIVO_SENDER = env.str("PLIVO_SENDER", default="")
+SIMULATOR_PORT = _setting("SIMULATOR_PORT", env.int, default=8999)
+# Price of one segment by destination country (ISO 3166 alpha-2), "*" for anywhere else. An estimate
+# for staff; the real cost arrives with each delivery report.
+SMS_PRICE_PER_SEGMENT = {
+    country: Decimal(price)
+    for country, price in _setting(
+        "SMS_PRICE_PER_SEGMENT",
+        env.dict,
+        default={"US": "0.0055", "CA": "0.0055", "GB": "0.0400", "FR": "0.0750", "DE": "0.0850", "*": "0.0500"},
+    ).items()
+}
+
+# --- Compliance -----------------------------------------------------------------------------------
+DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US").upper()
+if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
+    raise ImproperlyConfigured(
+        f"Setting DEFAULT_PHONE_REGION is malformed: expected a two-letter region such as US, "
+        f"got {DEFAULT_PHONE_REGION!r}"
+    )
+PHONENUMBER_DEFAULT_REGION = DEFAULT_PHONE_REGION
+PHONENUMBER_DB_FORMAT = "E164"
+PHONENUMBER_DEFAULT_FORMAT = "E164"
+QUIET_HOURS_START = _clock_time("QUIET_HOURS_START", "08:00")
+QUIET_HOURS_END = _clock_time("QUIET_HOURS_END", "21:00")
+SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
+SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
+
+# --- Auth, i18n, static ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or not _setting("STATIC_MANIFEST", env.bool, default=True)
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Security (secure by default outside DEBUG; `manage.py check --deploy` is clean) ---------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _setting("SECURE_SSL_REDIRECT", env.bool, default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = _setting("SECURE_HSTS_SECONDS", env.int, default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST framework -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "smscampaigns API",
+    "DESCRIPTION": "Contacts, lists, suppressions and SMS campaigns sent through Plivo.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging --------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = build_logging_config(json_lines=not DEBUG, level=LOG_LEVEL)
