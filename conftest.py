@@ -6,3 +6,13 @@ import pytest
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox():
+    """The locmem backend's outbox, emptied before each test (like Django's mail.outbox)."""
+    from sends.backends import locmem
+
+    locmem.reset()
+    yield locmem.outbox
+    locmem.reset()

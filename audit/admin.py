@@ -3,14 +3,9 @@ from django.contrib import admin
 from audit.models import AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit trail is append-only: nobody may add, change or delete an entry from the admin."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: staff read them, nobody adds, edits or deletes them from the admin."""
 
-    list_display = ["created_at", "actor_label", "action", "target_type", "target_repr"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "target_repr", "target_id"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
 
     def has_add_permission(self, request):
@@ -21,3 +16,13 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail is append-only."""
+
+    list_display = ["created_at", "actor_label", "action", "target_type", "target_repr"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_label", "target_repr", "target_id"]
+    date_hierarchy = "created_at"

@@ -1,21 +1,7 @@
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: staff read them, nobody edits them."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CampaignSend)

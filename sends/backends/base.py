@@ -1,0 +1,82 @@
+"""The one interface through which every SMS leaves the system.
+
+A backend sends one body from one sender to one or more destinations and answers one `SendResult` per
+destination, in order: the provider's message id, or a `SendError` classified once, here, as
+transient (retry later), permanent (this recipient will never succeed) or account (stop the campaign).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    TRANSIENT = "transient"  # connection error, timeout, HTTP 429, 5xx: retry with backoff
+    PERMANENT = "permanent"  # invalid number and the like: fail this recipient, never retry
+    ACCOUNT = "account"  # auth, credit, geo permission: pause the campaign with the reason
+
+
+@dataclass(frozen=True)
+class SendError:
+    error_class: ErrorClass
+    code: str  # short and stable, e.g. "http_429", "invalid_number", "insufficient_credit"
+    message: str  # for staff
+    retry_after: float | None = None  # seconds, when the provider said so
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.error_class is ErrorClass.TRANSIENT
+
+
+@dataclass(frozen=True)
+class SendResult:
+    destination: str
+    message_uuid: str | None = None
+    error: SendError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.message_uuid is not None
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    sender: str
+    destinations: Sequence[str]  # E.164
+    body: str
+    status_callback_url: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class BaseSmsBackend:
+    """Subclass and implement `send_message`. Backends are context managers, like Django's mail backends."""
+
+    # How many destinations one request may carry (Plivo's bulk form takes up to 1,000).
+    max_destinations_per_request: int = 1
+
+    def __init__(self, *, fail_silently: bool = False, **kwargs):
+        self.fail_silently = fail_silently
+
+    def open(self) -> None:
+        """Open any long-lived connection; safe to call twice."""
+
+    def close(self) -> None:
+        """Release what `open` took."""
+
+    def __enter__(self) -> "BaseSmsBackend":
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        self.close()
+
+    def send_message(self, message: OutboundMessage) -> list[SendResult]:
+        """Send one body to every destination; one result per destination, in the same order."""
+        raise NotImplementedError("subclasses of BaseSmsBackend must implement send_message()")
+
+    def fetch_message_status(self, message_uuid: str) -> str | None:
+        """The provider's current status of a message ("queued", "sent", "delivered", ...), None if unknown.
+
+        Used to reconcile a send whose process died between the API call and the commit.
+        """
+        raise NotImplementedError("subclasses of BaseSmsBackend must implement fetch_message_status()")
