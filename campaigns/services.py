@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Campaign
+from campaigns.templating import body_validate
 from smscampaigns.errors import ApplicationError
 
 Status = Campaign.Status
@@ -144,5 +145,6 @@ def campaign_fail(*, campaign: Campaign, reason: str) -> Campaign:
 def _validate_ready(campaign: Campaign) -> None:
     if not campaign.body.strip():
         raise ApplicationError("the campaign has no message body", field="body")
+    body_validate(campaign.body)
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")

@@ -193,6 +193,33 @@ QUIET_HOURS_END = _clock_time("QUIET_HOURS_END", "21:00")
 SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
 SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 
+# --- Send engine ----------------------------------------------------------------------------------
+# How often beat launches due campaigns and tends dispatch (retries, deferrals, stuck sends, completion).
+ENGINE_TICK_SECONDS = _setting("ENGINE_TICK_SECONDS", env.float, default=2.0)
+# Sends per Celery message, and how many such messages one campaign keeps queued at a time.
+DISPATCH_CHUNK_SIZE = _setting("DISPATCH_CHUNK_SIZE", env.int, default=500)
+DISPATCH_WINDOW_CHUNKS = _setting("DISPATCH_WINDOW_CHUNKS", env.int, default=8)
+# A campaign whose queued chunks show no progress for this long is assumed to have lost them (a killed
+# worker) and gets them again; claims make the duplicate harmless.
+DISPATCH_LEASE_SECONDS = _setting("DISPATCH_LEASE_SECONDS", env.float, default=60.0)
+SEND_MAX_ATTEMPTS = _setting("SEND_MAX_ATTEMPTS", env.int, default=5)
+SEND_RETRY_BASE_SECONDS = _setting("SEND_RETRY_BASE_SECONDS", env.float, default=10.0)
+SEND_RETRY_MAX_SECONDS = _setting("SEND_RETRY_MAX_SECONDS", env.float, default=900.0)
+# A send still "sending" after this long belonged to a process that died mid-call: reconcile it.
+SEND_STUCK_AFTER_SECONDS = _setting("SEND_STUCK_AFTER_SECONDS", env.float, default=300.0)
+CELERY_BEAT_SCHEDULE = {
+    "campaigns-launch-due": {
+        "task": "sends.tasks.campaigns_launch_due",
+        "schedule": ENGINE_TICK_SECONDS,
+        "options": {"expires": ENGINE_TICK_SECONDS * 5},
+    },
+    "sends-dispatch-tick": {
+        "task": "sends.tasks.sends_dispatch_tick",
+        "schedule": ENGINE_TICK_SECONDS,
+        "options": {"expires": ENGINE_TICK_SECONDS * 5},
+    },
+}
+
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,0 +1,70 @@
+"""Personalisation of a campaign body: `{{ first_name }}`, `{{ last_name|default:"there" }}`, attributes.
+
+The body is a Django template compiled by an engine that knows no tags at all and a handful of text
+filters, and that renders against a context of plain strings built from one contact's fields. So a body
+can reach nothing but those fields: no `{% debug %}`, `{% include %}` or `{% load %}`, no objects whose
+attributes or methods a template could walk.
+"""
+
+import re
+from functools import lru_cache
+
+from django.template import Context, Engine, Library, TemplateSyntaxError
+from django.template import defaultfilters as filters
+
+from smscampaigns.errors import ApplicationError
+
+register = Library()
+for _name in ("default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars"):
+    register.filter(_name, getattr(filters, _name))
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MARKUP = ("{{", "{%", "{#")
+
+
+class _MessageEngine(Engine):
+    # Not Django's default tags and filters: only the library above.
+    default_builtins = []
+
+
+_engine = _MessageEngine(loaders=[], builtins=["campaigns.templating"], autoescape=False)
+
+
+@lru_cache(maxsize=64)
+def _compile(body: str):
+    return _engine.from_string(body)
+
+
+def body_validate(body: str) -> None:
+    """Raise ApplicationError naming the problem when `body` is not a template we can render."""
+    try:
+        _compile(body)
+    except TemplateSyntaxError as exc:
+        raise ApplicationError(f"the message body is not a valid template: {exc}", field="body") from None
+
+
+def body_is_personalised(body: str) -> bool:
+    return any(marker in body for marker in _MARKUP)
+
+
+def personalisation_context(*, first_name: str, last_name: str, attributes: dict | None) -> dict[str, str]:
+    """The only values a body can see: names and the contact's attributes, as text."""
+    context: dict[str, str] = {}
+    for key, value in (attributes or {}).items():
+        if isinstance(key, str) and _IDENTIFIER.match(key) and isinstance(value, str | int | float | bool):
+            context[key] = str(value)
+    context["first_name"] = first_name or ""
+    context["last_name"] = last_name or ""
+    return context
+
+
+def body_render(body: str, *, first_name: str = "", last_name: str = "", attributes: dict | None = None) -> str:
+    """The text one contact receives; a body without template markup is returned as it is."""
+    if not body_is_personalised(body):
+        return body
+    try:
+        template = _compile(body)
+    except TemplateSyntaxError as exc:
+        raise ApplicationError(f"the message body is not a valid template: {exc}", field="body") from None
+    context = personalisation_context(first_name=first_name, last_name=last_name, attributes=attributes)
+    return template.render(Context(context, autoescape=False))

@@ -1,0 +1,34 @@
+import pytest
+
+from campaigns.templating import body_render, body_validate
+from smscampaigns.errors import ApplicationError
+
+
+def test_names_attributes_and_defaults_are_rendered():
+    body = 'Hi {{ first_name|default:"there" }} {{ last_name }}, code {{ promo }} {{ missing }}!'
+    assert body_render(body, first_name="", last_name="Okafor", attributes={"promo": "SAVE10"}) == (
+        "Hi there Okafor, code SAVE10 !"
+    )
+
+
+def test_text_is_not_html_escaped():
+    assert body_render("{{ first_name }} & co", first_name="Tom <3") == "Tom <3 & co"
+
+
+def test_attributes_cannot_shadow_names_or_smuggle_objects():
+    rendered = body_render(
+        "{{ first_name }}|{{ nested.key }}|{{ nested }}",
+        first_name="Ann",
+        attributes={"first_name": "Mallory", "nested": {"key": "secret"}},
+    )
+    assert rendered == "Ann||"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{% debug %}", "{% load static %}", '{% include "admin/base.html" %}', "{{ first_name|safe }}", "{% if x %}"],
+)
+def test_a_body_reaching_for_anything_else_is_refused_with_the_reason(body):
+    with pytest.raises(ApplicationError, match="not a valid template") as excinfo:
+        body_validate(body)
+    assert excinfo.value.field == "body"

@@ -1,0 +1,519 @@
+"""Dispatch: queued sends go out through the SMS backend, each exactly once, within the law.
+
+Celery messages carry a campaign id and a range of send ids (DISPATCH_CHUNK_SIZE sends); each send in it
+is its own job with its own status and attempts. For one chunk:
+
+1. re-check consent, opt-out and suppression (campaigns.selectors, the audience rules) and skip those who
+   may no longer be texted; defer those outside quiet hours to the start of their next window;
+2. render each body and group recipients who share one text, to use the provider's bulk form;
+3. per request: wait for the sender's rate (segments), then claim the sends, queued -> sending, in one
+   short transaction that also re-checks the campaign is still sending and the recipients still
+   eligible, then call the backend, then record each result. The claim is what makes a redelivered or
+   duplicated chunk harmless: it can only take sends that are still queued.
+
+A send left in `sending` means the process died between the claim and recording the result: it is never
+sent again blindly but reconciled (`sends_reconcile_stuck`).
+
+Each campaign keeps at most DISPATCH_WINDOW_CHUNKS chunk messages in the broker (a counter in the cache,
+refreshed as chunks progress); each finished chunk tops the window up, and the beat tick does too, which
+is also how retries and quiet-hours deferrals that became due, and chunks lost with a killed worker, are
+picked up.
+"""
+
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.segments import segment_info
+from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
+from campaigns.services import campaign_complete, campaign_pause
+from campaigns.templating import body_render
+from contacts.models import Contact
+from sends.backends import get_connection
+from sends.backends.base import BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
+from sends.models import CampaignSend
+from sends.selectors import campaign_has_unfinished_sends, send_ranges_due
+from sends.services.counters import campaign_counters_add, transition_deltas
+from sends.services.quiet_hours import quiet_hours_next_window, recipient_zone
+from sends.services.rate_limit import batch_size_for_rate, rate_limit_wait
+from smscampaigns.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+S = CampaignSend.Status
+
+# What a provider status means for a send found stuck in `sending` (fetch_message_status).
+_PROVIDER_STATUS = {
+    "delivered": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "rejected": S.FAILED,
+}
+
+
+def status_callback_url() -> str:
+    return f"{settings.PUBLIC_BASE_URL}/webhooks/plivo/status/"
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    send_id: int
+    contact_id: int | None
+    to_number: str
+    attempts: int
+    first_name: str
+    last_name: str
+    attributes: dict
+    timezone: str
+
+
+# --- one chunk --------------------------------------------------------------------------------------------
+
+
+def sends_dispatch_chunk(*, campaign_id: int, first_id: int, last_id: int) -> None:
+    """Send every due queued send of the campaign with an id in [first_id, last_id]; safe to run twice."""
+    try:
+        _dispatch_chunk(campaign_id=campaign_id, first_id=first_id, last_id=last_id)
+    finally:
+        _window_release(campaign_id)
+    campaign_complete_if_done(campaign_id=campaign_id)
+    dispatch_top_up(campaign_id=campaign_id)
+
+
+def _dispatch_chunk(*, campaign_id: int, first_id: int, last_id: int) -> None:
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    if campaign.status == Campaign.Status.CANCELLED:
+        sends_cancel_queued(campaign_id=campaign_id)
+        return
+    if campaign.status != Campaign.Status.SENDING:
+        return  # paused: the sends stay queued and resume picks them up
+    now = timezone.now()
+    recipients = _due_recipients(campaign_id=campaign_id, first_id=first_id, last_id=last_id, now=now)
+    if not recipients:
+        return
+    ready = _screen(campaign=campaign, recipients=recipients, now=now)
+    by_body: dict[str, list[_Recipient]] = defaultdict(list)
+    for recipient, body in ready:
+        by_body[body].append(recipient)
+    with get_connection() as backend:
+        for body, group in by_body.items():
+            segments = segment_info(body).segments
+            size = batch_size_for_rate(
+                per_second=campaign.effective_max_per_second,
+                segments_per_message=segments,
+                backend_limit=backend.max_destinations_per_request,
+            )
+            for start in range(0, len(group), size):
+                keep_going = _send_batch(
+                    campaign=campaign, backend=backend, body=body, segments=segments, batch=group[start : start + size]
+                )
+                if not keep_going:
+                    return
+
+
+def _due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datetime) -> list[_Recipient]:
+    rows = (
+        CampaignSend.objects.filter(campaign_id=campaign_id, id__gte=first_id, id__lte=last_id, status=S.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("id")
+        .values_list(
+            "id",
+            "contact_id",
+            "to_number",
+            "attempts",
+            "contact__first_name",
+            "contact__last_name",
+            "contact__attributes",
+            "contact__timezone",
+        )
+    )
+    return [
+        _Recipient(
+            send_id=row[0],
+            contact_id=row[1],
+            to_number=row[2],
+            attempts=row[3],
+            first_name=row[4] or "",
+            last_name=row[5] or "",
+            attributes=row[6] or {},
+            timezone=row[7] or "",
+        )
+        for row in rows
+    ]
+
+
+def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) -> list[tuple[_Recipient, str]]:
+    """Skip who may no longer be texted, defer who is in quiet hours; the rest with their rendered body."""
+    contact_ids = [r.contact_id for r in recipients if r.contact_id is not None]
+    reasons = dict(
+        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=contact_ids)).values_list("pk", "exclusion_reason")
+    )
+    skips: dict[str, list[int]] = defaultdict(list)
+    deferrals: dict[datetime, list[int]] = defaultdict(list)
+    failures: dict[str, list[int]] = defaultdict(list)
+    ready: list[tuple[_Recipient, str]] = []
+    for recipient in recipients:
+        # A contact erased since the fan-out has no consent on record any more.
+        reason = reasons.get(recipient.contact_id, ExclusionReason.NO_CONSENT)
+        if reason != ELIGIBLE:
+            skips[reason].append(recipient.send_id)
+            continue
+        zone = recipient_zone(timezone_name=recipient.timezone, e164=recipient.to_number)
+        window = quiet_hours_next_window(now=now, zone=zone)
+        if window is not None:
+            deferrals[window].append(recipient.send_id)
+            continue
+        try:
+            body = body_render(
+                campaign.body,
+                first_name=recipient.first_name,
+                last_name=recipient.last_name,
+                attributes=recipient.attributes,
+            )
+        except ApplicationError as exc:
+            failures[exc.message].append(recipient.send_id)
+            continue
+        ready.append((recipient, body))
+    for reason, send_ids in skips.items():
+        _skip(campaign_id=campaign.pk, send_ids=send_ids, reason=reason, now=now)
+    for window, send_ids in deferrals.items():
+        CampaignSend.objects.filter(id__in=send_ids, status=S.QUEUED).update(next_attempt_at=window)
+    for message, send_ids in failures.items():
+        with transaction.atomic():
+            n = CampaignSend.objects.filter(id__in=send_ids, status=S.QUEUED).update(
+                status=S.FAILED, error_code="template", error_message=message, status_updated_at=now
+            )
+            campaign_counters_add(
+                campaign_id=campaign.pk, deltas=transition_deltas(from_status=S.QUEUED, to_status=S.FAILED, count=n)
+            )
+    return ready
+
+
+def _skip(*, campaign_id: int, send_ids: list[int], reason: str, now: datetime) -> None:
+    with transaction.atomic():
+        n = CampaignSend.objects.filter(id__in=send_ids, status=S.QUEUED).update(
+            status=S.SKIPPED, skip_reason=reason, status_updated_at=now
+        )
+        campaign_counters_add(
+            campaign_id=campaign_id,
+            deltas=transition_deltas(from_status=S.QUEUED, to_status=S.SKIPPED, count=n),
+            skipped_by_reason={reason: n},
+        )
+
+
+# --- one request ------------------------------------------------------------------------------------------
+
+
+def _send_batch(
+    *, campaign: Campaign, backend: BaseSmsBackend, body: str, segments: int, batch: list[_Recipient]
+) -> bool:
+    """Claim, send and record one request's recipients; False when the chunk must stop (campaign halted)."""
+    rate_limit_wait(
+        sender=campaign.effective_sender, segments=segments * len(batch), per_second=campaign.effective_max_per_second
+    )
+    claimed = _claim(campaign_id=campaign.pk, batch=batch, body=body, segments=segments)
+    _window_touch(campaign.pk)
+    if not claimed:
+        return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
+    message = OutboundMessage(
+        sender=campaign.effective_sender,
+        destinations=[r.to_number for r in claimed],
+        body=body,
+        status_callback_url=status_callback_url(),
+    )
+    try:
+        results = backend.send_message(message)
+    except Exception as exc:
+        # The backend broke its contract (it classifies provider errors itself): whether the provider
+        # took the message cannot be known, so these sends must not be retried blindly.
+        logger.exception("SMS backend raised instead of answering; %d sends flagged unknown", len(claimed))
+        _record_unknown(campaign_id=campaign.pk, send_ids=[r.send_id for r in claimed], reason=repr(exc))
+        return True
+    if len(results) != len(claimed):
+        _record_unknown(
+            campaign_id=campaign.pk,
+            send_ids=[r.send_id for r in claimed],
+            reason=f"backend answered {len(results)} results for {len(claimed)} destinations",
+        )
+        return True
+    account_error = _record_results(campaign_id=campaign.pk, claimed=claimed, results=results, segments=segments)
+    if account_error is not None:
+        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
+        with contextlib.suppress(ApplicationError):
+            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
+        return False
+    return True
+
+
+def _claim(*, campaign_id: int, batch: list[_Recipient], body: str, segments: int) -> list[_Recipient]:
+    """queued -> sending for those of `batch` still queued, still eligible, in a campaign still sending."""
+    eligible = (
+        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=[r.contact_id for r in batch]))
+        .filter(exclusion_reason=ELIGIBLE)
+        .values("pk")
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        ids = set(
+            CampaignSend.objects.filter(
+                id__in=[r.send_id for r in batch],
+                status=S.QUEUED,
+                campaign__status=Campaign.Status.SENDING,
+                contact_id__in=eligible,
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", flat=True)
+        )
+        if ids:
+            CampaignSend.objects.filter(id__in=ids).update(
+                status=S.SENDING, attempts=F("attempts") + 1, body=body, segments=segments, status_updated_at=now
+            )
+    return [r for r in batch if r.send_id in ids]
+
+
+def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, bounded: base * 2^(attempt-1), drawn from its upper half."""
+    ceiling = min(settings.SEND_RETRY_MAX_SECONDS, settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, min(retry_after or 0.0, settings.SEND_RETRY_MAX_SECONDS))
+
+
+def _record_results(
+    *, campaign_id: int, claimed: list[_Recipient], results: list[SendResult], segments: int
+) -> SendError | None:
+    """Record each destination's outcome; returns the account-level error when there was one."""
+    now = timezone.now()
+    sent: dict[int, str] = {}
+    failed: dict[tuple[str, str], list[int]] = defaultdict(list)
+    retry: dict[tuple[str, str, float], list[int]] = defaultdict(list)
+    requeue: list[int] = []
+    unknown: list[int] = []
+    account_error: SendError | None = None
+    for recipient, result in zip(claimed, results, strict=True):
+        error = result.error
+        attempt = recipient.attempts + 1
+        if result.ok:
+            sent[recipient.send_id] = result.message_uuid
+        elif error is None:
+            unknown.append(recipient.send_id)
+        elif error.error_class is ErrorClass.ACCOUNT:
+            account_error = account_error or error
+            requeue.append(recipient.send_id)
+        elif error.error_class is ErrorClass.TRANSIENT and attempt < settings.SEND_MAX_ATTEMPTS:
+            # One delay per request and error: the jitter spreads requests, not recipients of one request.
+            retry[(error.code, error.message, error.retry_after or 0.0)].append(recipient.send_id)
+        else:
+            failed[(error.code, error.message)].append(recipient.send_id)
+
+    deltas: dict[str, int] = defaultdict(int)
+
+    def moved(to_status: str, count: int) -> None:
+        for name, delta in transition_deltas(from_status=S.SENDING, to_status=to_status, count=count).items():
+            deltas[name] += delta
+
+    with transaction.atomic():
+        if sent:
+            CampaignSend.objects.filter(id__in=list(sent), status=S.SENDING).update(
+                status=S.SENT,
+                sent_at=now,
+                status_updated_at=now,
+                error_code="",
+                error_message="",
+                next_attempt_at=None,
+                provider_message_uuid=Case(*[When(id=i, then=Value(u)) for i, u in sent.items()]),
+            )
+            moved(S.SENT, len(sent))
+        for (code, message), send_ids in failed.items():
+            n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
+                status=S.FAILED, error_code=code[:16], error_message=message, status_updated_at=now
+            )
+            moved(S.FAILED, n)
+        for (code, message, retry_after), send_ids in retry.items():
+            attempt = max(r.attempts + 1 for r in claimed if r.send_id in set(send_ids))
+            due = now + timedelta(seconds=retry_delay(attempt=attempt, retry_after=retry_after or None))
+            CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
+                status=S.QUEUED, next_attempt_at=due, error_code=code[:16], error_message=message, status_updated_at=now
+            )
+        if requeue:
+            # Not the recipient's fault: the attempt is given back, and resume sends at once.
+            CampaignSend.objects.filter(id__in=requeue, status=S.SENDING).update(
+                status=S.QUEUED,
+                attempts=F("attempts") - 1,
+                next_attempt_at=None,
+                error_code=account_error.code[:16],
+                error_message=account_error.message,
+                status_updated_at=now,
+            )
+        if unknown:
+            n = CampaignSend.objects.filter(id__in=unknown, status=S.SENDING).update(
+                status=S.UNKNOWN, error_message="the backend returned neither a message id nor an error"
+            )
+            moved(S.UNKNOWN, n)
+        campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=segments * len(sent))
+    return account_error
+
+
+def _record_unknown(*, campaign_id: int, send_ids: list[int], reason: str) -> None:
+    with transaction.atomic():
+        n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
+            status=S.UNKNOWN, error_message=reason, status_updated_at=timezone.now()
+        )
+        campaign_counters_add(
+            campaign_id=campaign_id, deltas=transition_deltas(from_status=S.SENDING, to_status=S.UNKNOWN, count=n)
+        )
+
+
+# --- campaign-wide housekeeping --------------------------------------------------------------------------
+
+
+def campaign_complete_if_done(*, campaign_id: int) -> bool:
+    """Complete a sending campaign with nothing left queued or in flight; True if this call completed it."""
+    campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
+    if campaign is None or campaign_has_unfinished_sends(campaign_id=campaign_id):
+        return False
+    try:
+        campaign_complete(campaign=campaign)  # conditional on `sending`: exactly one caller wins
+    except ApplicationError:
+        return False
+    cache.delete_many(_window_keys(campaign_id))
+    return True
+
+
+def sends_cancel_queued(*, campaign_id: int) -> int:
+    """Skip (reason: cancelled) every send of a cancelled campaign that has not gone out."""
+    with transaction.atomic():
+        n = CampaignSend.objects.filter(campaign_id=campaign_id, status=S.QUEUED).update(
+            status=S.SKIPPED, skip_reason=CampaignSend.SkipReason.CANCELLED, status_updated_at=timezone.now()
+        )
+        campaign_counters_add(
+            campaign_id=campaign_id,
+            deltas=transition_deltas(from_status=S.QUEUED, to_status=S.SKIPPED, count=n),
+            skipped_by_reason={CampaignSend.SkipReason.CANCELLED: n},
+        )
+    return n
+
+
+def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Settle sends left in `sending` by a process that died mid-call: ask the provider where a message id
+    was recorded, else flag them `unknown` for staff. Never sends them again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
+    stuck = list(
+        CampaignSend.objects.filter(status=S.SENDING, status_updated_at__lt=cutoff).values_list(
+            "id", "campaign_id", "provider_message_uuid"
+        )[:limit]
+    )
+    if not stuck:
+        return 0
+    with get_connection() as backend:
+        for send_id, campaign_id, message_uuid in stuck:
+            provider_status = _provider_status(backend, message_uuid)
+            if provider_status is None:
+                to_status, note = S.UNKNOWN, "the worker stopped between the provider call and the commit"
+            else:
+                to_status, note = _PROVIDER_STATUS.get(provider_status, S.SENT), f"reconciled: {provider_status}"
+            with transaction.atomic():
+                n = CampaignSend.objects.filter(id=send_id, status=S.SENDING).update(
+                    status=to_status, error_message=note, status_updated_at=now
+                )
+                campaign_counters_add(
+                    campaign_id=campaign_id,
+                    deltas=transition_deltas(from_status=S.SENDING, to_status=to_status, count=n),
+                )
+    return len(stuck)
+
+
+def _provider_status(backend: BaseSmsBackend, message_uuid: str | None) -> str | None:
+    if not message_uuid:
+        return None
+    try:
+        return backend.fetch_message_status(message_uuid)
+    except Exception:
+        logger.exception("could not reconcile message %s", message_uuid)
+        return None
+
+
+def sends_dispatch_tick() -> None:
+    """The beat's round: top up dispatch of every sending campaign, complete the finished ones, settle
+    cancelled campaigns and stuck sends."""
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("pk", flat=True):
+        if not campaign_complete_if_done(campaign_id=campaign_id):
+            dispatch_top_up(campaign_id=campaign_id)
+    cancelled = Campaign.objects.filter(status=Campaign.Status.CANCELLED, queued_count__gt=0)
+    for campaign_id in cancelled.values_list("pk", flat=True):
+        sends_cancel_queued(campaign_id=campaign_id)
+    sends_reconcile_stuck()
+
+
+# --- the window of chunks in the broker -----------------------------------------------------------------
+
+
+def _window_keys(campaign_id: int) -> list[str]:
+    prefix = f"smscampaigns:dispatch:{campaign_id}:"
+    return [prefix + "outstanding", prefix + "cursor", prefix + "lock"]
+
+
+def dispatch_top_up(*, campaign_id: int) -> int:
+    """Queue the campaign's next chunks of due sends, up to DISPATCH_WINDOW_CHUNKS in the broker at once.
+
+    Chunks are taken in id order from a cursor; when the cursor reaches the end and the window is empty,
+    the next pass starts from the first id, which picks up retries and deferrals that have become due and
+    any chunk lost with a killed worker. Returns how many chunk messages were queued.
+    """
+    outstanding_key, cursor_key, lock_key = _window_keys(campaign_id)
+    if not cache.add(lock_key, 1, timeout=30):
+        return 0  # another process is topping this campaign up right now
+    try:
+        if not Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists():
+            return 0
+        outstanding = max(0, cache.get(outstanding_key) or 0)
+        room = settings.DISPATCH_WINDOW_CHUNKS - outstanding
+        if room <= 0:
+            return 0
+        cursor = cache.get(cursor_key) or 0
+        now = timezone.now()
+        ranges = send_ranges_due(
+            campaign_id=campaign_id, after_id=cursor, now=now, chunk_size=settings.DISPATCH_CHUNK_SIZE, limit=room
+        )
+        if not ranges and cursor and outstanding == 0:
+            ranges = send_ranges_due(
+                campaign_id=campaign_id, after_id=0, now=now, chunk_size=settings.DISPATCH_CHUNK_SIZE, limit=room
+            )
+            cursor = 0
+        if not ranges:
+            cache.set(cursor_key, cursor, timeout=None)
+            return 0
+        cache.set(outstanding_key, outstanding + len(ranges), timeout=settings.DISPATCH_LEASE_SECONDS)
+        cache.set(cursor_key, ranges[-1][1], timeout=None)
+    finally:
+        cache.delete(lock_key)
+    from sends.tasks import sends_dispatch_chunk as chunk_task  # tasks import this module
+
+    for first_id, last_id in ranges:
+        transaction.on_commit(lambda f=first_id, la=last_id: chunk_task.delay(campaign_id, f, la))
+    return len(ranges)
+
+
+def _window_touch(campaign_id: int) -> None:
+    cache.touch(_window_keys(campaign_id)[0], timeout=settings.DISPATCH_LEASE_SECONDS)
+
+
+def _window_release(campaign_id: int) -> None:
+    outstanding_key = _window_keys(campaign_id)[0]
+    try:
+        remaining = cache.decr(outstanding_key)
+    except ValueError:
+        return  # the window expired meanwhile: it is being rebuilt
+    if remaining < 0:
+        cache.set(outstanding_key, 0, timeout=settings.DISPATCH_LEASE_SECONDS)

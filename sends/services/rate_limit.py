@@ -1,0 +1,70 @@
+"""Send rate per sender, counted in segments: a token bucket shared by every worker through Redis.
+
+The bucket is kept as GCRA (a "theoretical arrival time" per sender): each request reserves
+`segments / rate` seconds of the sender's time and is told how long to wait until its reservation has
+elapsed. A reservation is taken atomically by a Lua script, so N workers on N machines together never go
+beyond the rate. With no REDIS_URL (the embedded default, one machine) the same arithmetic runs in-process.
+"""
+
+import threading
+import time
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+_RESERVE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + tonumber(ARGV[1]) / tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return string.format('%.6f', new_tat - now)
+"""
+
+
+class _LocalBuckets:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tat: dict[str, float] = {}
+
+    def reserve(self, key: str, cost: float, rate: float) -> float:
+        with self._lock:
+            now = time.monotonic()
+            tat = max(self._tat.get(key, 0.0), now)
+            self._tat[key] = tat + cost / rate
+            return self._tat[key] - now
+
+
+_local = _LocalBuckets()
+
+
+@lru_cache(maxsize=4)
+def _redis_script(url: str):
+    return redis.Redis.from_url(url).register_script(_RESERVE)
+
+
+def rate_limit_reserve(*, sender: str, segments: int, per_second: int | None) -> float:
+    """Reserve `segments` of the sender's rate; returns the seconds to wait before sending (0 if off)."""
+    if not per_second or per_second <= 0 or segments <= 0:
+        return 0.0
+    key = f"smscampaigns:rate:{sender}"
+    if settings.REDIS_URL:
+        return float(_redis_script(settings.REDIS_URL)(keys=[key], args=[segments, per_second]))
+    return _local.reserve(key, segments, per_second)
+
+
+def rate_limit_wait(*, sender: str, segments: int, per_second: int | None) -> None:
+    """Block until `segments` may be sent from `sender` at `per_second`."""
+    delay = rate_limit_reserve(sender=sender, segments=segments, per_second=per_second)
+    if delay > 0:
+        time.sleep(delay)
+
+
+def batch_size_for_rate(*, per_second: int | None, segments_per_message: int, backend_limit: int) -> int:
+    """Destinations per request: bulk as the backend allows, but no request bigger than a fifth of a
+    second of the rate, so that the rate holds over any one-second window and not just on average."""
+    if not per_second or per_second <= 0:
+        return backend_limit
+    return max(1, min(backend_limit, (per_second // 5) // max(1, segments_per_message)))

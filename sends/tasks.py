@@ -1,0 +1,20 @@
+"""Celery tasks of the send engine: thin, they take ids and call one service. All are safe to run twice."""
+
+from celery import shared_task
+
+from sends.services import dispatch, fanout
+
+
+@shared_task(acks_late=True)
+def campaigns_launch_due() -> list[int]:
+    return fanout.campaigns_launch_due()
+
+
+@shared_task(acks_late=True)
+def sends_dispatch_chunk(campaign_id: int, first_id: int, last_id: int) -> None:
+    dispatch.sends_dispatch_chunk(campaign_id=campaign_id, first_id=first_id, last_id=last_id)
+
+
+@shared_task(acks_late=True)
+def sends_dispatch_tick() -> None:
+    dispatch.sends_dispatch_tick()

@@ -1,0 +1,53 @@
+"""A stand-in for the provider in in-process engine tests: the locmem outbox, plus errors on cue.
+
+`script` holds, per destination number, the errors the provider gives that number on its next requests
+(one entry consumed per request); numbers not in it are accepted. The engine is the code under test;
+this only plays Plivo's part, where a real HTTP round-trip is beside the point.
+"""
+
+import uuid
+from collections import defaultdict, deque
+
+from sends.backends import locmem
+from sends.backends.base import ErrorClass, OutboundMessage, SendError, SendResult
+
+script: dict[str, deque[SendError]] = defaultdict(deque)
+
+TRANSIENT = SendError(ErrorClass.TRANSIENT, "http_503", "provider unavailable")
+PERMANENT = SendError(ErrorClass.PERMANENT, "invalid_number", "the number cannot receive SMS")
+CREDIT = SendError(ErrorClass.ACCOUNT, "insufficient_credit", "the account is out of credit")
+
+
+class SmsBackend(locmem.SmsBackend):
+    def send_message(self, message: OutboundMessage) -> list[SendResult]:
+        # An account error refuses the whole request, as the provider does.
+        for destination in message.destinations:
+            errors = script.get(destination)
+            if errors and errors[0].error_class is ErrorClass.ACCOUNT:
+                error = errors.popleft()
+                return [SendResult(destination=d, error=error) for d in message.destinations]
+        results = []
+        accepted = []
+        for destination in message.destinations:
+            errors = script.get(destination)
+            if errors:
+                results.append(SendResult(destination=destination, error=errors.popleft()))
+            else:
+                message_uuid = str(uuid.uuid4())
+                locmem._statuses[message_uuid] = "queued"
+                accepted.append(destination)
+                results.append(SendResult(destination=destination, message_uuid=message_uuid))
+        if accepted:
+            locmem.outbox.append(
+                OutboundMessage(
+                    sender=message.sender,
+                    destinations=accepted,
+                    body=message.body,
+                    status_callback_url=message.status_callback_url,
+                )
+            )
+        return results
+
+
+def reset() -> None:
+    script.clear()

@@ -1,0 +1,366 @@
+"""The send engine driven in this process (Celery eager), against locmem or the scripted provider.
+
+The same behaviours through a real Celery worker are in test_worker.py."""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection, connections
+from django.test import TestCase
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from campaigns.models import Campaign
+from campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
+from campaigns.tests.factories import CampaignFactory
+from contacts.models import Suppression
+from contacts.services import contact_opt_out
+from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from sends.models import CampaignSend
+from sends.services import dispatch, fanout
+from sends.services.counters import campaign_counters_rebuild
+from sends.tests import scripted_backend
+from sends.tests.engine import eager_celery, run_in_process
+from sends.tests.scripted_backend import CREDIT, PERMANENT, TRANSIENT
+
+pytestmark = pytest.mark.django_db
+S = CampaignSend.Status
+# Noon in Los Angeles (the factories' timezone): inside quiet hours' allowed window.
+LA_NOON = datetime(2026, 6, 2, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def daytime():
+    with time_machine.travel(LA_NOON, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def scripted(settings):
+    settings.SMS_BACKEND = "sends.tests.scripted_backend.SmsBackend"
+    scripted_backend.reset()
+    yield scripted_backend.script
+    scripted_backend.reset()
+
+
+def make_campaign(n: int, *, body: str = "Hi {{ first_name }}, sale today. STOP to opt out", **contact_kwargs):
+    audience = ContactListFactory()
+    contacts = [ContactFactory(**contact_kwargs) for _ in range(n)]
+    for contact in contacts:
+        contact.lists.add(audience)
+    campaign = CampaignFactory(body=body)
+    campaign.lists.add(audience)
+    return campaign, contacts
+
+
+def sent_numbers(outbox) -> Counter:
+    return Counter(d for message in outbox for d in message.destinations)
+
+
+def assert_counters_match_rows(campaign: Campaign) -> None:
+    campaign.refresh_from_db()
+    kept = {f: getattr(campaign, f) for f in ("queued_count", "sent_count", "failed_count", "skipped_count")}
+    kept |= {"unknown_count": campaign.unknown_count, "skipped_by_reason": campaign.skipped_by_reason}
+    campaign_counters_rebuild(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    rebuilt = {f: getattr(campaign, f) for f in ("queued_count", "sent_count", "failed_count", "skipped_count")}
+    rebuilt |= {"unknown_count": campaign.unknown_count, "skipped_by_reason": campaign.skipped_by_reason}
+    assert kept == rebuilt
+
+
+def test_send_now_reaches_every_eligible_recipient_exactly_once(staff_user, run_engine, sms_outbox, settings):
+    settings.DISPATCH_CHUNK_SIZE = 7
+    campaign, contacts = make_campaign(30)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert (campaign.sent_count, campaign.queued_count, campaign.recipients_count) == (30, 0, 30)
+    assert all(m.status_callback_url == "http://testserver/webhooks/plivo/status/" for m in sms_outbox)
+    sends = CampaignSend.objects.filter(campaign=campaign)
+    assert all(s.status == S.SENT and s.provider_message_uuid and s.attempts == 1 for s in sends)
+    assert_counters_match_rows(campaign)
+
+
+def test_recipients_sharing_one_text_go_in_one_bulk_request(staff_user, run_engine, sms_outbox):
+    campaign, contacts = make_campaign(5, body="Flash sale at noon. STOP to opt out")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    assert len(sms_outbox) == 1
+    assert sorted(sms_outbox[0].destinations) == sorted(str(c.phone_number) for c in contacts)
+
+
+def test_each_recipient_gets_their_own_personalised_text(staff_user, run_engine, sms_outbox):
+    campaign, contacts = make_campaign(2, body='Hi {{ first_name|default:"there" }}, use {{ code }}')
+    contacts[0].first_name, contacts[0].attributes = "Ada", {"code": "A1"}
+    contacts[1].first_name, contacts[1].attributes = "", {"code": "B2"}
+    for contact in contacts:
+        contact.save()
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    texts = {m.destinations[0]: m.body for m in sms_outbox}
+    assert texts == {str(contacts[0].phone_number): "Hi Ada, use A1", str(contacts[1].phone_number): "Hi there, use B2"}
+    assert CampaignSend.objects.get(contact=contacts[0]).body == "Hi Ada, use A1"
+
+
+def test_fan_out_records_everyone_left_out_with_the_reason(staff_user, run_engine, sms_outbox):
+    campaign, contacts = make_campaign(3)
+    contact_opt_out(contact=contacts[1], source="STOP")
+    SuppressionFactory(phone_number=contacts[2].phone_number, reason=Suppression.Reason.DO_NOT_CALL)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    assert sent_numbers(sms_outbox) == Counter([str(contacts[0].phone_number)])
+    skipped = dict(CampaignSend.objects.filter(status=S.SKIPPED).values_list("contact_id", "skip_reason"))
+    assert skipped == {contacts[1].pk: "opted_out", contacts[2].pk: "suppressed"}
+    campaign.refresh_from_db()
+    assert campaign.skipped_by_reason == {"opted_out": 1, "suppressed": 1}
+    assert (campaign.recipients_count, campaign.skipped_count, campaign.sent_count) == (3, 2, 1)
+
+
+def test_fanning_out_twice_adds_nothing():
+    campaign, _ = make_campaign(4)
+    first = fanout.campaign_fan_out(campaign=campaign)
+    second = fanout.campaign_fan_out(campaign=campaign)
+    assert (first.queued, second.queued) == (4, 4)
+    assert CampaignSend.objects.filter(campaign=campaign).count() == 4
+
+
+def test_a_campaign_not_yet_due_is_left_alone(staff_user):
+    campaign, _ = make_campaign(1)
+    campaign.status, campaign.scheduled_at = Campaign.Status.SCHEDULED, timezone.now() + timedelta(minutes=5)
+    campaign.save()
+    assert fanout.campaigns_launch_due() == []
+    assert not CampaignSend.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks are a PostgreSQL feature")
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_claimed_by_another_scheduler_is_skipped_not_launched_twice(staff_user):
+    campaign, _ = make_campaign(2)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_scheduler():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT id FROM campaigns_campaign WHERE id = %s FOR UPDATE", [campaign.pk])
+            locked.set()
+            release.wait(10)
+            cursor.execute("ROLLBACK")
+        connections["default"].close()
+
+    thread = threading.Thread(target=other_scheduler)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        assert fanout.campaigns_launch_due() == []  # does not wait for the lock either
+    finally:
+        release.set()
+        thread.join()
+    assert fanout.campaigns_launch_due() == [campaign.pk]
+    assert fanout.campaigns_launch_due() == []
+    assert CampaignSend.objects.filter(campaign=campaign).count() == 2
+    assert AuditEvent.objects.filter(action="campaign.launched", target_id=str(campaign.pk)).count() == 1
+
+
+def test_stop_received_mid_campaign_blocks_remaining_sends(staff_user, settings, sms_outbox, run_engine):
+    settings.DISPATCH_CHUNK_SIZE = 2
+    campaign, contacts = make_campaign(6)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()  # fan-out only: the chunk messages are not run here
+    ids = list(CampaignSend.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
+    with TestCase.captureOnCommitCallbacks() as queued_chunks:
+        dispatch.sends_dispatch_chunk(campaign_id=campaign.pk, first_id=ids[0], last_id=ids[1])
+    assert sum(sent_numbers(sms_outbox).values()) == 2
+    late = CampaignSend.objects.get(id=ids[4]).contact
+    contact_opt_out(contact=late, source="inbound STOP")
+    with eager_celery(), TestCase.captureOnCommitCallbacks(execute=True):
+        for enqueue in queued_chunks:  # the chunk messages the first one queued reach the worker now
+            enqueue()
+    run_engine()
+    assert str(late.phone_number) not in sent_numbers(sms_outbox)
+    assert sum(sent_numbers(sms_outbox).values()) == 5
+    assert CampaignSend.objects.get(id=ids[4]).skip_reason == "opted_out"
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert campaign.skipped_by_reason == {"opted_out": 1}
+
+
+def test_recipient_in_quiet_hours_is_deferred_to_their_next_window_then_sent(staff_user, sms_outbox, daytime):
+    # 03:00 in Los Angeles (PDT, UTC-7); 18:00 in Paris: one must wait until 08:00 local, the other not.
+    daytime.move_to(datetime(2026, 6, 2, 10, 0, tzinfo=UTC))
+    campaign, (sleeper,) = make_campaign(1)
+    awake = ContactFactory(timezone="Europe/Paris")
+    awake.lists.add(campaign.lists.first())
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process(ticks=2)
+    assert sent_numbers(sms_outbox) == Counter([str(awake.phone_number)])
+    deferred = CampaignSend.objects.get(contact=sleeper)
+    assert (deferred.status, deferred.attempts) == (S.QUEUED, 0)
+    assert deferred.next_attempt_at == datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
+    daytime.move_to(datetime(2026, 6, 2, 14, 59, tzinfo=UTC))
+    run_in_process()
+    assert str(sleeper.phone_number) not in sent_numbers(sms_outbox)
+    daytime.move_to(datetime(2026, 6, 2, 15, 0, 1, tzinfo=UTC))
+    run_in_process()
+    assert sent_numbers(sms_outbox) == Counter([str(awake.phone_number), str(sleeper.phone_number)])
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+def test_number_without_a_contact_timezone_uses_the_numbers_zone(staff_user, sms_outbox, daytime):
+    daytime.move_to(datetime(2026, 6, 2, 10, 0, tzinfo=UTC))  # 03:00 in California, where 415 numbers ring
+    campaign, (contact,) = make_campaign(1, timezone="")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    assert not sms_outbox
+    assert CampaignSend.objects.get(contact=contact).next_attempt_at == datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
+
+
+def test_transient_errors_are_retried_with_bounded_backoff_then_sent(staff_user, scripted, sms_outbox, daytime):
+    campaign, (flaky, steady) = make_campaign(2, body="Sale today")
+    scripted[str(flaky.phone_number)].extend([TRANSIENT, TRANSIENT])
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    send = CampaignSend.objects.get(contact=flaky)
+    assert (send.status, send.attempts, send.error_code) == (S.QUEUED, 1, "http_503")
+    delay = (send.next_attempt_at - timezone.now()).total_seconds()
+    assert 4 <= delay <= 10  # SEND_RETRY_BASE_SECONDS=10, jittered in its upper half
+    daytime.shift(timedelta(seconds=11))
+    run_in_process()
+    send.refresh_from_db()
+    assert (send.status, send.attempts) == (S.QUEUED, 2)
+    assert 9 <= (send.next_attempt_at - timezone.now()).total_seconds() <= 20  # doubled
+    daytime.shift(timedelta(seconds=21))
+    run_in_process()
+    send.refresh_from_db()
+    assert (send.status, send.attempts) == (S.SENT, 3)
+    assert sent_numbers(sms_outbox) == Counter([str(flaky.phone_number), str(steady.phone_number)])
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+def test_transient_errors_past_the_attempt_limit_fail_the_send(staff_user, scripted, settings, daytime):
+    settings.SEND_MAX_ATTEMPTS = 2
+    campaign, (contact,) = make_campaign(1)
+    scripted[str(contact.phone_number)].extend([TRANSIENT] * 5)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    daytime.shift(timedelta(seconds=30))
+    run_in_process()
+    send = CampaignSend.objects.get(contact=contact)
+    assert (send.status, send.attempts, send.error_code) == (S.FAILED, 2, "http_503")
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.failed_count) == (Campaign.Status.COMPLETED, 1)
+
+
+def test_permanent_error_fails_that_recipient_only(staff_user, scripted, sms_outbox):
+    campaign, (bad, good) = make_campaign(2, body="Sale today")
+    scripted[str(bad.phone_number)].append(PERMANENT)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    assert CampaignSend.objects.get(contact=bad).status == S.FAILED
+    assert CampaignSend.objects.get(contact=bad).error_message == "the number cannot receive SMS"
+    assert sent_numbers(sms_outbox) == Counter([str(good.phone_number)])
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.failed_count, campaign.sent_count) == (Campaign.Status.COMPLETED, 1, 1)
+
+
+def test_credit_error_pauses_the_campaign_with_the_reason_and_resume_completes(
+    staff_user, scripted, sms_outbox, settings
+):
+    settings.DISPATCH_CHUNK_SIZE = 2
+    campaign, contacts = make_campaign(6, body="Sale today")
+    ids_in_order = [str(c.phone_number) for c in contacts]
+    scripted[ids_in_order[2]].append(CREDIT)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process(ticks=2)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert campaign.status_reason == "the account is out of credit (insufficient_credit)"
+    assert sent_numbers(sms_outbox) == Counter(ids_in_order[:2])
+    requeued = CampaignSend.objects.get(to_number=ids_in_order[2])
+    assert (requeued.status, requeued.attempts) == (S.QUEUED, 0)
+    campaign_resume(campaign=campaign, actor=staff_user)
+    run_in_process(ticks=2)
+    assert sent_numbers(sms_outbox) == Counter(ids_in_order)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert_counters_match_rows(campaign)
+
+
+def test_pause_holds_every_send_and_resume_continues(staff_user, sms_outbox):
+    campaign, contacts = make_campaign(3)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    campaign_pause(campaign=campaign, actor=staff_user)
+    run_in_process(ticks=2)
+    assert not sms_outbox
+    campaign_resume(campaign=campaign, actor=staff_user)
+    run_in_process()
+    assert sum(sent_numbers(sms_outbox).values()) == 3
+
+
+def test_cancel_stops_everything_not_yet_sent(staff_user, sms_outbox, settings):
+    settings.DISPATCH_CHUNK_SIZE = 2
+    campaign, _ = make_campaign(6)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    first = CampaignSend.objects.filter(campaign=campaign).order_by("id").first()
+    dispatch.sends_dispatch_chunk(campaign_id=campaign.pk, first_id=first.id, last_id=first.id)
+    campaign_cancel(campaign=campaign, actor=staff_user, reason="wrong price")
+    run_in_process(ticks=2)
+    assert sum(sent_numbers(sms_outbox).values()) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.CANCELLED
+    assert (campaign.queued_count, campaign.sent_count, campaign.skipped_by_reason) == (0, 1, {"cancelled": 5})
+
+
+def test_a_chunk_delivered_twice_sends_nothing_twice(staff_user, sms_outbox):
+    campaign, _ = make_campaign(4)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    ids = list(CampaignSend.objects.filter(campaign=campaign).values_list("id", flat=True))
+    for _ in range(2):
+        dispatch.sends_dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+    assert sum(sent_numbers(sms_outbox).values()) == 4
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.sent_count) == (Campaign.Status.COMPLETED, 4)
+    assert AuditEvent.objects.filter(action="campaign.completed", target_id=str(campaign.pk)).count() == 1
+
+
+def test_stuck_sends_are_reconciled_with_the_provider_or_flagged_unknown(staff_user, sms_outbox, daytime):
+    from sends.backends import locmem
+
+    campaign, (answered, silent) = make_campaign(2)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    # Two sends a killed worker left behind: one whose message id was recorded, one whose was not.
+    locmem._statuses["uuid-known"] = "delivered"
+    CampaignSend.objects.filter(contact=answered).update(status=S.SENDING, provider_message_uuid="uuid-known")
+    CampaignSend.objects.filter(contact=silent).update(status=S.SENDING)
+    assert dispatch.sends_reconcile_stuck() == 0  # not stuck yet: they may still be mid-call
+    daytime.shift(timedelta(minutes=6))
+    assert dispatch.sends_reconcile_stuck() == 2
+    assert CampaignSend.objects.get(contact=answered).status == S.DELIVERED
+    assert CampaignSend.objects.get(contact=silent).status == S.UNKNOWN
+    run_in_process()
+    assert not sms_outbox  # never re-sent
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.unknown_count, campaign.delivered_count) == (Campaign.Status.COMPLETED, 1, 1)
+
+
+def test_a_campaign_with_nobody_eligible_completes(staff_user):
+    campaign, contacts = make_campaign(1)
+    contact_opt_out(contact=contacts[0], source="STOP")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+assert connection  # imported for the skipif expression
