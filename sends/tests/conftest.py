@@ -4,7 +4,6 @@ import pytest
 from django.core.cache import cache
 
 
-
 @pytest.fixture(autouse=True)
 def clean_engine_state():
     cache.clear()

@@ -169,7 +169,7 @@ def test_a_campaign_claimed_by_another_scheduler_is_skipped_not_launched_twice(s
 
 def test_stop_received_mid_campaign_blocks_remaining_sends(staff_user, settings, sms_outbox, run_engine):
     settings.DISPATCH_CHUNK_SIZE = 2
-    campaign, contacts = make_campaign(6)
+    campaign, _contacts = make_campaign(6)
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()  # fan-out only: the chunk messages are not run here
     ids = list(CampaignSend.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
@@ -294,7 +294,7 @@ def test_credit_error_pauses_the_campaign_with_the_reason_and_resume_completes(
 
 
 def test_pause_holds_every_send_and_resume_continues(staff_user, sms_outbox):
-    campaign, contacts = make_campaign(3)
+    campaign, _contacts = make_campaign(3)
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()
     campaign_pause(campaign=campaign, actor=staff_user)
