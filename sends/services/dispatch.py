@@ -517,3 +517,6 @@ def _window_release(campaign_id: int) -> None:
         return  # the window expired meanwhile: it is being rebuilt
     if remaining < 0:
         cache.set(outstanding_key, 0, timeout=settings.DISPATCH_LEASE_SECONDS)
+    else:
+        # Not every cache keeps the expiry through decr (the file-based one resets it to its default).
+        cache.touch(outstanding_key, timeout=settings.DISPATCH_LEASE_SECONDS)

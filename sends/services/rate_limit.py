@@ -3,12 +3,15 @@
 The bucket is kept as GCRA (a "theoretical arrival time" per sender): each request reserves
 `segments / rate` seconds of the sender's time and is told how long to wait until its reservation has
 elapsed. A reservation is taken atomically by a Lua script, so N workers on N machines together never go
-beyond the rate. With no REDIS_URL (the embedded default, one machine) the same arithmetic runs in-process.
+beyond the rate. With no REDIS_URL (the embedded default, one machine) the same arithmetic runs on a small
+file per sender under VAR_DIR, under an exclusive lock, so the worker processes of that machine share it.
 """
 
-import threading
+import fcntl
+import hashlib
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -24,20 +27,20 @@ return string.format('%.6f', new_tat - now)
 """
 
 
-class _LocalBuckets:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tat: dict[str, float] = {}
-
-    def reserve(self, key: str, cost: float, rate: float) -> float:
-        with self._lock:
-            now = time.monotonic()
-            tat = max(self._tat.get(key, 0.0), now)
-            self._tat[key] = tat + cost / rate
-            return self._tat[key] - now
-
-
-_local = _LocalBuckets()
+def _reserve_on_this_machine(key: str, cost: float, rate: float) -> float:
+    folder = Path(settings.VAR_DIR) / "rate-limit"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    with open(folder / name, "a+b") as bucket:
+        fcntl.flock(bucket, fcntl.LOCK_EX)
+        bucket.seek(0)
+        now = time.time()
+        tat = max(float(bucket.read() or 0), now)
+        new_tat = tat + cost / rate
+        bucket.seek(0)
+        bucket.truncate()
+        bucket.write(f"{new_tat:.6f}".encode())
+        return new_tat - now
 
 
 @lru_cache(maxsize=4)
@@ -52,7 +55,7 @@ def rate_limit_reserve(*, sender: str, segments: int, per_second: int | None) ->
     key = f"smscampaigns:rate:{sender}"
     if settings.REDIS_URL:
         return float(_redis_script(settings.REDIS_URL)(keys=[key], args=[segments, per_second]))
-    return _local.reserve(key, segments, per_second)
+    return _reserve_on_this_machine(key, segments, per_second)
 
 
 def rate_limit_wait(*, sender: str, segments: int, per_second: int | None) -> None:

@@ -1,7 +1,20 @@
 """Fixtures for the send engine: a clean cache (dispatch windows, rate buckets) and an in-process engine."""
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
+
+from sends.backends.filebased import read_requests
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +30,97 @@ def run_engine():
     from sends.tests.engine import run_in_process
 
     return run_in_process
+
+
+class Workers:
+    """Real Celery worker processes (each with its own embedded beat) on this test run's database and
+    broker: Redis when REDIS_URL is set, else the embedded file-system broker. They send through the
+    file-based backend, whose JSON lines are the record of what left the system."""
+
+    def __init__(self, tmp_path: Path, database_url: str):
+        self.tmp_path = tmp_path
+        self.outbox = tmp_path / "sms-outbox.jsonl"
+        self.database_url = database_url
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str = "w1", **env_overrides: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "SMS_BACKEND": "sends.backends.filebased.SmsBackend",
+            "SMS_FILE_PATH": str(self.outbox),
+            "ENGINE_TICK_SECONDS": "0.5",
+            # Real time runs on in the worker: let every hour be a sending hour there.
+            "QUIET_HOURS_START": "00:00",
+            "QUIET_HOURS_END": "23:59:59.999999",
+            "LOG_LEVEL": "WARNING",
+            **env_overrides,
+        }
+        log = (self.tmp_path / f"worker-{name}.log").open("ab")
+        command = [
+            sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool", "solo",
+            "--hostname", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "--loglevel", "WARNING",
+            "--beat", "--schedule", str(self.tmp_path / f"beat-{name}"),
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL the worker and its beat at once, the way a machine dies."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    def requests(self) -> list[dict]:
+        return read_requests(self.outbox)
+
+    def destinations(self) -> Counter:
+        return Counter(number for request in self.requests() for number in request["messages"])
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in self.tmp_path.glob("worker-*.log"))
+
+
+def _database_url_of_test_db() -> str:
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict["USER"] or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
+    host = settings_dict["HOST"] or "127.0.0.1"
+    return f"postgres://{user}{password}@{host}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    """Start workers with `workers.start()`; they are stopped before the database is flushed."""
+    if not settings.REDIS_URL:
+        broker = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        shutil.rmtree(broker, ignore_errors=True)
+        Path(broker).mkdir(parents=True, exist_ok=True)
+    pool = Workers(tmp_path, _database_url_of_test_db())
+    yield pool
+    pool.stop_all()
+
+
+def wait_for(predicate, *, timeout: float, message: str, workers: Workers | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    message = message() if callable(message) else message
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}\n{workers.logs() if workers else ''}")
