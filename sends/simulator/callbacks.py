@@ -137,7 +137,7 @@ class WebhookSender:
                     )
                     return
                 self.state.count("callbacks_given_up")
-                logger.warning("plivo simulator gave up on %s %s after %d attempts", method, url, attempt + 1)
+                logger.info("plivo simulator gave up on %s %s after %d attempts", method, url, attempt + 1)
             if then is not None:
                 then()
 
