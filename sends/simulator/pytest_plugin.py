@@ -105,6 +105,7 @@ class SimulatorHandle:
             "PLIVO_API_URL": self.url,
             "PLIVO_AUTH_ID": self.auth_id,
             "PLIVO_AUTH_TOKEN": self.auth_token,
+            "PUBLIC_BASE_URL": self.app_url,  # so that its status callbacks go where the test's would
         }
 
 

@@ -1,6 +1,6 @@
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -17,12 +17,18 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self):
+                self.do_POST()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.command == "GET":
+                    body = urlsplit(self.path).query
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.requests.append(
                         {
+                            "method": self.command,
                             "path": self.path,
                             "headers": dict(self.headers),
                             "form": {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()},

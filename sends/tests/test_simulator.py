@@ -266,3 +266,30 @@ def test_make_run_uses_the_demo_credentials_the_tests_use():
     assert f"PLIVO_AUTH_ID ?= {DEMO_AUTH_ID}" in makefile
     assert f"PLIVO_AUTH_TOKEN ?= {DEMO_AUTH_TOKEN}" in makefile
     assert "plivo_simulator --port ${SIMULATOR_PORT}" in (settings.BASE_DIR / "Procfile.dev").read_text()
+
+
+def test_get_callbacks_carry_the_fields_in_the_query_and_validate_with_the_sdk(plivo_simulator, webhook_receiver):
+    url = f"{webhook_receiver.url}/status/?campaign=7"
+    response = requests.post(
+        f"{plivo_simulator.url}/v1/Account/{DEMO_AUTH_ID}/Message/",
+        json={"src": SENDER, "dst": "14155550123", "text": "hi", "url": url, "method": "GET"},
+        auth=(DEMO_AUTH_ID, plivo_simulator.auth_token),
+        timeout=5,
+    )
+    assert response.status_code == 202
+    wait_until(lambda: len(webhook_receiver.requests) == 3)
+    for request in webhook_receiver.requests:
+        assert request["method"] == "GET"
+        assert request["form"]["campaign"] == "7" and request["form"]["To"] == "14155550123"
+        headers = request["headers"]
+        called = f"{webhook_receiver.url}{request['path']}"
+        assert validate_signature(
+            called, headers["X-Plivo-Signature-V2-Nonce"], headers["X-Plivo-Signature-V2"], plivo_simulator.auth_token
+        )
+        assert validate_v3_signature(
+            "GET",
+            called,
+            headers["X-Plivo-Signature-V3-Nonce"],
+            plivo_simulator.auth_token,
+            headers["X-Plivo-Signature-V3"],
+        )
