@@ -1,8 +1,13 @@
 """The production backend: Plivo's Message API through the official `plivo` SDK, over one keep-alive session.
 
 One body to many numbers goes in Plivo's bulk form: `dst` is the numbers joined with `<`, up to 1,000 per
-request. Plivo answers 202 with one `message_uuid` per accepted destination, in the order the destinations
-were given, after dropping the ones it lists in `invalid_number` (and duplicates, which we never send).
+request. Plivo answers 202 with one `message_uuid` per accepted destination and lists the rejected ones in
+`invalid_number` (it also drops repeats, which we never send). Its documentation does not spell out the
+order of the uuids; they follow the order of the accepted destinations, and the mapping relies on that
+whenever the counts agree (the simulator answers the same way). When they do not, each uuid's recipient is
+asked of Plivo (GET Message/{uuid}/), and a recipient still unaccounted for is failed without retry rather
+than risk texting them twice.
+
 Every failure is turned into a `SendError` in `classify_failure`, the one place that knows what an HTTP
 status means for a campaign.
 """

@@ -1,7 +1,9 @@
 """The plivo backend: the real plivo SDK over real HTTP to the simulator (the `plivo_simulator` fixture)."""
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
+import plivo.rest.client as sdk_client
 import pytest
 
 from contacts.tests.factories import fictional_number
@@ -152,8 +154,6 @@ def test_one_connection_is_kept_alive_across_sends(plivo_simulator):
 
 
 def test_the_api_url_override_is_per_client_and_leaves_the_sdk_module_alone(plivo_simulator):
-    import plivo.rest.client as sdk_client
-
     client = PlivoClient(api_url=plivo_simulator.url, auth_id=plivo_simulator.auth_id, auth_token="t", timeout=(1, 1))
     assert client.base_uri == f"{plivo_simulator.url}/v1/Account"
     assert sdk_client.PLIVO_API_BASE_URI == "https://api.plivo.com/v1/Account"
@@ -187,3 +187,18 @@ def test_uuids_are_matched_by_asking_the_provider_when_the_answer_cannot_be_matc
     backend = get_connection()
     uuids = [r.message_uuid for r in reversed(results)]
     assert backend._uuids_by_recipient(uuids) == {"14155550123": uuids[1], "14155550124": uuids[0]}
+
+
+def test_threads_sharing_one_backend_each_get_their_own_recipients_uuids(plivo_simulator):
+    batches = [[fictional_number(1000 + 100 * t + n) for n in range(100)] for t in range(8)]
+    with get_connection() as backend, ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(
+            pool.map(
+                lambda batch: backend.send_message(OutboundMessage(sender=SENDER, destinations=batch, body="x")),
+                batches,
+            )
+        )
+    results = [r for batch in outcomes for r in batch]
+    assert all(r.ok for r in results) and len(results) == 800
+    assert {r.message_uuid: r.destination for r in results} == {m["uuid"]: m["dst"] for m in plivo_simulator.messages()}
+    assert sum(plivo_simulator.stats()["accepted_per_second"].values()) == 800

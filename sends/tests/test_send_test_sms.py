@@ -1,4 +1,9 @@
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 
@@ -36,3 +41,18 @@ def test_send_test_sms_works_with_the_locmem_backend_too(sms_outbox, capsys):
     call_command("send_test_sms", "+14155550123", "Hello")
     assert sms_outbox[0].destinations == ["+14155550123"]
     assert "Sent: message uuid" in capsys.readouterr().out
+
+
+def test_another_process_reaches_the_test_simulator_through_its_env(plivo_simulator):
+    finished = subprocess.run(
+        [sys.executable, "manage.py", "send_test_sms", "+14155550123", "From a worker"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **plivo_simulator.env(), "PLIVO_SENDER": "+14155550100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    [record] = plivo_simulator.messages()
+    assert record["text"] == "From a worker"
+    assert record["uuid"] in finished.stdout

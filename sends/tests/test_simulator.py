@@ -250,9 +250,7 @@ def test_the_management_command_refuses_credentials_the_sdk_would_refuse():
 
 
 def test_the_live_fixture_points_callbacks_and_inbound_texts_at_the_live_server(plivo_simulator_live, live_server):
-    from django.conf import settings as live_settings
-
-    assert plivo_simulator_live.app_url == live_server.url == live_settings.PUBLIC_BASE_URL
+    assert plivo_simulator_live.app_url == live_server.url == settings.PUBLIC_BASE_URL
     send(["+14155550123"])
     assert plivo_simulator_live.messages()[0]["url"] == f"{live_server.url}/webhooks/plivo/status/"
     plivo_simulator_live.wait_for_callbacks()
