@@ -104,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path
+        self._generation = self.server.sim.state.generation
         self._raw_body = self._read_body()
         try:
             if path.startswith("/_sim/"):
@@ -181,7 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
         if len(text) > MAX_TEXT_LENGTH:
             raise Rejected(400, f"text is longer than {MAX_TEXT_LENGTH} characters")
         url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
-        messages, invalid = sim.state.accept(src=src, dst=dst, text=text, url=url, method=callback_method)
+        messages, invalid = sim.state.accept(
+            src=src, dst=dst, text=text, url=url, method=callback_method, generation=self._generation
+        )
         try:
             self._send_json(
                 202,
