@@ -306,3 +306,11 @@ def test_a_request_still_in_progress_at_a_reset_is_not_recorded_after_it(plivo_s
 def send_with_timeout(destinations, *, read_timeout):
     with get_connection(read_timeout=read_timeout) as backend:
         return backend.send_message(OutboundMessage(sender=SENDER, destinations=destinations, body="x"))
+
+
+def test_numbers_reserved_for_fiction_are_delivered_by_default(plivo_simulator):
+    numbers = ["+12125550100", "+16465550199", "+13105550142", "+14155550123"]
+    results = send(numbers)
+    assert all(r.ok for r in results)
+    for result in results:
+        plivo_simulator.wait_for_status(result.message_uuid, "delivered")
