@@ -40,7 +40,7 @@ from campaigns.services import campaign_complete, campaign_pause
 from campaigns.templating import body_render
 from contacts.models import Contact
 from sends.backends import get_connection
-from sends.backends.base import BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
+from sends.backends.base import BackendError, BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends, send_ranges_due
 from sends.services.counters import campaign_counters_add, transition_deltas
@@ -58,6 +58,11 @@ _PROVIDER_STATUS = {
     "failed": S.FAILED,
     "rejected": S.FAILED,
 }
+
+
+# Transient errors after which the provider may nonetheless have taken the message (the request went out,
+# the answer never came back): retrying could text the person twice, so such sends become `unknown`.
+AMBIGUOUS_ERROR_CODES = frozenset({"timeout"})
 
 
 def status_callback_url() -> str:
@@ -298,7 +303,7 @@ def _record_results(
     failed: dict[tuple[str, str], list[int]] = defaultdict(list)
     retry: dict[tuple[str, str, float], list[int]] = defaultdict(list)
     requeue: list[int] = []
-    unknown: list[int] = []
+    unknown: dict[str, list[int]] = defaultdict(list)
     account_error: SendError | None = None
     for recipient, result in zip(claimed, results, strict=True):
         error = result.error
@@ -306,7 +311,9 @@ def _record_results(
         if result.ok:
             sent[recipient.send_id] = result.message_uuid
         elif error is None:
-            unknown.append(recipient.send_id)
+            unknown["the backend returned neither a message id nor an error"].append(recipient.send_id)
+        elif error.code in AMBIGUOUS_ERROR_CODES:
+            unknown[f"{error.message} (the provider may have taken it; not re-sent)"].append(recipient.send_id)
         elif error.error_class is ErrorClass.ACCOUNT:
             account_error = account_error or error
             requeue.append(recipient.send_id)
@@ -355,9 +362,9 @@ def _record_results(
                 error_message=account_error.message,
                 status_updated_at=now,
             )
-        if unknown:
-            n = CampaignSend.objects.filter(id__in=unknown, status=S.SENDING).update(
-                status=S.UNKNOWN, error_message="the backend returned neither a message id nor an error"
+        for message, send_ids in unknown.items():
+            n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
+                status=S.UNKNOWN, error_message=message, status_updated_at=now
             )
             moved(S.UNKNOWN, n)
         campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=segments * len(sent))
@@ -418,7 +425,11 @@ def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> 
         return 0
     with get_connection() as backend:
         for send_id, campaign_id, message_uuid in stuck:
-            provider_status = _provider_status(backend, message_uuid)
+            try:
+                provider_status = _provider_status(backend, message_uuid)
+            except BackendError as exc:
+                logger.warning("could not reconcile send %s now, next tick will: %s", send_id, exc)
+                continue
             if provider_status is None:
                 to_status, note = S.UNKNOWN, "the worker stopped between the provider call and the commit"
             else:
@@ -435,12 +446,13 @@ def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> 
 
 
 def _provider_status(backend: BaseSmsBackend, message_uuid: str | None) -> str | None:
+    """The provider's status of the message; None if it does not know it (or no id was recorded).
+    Raises BackendError when the provider could not be asked just now."""
     if not message_uuid:
         return None
     try:
         return backend.fetch_message_status(message_uuid)
-    except Exception:
-        logger.exception("could not reconcile message %s", message_uuid)
+    except NotImplementedError:
         return None
 
 

@@ -19,6 +19,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from sends.backends.base import ErrorClass, SendError
 from sends.models import CampaignSend
 from sends.services import dispatch, fanout
 from sends.services.counters import campaign_counters_rebuild
@@ -364,3 +365,20 @@ def test_a_campaign_with_nobody_eligible_completes(staff_user):
 
 
 assert connection  # imported for the skipif expression
+
+
+def test_a_timed_out_request_is_flagged_unknown_not_sent_again(staff_user, scripted, sms_outbox, daytime):
+    campaign, (contact,) = make_campaign(1)
+    scripted[str(contact.phone_number)].append(
+        SendError(ErrorClass.TRANSIENT, "timeout", "Plivo did not answer in time")
+    )
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    daytime.shift(timedelta(minutes=30))
+    run_in_process()
+    send = CampaignSend.objects.get(contact=contact)
+    assert (send.status, send.attempts) == (S.UNKNOWN, 1)
+    assert "not re-sent" in send.error_message
+    assert not sms_outbox
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.unknown_count) == (Campaign.Status.COMPLETED, 1)
