@@ -201,6 +201,9 @@ ENGINE_TICK_SECONDS = _setting("ENGINE_TICK_SECONDS", env.float, default=2.0)
 # Sends per Celery message, and how many such messages one campaign keeps queued at a time.
 DISPATCH_CHUNK_SIZE = _setting("DISPATCH_CHUNK_SIZE", env.int, default=500)
 DISPATCH_WINDOW_CHUNKS = _setting("DISPATCH_WINDOW_CHUNKS", env.int, default=8)
+# Sends claimed together (one transaction) before their requests go out; bounds what a killed worker
+# leaves in `sending` to reconcile.
+DISPATCH_WAVE_SIZE = _setting("DISPATCH_WAVE_SIZE", env.int, default=100)
 # A campaign whose queued chunks show no progress for this long is assumed to have lost them (a killed
 # worker) and gets them again; claims make the duplicate harmless.
 DISPATCH_LEASE_SECONDS = _setting("DISPATCH_LEASE_SECONDS", env.float, default=60.0)

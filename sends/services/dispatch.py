@@ -23,6 +23,7 @@ picked up.
 import contextlib
 import logging
 import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,8 @@ _PROVIDER_STATUS = {
 # Transient errors after which the provider may nonetheless have taken the message (the request went out,
 # the answer never came back): retrying could text the person twice, so such sends become `unknown`.
 AMBIGUOUS_ERROR_CODES = frozenset({"timeout"})
+# How stale a sending worker's view of the campaign status may get while it works through a wave.
+STATUS_CHECK_SECONDS = 0.5
 
 
 def status_callback_url() -> str:
@@ -112,19 +115,39 @@ def _dispatch_chunk(*, campaign_id: int, first_id: int, last_id: int) -> None:
     for recipient, body in ready:
         by_body[body].append(recipient)
     with get_connection() as backend:
-        for body, group in by_body.items():
-            segments = segment_info(body).segments
-            size = batch_size_for_rate(
-                per_second=campaign.effective_max_per_second,
-                segments_per_message=segments,
-                backend_limit=backend.max_destinations_per_request,
-            )
-            for start in range(0, len(group), size):
-                keep_going = _send_batch(
-                    campaign=campaign, backend=backend, body=body, segments=segments, batch=group[start : start + size]
-                )
-                if not keep_going:
-                    return
+        for wave in _waves(campaign=campaign, by_body=by_body, backend_limit=backend.max_destinations_per_request):
+            if not _send_wave(campaign=campaign, backend=backend, wave=wave):
+                return
+
+
+@dataclass(frozen=True)
+class _Request:
+    body: str
+    segments: int
+    recipients: list[_Recipient]
+
+
+def _waves(*, campaign: Campaign, by_body: dict[str, list[_Recipient]], backend_limit: int) -> list[list[_Request]]:
+    """Requests (one body, bulk where recipients share it) packed into waves of at most DISPATCH_WAVE_SIZE
+    recipients, or one second of the campaign's rate, whichever is less."""
+    per_second = campaign.effective_max_per_second
+    wave_size = settings.DISPATCH_WAVE_SIZE
+    if per_second and per_second > 0:
+        wave_size = max(1, min(wave_size, per_second))
+    waves: list[list[_Request]] = [[]]
+    filled = 0
+    for body, group in by_body.items():
+        segments = segment_info(body).segments
+        size = batch_size_for_rate(per_second=per_second, segments_per_message=segments, backend_limit=backend_limit)
+        size = min(size, wave_size)
+        for start in range(0, len(group), size):
+            request = _Request(body=body, segments=segments, recipients=group[start : start + size])
+            if filled and filled + len(request.recipients) > wave_size:
+                waves.append([])
+                filled = 0
+            waves[-1].append(request)
+            filled += len(request.recipients)
+    return [wave for wave in waves if wave]
 
 
 def _due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datetime) -> list[_Recipient]:
@@ -220,59 +243,87 @@ def _skip(*, campaign_id: int, send_ids: list[int], reason: str, now: datetime) 
 # --- one request ------------------------------------------------------------------------------------------
 
 
-def _send_batch(
-    *, campaign: Campaign, backend: BaseSmsBackend, body: str, segments: int, batch: list[_Recipient]
-) -> bool:
-    """Claim, send and record one request's recipients; False when the chunk must stop (campaign halted)."""
-    rate_limit_wait(
-        sender=campaign.effective_sender, segments=segments * len(batch), per_second=campaign.effective_max_per_second
-    )
-    claimed = _claim(campaign_id=campaign.pk, batch=batch, body=body, segments=segments)
+def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Request]) -> bool:
+    """Claim a wave's recipients in one transaction, send its requests, record every result in one more.
+    False when the chunk must stop: the campaign was paused (by staff or an account error) or cancelled.
+
+    Claiming a wave rather than each request keeps the database work per message small when every
+    recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
+    sends `sending`, to be reconciled (never re-sent blindly)."""
+    claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     _window_touch(campaign.pk)
-    if not claimed:
+    if not claimed_ids:
         return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
-    message = OutboundMessage(
-        sender=campaign.effective_sender,
-        destinations=[r.to_number for r in claimed],
-        body=body,
-        status_callback_url=status_callback_url(),
-    )
-    try:
-        results = backend.send_message(message)
-    except Exception as exc:
-        # The backend broke its contract (it classifies provider errors itself): whether the provider
-        # took the message cannot be known, so these sends must not be retried blindly.
-        logger.exception("SMS backend raised instead of answering; %d sends flagged unknown", len(claimed))
-        _record_unknown(campaign_id=campaign.pk, send_ids=[r.send_id for r in claimed], reason=repr(exc))
-        return True
-    if len(results) != len(claimed):
-        _record_unknown(
-            campaign_id=campaign.pk,
-            send_ids=[r.send_id for r in claimed],
-            reason=f"backend answered {len(results)} results for {len(claimed)} destinations",
+    outcomes: list[tuple[_Recipient, SendResult, _Request]] = []
+    unsent: list[int] = []
+    halted = account_error = None
+    last_check = time.monotonic()
+    for request in wave:
+        recipients = [r for r in request.recipients if r.send_id in claimed_ids]
+        if not recipients:
+            continue
+        if halted or account_error:
+            unsent.extend(r.send_id for r in recipients)
+            continue
+        rate_limit_wait(
+            sender=campaign.effective_sender,
+            segments=request.segments * len(recipients),
+            per_second=campaign.effective_max_per_second,
         )
-        return True
-    account_error = _record_results(campaign_id=campaign.pk, claimed=claimed, results=results, segments=segments)
+        if time.monotonic() - last_check > STATUS_CHECK_SECONDS:
+            # Pause and cancel reach a wave already claimed within this long.
+            last_check = time.monotonic()
+            if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists():
+                halted = True
+                unsent.extend(r.send_id for r in recipients)
+                continue
+        results = _send_request(backend=backend, campaign=campaign, request=request, recipients=recipients)
+        outcomes.extend((recipient, result, request) for recipient, result in zip(recipients, results, strict=True))
+        account_error = next(
+            (res.error for res in results if res.error and res.error.error_class is ErrorClass.ACCOUNT), None
+        )
+    account_error = _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
     if account_error is not None:
         # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
         with contextlib.suppress(ApplicationError):
             campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
         return False
-    return True
+    return not halted
 
 
-def _claim(*, campaign_id: int, batch: list[_Recipient], body: str, segments: int) -> list[_Recipient]:
-    """queued -> sending for those of `batch` still queued, still eligible, in a campaign still sending."""
+def _send_request(
+    *, backend: BaseSmsBackend, campaign: Campaign, request: _Request, recipients: list[_Recipient]
+) -> list[SendResult]:
+    message = OutboundMessage(
+        sender=campaign.effective_sender,
+        destinations=[r.to_number for r in recipients],
+        body=request.body,
+        status_callback_url=status_callback_url(),
+    )
+    try:
+        results = backend.send_message(message)
+    except Exception:
+        # The backend broke its contract (it classifies provider errors itself): whether the provider
+        # took the message cannot be known, so these sends must not be retried blindly.
+        logger.exception("SMS backend raised instead of answering; %d sends flagged unknown", len(recipients))
+        return [SendResult(destination=r.to_number) for r in recipients]
+    if len(results) != len(recipients):
+        logger.error("SMS backend answered %d results for %d destinations", len(results), len(recipients))
+        return [SendResult(destination=r.to_number) for r in recipients]
+    return results
+
+
+def _claim(*, campaign_id: int, recipients: list[_Recipient]) -> set[int]:
+    """queued -> sending for those still queued, still eligible, in a campaign still sending."""
     eligible = (
-        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=[r.contact_id for r in batch]))
+        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=[r.contact_id for r in recipients]))
         .filter(exclusion_reason=ELIGIBLE)
         .values("pk")
     )
-    now = timezone.now()
     with transaction.atomic():
         ids = set(
             CampaignSend.objects.filter(
-                id__in=[r.send_id for r in batch],
+                id__in=[r.send_id for r in recipients],
                 status=S.QUEUED,
                 campaign__status=Campaign.Status.SENDING,
                 contact_id__in=eligible,
@@ -282,9 +333,9 @@ def _claim(*, campaign_id: int, batch: list[_Recipient], body: str, segments: in
         )
         if ids:
             CampaignSend.objects.filter(id__in=ids).update(
-                status=S.SENDING, attempts=F("attempts") + 1, body=body, segments=segments, status_updated_at=now
+                status=S.SENDING, attempts=F("attempts") + 1, status_updated_at=timezone.now()
             )
-    return [r for r in batch if r.send_id in ids]
+    return ids
 
 
 def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
@@ -295,29 +346,30 @@ def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
 
 
 def _record_results(
-    *, campaign_id: int, claimed: list[_Recipient], results: list[SendResult], segments: int
+    *, campaign_id: int, outcomes: list[tuple[_Recipient, SendResult, "_Request"]], unsent: list[int]
 ) -> SendError | None:
-    """Record each destination's outcome; returns the account-level error when there was one."""
+    """Record each destination's outcome in one transaction; returns the account-level error if any.
+    `unsent` were claimed but not sent (the campaign halted): they go back to the queue as they were."""
     now = timezone.now()
-    sent: dict[int, str] = {}
+    sent: dict[int, tuple[str, str, int]] = {}  # send id -> (message uuid, body, segments)
     failed: dict[tuple[str, str], list[int]] = defaultdict(list)
     retry: dict[tuple[str, str, float], list[int]] = defaultdict(list)
-    requeue: list[int] = []
+    requeue: list[int] = list(unsent)
     unknown: dict[str, list[int]] = defaultdict(list)
     account_error: SendError | None = None
-    for recipient, result in zip(claimed, results, strict=True):
+    attempts = {recipient.send_id: recipient.attempts + 1 for recipient, _, _ in outcomes}
+    for recipient, result, request in outcomes:
         error = result.error
-        attempt = recipient.attempts + 1
         if result.ok:
-            sent[recipient.send_id] = result.message_uuid
+            sent[recipient.send_id] = (result.message_uuid, request.body, request.segments)
         elif error is None:
-            unknown["the backend returned neither a message id nor an error"].append(recipient.send_id)
+            unknown["the backend answered neither a message id nor an error; not re-sent"].append(recipient.send_id)
         elif error.code in AMBIGUOUS_ERROR_CODES:
             unknown[f"{error.message} (the provider may have taken it; not re-sent)"].append(recipient.send_id)
         elif error.error_class is ErrorClass.ACCOUNT:
             account_error = account_error or error
             requeue.append(recipient.send_id)
-        elif error.error_class is ErrorClass.TRANSIENT and attempt < settings.SEND_MAX_ATTEMPTS:
+        elif error.error_class is ErrorClass.TRANSIENT and attempts[recipient.send_id] < settings.SEND_MAX_ATTEMPTS:
             # One delay per request and error: the jitter spreads requests, not recipients of one request.
             retry[(error.code, error.message, error.retry_after or 0.0)].append(recipient.send_id)
         else:
@@ -338,7 +390,9 @@ def _record_results(
                 error_code="",
                 error_message="",
                 next_attempt_at=None,
-                provider_message_uuid=Case(*[When(id=i, then=Value(u)) for i, u in sent.items()]),
+                provider_message_uuid=Case(*[When(id=i, then=Value(u)) for i, (u, _, _) in sent.items()]),
+                body=Case(*[When(id=i, then=Value(b)) for i, (_, b, _) in sent.items()]),
+                segments=Case(*[When(id=i, then=Value(n)) for i, (_, _, n) in sent.items()]),
             )
             moved(S.SENT, len(sent))
         for (code, message), send_ids in failed.items():
@@ -347,7 +401,7 @@ def _record_results(
             )
             moved(S.FAILED, n)
         for (code, message, retry_after), send_ids in retry.items():
-            attempt = max(r.attempts + 1 for r in claimed if r.send_id in set(send_ids))
+            attempt = max(attempts[send_id] for send_id in send_ids)
             due = now + timedelta(seconds=retry_delay(attempt=attempt, retry_after=retry_after or None))
             CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
                 status=S.QUEUED, next_attempt_at=due, error_code=code[:16], error_message=message, status_updated_at=now
@@ -358,8 +412,8 @@ def _record_results(
                 status=S.QUEUED,
                 attempts=F("attempts") - 1,
                 next_attempt_at=None,
-                error_code=account_error.code[:16],
-                error_message=account_error.message,
+                error_code=account_error.code[:16] if account_error else "",
+                error_message=account_error.message if account_error else "",
                 status_updated_at=now,
             )
         for message, send_ids in unknown.items():
@@ -367,18 +421,8 @@ def _record_results(
                 status=S.UNKNOWN, error_message=message, status_updated_at=now
             )
             moved(S.UNKNOWN, n)
-        campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=segments * len(sent))
+        campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=sum(n for _, _, n in sent.values()))
     return account_error
-
-
-def _record_unknown(*, campaign_id: int, send_ids: list[int], reason: str) -> None:
-    with transaction.atomic():
-        n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
-            status=S.UNKNOWN, error_message=reason, status_updated_at=timezone.now()
-        )
-        campaign_counters_add(
-            campaign_id=campaign_id, deltas=transition_deltas(from_status=S.SENDING, to_status=S.UNKNOWN, count=n)
-        )
 
 
 # --- campaign-wide housekeeping --------------------------------------------------------------------------
