@@ -4,6 +4,7 @@ preview counts them, so both always agree on who is eligible and why anyone is l
 from dataclasses import dataclass, field
 
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from campaigns.models import Campaign
 from contacts.models import Contact, ContactListMembership, Suppression
@@ -29,23 +30,37 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
     """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
     applies, in the order of ExclusionReason.ALL. The audience rules, and the re-check right before a send."""
-    # One probe of the suppression index per contact; "opt-out" sorts after "manual" and "do-not-call",
-    # so descending order returns it first when a number has several entries.
-    suppression = Suppression.objects.filter(phone_number=OuterRef("phone_number")).order_by("-reason")
-    return contacts.annotate(suppression_reason=Subquery(suppression.values("reason")[:1])).annotate(
+    # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
+    # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
+    suppression = (
+        Suppression.objects.filter(phone_number=OuterRef("phone_number"))
+        .order_by("-reason")
+        .annotate(
+            exclusion=Case(
+                When(reason=Suppression.Reason.OPT_OUT, then=Value(ExclusionReason.OPTED_OUT)),
+                default=Value(ExclusionReason.SUPPRESSED),
+                output_field=CharField(),
+            )
+        )
+        .values("exclusion")[:1]
+    )
+    return contacts.annotate(
         exclusion_reason=Case(
             When(~Q(phone_number__regex=E164_PATTERN), then=Value(ExclusionReason.INVALID_NUMBER)),
             When(
-                Q(suppression_reason=Suppression.Reason.OPT_OUT)
-                | Q(status=Contact.Status.UNSUBSCRIBED, opted_out_at__isnull=False),
+                Q(status=Contact.Status.UNSUBSCRIBED, opted_out_at__isnull=False),
                 then=Value(ExclusionReason.OPTED_OUT),
             ),
-            When(suppression_reason__isnull=False, then=Value(ExclusionReason.SUPPRESSED)),
-            When(
-                ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
-                then=Value(ExclusionReason.NO_CONSENT),
+            default=Coalesce(
+                Subquery(suppression),
+                Case(
+                    When(
+                        ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
+                        then=Value(ExclusionReason.NO_CONSENT),
+                    ),
+                    default=Value(ELIGIBLE),
+                ),
             ),
-            default=Value(ELIGIBLE),
             output_field=CharField(),
         )
     )
