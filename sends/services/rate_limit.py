@@ -16,6 +16,9 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+# A reservation further ahead than this cannot be real (the bucket file outlived a reboot).
+_MAX_BACKLOG_SECONDS = 3600.0
+
 _RESERVE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
@@ -34,8 +37,12 @@ def _reserve_on_this_machine(key: str, cost: float, rate: float) -> float:
     with open(folder / name, "a+b") as bucket:
         fcntl.flock(bucket, fcntl.LOCK_EX)
         bucket.seek(0)
-        now = time.time()
-        tat = max(float(bucket.read() or 0), now)
+        # The machine's monotonic clock: shared by its processes, and deaf to wall-clock changes.
+        now = time.clock_gettime(time.CLOCK_MONOTONIC)
+        tat = float(bucket.read() or 0)
+        if tat - now > _MAX_BACKLOG_SECONDS:  # written before a reboot (the clock restarted): start afresh
+            tat = now
+        tat = max(tat, now)
         new_tat = tat + cost / rate
         bucket.seek(0)
         bucket.truncate()
