@@ -16,3 +16,30 @@ def sms_outbox():
     locmem.reset()
     yield locmem.outbox
     locmem.reset()
+
+
+@pytest.fixture
+def api_client(django_user_model):
+    """Make an API client authenticated by token as a new user holding the given permissions.
+
+    `api_client("contacts.view_contact")`; `api_client(superuser=True)` may do everything.
+    """
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    made = 0
+
+    def make(*perms: str, superuser: bool = False) -> APIClient:
+        nonlocal made
+        made += 1
+        user = django_user_model.objects.create_user(f"integration{made}", is_superuser=superuser)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.user = user
+        return client
+
+    return make

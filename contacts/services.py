@@ -1,5 +1,7 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
+from zoneinfo import available_timezones
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +29,7 @@ def contact_create(
     number = normalize_phone(phone_number, region=region)
     if Contact.objects.filter(phone_number=number.e164).exists():
         raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
+    _validate_timezone(timezone_name)
     suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
     subscribe = bool(consent_source) and not suppressed
     contact = Contact.objects.create(
@@ -106,3 +109,124 @@ def suppression_add(
     if created and actor is not None:
         audit_record(actor=actor, action="suppression.added", target=suppression, data={"reason": reason})
     return suppression
+
+
+def _validate_timezone(name: str) -> None:
+    # Quiet hours are computed in this zone: an unknown name would make them silently wrong.
+    if name and name not in available_timezones():
+        raise ApplicationError(f"{name!r} is not an IANA time zone such as America/New_York", field="timezone")
+
+
+_UPDATABLE_CONTACT_FIELDS = ("first_name", "last_name", "timezone", "attributes")
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    phone_number: str | None = None,
+    lists: list[ContactList] | None = None,
+    region: str | None = None,
+    actor=None,
+    **fields,
+) -> Contact:
+    """Change a contact's details; consent and status change only through opt-in and opt-out."""
+    unknown = set(fields) - set(_UPDATABLE_CONTACT_FIELDS)
+    if unknown:
+        raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    if "timezone" in fields:
+        _validate_timezone(fields["timezone"])
+    changed = [name for name, value in fields.items() if getattr(contact, name) != value]
+    for name in changed:
+        setattr(contact, name, fields[name])
+    if phone_number is not None:
+        number = normalize_phone(phone_number, region=region)
+        if number.e164 != contact.phone_number:
+            if Contact.objects.filter(phone_number=number.e164).exclude(pk=contact.pk).exists():
+                raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
+            contact.phone_number, contact.country = number.e164, number.region
+            changed += ["phone_number", "country"]
+            if "timezone" not in fields:
+                contact.timezone = number.timezone
+                changed.append("timezone")
+    if changed:
+        contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
+    if lists is not None:
+        ContactListMembership.objects.filter(contact=contact).exclude(contact_list__in=lists).delete()
+        contact_lists_add(contact=contact, contact_lists=lists)
+    audit_record(actor=actor, action="contact.updated", target=contact, data={"fields": changed})
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact, actor=None) -> None:
+    """Erase a contact; its sends keep the number they went to, and suppressions stay in force."""
+    audit_record(actor=actor, action="contact.deleted", target=contact)
+    contact.delete()
+
+
+def _validate_list_name(name: str, *, exclude_pk: int | None = None) -> None:
+    if not name.strip():
+        raise ApplicationError("a list needs a name", field="name")
+    if ContactList.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise ApplicationError(f"a list named {name!r} already exists", field="name")
+
+
+def contact_list_create(*, name: str, description: str = "", actor=None) -> ContactList:
+    _validate_list_name(name)
+    contact_list = ContactList.objects.create(name=name, description=description)
+    audit_record(actor=actor, action="contact_list.created", target=contact_list)
+    return contact_list
+
+
+def contact_list_update(
+    *, contact_list: ContactList, name: str | None = None, description: str | None = None, actor=None
+) -> ContactList:
+    if name is not None:
+        _validate_list_name(name, exclude_pk=contact_list.pk)
+        contact_list.name = name
+    if description is not None:
+        contact_list.description = description
+    contact_list.save()
+    audit_record(actor=actor, action="contact_list.updated", target=contact_list)
+    return contact_list
+
+
+@transaction.atomic
+def contact_list_delete(*, contact_list: ContactList, actor=None) -> None:
+    """Delete a list (its memberships go with it; the contacts stay)."""
+    audit_record(actor=actor, action="contact_list.deleted", target=contact_list)
+    contact_list.delete()
+
+
+@transaction.atomic
+def contact_list_members_change(
+    *, contact_list: ContactList, add: list[Contact], remove: list[Contact], actor=None
+) -> tuple[int, int]:
+    """Add and remove contacts in bulk; returns (added, removed), not counting those already in that state."""
+    overlap = {c.pk for c in add} & {c.pk for c in remove}
+    if overlap:
+        ids = ", ".join(str(pk) for pk in sorted(overlap))
+        raise ApplicationError(f"contacts {ids} are both added and removed", field="remove")
+    removed, _ = ContactListMembership.objects.filter(contact_list=contact_list, contact__in=remove).delete()
+    already = set(
+        ContactListMembership.objects.filter(contact_list=contact_list, contact__in=add).values_list(
+            "contact_id", flat=True
+        )
+    )
+    new = [ContactListMembership(contact=c, contact_list=contact_list) for c in add if c.pk not in already]
+    ContactListMembership.objects.bulk_create(new, ignore_conflicts=True)
+    audit_record(
+        actor=actor,
+        action="contact_list.members_changed",
+        target=contact_list,
+        data={"added": len(new), "removed": removed},
+    )
+    return len(new), removed
+
+
+def suppression_remove(*, suppression: Suppression, actor=None) -> None:
+    """Lift one suppression; a contact it had unsubscribed stays unsubscribed until it opts in again."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
+        suppression.delete()

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "smscampaigns",
     "audit",
@@ -230,20 +231,37 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST framework -------------------------------------------------------------------------------
+# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["smscampaigns.api.ModelPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["smscampaigns.api.UserThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "smscampaigns.api.PagePagination",
+    "EXCEPTION_HANDLER": "smscampaigns.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "smscampaigns.api.ApiMetadata",
+    "DEFAULT_SCHEMA_CLASS": "smscampaigns.api_views.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "smscampaigns API",
-    "DESCRIPTION": "Contacts, lists, suppressions and SMS campaigns sent through Plivo.",
+    "DESCRIPTION": (
+        "Contacts, lists, suppressions and SMS campaigns sent through Plivo. Authenticate with "
+        "`Authorization: Token <key>` (`python manage.py create_api_token USERNAME` prints one) or a session. "
+        'Every error answers `{"detail": "...", "errors": {"field": ["..."]}}`.'
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI from the drf-spectacular-sidecar package, served as our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging --------------------------------------------------------------------------------------
