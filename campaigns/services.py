@@ -1,6 +1,7 @@
 """Campaign writes. The status moves only through these functions, which enforce Campaign.TRANSITIONS
 with a conditional UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
 
+import re
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -8,6 +9,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Campaign
+from contacts.models import ContactList
+from contacts.phones import normalize_phone
 from smscampaigns.errors import ApplicationError
 
 Status = Campaign.Status
@@ -146,3 +149,92 @@ def _validate_ready(campaign: Campaign) -> None:
         raise ApplicationError("the campaign has no message body", field="body")
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+
+
+_EDITABLE_FIELDS = ("name", "body", "sender", "max_per_second")
+
+
+def campaign_create(
+    *,
+    name: str,
+    body: str,
+    sender: str = "",
+    lists: list[ContactList] | None = None,
+    max_per_second: int | None = None,
+    actor=None,
+) -> Campaign:
+    """Create a draft campaign for the given lists."""
+    _validate_name(name)
+    sender = _clean_sender(sender)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name,
+            body=body,
+            sender=sender,
+            max_per_second=max_per_second,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        if lists:
+            campaign.lists.set(lists)
+        audit_record(actor=actor, action="campaign.created", target=campaign)
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = None, actor=None, **fields) -> Campaign:
+    """Edit a draft; once scheduled or sent its audience and text are what was approved, so edits are refused."""
+    unknown = set(fields) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    _validate_name(fields.get("name"))
+    if "sender" in fields:
+        fields["sender"] = _clean_sender(fields["sender"])
+    with transaction.atomic():
+        # The lock makes "still a draft" hold until the edit commits, even against a concurrent send/.
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        _require_draft(locked, "edited")
+        for name, value in fields.items():
+            setattr(campaign, name, value)
+        campaign.status = locked.status
+        campaign.save(update_fields=[*fields, "updated_at"])
+        if lists is not None:
+            campaign.lists.set(lists)
+        changed = sorted([*fields, *(["lists"] if lists is not None else [])])
+        audit_record(actor=actor, action="campaign.updated", target=campaign, data={"fields": changed})
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign, actor=None) -> None:
+    """Delete a draft; a campaign that was ever scheduled stays, as the record of what was sent."""
+    with transaction.atomic():
+        _require_draft(Campaign.objects.select_for_update().get(pk=campaign.pk), "deleted")
+        audit_record(actor=actor, action="campaign.deleted", target=campaign)
+        campaign.delete()
+
+
+def _require_draft(campaign: Campaign, verb: str) -> None:
+    if not campaign.is_editable:
+        raise ApplicationError(
+            f"campaign {campaign.name!r} is {campaign.status}; only a draft can be {verb}", code="illegal_transition"
+        )
+
+
+# An alphanumeric sender id: 1 to 11 letters, digits or spaces, with at least one letter (carrier rules).
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+def _validate_name(name: str | None) -> None:
+    if name is not None and not name.strip():
+        raise ApplicationError("a campaign needs a name", field="name")
+
+
+def _clean_sender(sender: str) -> str:
+    """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
+    if not sender or _ALPHANUMERIC_SENDER.match(sender):
+        return sender
+    try:
+        return normalize_phone(sender).e164
+    except ApplicationError as exc:
+        raise ApplicationError(
+            f"the sender must be a phone number or an alphanumeric id of up to 11 characters ({exc.message})",
+            field="sender",
+        ) from None

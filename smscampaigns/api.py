@@ -99,6 +99,9 @@ class ModelPermissions(DjangoModelPermissions):
     }
 
     def has_permission(self, request, view):
+        if not hasattr(view, request.method.lower()):
+            # A method the endpoint does not have is 405 for everyone, not 403 for those who lack "add".
+            raise exceptions.MethodNotAllowed(request.method)
         required = getattr(view, "required_permissions", None)
         if required is None:
             return super().has_permission(request, view)

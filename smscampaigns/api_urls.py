@@ -3,7 +3,9 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from campaigns import apis as campaigns
 from contacts import apis as contacts
+from sends import apis as sends
 
 v1 = [
     path("contacts/", contacts.ContactsApi.as_view(), name="contacts"),
@@ -15,6 +17,17 @@ v1 = [
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
+    path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),
+    path("campaigns/<int:pk>/", campaigns.CampaignApi.as_view(), name="campaign"),
+    path("campaigns/<int:pk>/send/", campaigns.CampaignSendApi.as_view(), name="campaign-send"),
+    path("campaigns/<int:pk>/schedule/", campaigns.CampaignScheduleApi.as_view(), name="campaign-schedule"),
+    path("campaigns/<int:pk>/pause/", campaigns.CampaignPauseApi.as_view(), name="campaign-pause"),
+    path("campaigns/<int:pk>/resume/", campaigns.CampaignResumeApi.as_view(), name="campaign-resume"),
+    path("campaigns/<int:pk>/cancel/", campaigns.CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path("campaigns/<int:pk>/stats/", campaigns.CampaignStatsApi.as_view(), name="campaign-stats"),
+    path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
+    path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
+    path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
 ]
 
 urlpatterns = [
