@@ -22,7 +22,7 @@ from campaigns.services import (
     campaign_update,
 )
 from contacts.models import ContactList
-from smscampaigns.api import ApiErrorSerializer
+from smscampaigns.api import ApiErrorSerializer, StrictCharField, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 CONFLICT = {409: ApiErrorSerializer}
@@ -71,16 +71,16 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 
 class CampaignWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    body = serializers.CharField(max_length=1600, help_text="Template: {{ first_name }}, {{ last_name }}, attributes")
-    sender = serializers.CharField(
+    name = StrictCharField(max_length=200)
+    body = StrictCharField(max_length=1600, help_text="Template: {{ first_name }}, {{ last_name }}, attributes")
+    sender = StrictCharField(
         max_length=32,
         required=False,
         allow_blank=True,
         help_text="E.164 number (any format) or alphanumeric id; blank uses PLIVO_SENDER",
     )
-    lists = serializers.PrimaryKeyRelatedField(many=True, queryset=ContactList.objects.all(), required=False)
-    max_per_second = serializers.IntegerField(
+    lists = ids_field(ContactList.objects.all(), required=False)
+    max_per_second = StrictIntegerField(
         min_value=1, max_value=10000, required=False, allow_null=True, help_text="Segments per second"
     )
 
@@ -90,7 +90,7 @@ class CampaignScheduleSerializer(serializers.Serializer):
 
 
 class CampaignReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class CampaignFilter(django_filters.FilterSet):

@@ -25,6 +25,7 @@ from contacts.services import (
     suppression_add,
     suppression_remove,
 )
+from smscampaigns.api import StrictCharField, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 
@@ -79,47 +80,45 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class ContactCreateSerializer(serializers.Serializer):
-    phone_number = serializers.CharField(
+    phone_number = StrictCharField(
         max_length=64, help_text="Any format; national numbers are read in DEFAULT_PHONE_REGION"
     )
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    timezone = serializers.CharField(
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+    timezone = StrictCharField(
         max_length=64, required=False, allow_blank=True, default="", help_text="IANA name; blank: from the number"
     )
     attributes = attributes_field(required=False, default=dict)
-    lists = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=ContactList.objects.all(), required=False, default=list
-    )
-    consent_source = serializers.CharField(
+    lists = ids_field(ContactList.objects.all(), required=False, default=list)
+    consent_source = StrictCharField(
         max_length=255,
         required=False,
         allow_blank=True,
         default="",
         help_text="Where the person consented (e.g. 'checkout form'); without it the contact is unsubscribed",
     )
-    consent_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    consent_text = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
     consented_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class ContactUpdateSerializer(serializers.Serializer):
-    phone_number = serializers.CharField(max_length=64, required=False)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    phone_number = StrictCharField(max_length=64, required=False)
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    timezone = StrictCharField(max_length=64, required=False, allow_blank=True)
     attributes = attributes_field(required=False)
-    lists = serializers.PrimaryKeyRelatedField(many=True, queryset=ContactList.objects.all(), required=False)
+    lists = ids_field(ContactList.objects.all(), required=False)
 
 
 class ContactOptOutSerializer(serializers.Serializer):
-    source = serializers.CharField(
+    source = StrictCharField(
         max_length=255, required=False, default="api", help_text="How the person opted out, e.g. 'phone call'"
     )
 
 
 class ContactOptInSerializer(serializers.Serializer):
-    consent_source = serializers.CharField(max_length=255, help_text="Where the person consented again")
-    consent_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    consent_source = StrictCharField(max_length=255, help_text="Where the person consented again")
+    consent_text = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class ContactFilter(django_filters.FilterSet):
@@ -256,20 +255,20 @@ class ContactListSerializer(serializers.ModelSerializer):
 
 
 class ContactListWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, max_length=5000)
 
 
 class ContactListMembersSerializer(serializers.Serializer):
     add = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         required=False,
         default=list,
         max_length=10000,
         help_text="Contact ids to put on the list",
     )
     remove = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         required=False,
         default=list,
         max_length=10000,
@@ -400,10 +399,10 @@ class SuppressionSerializer(serializers.ModelSerializer):
 
 
 class SuppressionCreateSerializer(serializers.Serializer):
-    phone_number = serializers.CharField(max_length=64, help_text="Any format")
+    phone_number = StrictCharField(max_length=64, help_text="Any format")
     reason = serializers.ChoiceField(choices=Suppression.Reason.choices)
-    source = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    source = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
 class SuppressionFilter(django_filters.FilterSet):

@@ -15,6 +15,11 @@ from smscampaigns.api_views import ApiView
 
 
 class CampaignSendSerializer(serializers.ModelSerializer):
+    # Declared so that the schema allows "" (not skipped): DRF drops allow_blank from read-only fields.
+    skip_reason = serializers.ChoiceField(
+        choices=CampaignSend.SkipReason.choices, allow_blank=True, read_only=True, help_text="Why it was never sent"
+    )
+
     class Meta:
         model = CampaignSend
         fields = [

@@ -86,6 +86,36 @@ def exception_handler(exc, context):
     return Response(body, status=exc.status_code, headers=headers)
 
 
+class StrictCharField(serializers.CharField):
+    """Text input that refuses numbers and booleans instead of quietly turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer input that refuses "5", 5.0 and true: the schema says integer, so does the check."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+def ids_field(queryset, **kwargs) -> serializers.ListField:
+    """A list of ids of `queryset` rows; refuses an object where DRF's many=True would take it as no ids."""
+    return serializers.ListField(child=StrictPrimaryKeyRelatedField(queryset=queryset), **kwargs)
+
+
 class ModelPermissions(DjangoModelPermissions):
     """Django model permissions, reading included; a view that does more than CRUD names its own.
 
@@ -121,18 +151,41 @@ class UserThrottle(UserRateThrottle):
         return super().allow_request(request, view)
 
 
-class PagePagination(PageNumberPagination):
-    page_size = 50
+class StrictPageSize:
+    """page_size must be a whole number from 1 to max_page_size: 400 otherwise, rather than quietly ignored."""
+
     page_size_query_param = "page_size"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"must be a whole number from 1 to {self.max_page_size}"]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            if parameter["name"] == getattr(self, "page_query_param", None):
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+class PagePagination(StrictPageSize, PageNumberPagination):
+    page_size = 50
     max_page_size = 500
 
 
-class IdCursorPagination(CursorPagination):
+class IdCursorPagination(StrictPageSize, CursorPagination):
     """Stable pages over tables that grow while being read (a campaign's sends), in id order."""
 
     ordering = "id"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
 

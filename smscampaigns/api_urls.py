@@ -1,6 +1,8 @@
 """The whole REST API surface in one place: /api/v1/..., the OpenAPI schema and its Swagger UI."""
 
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import Resolver404, include, path, re_path, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from campaigns import apis as campaigns
@@ -30,8 +32,23 @@ v1 = [
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
 ]
 
+
+@csrf_exempt  # else a POST to an unknown path would get the HTML CSRF page instead of this 404
+def api_not_found(request, *args, **kwargs):
+    """Unknown /api/ paths answer in the API's error format, not with the HTML 404 page."""
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        try:
+            if resolve(request.path + "/").func is not api_not_found:
+                detail = f"Not found. Did you mean {request.path}/ (with the trailing slash)?"
+        except Resolver404:
+            pass
+    return JsonResponse({"detail": detail, "errors": {}}, status=404)
+
+
 urlpatterns = [
     path("v1/", include((v1, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"", api_not_found),
 ]

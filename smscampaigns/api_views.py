@@ -42,6 +42,8 @@ class ApiAutoSchema(AutoSchema):
             codes["400"] = "Invalid input; `errors` names each field at fault"
         if "{" in path:
             codes["404"] = "No such object"
+        elif self._is_list_view() and self._get_paginator():
+            codes["404"] = "No such page (page number out of range, or an invalid cursor)"
         responses = operation["responses"]
         for code, description in codes.items():
             responses.setdefault(code, {**error, "description": description})

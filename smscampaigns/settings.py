@@ -258,6 +258,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Document that required text may not be blank (minLength 1), as the serializers enforce.
+    "ENFORCE_NON_BLANK_FIELDS": True,
     # Swagger UI from the drf-spectacular-sidecar package, served as our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

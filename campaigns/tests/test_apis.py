@@ -51,7 +51,7 @@ def test_create_a_draft_for_lists(editor):
         ({"name": "x"}, "body"),
         ({"name": "   ", "body": "hi"}, "name"),
         ({"name": "x", "body": "hi", "sender": "not a sender!"}, "sender"),
-        ({"name": "x", "body": "hi", "lists": [424242]}, "lists"),
+        ({"name": "x", "body": "hi", "lists": [424242]}, "lists.0"),
         ({"name": "x", "body": "hi", "max_per_second": 0}, "max_per_second"),
     ],
 )

@@ -66,7 +66,7 @@ def test_create_without_consent_is_unsubscribed(client):
         ({"phone_number": "+1 555 0100"}, "phone_number", "without its area code"),
         ({}, "phone_number", "required"),
         ({"phone_number": "+14155550150", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
-        ({"phone_number": "+14155550150", "lists": [999999]}, "lists", "999999"),
+        ({"phone_number": "+14155550150", "lists": [999999]}, "lists.0", "999999"),
         ({"phone_number": "+14155550150", "attributes": ["not", "an", "object"]}, "attributes", "dictionary"),
         ({"phone_number": "+14155550150", "attributes": {"a": "nul\u0000"}}, "attributes", "NUL"),
         ({"phone_number": "+14155550150", "consented_at": "yesterday"}, "consented_at", "format"),

@@ -121,3 +121,32 @@ def test_create_api_token_prints_a_working_token(django_user_model):
 def test_create_api_token_for_an_unknown_user_says_so():
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("create_api_token", "nobody")
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/api/v1/contacts/-1/", "Not found."),
+        ("/api/v1/contacts/abc/", "Not found."),
+        ("/api/v1/nothing/", "Not found."),
+        ("/api/v1/contacts", "Not found. Did you mean /api/v1/contacts/ (with the trailing slash)?"),
+    ],
+)
+def test_unknown_api_paths_answer_json_404(api_client, path, detail):
+    response = api_client(superuser=True).get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": detail, "errors": {}}
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "abc", "501", "null"])
+def test_a_bad_page_size_is_400_not_ignored(api_client, page_size):
+    response = api_client(superuser=True).get("/api/v1/contacts/", {"page_size": page_size})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page_size": ["must be a whole number from 1 to 500"]}
+
+
+@pytest.mark.parametrize("payload", [{"name": 5}, {"name": True}, {"name": "x", "description": 0}])
+def test_text_fields_refuse_numbers_and_booleans(api_client, payload):
+    response = api_client(superuser=True).post("/api/v1/lists/", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(payload) - ({"name"} if payload.get("name") == "x" else set())
