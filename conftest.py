@@ -18,6 +18,10 @@ def sms_outbox():
     locmem.reset()
 
 
+# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`): see that module's docstring.
+pytest_plugins = ["sends.simulator.pytest_plugin"]
+
+
 @pytest.fixture
 def api_client(django_user_model):
     """Make an API client authenticated by token as a new user holding the given permissions.
