@@ -22,7 +22,7 @@ from campaigns.services import (
     campaign_update,
 )
 from contacts.models import ContactList
-from smscampaigns.api import ApiErrorSerializer, StrictCharField, StrictIntegerField, ids_field
+from smscampaigns.api import ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 CONFLICT = {409: ApiErrorSerializer}
@@ -93,7 +93,7 @@ class CampaignReasonSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class CampaignFilter(django_filters.FilterSet):
+class CampaignFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=Campaign.Status.choices)
     search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Part of the name")
 

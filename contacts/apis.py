@@ -25,7 +25,7 @@ from contacts.services import (
     suppression_add,
     suppression_remove,
 )
-from smscampaigns.api import StrictCharField, StrictIntegerField, ids_field
+from smscampaigns.api import StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 
@@ -121,7 +121,7 @@ class ContactOptInSerializer(serializers.Serializer):
     consent_text = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=Contact.Status.choices)
     list = django_filters.ModelChoiceFilter(field_name="lists", queryset=ContactList.objects.all(), label="List id")
     search = django_filters.CharFilter(method="filter_search", label="A number in any format, or part of a name")
@@ -300,7 +300,7 @@ def _list_with_count(contact_list: ContactList) -> ContactList:
     return _ContactListView.queryset.get(pk=contact_list.pk)
 
 
-class ListFilter(django_filters.FilterSet):
+class ListFilter(StrictFilterSet):
     search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Part of the name")
 
     class Meta:
@@ -405,7 +405,7 @@ class SuppressionCreateSerializer(serializers.Serializer):
     note = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class SuppressionFilter(django_filters.FilterSet):
+class SuppressionFilter(StrictFilterSet):
     reason = django_filters.ChoiceFilter(choices=Suppression.Reason.choices)
     search = django_filters.CharFilter(method="filter_search", label="A number in any format, or part of the source")
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from campaigns.models import Campaign
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
-from smscampaigns.api import IdCursorPagination
+from smscampaigns.api import IdCursorPagination, StrictFilterSet
 from smscampaigns.api_views import ApiView
 
 
@@ -43,7 +43,7 @@ class CampaignSendSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CampaignSendFilter(django_filters.FilterSet):
+class CampaignSendFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=CampaignSend.Status.choices)
 
     class Meta:
@@ -81,7 +81,7 @@ class InboundMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InboundMessageFilter(django_filters.FilterSet):
+class InboundMessageFilter(StrictFilterSet):
     action = django_filters.ChoiceFilter(choices=InboundMessage.Action.choices)
     search = django_filters.CharFilter(method="filter_search", label="The sender's number in any format, or text")
 

@@ -5,6 +5,7 @@ Kept apart from api_views.py because DRF imports these while rest_framework.view
 
 import logging
 
+import django_filters
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -116,6 +117,18 @@ def ids_field(queryset, **kwargs) -> serializers.ListField:
     return serializers.ListField(child=StrictPrimaryKeyRelatedField(queryset=queryset), **kwargs)
 
 
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given empty (?status=) is an error rather than silently no filter; only text search may be empty."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, declared in self.filters.items():
+            if not isinstance(declared, django_filters.CharFilter) and self.data.get(name) == "":
+                self.form.add_error(name, "must not be empty; leave the parameter out to not filter by it")
+                valid = False
+        return valid
+
+
 class ModelPermissions(DjangoModelPermissions):
     """Django model permissions, reading included; a view that does more than CRUD names its own.
 
@@ -179,6 +192,13 @@ class StrictPageSize:
 class PagePagination(StrictPageSize, PageNumberPagination):
     page_size = 50
     max_page_size = 500
+    last_page_strings = ()  # the schema says page is an integer; "last" would be an undocumented exception
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({self.page_query_param: ["must be a whole number from 1"]})
+        return raw
 
 
 class IdCursorPagination(StrictPageSize, CursorPagination):

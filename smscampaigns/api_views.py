@@ -1,6 +1,7 @@
 """The base of every API view, and the schema generator that documents the shared errors on each operation."""
 
 from drf_spectacular.openapi import AutoSchema
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -9,6 +10,13 @@ from smscampaigns.api import ApiErrorSerializer
 
 class ApiView(GenericAPIView):
     """Base of every API view: one operation per class, with its own input and output serializers."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Every documented query parameter takes one value; given twice, which one counts would be a guess.
+        repeated = [name for name, values in request.query_params.lists() if len(values) > 1]
+        if repeated:
+            raise ValidationError({name: ["given more than once; give one value"] for name in repeated})
 
     def paginated_response(self, queryset, serializer_class) -> Response:
         page = self.paginate_queryset(self.filter_queryset(queryset))

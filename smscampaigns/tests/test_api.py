@@ -150,3 +150,23 @@ def test_text_fields_refuse_numbers_and_booleans(api_client, payload):
     response = api_client(superuser=True).post("/api/v1/lists/", payload, format="json")
     assert response.status_code == 400
     assert set(response.json()["errors"]) == set(payload) - ({"name"} if payload.get("name") == "x" else set())
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("page=", "page", "must be a whole number from 1"),
+        ("page=last", "page", "must be a whole number from 1"),
+        ("status=", "status", "must not be empty; leave the parameter out to not filter by it"),
+        ("list=", "list", "must not be empty; leave the parameter out to not filter by it"),
+        ("status=subscribed&status=unsubscribed", "status", "given more than once; give one value"),
+    ],
+)
+def test_ambiguous_query_parameters_are_400(api_client, query, field, message):
+    response = api_client(superuser=True).get(f"/api/v1/contacts/?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {field: [message]}
+
+
+def test_an_empty_search_is_no_filter(api_client):
+    assert api_client(superuser=True).get("/api/v1/contacts/?search=").status_code == 200
