@@ -6,6 +6,7 @@ URL (GET and POST on contacts/), a small class joins their views.
 
 import django_filters
 from django.db.models import Count, Q
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -25,7 +26,7 @@ from contacts.services import (
     suppression_add,
     suppression_remove,
 )
-from smscampaigns.api import StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
+from smscampaigns.api import MAX_ID, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 
@@ -98,7 +99,14 @@ class ContactCreateSerializer(serializers.Serializer):
         help_text="Where the person consented (e.g. 'checkout form'); without it the contact is unsubscribed",
     )
     consent_text = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
-    consented_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    consented_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When consent was given; default now"
+    )
+
+    def validate_consented_at(self, value):
+        if value is not None and value > timezone.now():
+            raise serializers.ValidationError("consent cannot be dated in the future")
+        return value
 
 
 class ContactUpdateSerializer(serializers.Serializer):
@@ -261,14 +269,14 @@ class ContactListWriteSerializer(serializers.Serializer):
 
 class ContactListMembersSerializer(serializers.Serializer):
     add = serializers.ListField(
-        child=StrictIntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         default=list,
         max_length=10000,
         help_text="Contact ids to put on the list",
     )
     remove = serializers.ListField(
-        child=StrictIntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         default=list,
         max_length=10000,

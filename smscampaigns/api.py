@@ -87,6 +87,10 @@ def exception_handler(exc, context):
     return Response(body, status=exc.status_code, headers=headers)
 
 
+# The largest id a BigAutoField holds; a larger one is refused as input before any query can overflow.
+MAX_ID = 2**63 - 1
+
+
 class StrictCharField(serializers.CharField):
     """Text input that refuses numbers and booleans instead of quietly turning them into text."""
 

@@ -5,6 +5,7 @@ file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` sw
 PostgreSQL and Redis.
 """
 
+import re
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -233,6 +234,11 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST framework -------------------------------------------------------------------------------
 # Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"Setting API_THROTTLE_RATE is malformed: expected requests per period such as 600/minute, "
+        f"got {API_THROTTLE_RATE!r}"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -70,6 +70,7 @@ def test_create_without_consent_is_unsubscribed(client):
         ({"phone_number": "+14155550150", "attributes": ["not", "an", "object"]}, "attributes", "dictionary"),
         ({"phone_number": "+14155550150", "attributes": {"a": "nul\u0000"}}, "attributes", "NUL"),
         ({"phone_number": "+14155550150", "consented_at": "yesterday"}, "consented_at", "format"),
+        ({"phone_number": "+14155550150", "consented_at": "2999-01-01T00:00:00Z"}, "consented_at", "future"),
     ],
 )
 def test_create_refuses_bad_input_with_a_field_error(client, payload, field, says):

@@ -170,3 +170,26 @@ def test_ambiguous_query_parameters_are_400(api_client, query, field, message):
 
 def test_an_empty_search_is_no_filter(api_client):
     assert api_client(superuser=True).get("/api/v1/contacts/?search=").status_code == 200
+
+
+HUGE = 10**30  # past any database integer: must be a clean 4xx, never an overflow error
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("get", f"/api/v1/contacts/{HUGE}/", None),
+        ("get", f"/api/v1/contacts/?list={HUGE}", None),
+        ("post", "/api/v1/contacts/", {"phone_number": "+14155550150", "lists": [HUGE]}),
+        ("post", "/api/v1/lists/{list}/contacts/", {"add": [HUGE]}),
+        ("patch", f"/api/v1/campaigns/{HUGE}/", {"name": "x"}),
+        ("get", f"/api/v1/campaigns/{HUGE}/sends/", None),
+    ],
+)
+def test_ids_past_the_integer_range_are_a_client_error(api_client, method, path, payload):
+    from contacts.tests.factories import ContactListFactory
+
+    client = api_client(superuser=True)
+    response = getattr(client, method)(path.format(list=ContactListFactory().pk), payload, format="json")
+    assert response.status_code in (400, 404)
+    assert set(response.json()) == {"detail", "errors"}
