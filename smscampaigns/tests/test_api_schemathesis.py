@@ -66,7 +66,8 @@ def test_the_live_server_serves_the_schema_under_test(live_server):
 
 
 @schema.parametrize()
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same cases every run, so that CI fails on a regression, not on a lucky draw.
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_its_schema_says(case, live_server, token_headers):
     # Not "schema-valid data must be accepted": a string the schema allows may still be no phone number.
     case.call_and_validate(base_url=live_server.url, headers=token_headers, checks=CHECKS)
