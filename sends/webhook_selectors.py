@@ -7,7 +7,12 @@ from sends.models import CampaignSend, InboundMessage
 
 def send_for_message_uuid_locked(*, message_uuid: str) -> CampaignSend | None:
     """The send Plivo's message id belongs to, row-locked so that concurrent reports apply one at a time."""
-    return CampaignSend.objects.select_for_update().filter(provider_message_uuid=message_uuid).first()
+    return (
+        CampaignSend.objects.select_for_update()
+        .filter(provider_message_uuid=message_uuid)
+        .only("id", "campaign_id", "to_number", "status", "sent_at", "segments", "cost", "error_code", "error_message")
+        .first()
+    )
 
 
 def campaign_id_last_texted(*, e164: str) -> int | None:

@@ -10,12 +10,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required
-from sends.services.counters import campaign_counters_add, transition_deltas
+from sends.services.counters import transition_deltas
+from sends.services.counters_safe import campaign_counters_add_or_rebuild
 from sends.services.opt_outs import number_opt_out
 from sends.webhook_selectors import send_for_message_uuid_locked
 
@@ -110,18 +111,7 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
     report = delivery_report_parse(payload)
     with transaction.atomic():
         send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
-        try:
-            with transaction.atomic():
-                DeliveryReport.objects.create(
-                    message_uuid=report.message_uuid,
-                    send=send,
-                    status=report.status[:32],
-                    error_code=report.error_code[:16],
-                    units=report.units,
-                    total_amount=report.total_amount,
-                    payload=report.payload,
-                )
-        except IntegrityError:
+        if not _report_insert(report=report, send_id=send.pk if send is not None else None):
             return ReportOutcome.DUPLICATE
         if report.error_code == CARRIER_OPT_OUT_CODE:
             number = send.to_number if send is not None else report.to_e164
@@ -131,6 +121,35 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
             log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
             return ReportOutcome.UNMATCHED
         return _send_apply_report(send=send, report=report)
+
+
+def _report_insert(*, report: DeliveryReportData, send_id: int | None) -> bool:
+    """Store the report unless this message_uuid + status is stored already; True when it was new.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
+    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks.
+    """
+    values = {
+        "message_uuid": report.message_uuid,
+        "send": send_id,
+        "status": report.status[:32],
+        "error_code": report.error_code[:16],
+        "units": report.units,
+        "total_amount": report.total_amount,
+        "payload": report.payload,
+        "received_at": timezone.now(),
+    }
+    fields = [DeliveryReport._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(DeliveryReport._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('message_uuid')}, {quote('status')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> ReportOutcome:
@@ -158,10 +177,16 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
     if report.error_code not in NO_ERROR_CODES:
         send.error_code = report.error_code[:16]
         send.error_message = error_code_meaning(report.error_code)
-    send.save(
-        update_fields=["status", "status_updated_at", "sent_at", "segments", "cost", "error_code", "error_message"]
+    CampaignSend.objects.filter(pk=send.pk).update(
+        status=send.status,
+        status_updated_at=send.status_updated_at,
+        sent_at=send.sent_at,
+        segments=send.segments,
+        cost=send.cost,
+        error_code=send.error_code,
+        error_message=send.error_message,
     )
-    campaign_counters_add(
+    campaign_counters_add_or_rebuild(
         campaign_id=send.campaign_id,
         deltas=transition_deltas(from_status=old_status, to_status=new_status),
         segments=(send.segments if send.sent_at else 0) - old_counted_segments,

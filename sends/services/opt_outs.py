@@ -8,7 +8,8 @@ from django.utils import timezone
 from contacts.models import Contact, Suppression
 from contacts.services import contact_opt_out, suppression_add
 from sends.models import CampaignSend
-from sends.services.counters import campaign_counters_add, transition_deltas
+from sends.services.counters import transition_deltas
+from sends.services.counters_safe import campaign_counters_add_or_rebuild
 from sends.webhook_selectors import campaign_ids_with_queued_sends
 
 
@@ -47,7 +48,7 @@ def queued_sends_skip(*, e164: str, reason: str) -> int:
             campaign_id=campaign_id, to_number=e164, status=CampaignSend.Status.QUEUED
         ).update(status=CampaignSend.Status.SKIPPED, skip_reason=reason, status_updated_at=timezone.now())
         if count:
-            campaign_counters_add(
+            campaign_counters_add_or_rebuild(
                 campaign_id=campaign_id,
                 deltas=transition_deltas(
                     from_status=CampaignSend.Status.QUEUED, to_status=CampaignSend.Status.SKIPPED, count=count

@@ -307,3 +307,15 @@ def test_concurrent_out_of_order_reports_for_many_sends_leave_true_counters():
     assert counters(campaign.pk)["sent_count"] == 0
     assert DeliveryReport.objects.count() == 12 * 3
     assert_counters_match_the_sends(campaign.pk)
+
+
+@pytest.mark.django_db
+def test_report_still_lands_when_the_campaign_counters_had_drifted():
+    send = sent_send()
+    # Counters left wrong by some crash: a "sent -> delivered" delta would take sent_count below zero.
+    Campaign.objects.filter(pk=send.campaign_id).update(sent_count=0, delivered_count=0)
+    assert delivery_report_record(payload=report_for(send, "delivered")) is ReportOutcome.APPLIED
+    send.refresh_from_db()
+    assert send.status == S.DELIVERED
+    campaign = counters(send.campaign_id)
+    assert (campaign["sent_count"], campaign["delivered_count"]) == (0, 1)
