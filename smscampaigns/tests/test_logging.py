@@ -1,0 +1,40 @@
+import json
+import logging
+import logging.config
+
+import structlog
+
+from smscampaigns.logging import REDACTED, build_logging_config
+
+
+def _capture_json_logs(capsys, emit) -> list[dict]:
+    logging.config.dictConfig(build_logging_config(json_lines=True, level="INFO"))
+    emit()
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+
+
+def test_log_lines_are_json_with_level_logger_and_time(capsys):
+    lines = _capture_json_logs(capsys, lambda: structlog.get_logger("smscampaigns.test").info("hello", n=3))
+    assert lines[-1]["event"] == "hello"
+    assert lines[-1]["n"] == 3
+    assert lines[-1]["level"] == "info"
+    assert lines[-1]["logger"] == "smscampaigns.test"
+    assert "timestamp" in lines[-1]
+
+
+def test_secrets_are_never_written(capsys, settings):
+    settings.PLIVO_AUTH_TOKEN = "tok_SuperSecretValue123"
+
+    def emit():
+        log = structlog.get_logger("smscampaigns.test")
+        log.info("calling plivo", auth_token="tok_SuperSecretValue123", headers={"Authorization": "Basic abc"})
+        log.warning("failed with url https://MA:tok_SuperSecretValue123@api.plivo.com")
+        logging.getLogger("django.request").error("stdlib record with %s", "tok_SuperSecretValue123")
+
+    lines = _capture_json_logs(capsys, emit)
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert "tok_SuperSecretValue123" not in text
+    assert "Basic abc" not in text
+    assert lines[-3]["auth_token"] == REDACTED
+    assert REDACTED in lines[-2]["event"]
+    assert REDACTED in lines[-1]["event"]
