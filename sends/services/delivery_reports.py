@@ -82,7 +82,7 @@ class DeliveryReportData:
     error_code: str
     units: int | None
     total_amount: Decimal | None
-    to_e164: str | None
+    to_number: str  # as Plivo wrote it; only read for a carrier opt-out
     payload: dict[str, str]
 
 
@@ -101,7 +101,7 @@ def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
         error_code=(payload.get("ErrorCode") or "").strip(),
         units=plivo_int(payload, "Units"),
         total_amount=plivo_decimal(payload, "TotalAmount"),
-        to_e164=plivo_number_e164(payload.get("To", "")),
+        to_number=(payload.get("To") or "").strip(),
         payload=dict(payload),
     )
 
@@ -114,7 +114,7 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
         if not _report_insert(report=report, send_id=send.pk if send is not None else None):
             return ReportOutcome.DUPLICATE
         if report.error_code == CARRIER_OPT_OUT_CODE:
-            number = send.to_number if send is not None else report.to_e164
+            number = send.to_number if send is not None else plivo_number_e164(report.to_number)
             if number:
                 number_opt_out(e164=number, source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})")
         if send is None:

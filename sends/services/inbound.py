@@ -149,6 +149,10 @@ def _number_opt_in(*, message: InboundMessage, keyword: str) -> bool:
         log.warning("inbound_opt_in_blocked", from_number=e164, reasons=reasons)
         return False
     contact = Contact.objects.select_for_update().filter(phone_number=e164).first()
+    opted_out = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
+    if contact is not None and contact.status == Contact.Status.SUBSCRIBED and not opted_out:
+        # Already subscribed (a YES to a question, say): the consent evidence on file stays as it is.
+        return True
     if contact is not None:
         contact_opt_in(
             contact=contact,

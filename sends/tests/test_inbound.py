@@ -1,8 +1,10 @@
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -378,3 +380,71 @@ def test_inbound_without_a_sender_is_400(client):
     assert response.status_code == 400
     assert response.json()["field"] == "From"
     assert not InboundMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_yes_from_a_subscribed_contact_keeps_the_consent_evidence_on_file(run_on_commit):
+    contact = ContactFactory(consent_source="web form /signup", consent_text="I agree to receive texts")
+    consented_at = contact.consented_at
+    run_on_commit(inbound_payload(sender=str(contact.phone_number), text="Yes!"))
+    contact.refresh_from_db()
+    assert (contact.consent_source, contact.consent_text) == ("web form /signup", "I agree to receive texts")
+    assert contact.consented_at == consented_at
+    assert InboundMessage.objects.get().action == Action.OPT_IN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_stops_from_one_number_send_one_confirmation_and_count_one_opt_out(sms_outbox):
+    contact = ContactFactory()
+    number = str(contact.phone_number)
+    texted = CampaignSendFactory(contact=contact, status=CampaignSend.Status.SENT, sent_at=timezone.now())
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def text_stop(word):
+        try:
+            barrier.wait()
+            inbound_message_receive(payload=inbound_payload(sender=number, text=word))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=text_stop, args=(word,)) for word in ("STOP", "stop", "Stop.", "STOP ALL")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert InboundMessage.objects.filter(action=Action.OPT_OUT).count() == 4
+    assert len(sms_outbox) == 1
+    assert Campaign.objects.get(pk=texted.campaign_id).opt_out_count == 1
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_stops_from_an_already_opted_out_number_send_one_confirmation(sms_outbox):
+    # The opt-out suppression exists already, so no unique-index wait orders these transactions.
+    contact = ContactFactory(status=Contact.Status.UNSUBSCRIBED, opted_out_at=timezone.now() - timedelta(days=3))
+    number = str(contact.phone_number)
+    SuppressionFactory(phone_number=number, reason=Suppression.Reason.OPT_OUT)
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def text_stop():
+        try:
+            barrier.wait()
+            inbound_message_receive(payload=inbound_payload(sender=number, text="STOP"))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=text_stop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(sms_outbox) == 1
