@@ -25,6 +25,14 @@ run: export DEBUG ?= true
 run: export WEB_PORT = $(PORT)
 run: export PATH := $(CURDIR)/$(BIN):$(PATH)
 run: export SIMULATOR_PORT := $(SIMULATOR_PORT)
+# Offline by default: the plivo backend talks to the Plivo simulator (Procfile.dev starts it) with demo
+# credentials, and the simulator calls this web server back. Set these in the environment to change them.
+run: export SMS_BACKEND ?= sends.backends.plivo.SmsBackend
+run: export PLIVO_API_URL ?= http://127.0.0.1:$(SIMULATOR_PORT)
+run: export PLIVO_AUTH_ID ?= MADEMOSIMULATOR00001
+run: export PLIVO_AUTH_TOKEN ?= demo-simulator-auth-token-not-a-secret
+run: export PLIVO_SENDER ?= +14155550100
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(INSTALLED)
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput

@@ -16,3 +16,7 @@ def sms_outbox():
     locmem.reset()
     yield locmem.outbox
     locmem.reset()
+
+
+# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`): see that module's docstring.
+pytest_plugins = ["sends.simulator.pytest_plugin"]

@@ -7,6 +7,7 @@ to UCS-2: 70 UTF-16 code units in one segment, 67 per segment once split. A carr
 escape sequence or a surrogate pair (an emoji) across two segments, so counting is done by packing.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,10 +39,19 @@ class SegmentInfo:
         """E.g. "’ forces UCS-2: 3 segments instead of 1", or "" for a GSM-7 text."""
         if not self.ucs2_characters:
             return ""
-        chars = " ".join(self.ucs2_characters)
+        chars = " ".join(_visible(ch) for ch in self.ucs2_characters)
         verb = "forces" if len(self.ucs2_characters) == 1 else "force"
         plural = "s" if self.segments != 1 else ""
+        if self.segments == self.segments_if_gsm7:
+            return f"{chars} {verb} UCS-2 ({self.segments} segment{plural} either way)"
         return f"{chars} {verb} UCS-2: {self.segments} segment{plural} instead of {self.segments_if_gsm7}"
+
+
+def _visible(ch: str) -> str:
+    """The character itself, or its code and name when a person could not see it (a no-break space)."""
+    if ch.isprintable() and not ch.isspace():
+        return ch
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
 
 
 def _unit_sizes(text: str, encoding: str) -> list[int]:

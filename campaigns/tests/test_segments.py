@@ -56,3 +56,8 @@ def test_cost_estimate_uses_the_country_price_or_the_default(settings):
     settings.SMS_PRICE_PER_SEGMENT = {"US": Decimal("0.0055"), "*": Decimal("0.05")}
     assert estimate_cost(segments=2, country="US", recipients=1000) == Decimal("11.0000")
     assert estimate_cost(segments=1, country="BR") == Decimal("0.05")
+
+
+def test_an_invisible_character_that_forces_ucs2_is_named_by_its_code():
+    info = segment_info("Sale\u00a0today")
+    assert info.forces_ucs2_note == "U+00A0 NO-BREAK SPACE forces UCS-2 (1 segment either way)"

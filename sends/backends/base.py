@@ -28,6 +28,14 @@ class SendError:
         return self.error_class is ErrorClass.TRANSIENT
 
 
+class BackendError(Exception):
+    """A call that has no per-recipient result (e.g. a status lookup) failed; `error` says how."""
+
+    def __init__(self, error: SendError):
+        super().__init__(error.message)
+        self.error = error
+
+
 @dataclass(frozen=True)
 class SendResult:
     destination: str

@@ -1,0 +1,376 @@
+"""The simulator's HTTP server: the subset of Plivo's Message API our backend uses, plus /_sim/ controls.
+
+Plivo API (basic auth with the simulator's auth id and token, JSON or form bodies, Plivo's JSON shapes):
+  POST /v1/Account/{auth_id}/Message/         202 {"api_id", "message": "message(s) queued",
+                                                   "message_uuid": [...], "invalid_number": [...]}
+                                              errors {"api_id", "error"}: 400, 401, 402, 403, 404, 429, 5xx
+  GET  /v1/Account/{auth_id}/Message/{uuid}/  the message resource (message_state, to_number, units, ...)
+Controls (no auth):
+  GET    /_sim/messages   {"count", "messages": [{"uuid", "src", "dst", "text", "time", "status", "units", "url"}]}
+  DELETE /_sim/messages   forget every message, count and pending callback
+  POST   /_sim/inbound    {"from", "to", "text"}: a signed inbound-message webhook to <app-url>/webhooks/plivo/inbound/
+  GET    /_sim/faults     the fault settings; POST replaces them (see state.Faults for every knob)
+  GET    /_sim/stats      messages accepted per second, connections opened, API answers by status, callbacks
+
+Like Plivo, numbers in callbacks and resources carry no "+" (To=14155550123).
+"""
+
+import base64
+import binascii
+import contextlib
+import hmac
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from sends.simulator.callbacks import JobQueue, WebhookSender
+from sends.simulator.state import (
+    MAX_DESTINATIONS,
+    MAX_TEXT_LENGTH,
+    FaultError,
+    Faults,
+    Rejected,
+    SimMessage,
+    SimulatorState,
+    digits,
+)
+
+logger = logging.getLogger(__name__)
+
+INBOUND_PATH = "/webhooks/plivo/inbound/"
+_MESSAGE_LIST = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/?$")
+_MESSAGE_DETAIL = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?P<uuid>[^/]+)/?$")
+_ACCOUNT_ERRORS = {
+    401: "authentication failed",
+    402: "insufficient credit in your account to send this message",
+    403: "geo permission: sending messages to this destination country is disabled for your account",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a client may send every request on one connection
+    # Headers and body are two writes; with Nagle on, the body waits for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
+    server: "_Server"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.sim.state.count("connections_opened")
+
+    def log_message(self, format: str, *args) -> None:
+        logger.debug("plivo simulator: " + format, *args)
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        # Read before anything can fail, so that an error answer leaves the kept-alive connection in step.
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _params(self) -> dict:
+        raw = self._raw_body
+        if not raw:
+            return {}
+        if (self.headers.get("Content-Type") or "").startswith("application/json"):
+            try:
+                payload = json.loads(raw)
+            except ValueError as exc:
+                raise Rejected(400, f"body is not valid JSON: {exc}") from None
+            if not isinstance(payload, dict):
+                raise Rejected(400, "body must be a JSON object")
+            return payload
+        return {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
+
+    def _send_json(self, status: int, payload, headers: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.sim.state.count(f"answers_{status}")
+
+    def _send_error(self, rejected: Rejected) -> None:
+        headers = {"Retry-After": str(rejected.retry_after)} if rejected.retry_after is not None else None
+        self._send_json(rejected.status, {"api_id": str(uuid.uuid1()), "error": rejected.error}, headers)
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        self._raw_body = self._read_body()
+        try:
+            if path.startswith("/_sim/"):
+                self._control(method, path)
+            else:
+                self._api(method, path)
+        except Rejected as rejected:
+            self._send_error(rejected)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # --- Plivo's API --------------------------------------------------------------------------------
+
+    def _check_auth(self, path_auth_id: str) -> None:
+        sim = self.server.sim
+        header = self.headers.get("Authorization") or ""
+        auth_id = auth_token = ""
+        if header.startswith("Basic "):
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                auth_id, _, auth_token = base64.b64decode(header[6:]).decode().partition(":")
+        ok = hmac.compare_digest(auth_id.encode(), sim.auth_id.encode()) & hmac.compare_digest(
+            auth_token.encode(), sim.auth_token.encode()
+        )
+        if not ok or path_auth_id != sim.auth_id:
+            raise Rejected(401, "authentication failed")
+
+    def _api(self, method: str, path: str) -> None:
+        sim = self.server.sim
+        if match := _MESSAGE_LIST.match(path):
+            if method != "POST":
+                raise Rejected(405, f"method {method} not allowed on the Message resource")
+            self._check_auth(match["auth_id"])
+            params = self._params()
+            self._delay()
+            self._send_message(params)
+        elif match := _MESSAGE_DETAIL.match(path):
+            if method != "GET":
+                raise Rejected(405, f"method {method} not allowed on a Message")
+            self._check_auth(match["auth_id"])
+            self._delay()
+            message = sim.state.get(match["uuid"])
+            if message is None:
+                raise Rejected(404, f"message {match['uuid']} not found")
+            self._send_json(200, message.plivo_resource(sim.auth_id))
+        else:
+            raise Rejected(404, f"no such resource: {path}")
+
+    def _delay(self) -> None:
+        latency = self.server.sim.state.faults.latency_ms
+        if latency:
+            time.sleep(latency / 1000)
+
+    def _send_message(self, params: dict) -> None:
+        sim = self.server.sim
+        faults = sim.state.faults
+        if faults.account_error is not None:
+            raise Rejected(faults.account_error, _ACCOUNT_ERRORS[faults.account_error])
+        if failure := sim.state.random_failure():
+            raise failure
+        src, dst, text = params.get("src"), params.get("dst"), params.get("text")
+        missing = [name for name, value in (("src", src), ("dst", dst), ("text", text)) if not value]
+        if missing:
+            raise Rejected(400, f"missing required parameter(s): {', '.join(missing)}")
+        if not all(isinstance(value, str) for value in (src, dst, text)):
+            raise Rejected(400, "src, dst and text must be strings (several destinations are joined with '<')")
+        if len(dst.split("<")) > MAX_DESTINATIONS:
+            raise Rejected(400, f"dst has more than {MAX_DESTINATIONS} destination numbers")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise Rejected(400, f"text is longer than {MAX_TEXT_LENGTH} characters")
+        url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
+        messages, invalid = sim.state.accept(src=src, dst=dst, text=text, url=url, method=callback_method)
+        try:
+            self._send_json(
+                202,
+                {
+                    "api_id": str(uuid.uuid1()),
+                    "message": "message(s) queued",
+                    "message_uuid": [m.uuid for m in messages],
+                    "invalid_number": invalid,
+                },
+            )
+        finally:  # accepted is accepted, even if the client hung up before reading the answer
+            for message in messages:
+                sim.progress(message, 0)
+            sim.state.handed_to_carrier(len(messages))
+
+    # --- controls -----------------------------------------------------------------------------------
+
+    def _control(self, method: str, path: str) -> None:
+        sim = self.server.sim
+        route = (method, path.rstrip("/"))
+        if route == ("GET", "/_sim/messages"):
+            records = sim.state.records()
+            self._send_json(200, {"count": len(records), "messages": records})
+        elif route == ("DELETE", "/_sim/messages"):
+            sim.state.reset()
+            self._send_json(200, {"count": 0, "messages": []})
+        elif route == ("GET", "/_sim/faults"):
+            self._send_json(200, sim.state.faults.to_payload())
+        elif route == ("POST", "/_sim/faults"):
+            try:
+                faults = Faults.from_payload(self._params())
+            except FaultError as exc:
+                raise Rejected(400, str(exc)) from None
+            sim.state.set_faults(faults)
+            self._send_json(200, faults.to_payload())
+        elif route == ("GET", "/_sim/stats"):
+            self._send_json(200, {**sim.state.stats(), "callbacks_pending": sim.pending})
+        elif route == ("POST", "/_sim/inbound"):
+            self._send_json(202, sim.inbound(self._params()))
+        else:
+            raise Rejected(404, f"no such control route: {method} {path}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+    sim: "PlivoSimulator"
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that gave up waiting (a timeout test, a killed worker) is not our fault
+        super().handle_error(request, client_address)
+
+
+class PlivoSimulator:
+    """A Plivo look-alike on host:port (port 0 picks a free one). `start()` serves from a background thread."""
+
+    STATUS_STEPS = ("queued", "sent")  # then the message's outcome: delivered, undelivered or failed
+
+    def __init__(
+        self,
+        *,
+        auth_id: str,
+        auth_token: str,
+        app_url: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        callback_workers: int = 8,
+    ):
+        self.auth_id = auth_id
+        self.auth_token = auth_token
+        self.app_url = app_url.rstrip("/")
+        self.state = SimulatorState()
+        # One thread runs the carrier's clock (status changes, cheap); webhooks get workers of their own so
+        # that a slow or unreachable app never holds a message's status back.
+        self.carrier = JobQueue(name="plivo-sim-carrier", workers=1)
+        self.webhooks = WebhookSender(state=self.state, auth_token=auth_token, workers=callback_workers)
+        self._server = _Server((host, port), _Handler)
+        self._server.sim = self
+        self._thread: threading.Thread | None = None
+        self._callback_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def pending(self) -> int:
+        """Status changes and webhooks still to happen (including webhooks waiting to be retried)."""
+        return self.state.awaiting_carrier + self.carrier.pending + self.webhooks.queue.pending
+
+    def _start_workers(self) -> None:
+        self.carrier.start()
+        self.webhooks.queue.start()
+
+    def _stop_workers(self) -> None:
+        self.carrier.stop()
+        self.webhooks.queue.stop()
+
+    def start(self) -> "PlivoSimulator":
+        self._start_workers()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="plivo-sim-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._start_workers()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._stop_workers()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._stop_workers()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def progress(self, message: SimMessage, step: int, delay: float = 0.0) -> None:
+        """Move `message` to its next status after `delay` seconds, like a carrier would, and report it.
+
+        Statuses move on their own clock (`delivery_delay_ms` apart) whether or not the app takes the
+        callbacks, as at Plivo; the callbacks of one message still go out one at a time, in order.
+        """
+        generation = self.state.generation
+        statuses = (*self.STATUS_STEPS, message.outcome)
+
+        def job(_session) -> None:
+            if generation != self.state.generation:
+                return
+            if step:  # "queued" was set when the message was accepted
+                self.state.advance(message, statuses[step])
+            if message.url:
+                self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
+            if step + 1 < len(statuses):
+                self.progress(message, step + 1, self.state.faults.delivery_delay_ms / 1000)
+
+        self.carrier.schedule(job, delay)
+
+    def _queue_callback(self, message: SimMessage, params: dict, generation: int) -> None:
+        with self._callback_lock:
+            message.callback_queue.append(params)
+            if message.callback_busy:
+                return  # the callback before it will send this one when it is done
+            message.callback_busy = True
+        self._send_next_callback(message, generation)
+
+    def _send_next_callback(self, message: SimMessage, generation: int) -> None:
+        with self._callback_lock:
+            if not message.callback_queue:
+                message.callback_busy = False
+                return
+            params = message.callback_queue.popleft()
+        self.webhooks.deliver(
+            url=message.url,
+            method=message.method,
+            params=params,
+            generation=generation,
+            then=lambda: self._send_next_callback(message, generation),
+        )
+
+    def inbound(self, payload: dict) -> dict:
+        """Deliver a text from a handset to the app, as Plivo posts it to the number's message URL."""
+        problems = [
+            f"`{name}` is required (a phone number)" if name != "text" else "`text` is required"
+            for name in ("from", "to", "text")
+            if not isinstance(payload.get(name), str) or not payload.get(name)
+        ]
+        if problems:
+            raise Rejected(400, "; ".join(problems))
+        message_uuid = str(uuid.uuid4())
+        fields = {
+            "From": digits(payload["from"]),
+            "To": digits(payload["to"]),
+            "Text": payload["text"],
+            "Type": "sms",
+            "MessageUUID": message_uuid,
+            "Units": "1",
+            "TotalRate": "0.00000",
+            "TotalAmount": "0.00000",
+            "MessageIntent": "",
+            "PowerpackUUID": "",
+        }
+        url = f"{self.app_url}{INBOUND_PATH}"
+        self.webhooks.deliver(url=url, method="POST", params=fields, generation=self.state.generation)
+        self.state.count("inbound_queued")
+        return {"message_uuid": message_uuid, "url": url}
