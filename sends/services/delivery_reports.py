@@ -4,6 +4,7 @@ Plivo retries a callback that was not answered in time and may deliver callbacks
 report is stored once (unique message_uuid + status) and a send's status only ever moves forward.
 """
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -111,6 +112,11 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
     report = delivery_report_parse(payload)
     with transaction.atomic():
         send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
+        if send is None:
+            # Perhaps dispatch is committing this uuid right now: wait for its delivery_reports_attach, if
+            # under way, then look again, so that the report is either matched here or attached there.
+            _message_uuid_lock(report.message_uuid)
+            send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
         if not _report_insert(report=report, send_id=send.pk if send is not None else None):
             return ReportOutcome.DUPLICATE
         if report.error_code == CARRIER_OPT_OUT_CODE:
@@ -195,18 +201,30 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
     return ReportOutcome.APPLIED
 
 
+def _message_uuid_lock(message_uuid: str) -> None:
+    """A transaction-scoped lock on one message uuid (PostgreSQL advisory lock; SQLite runs one writer anyway)."""
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(message_uuid.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def delivery_reports_attach(*, send_id: int) -> int:
     """Apply reports that arrived before the send's message_uuid was committed (Plivo can be that fast).
 
     For the dispatcher to call right after it stores a send's provider_message_uuid; returns how many.
     """
+    message_uuid = CampaignSend.objects.filter(pk=send_id).values_list("provider_message_uuid", flat=True).first()
+    if not message_uuid:
+        return 0
     with transaction.atomic():
-        send = CampaignSend.objects.select_for_update().filter(pk=send_id).first()
-        if send is None or not send.provider_message_uuid:
+        # The uuid lock before the row lock, in the same order as an unmatched report takes them.
+        _message_uuid_lock(message_uuid)
+        send = CampaignSend.objects.select_for_update().filter(pk=send_id, provider_message_uuid=message_uuid).first()
+        if send is None:
             return 0
-        orphans = list(
-            DeliveryReport.objects.filter(message_uuid=send.provider_message_uuid, send__isnull=True).order_by("id")
-        )
+        orphans = list(DeliveryReport.objects.filter(message_uuid=message_uuid, send__isnull=True).order_by("id"))
         for orphan in orphans:
             # Report rows are stored whole; re-reading the payload keeps one parser for both paths.
             _send_apply_report(send=send, report=delivery_report_parse(orphan.payload))
