@@ -29,6 +29,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from campaigns.segments import segment_info
+from sends.backends.plivo import INBOUND_WEBHOOK_PATH
 from sends.simulator.callbacks import JobQueue, WebhookSender
 from sends.simulator.state import (
     MAX_DESTINATIONS,
@@ -43,7 +45,6 @@ from sends.simulator.state import (
 
 logger = logging.getLogger(__name__)
 
-INBOUND_PATH = "/webhooks/plivo/inbound/"
 _MESSAGE_LIST = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/?$")
 _MESSAGE_DETAIL = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?P<uuid>[^/]+)/?$")
 _ACCOUNT_ERRORS = {
@@ -104,6 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path
+        self._generation = self.server.sim.state.generation
         self._raw_body = self._read_body()
         try:
             if path.startswith("/_sim/"):
@@ -181,7 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
         if len(text) > MAX_TEXT_LENGTH:
             raise Rejected(400, f"text is longer than {MAX_TEXT_LENGTH} characters")
         url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
-        messages, invalid = sim.state.accept(src=src, dst=dst, text=text, url=url, method=callback_method)
+        messages, invalid = sim.state.accept(
+            src=src, dst=dst, text=text, url=url, method=callback_method, generation=self._generation
+        )
         try:
             self._send_json(
                 202,
@@ -364,13 +368,13 @@ class PlivoSimulator:
             "Text": payload["text"],
             "Type": "sms",
             "MessageUUID": message_uuid,
-            "Units": "1",
+            "Units": str(max(segment_info(payload["text"]).segments, 1)),
             "TotalRate": "0.00000",
             "TotalAmount": "0.00000",
             "MessageIntent": "",
             "PowerpackUUID": "",
         }
-        url = f"{self.app_url}{INBOUND_PATH}"
+        url = f"{self.app_url}{INBOUND_WEBHOOK_PATH}"
         self.webhooks.deliver(url=url, method="POST", params=fields, generation=self.state.generation)
         self.state.count("inbound_queued")
         return {"message_uuid": message_uuid, "url": url}

@@ -260,7 +260,9 @@ class SimulatorState:
             return Rejected(status, "internal server error", retry_after=1 if status == 503 else None)
         return None
 
-    def accept(self, *, src: str, dst: str, text: str, url: str | None, method: str) -> tuple[list, list]:
+    def accept(
+        self, *, src: str, dst: str, text: str, url: str | None, method: str, generation: int
+    ) -> tuple[list, list]:
         """Queue one message per valid destination; (messages in destination order, invalid numbers as given).
 
         Plivo drops repeated destinations and lists the invalid ones; the uuids it returns follow the order
@@ -309,6 +311,10 @@ class SimulatorState:
             )
         second = int(now)
         with self._lock:
+            if generation != self.generation:
+                # Begun before a reset (e.g. a client that timed out during injected latency): it belongs to
+                # a finished test and must not show up in the next one's record.
+                raise Rejected(503, "the simulator was reset while this request was in progress")
             cap = self.faults.max_per_second
             already = self._per_second.get(second, 0)
             if cap is not None and already + len(messages) > cap:

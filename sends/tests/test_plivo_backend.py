@@ -1,6 +1,7 @@
 """The plivo backend: the real plivo SDK over real HTTP to the simulator (the `plivo_simulator` fixture)."""
 
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import plivo.rest.client as sdk_client
@@ -131,6 +132,12 @@ def test_a_slow_provider_is_a_transient_timeout(plivo_simulator):
     plivo_simulator.set_faults(latency_ms=500)
     [result] = send(["+14155550123"], read_timeout=0.1)
     assert (result.error.error_class, result.error.code) == (ErrorClass.TRANSIENT, "timeout")
+    # The provider still accepts it after we gave up: why a timed-out send is reconciled, never re-sent
+    # blindly. Waiting for it also keeps this late message out of the next test's record.
+    deadline = time.monotonic() + 5
+    while not plivo_simulator.messages() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [m["dst"] for m in plivo_simulator.messages()] == ["+14155550123"]
 
 
 def test_an_unreachable_provider_is_a_transient_connection_error(plivo_simulator):

@@ -291,3 +291,26 @@ def test_get_callbacks_carry_the_fields_in_the_query_and_validate_with_the_sdk(p
             plivo_simulator.auth_token,
             headers["X-Plivo-Signature-V3"],
         )
+
+
+def test_a_request_still_in_progress_at_a_reset_is_not_recorded_after_it(plivo_simulator):
+    plivo_simulator.set_faults(latency_ms=300)
+    [result] = send_with_timeout(["+14155550123"], read_timeout=0.05)
+    assert result.error.code == "timeout"
+    plivo_simulator.reset()  # what the fixture does between tests
+    time.sleep(0.5)  # the server finishes the slow request meanwhile
+    assert plivo_simulator.messages() == []
+    assert plivo_simulator.stats()["messages_accepted"] == 0
+
+
+def send_with_timeout(destinations, *, read_timeout):
+    with get_connection(read_timeout=read_timeout) as backend:
+        return backend.send_message(OutboundMessage(sender=SENDER, destinations=destinations, body="x"))
+
+
+def test_numbers_reserved_for_fiction_are_delivered_by_default(plivo_simulator):
+    numbers = ["+12125550100", "+16465550199", "+13105550142", "+14155550123"]
+    results = send(numbers)
+    assert all(r.ok for r in results)
+    for result in results:
+        plivo_simulator.wait_for_status(result.message_uuid, "delivered")
