@@ -3,7 +3,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -11,7 +11,8 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport
-from sends.services.counters import campaign_counters_rebuild
+from sends.services.counters import campaign_counters_rebuild, transition_deltas
+from sends.services.counters_safe import campaign_counters_add_or_rebuild
 from sends.services.delivery_reports import (
     PLIVO_ERROR_CODES,
     ReportOutcome,
@@ -319,3 +320,52 @@ def test_report_still_lands_when_the_campaign_counters_had_drifted():
     assert send.status == S.DELIVERED
     campaign = counters(send.campaign_id)
     assert (campaign["sent_count"], campaign["delivered_count"]) == (0, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reports_racing_dispatch_storing_the_uuid_all_end_on_their_send():
+    """Plivo can call back before dispatch has committed the uuid: every report must still reach its send."""
+    campaign = CampaignFactory(status=Campaign.Status.SENDING)
+    sends = [CampaignSendFactory(campaign=campaign, status=S.SENDING, segments=1) for _ in range(30)]
+    campaign_counters_rebuild(campaign_id=campaign.pk)
+    uuids = {send.pk: str(uuid.uuid4()) for send in sends}
+    errors = []
+
+    def dispatch(send):
+        try:
+            with transaction.atomic():  # as dispatch stores a send's outcome: the row and its counters together
+                CampaignSend.objects.filter(pk=send.pk).update(
+                    provider_message_uuid=uuids[send.pk], status=S.SENT, sent_at=timezone.now()
+                )
+                campaign_counters_add_or_rebuild(
+                    campaign_id=campaign.pk,
+                    deltas=transition_deltas(from_status=S.SENDING, to_status=S.SENT),
+                    segments=1,
+                )
+            delivery_reports_attach(send_id=send.pk)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def plivo(send):
+        try:
+            delivery_report_record(
+                payload=status_payload(message_uuid=uuids[send.pk], status="delivered", to=send.to_number)
+            )
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = []
+    for send in sends:
+        threads += [threading.Thread(target=dispatch, args=(send,)), threading.Thread(target=plivo, args=(send,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(CampaignSend.objects.filter(campaign=campaign).exclude(status=S.DELIVERED)) == []
+    assert DeliveryReport.objects.filter(send__isnull=True).count() == 0
+    assert_counters_match_the_sends(campaign.pk)
