@@ -254,6 +254,8 @@ for _name in ("SMS_OPT_OUT_CONFIRMATION", "SMS_OPT_IN_CONFIRMATION", "SMS_HELP_T
         raise ImproperlyConfigured(
             f"Setting {_name} is malformed: only {{brand}} and {{support}} may be used ({_exc!r})"
         ) from None
+# A reply is sent while Plivo waits for the webhook's answer (8 s at most): give the provider this long.
+SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
 # Repeated STOPs (or STARTs) within this window get no second confirmation.
 SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", env.int, default=600)
 # How long a webhook signature nonce is remembered: a V2 signature does not cover the body, so a nonce

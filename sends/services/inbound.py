@@ -184,7 +184,9 @@ def inbound_reply_send(*, message: InboundMessage, body: str) -> bool:
     """Reply to an inbound text through the SMS backend, from the number the person texted."""
     sender = message.to_number or settings.PLIVO_SENDER
     try:
-        with get_connection() as connection:
+        # Short timeouts: the webhook is still waiting on this, and Plivo retries it after 8 s.
+        timeout = settings.SMS_REPLY_TIMEOUT_SECONDS
+        with get_connection(connect_timeout=min(2.0, timeout), read_timeout=timeout) as connection:
             [result] = connection.send_message(
                 OutboundMessage(sender=sender, destinations=[message.from_number], body=body)
             )

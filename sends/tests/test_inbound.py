@@ -22,6 +22,7 @@ from sends.services.inbound import inbound_message_receive, inbound_text_action,
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import (
     INBOUND_PATH,
+    get_callback,
     inbound_payload,
     plivo_signing,  # noqa: F401 (fixture)
     post_callback,
@@ -448,3 +449,15 @@ def test_simultaneous_stops_from_an_already_opted_out_number_send_one_confirmati
         thread.join()
     assert errors == []
     assert len(sms_outbox) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("plivo_signing")
+def test_inbound_by_get_with_the_fields_in_the_query_string_is_handled(client, sms_outbox):
+    contact = ContactFactory()
+    payload = inbound_payload(sender=str(contact.phone_number), text="STOP")
+    response = get_callback(client, INBOUND_PATH, payload)
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+    assert InboundMessage.objects.get().message_uuid == payload["MessageUUID"]

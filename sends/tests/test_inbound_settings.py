@@ -10,6 +10,7 @@ from smscampaigns.tests.test_settings import PRODUCTION_ENV, manage
         ("SMS_OPT_OUT_CONFIRMATION", "Bye from {0}"),
         ("SMS_CONFIRMATION_WINDOW_SECONDS", "ten minutes"),
         ("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", "1h"),
+        ("SMS_REPLY_TIMEOUT_SECONDS", "soon"),
     ],
 )
 def test_malformed_reply_setting_stops_start_up_naming_itself(name, value):

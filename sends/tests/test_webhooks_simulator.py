@@ -7,6 +7,7 @@ signs its status callbacks and inbound texts as Plivo does and posts them to the
 import time
 
 import pytest
+import requests
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -19,6 +20,7 @@ from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.delivery_reports import delivery_reports_attach
 from sends.tests.factories import CampaignSendFactory
+from sends.tests.plivo_callbacks import INBOUND_PATH, inbound_payload, signed_headers
 
 OUR_NUMBER = "+14155550100"
 
@@ -125,3 +127,19 @@ def test_simulator_inbound_help_gets_the_help_text(plivo_simulator_live, setting
     eventually(replied)
     [reply] = [m for m in plivo_simulator_live.messages() if m["dst"] == number]
     assert reply["text"] == "smscampaigns: help is here. Reply STOP to opt out."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_provider_does_not_hold_the_inbound_answer_past_the_reply_timeout(plivo_simulator_live, settings):
+    # Plivo gives up on a webhook after 8 s: the reply may be lost, the opt-out and the answer may not.
+    settings.SMS_REPLY_TIMEOUT_SECONDS = 0.5
+    plivo_simulator_live.set_faults(latency_ms=6000)
+    contact = ContactFactory(phone_number="+14155550186")
+    url = plivo_simulator_live.app_url + INBOUND_PATH
+    params = inbound_payload(sender=str(contact.phone_number), to=OUR_NUMBER, text="STOP")
+    headers = signed_headers(url=url, params=params, auth_token=plivo_simulator_live.auth_token)
+    response = requests.post(url, data=params, headers=headers, timeout=30)
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() < 5  # the provider would have taken 6 s
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
