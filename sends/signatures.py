@@ -65,25 +65,25 @@ def _matches(expected: str, received: str) -> bool:
 
 def plivo_signature_check(
     *, method: str, url: str, params: Mapping[str, list[str]], headers: Mapping[str, str], auth_token: str
-) -> tuple[SignatureCheck, str]:
-    """Check the signature headers of one request; returns the verdict and the nonce that was accepted."""
+) -> SignatureCheck:
+    """Check the signature headers of one request: valid when any one signature matches."""
     v3, v3_nonce = headers.get(V3_HEADER, ""), headers.get(V3_NONCE_HEADER, "")
     v2_signatures = [headers.get(name, "") for name in V2_HEADERS]
     v2_nonce = headers.get(V2_NONCE_HEADER, "")
     if not (v3 and v3_nonce) and not (any(v2_signatures) and v2_nonce):
-        return SignatureCheck.MISSING, ""
+        return SignatureCheck.MISSING
     if not auth_token:
-        return SignatureCheck.INVALID, ""
+        return SignatureCheck.INVALID
     if v3 and v3_nonce:
         expected = signature_v3(auth_token=auth_token, method=method, url=url, params=params, nonce=v3_nonce)
         # V3 may carry several comma-separated signatures (one per valid token, during a rotation).
         if any(_matches(expected, candidate) for candidate in v3.split(",")):
-            return SignatureCheck.VALID, v3_nonce
+            return SignatureCheck.VALID
     if v2_nonce:
         expected = signature_v2(auth_token=auth_token, url=url, nonce=v2_nonce)
         if any(_matches(expected, candidate) for candidate in v2_signatures if candidate):
-            return SignatureCheck.VALID, v2_nonce
-    return SignatureCheck.INVALID, ""
+            return SignatureCheck.VALID
+    return SignatureCheck.INVALID
 
 
 def _request_fingerprint(*, method: str, url: str, params: Mapping[str, list[str]]) -> str:
@@ -111,17 +111,20 @@ def plivo_request_verify(request: HttpRequest) -> SignatureCheck:
     """Verify a webhook request end to end (signature, then replay); logs a warning, never a secret."""
     url = plivo_callback_url(request)
     params = dict(request.POST.lists()) if request.method == "POST" else dict(request.GET.lists())
-    verdict, nonce = plivo_signature_check(
+    verdict = plivo_signature_check(
         method=request.method,
         url=url,
         params=params,
         headers=request.headers,
         auth_token=settings.PLIVO_AUTH_TOKEN,
     )
-    if verdict is SignatureCheck.VALID and not nonce_first_use(
-        nonce=nonce, fingerprint=_request_fingerprint(method=request.method, url=url, params=params)
-    ):
-        verdict = SignatureCheck.REPLAYED
+    if verdict is SignatureCheck.VALID:
+        fingerprint = _request_fingerprint(method=request.method, url=url, params=params)
+        # Every nonce of the request is remembered, whichever signature was checked: the V2 headers of a
+        # request accepted on its V3 signature must not authorise another body later.
+        nonces = [request.headers.get(name, "") for name in (V2_NONCE_HEADER, V3_NONCE_HEADER)]
+        if not all(nonce_first_use(nonce=nonce, fingerprint=fingerprint) for nonce in nonces if nonce):
+            verdict = SignatureCheck.REPLAYED
     if verdict is not SignatureCheck.VALID:
         log.warning(
             "plivo_webhook_rejected",

@@ -60,13 +60,13 @@ def test_v3_signature_of_non_ascii_text_matches_the_sdk():
 
 
 def test_check_reports_missing_when_no_signature_header_is_present():
-    verdict, _ = plivo_signature_check(method="POST", url=URL, params={}, headers={}, auth_token=AUTH_TOKEN)
+    verdict = plivo_signature_check(method="POST", url=URL, params={}, headers={}, auth_token=AUTH_TOKEN)
     assert verdict is SignatureCheck.MISSING
 
 
 def test_check_is_invalid_without_a_configured_auth_token():
     headers = signed_headers(url=URL, params={})
-    verdict, _ = plivo_signature_check(method="POST", url=URL, params={}, headers=headers, auth_token="")
+    verdict = plivo_signature_check(method="POST", url=URL, params={}, headers=headers, auth_token="")
     assert verdict is SignatureCheck.INVALID
 
 
@@ -180,4 +180,14 @@ def test_v2_headers_replayed_on_a_different_body_are_403(client):
     assert post_callback(client, INBOUND_PATH, original, headers=headers).status_code == 200
     forged = inbound_payload(sender="+14155550199", text="STOP")
     assert post_callback(client, INBOUND_PATH, forged, headers=headers).status_code == 403
+    assert not InboundMessage.objects.filter(from_number="+14155550199").exists()
+
+
+def test_v2_headers_of_a_request_accepted_on_its_v3_signature_cannot_carry_another_body(client):
+    original = inbound_payload(sender="+14155550123", text="hello")
+    headers = signed_headers(url="http://testserver" + INBOUND_PATH, params=original)
+    assert post_callback(client, INBOUND_PATH, original, headers=headers).status_code == 200
+    v2_only = {name: value for name, value in headers.items() if "V3" not in name}
+    forged = inbound_payload(sender="+14155550199", text="STOP")
+    assert post_callback(client, INBOUND_PATH, forged, headers=v2_only).status_code == 403
     assert not InboundMessage.objects.filter(from_number="+14155550199").exists()
