@@ -195,6 +195,75 @@ QUIET_HOURS_END = _clock_time("QUIET_HOURS_END", "21:00")
 SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
 SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 
+# --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
+# Keywords count when they are the whole message, give or take case, whitespace and punctuation.
+SMS_OPT_OUT_KEYWORDS = env.list(
+    "SMS_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+)
+SMS_OPT_IN_KEYWORDS = env.list("SMS_OPT_IN_KEYWORDS", default=["START", "UNSTOP", "YES", "RESUME"])
+SMS_HELP_KEYWORDS = env.list("SMS_HELP_KEYWORDS", default=["HELP", "INFO"])
+# Informal opt-outs (2025 TCPA revocation rules): honoured wherever they appear in a message, tolerant of
+# case and punctuation ("Please REMOVE me!!" matches "remove me"). Separate phrases with commas.
+SMS_OPT_OUT_PHRASES = env.list(
+    "SMS_OPT_OUT_PHRASES",
+    default=[
+        "leave me alone",
+        "remove me",
+        "take me off",
+        "no more texts",
+        "no more messages",
+        "no more text messages",
+        "dont text me",
+        "do not text me",
+        "dont message me",
+        "do not message me",
+        "dont contact me",
+        "do not contact me",
+        "stop texting",
+        "please stop",
+        "stop please",
+        "stop it",
+        "stop messaging",
+        "stop sending",
+        "stop contacting me",
+        "opt me out",
+        "opt out",
+        "unsubscribe me",
+        "wrong number",
+    ],
+)
+SMS_SUPPORT_CONTACT = env.str("SMS_SUPPORT_CONTACT", default="")
+# Reply templates: {brand} is SMS_BRAND_NAME, {support} is SMS_SUPPORT_CONTACT.
+SMS_OPT_OUT_CONFIRMATION = env.str(
+    "SMS_OPT_OUT_CONFIRMATION",
+    default="You are unsubscribed from {brand}. No more messages. Reply START to resubscribe.",
+)
+SMS_OPT_IN_CONFIRMATION = env.str(
+    "SMS_OPT_IN_CONFIRMATION",
+    default="You are subscribed to {brand} messages again. Msg & data rates may apply. Reply HELP for help, "
+    "STOP to opt out.",
+)
+SMS_HELP_TEXT = env.str(
+    "SMS_HELP_TEXT",
+    default="{brand}: marketing texts. Msg & data rates may apply. Reply STOP to unsubscribe, START to resubscribe."
+    + (" Help: {support}" if SMS_SUPPORT_CONTACT else ""),
+)
+for _name in ("SMS_OPT_OUT_CONFIRMATION", "SMS_OPT_IN_CONFIRMATION", "SMS_HELP_TEXT"):
+    try:
+        globals()[_name].format(brand=SMS_BRAND_NAME, support=SMS_SUPPORT_CONTACT)
+    except (KeyError, IndexError, ValueError) as _exc:
+        raise ImproperlyConfigured(
+            f"Setting {_name} is malformed: only {{brand}} and {{support}} may be used ({_exc!r})"
+        ) from None
+# A reply is sent while Plivo waits for the webhook's answer (8 s at most): give the provider this long.
+SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
+# Repeated STOPs (or STARTs) within this window get no second confirmation.
+SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", env.int, default=600)
+# How long a webhook signature nonce is remembered: a V2 signature does not cover the body, so a nonce
+# seen again with a different body is refused as a replay. Plivo's own retries end within ~7 minutes.
+PLIVO_WEBHOOK_NONCE_TTL_SECONDS = _setting("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", env.int, default=3600)
+
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

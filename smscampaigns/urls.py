@@ -11,4 +11,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("smscampaigns.api_urls")),
+    path("", include("sends.urls")),
 ]
