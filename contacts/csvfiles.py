@@ -27,6 +27,7 @@ NAMED_HEADERS = {
 }
 DELIMITERS = (",", ";", "\t")
 _CHECK_CHUNK = 1 << 20
+_LOOKS_LIKE_A_NUMBER = re.compile(r"[\d\s()+.\-]{6,}")
 
 
 @dataclass(slots=True)
@@ -60,7 +61,7 @@ def canonical_header(text: str) -> str:
 class ContactCsv:
     """A contact file opened for reading: `columns` says how headers were understood, `rows()` streams."""
 
-    def __init__(self, binary: BinaryIO, *, column_name: str = "phone"):
+    def __init__(self, binary: BinaryIO, *, headerless_ok: bool = False):
         self._binary = binary
         self.bytes_total = _size_of(binary)
         self.bytes_read = 0
@@ -72,9 +73,13 @@ class ContactCsv:
         self.delimiter = max(DELIMITERS, key=header_line.count) if any(d in header_line for d in DELIMITERS) else ","
         self._reader = csv.reader(_chain_one(header_line, self._lines), delimiter=self.delimiter, skipinitialspace=True)
         self.headers = [h.strip() for h in next(self._reader)]
-        self._map_headers(column_name)
+        self._first_row: list[str] | None = None
+        if headerless_ok and len(self.headers) == 1 and _LOOKS_LIKE_A_NUMBER.fullmatch(self.headers[0]):
+            # A bare list of numbers (a do-not-call extract): the first line is data, not a header.
+            self._first_row, self.headers = self.headers, ["phone"]
+        self._map_headers()
 
-    def _map_headers(self, column_name: str) -> None:
+    def _map_headers(self) -> None:
         canonical = [canonical_header(h) for h in self.headers]
         seen: dict[str, int] = {}
         for index, name in enumerate(canonical):
@@ -88,7 +93,7 @@ class ContactCsv:
         if phone_index is None:
             found = ", ".join(repr(h) for h in self.headers if h) or "none"
             raise ApplicationError(
-                f"no {column_name} column: expected a header named {', '.join(PHONE_HEADERS)}; "
+                f"no phone column: expected a header named {', '.join(PHONE_HEADERS)}; "
                 f"found {found} (delimiter {self.delimiter!r})",
                 field="file",
             )
@@ -113,10 +118,13 @@ class ContactCsv:
         first_name_index = named.get("first_name")
         last_name_index = named.get("last_name")
         timezone_index = named.get("timezone")
-        line_after = reader.line_num
+        line_after = reader.line_num + self._blank_lines_before_header
+        if self._first_row is not None:
+            line_after -= 1
+            reader = _chain_one(self._first_row, reader)
         for cells in reader:
             line = line_after + 1
-            line_after = reader.line_num
+            line_after = self._reader.line_num + self._blank_lines_before_header
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) < width:
@@ -154,9 +162,11 @@ class ContactCsv:
             yield text
 
     def _first_non_blank_line(self) -> str | None:
+        self._blank_lines_before_header = 0
         for text in self._lines:
             if text.strip():
                 return text
+            self._blank_lines_before_header += 1
         return None
 
 

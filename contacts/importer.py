@@ -14,19 +14,19 @@ import csv
 import json
 import time
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import islice
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from contacts.csvfiles import ContactCsv, RowError, SourceRow
-from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership, Suppression
+from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership
 from contacts.phones import normalize_phone
+from contacts.selectors import batched, suppression_reasons
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000
@@ -121,7 +121,7 @@ def run_import(
     )
     rows = (row for row in source.rows() if row.line > resume_after)
     with _seen_numbers() as seen:
-        for batch in _batched(rows, batch_size):
+        for batch in batched(rows, batch_size):
             with transaction.atomic():
                 outcome = batch_writer.write(batch, default_region=default_region, seen=seen)
                 _add(summary, outcome)
@@ -211,7 +211,7 @@ class _BatchWriter:
         numbers = list(merged)
         seen_before = seen.add(numbers)
         existing = _existing_contacts(numbers)
-        suppressed = _suppression_reasons(numbers)
+        suppressed = suppression_reasons(numbers=numbers)
         now = timezone.now()
         inserts: list[tuple] = []
         upserts: list[tuple] = []
@@ -225,10 +225,11 @@ class _BatchWriter:
             if e164 in suppressed or (contact is not None and contact.opted_out):
                 if not duplicate:
                     outcome.suppressed += 1
-                    why = ", ".join(suppressed.get(e164, ())) or "opted out"
-                    outcome.errors.append(
-                        RowError(row.line, self.phone_column, e164, f"suppressed ({why}): left unchanged")
-                    )
+                    why = ["opted out"] if contact is not None and contact.opted_out else []
+                    if e164 in suppressed:
+                        why.append(f"suppressed ({', '.join(suppressed[e164])})")
+                    reason = f"{' and '.join(why)}: left unchanged, never re-subscribed by an import"
+                    outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
                 continue
             members.append(e164)
             if contact is None:
@@ -440,18 +441,6 @@ def _existing_contacts(numbers: list[str]) -> dict[str, _Existing]:
     return found
 
 
-def _suppression_reasons(numbers: list[str]) -> dict[str, list[str]]:
-    table = connection.ops.quote_name(Suppression._meta.db_table)
-    reasons: dict[str, list[str]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT phone_number, reason FROM {table} WHERE phone_number IN ({_placeholders(numbers)})", numbers
-        )
-        for phone, reason in cursor:
-            reasons.setdefault(phone, []).append(reason)
-    return reasons
-
-
 def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
     if not rows:
         return
@@ -519,9 +508,3 @@ class _seen_numbers:
         # After a failure the connection may be unusable; the table then goes with the session.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")
-
-
-def _batched(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch

@@ -73,7 +73,9 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
         zone = _zone_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
     else:
         zone = _zone_for_country_code(country_code)
-    return NormalizedNumber(e164=e164, region=number_region or "", timezone=zone)
+    # Non-geographic numbers (+800 ...) belong to region "001", which is no country.
+    country = number_region if number_region and number_region.isalpha() else ""
+    return NormalizedNumber(e164=e164, region=country, timezone=zone)
 
 
 def timezone_for_number(number: phonenumbers.PhoneNumber) -> str:

@@ -1,18 +1,27 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
+import csv
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from contacts.csvfiles import ContactCsv
-from contacts.importer import BATCH_SIZE, ImportSummary, ProgressCallback, run_import
+from contacts.csvfiles import ContactCsv, RowError
+from contacts.importer import (
+    BATCH_SIZE,
+    ERROR_REPORT_HEADER,
+    ImportSummary,
+    ProgressCallback,
+    run_import,
+)
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
+from contacts.selectors import batched
 from smscampaigns.errors import ApplicationError
 
 
@@ -277,3 +286,82 @@ def _import_region(default_region: str | None) -> str:
 
 def _user_or_none(actor):
     return actor if getattr(actor, "pk", None) else None
+
+
+@dataclass
+class SuppressionImportSummary:
+    read: int = 0
+    added: int = 0
+    already: int = 0
+    rejected: int = 0
+    subscribed_contacts: int = 0  # subscribed contacts whose number is now suppressed: they will not be texted
+    errors: list[RowError] = field(default_factory=list)
+
+
+def suppression_import(
+    *,
+    file: BinaryIO,
+    reason: str,
+    source: str = "",
+    default_region: str | None = None,
+    errors_to: TextIO | None = None,
+    actor=None,
+    batch_size: int = BATCH_SIZE,
+) -> SuppressionImportSummary:
+    """Suppress every number of a file (a CSV with a phone column, or a bare list of numbers), batch by batch."""
+    if reason not in Suppression.Reason.values:
+        raise ApplicationError(
+            f"unknown suppression reason {reason!r}; use one of {', '.join(Suppression.Reason.values)}",
+            field="reason",
+        )
+    region = _import_region(default_region)
+    source_file = ContactCsv(file, headerless_ok=True)
+    report = csv.writer(errors_to) if errors_to is not None else None
+    if report is not None:
+        report.writerow(ERROR_REPORT_HEADER)
+    summary = SuppressionImportSummary()
+    for batch in batched(source_file.rows(), batch_size):
+        numbers: set[str] = set()
+        errors = []
+        for row in batch:
+            try:
+                numbers.add(normalize_phone(row.phone, region=region).e164)
+            except ApplicationError as exc:
+                errors.append(RowError(row.line, source_file.phone_header, row.phone, exc.message))
+        with transaction.atomic():
+            added = suppressions_add_many(numbers=sorted(numbers), reason=reason, source=source, actor=actor)
+            summary.subscribed_contacts += Contact.objects.filter(
+                phone_number__in=added, status=Contact.Status.SUBSCRIBED
+            ).count()
+        summary.read += len(batch)
+        summary.added += len(added)
+        summary.already += len(batch) - len(errors) - len(added)
+        summary.rejected += len(errors)
+        if report is not None:
+            report.writerows(error.as_row() for error in errors)
+        summary.errors.extend(errors[: max(0, 10 - len(summary.errors))])
+    if actor is not None and summary.added:
+        audit_record(
+            actor=actor,
+            action="suppressions.imported",
+            target=Suppression.objects.filter(reason=reason).order_by("-id").first(),
+            data={"reason": reason, "source": source, "added": summary.added},
+        )
+    return summary
+
+
+def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", actor=None) -> list[str]:
+    """Suppress E.164 numbers in one statement; returns those that were not yet suppressed for `reason`."""
+    if not numbers:
+        return []
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    user = _user_or_none(actor)
+    row = "(%s, %s, %s, '', %s, %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (phone_number, reason, source, note, created_by_id, created_at) "
+            f"VALUES {', '.join([row] * len(numbers))} ON CONFLICT DO NOTHING RETURNING phone_number",
+            [value for number in numbers for value in (number, reason, source[:255], user and user.pk, now)],
+        )
+        return [phone for (phone,) in cursor.fetchall()]
