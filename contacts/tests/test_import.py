@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from audit.models import AuditEvent
 from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership, Suppression
@@ -148,7 +148,7 @@ def test_file_in_another_encoding_is_refused_naming_the_line_and_writes_nothing(
 
 def test_utf16_file_is_refused_with_what_to_do(tmp_path):
     path = write(tmp_path, "\ufeffphone\n+14155550101\n", encoding="utf-16-le")
-    with pytest.raises(ApplicationError, match="UTF-16.*CSV UTF-8"):
+    with pytest.raises(ApplicationError, match=r"UTF-16.*CSV UTF-8"):
         run(path)
 
 
@@ -183,7 +183,9 @@ def test_existing_contact_gets_blanks_filled_by_default_and_overwritten_with_upd
 
 
 def test_consent_subscribes_an_unsubscribed_contact_who_never_opted_out(tmp_path):
-    ContactFactory(phone_number="+14155550101", status=Contact.Status.UNSUBSCRIBED, consented_at=None, consent_source="")
+    ContactFactory(
+        phone_number="+14155550101", status=Contact.Status.UNSUBSCRIBED, consented_at=None, consent_source=""
+    )
     summary = run(write(tmp_path, "phone\n+14155550101\n"), consent_source="paper form 2026")
     contact = Contact.objects.get()
     assert summary.updated == 1
@@ -220,38 +222,6 @@ def test_running_the_same_import_again_changes_nothing(tmp_path, opted_out_and_s
     assert (again.created, again.updated, again.unchanged, again.duplicates) == (0, 0, 7, 1)
     assert list(Contact.objects.order_by("id").values()) == contacts
     assert ContactListMembership.objects.count() == members
-
-
-@pytest.fixture
-def failing_insert():
-    """A real database error on inserting one number, as a crash mid-batch would look to the import."""
-    number = "+14155550105"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION test_fail_insert() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.phone_number = '{number}' THEN RAISE EXCEPTION 'disk on fire'; END IF; RETURN NEW; "
-                "END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                "CREATE TRIGGER test_fail_insert BEFORE INSERT ON contacts_contact "
-                "FOR EACH ROW EXECUTE FUNCTION test_fail_insert()"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER test_fail_insert BEFORE INSERT ON contacts_contact "
-                f"WHEN NEW.phone_number = '{number}' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-            )
-
-    def heal():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DROP TRIGGER test_fail_insert ON contacts_contact"
-                if connection.vendor == "postgresql"
-                else "DROP TRIGGER test_fail_insert"
-            )
-
-    return heal
 
 
 def numbered_file(tmp_path: Path, count: int) -> Path:
