@@ -23,6 +23,7 @@ from typing import TextIO
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError, SourceRow
 from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership
 from contacts.phones import normalize_phone
@@ -30,7 +31,6 @@ from contacts.selectors import batched, suppression_reasons
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000
-STATEMENT_ROWS = 500  # rows per INSERT: keeps SQLite under its limit of 32,766 parameters
 ERRORS_SHOWN = 10
 ERROR_REPORT_HEADER = ["line", "column", "value", "reason"]
 NAME_MAX_LENGTH = Contact._meta.get_field("first_name").max_length
@@ -341,21 +341,22 @@ def _merge_into(kept: _Row, later: _Row, *, overwrite: bool) -> None:
 
 # --- SQL ------------------------------------------------------------------------------------------------
 
-_CONTACT_COLUMNS = (
-    "phone_number",
-    "country",
-    "first_name",
-    "last_name",
-    "timezone",
-    "status",
-    "consented_at",
-    "consent_source",
-    "consent_text",
-    "opt_out_source",
-    "attributes",
-    "created_at",
-    "updated_at",
-)
+# Column -> PostgreSQL type, in the order of the tuples _contact_values returns.
+_CONTACT_COLUMNS = {
+    "phone_number": "text",
+    "country": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "timezone": "text",
+    "status": "text",
+    "consented_at": "timestamptz",
+    "consent_source": "text",
+    "consent_text": "text",
+    "opt_out_source": "text",
+    "attributes": "jsonb",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
 _UPDATED_ON_CONFLICT = (
     "first_name",
     "last_name",
@@ -382,15 +383,11 @@ def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now
         consent_source,
         "",
         "",
-        _attributes_field().get_db_prep_save(row.attributes, connection),
+        # As JSONField stores it (ensure_ascii), so a re-run compares equal.
+        json.dumps(row.attributes),
         stamp,
         stamp,
     )
-
-
-@cache
-def _attributes_field():
-    return Contact._meta.get_field("attributes")
 
 
 @cache
@@ -416,13 +413,14 @@ def _existing_contacts(numbers: list[str]) -> dict[str, _Existing]:
     # On PostgreSQL the rows are locked until the batch commits, so an opt-out arriving meanwhile waits
     # and is applied after, never overwritten by this import.
     lock = " ORDER BY phone_number FOR UPDATE" if connection.features.has_select_for_update else ""
+    matching, params = sql_in(numbers)
     sql = (
         "SELECT phone_number, first_name, last_name, timezone, country, attributes, status, consented_at, "
-        f"consent_source, opted_out_at FROM {table} WHERE phone_number IN ({_placeholders(numbers)}){lock}"
+        f"consent_source, opted_out_at FROM {table} WHERE phone_number {matching}{lock}"
     )
     found = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, numbers)
+        cursor.execute(sql, params)
         for phone, first, last, zone, country, attributes, status, consented_at, source, opted_out_at in cursor:
             if isinstance(attributes, str):
                 attributes = json.loads(attributes)
@@ -442,10 +440,7 @@ def _existing_contacts(numbers: list[str]) -> dict[str, _Existing]:
 
 
 def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
-    if not rows:
-        return
     table = connection.ops.quote_name(Contact._meta.db_table)
-    row_sql = "(" + ", ".join(["%s"] * len(_CONTACT_COLUMNS)) + ")"
     if update:
         assignments = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CONFLICT)
         conflict = f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}"
@@ -453,31 +448,21 @@ def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
         # A contact created by someone else since this batch read the table is theirs: leave it be.
         conflict = "ON CONFLICT (phone_number) DO NOTHING"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), STATEMENT_ROWS):
-            chunk = rows[start : start + STATEMENT_ROWS]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(_CONTACT_COLUMNS)}) VALUES {', '.join([row_sql] * len(chunk))} "
-                + conflict,
-                [value for row in chunk for value in row],
-            )
+        for source, params in sql_row_sources(_CONTACT_COLUMNS, rows):
+            cursor.execute(f"INSERT INTO {table} ({', '.join(_CONTACT_COLUMNS)}) {source} {conflict}", params)
 
 
 def _add_to_list(contact_list: ContactList, numbers: list[str], now) -> None:
     membership = connection.ops.quote_name(ContactListMembership._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     with connection.cursor() as cursor:
-        for start in range(0, len(numbers), STATEMENT_ROWS * 10):
-            chunk = numbers[start : start + STATEMENT_ROWS * 10]
+        for start in range(0, len(numbers), SQLITE_ROWS_PER_STATEMENT * 10):
+            matching, params = sql_in(numbers[start : start + SQLITE_ROWS_PER_STATEMENT * 10])
             cursor.execute(
                 f"INSERT INTO {membership} (contact_id, contact_list_id, added_at) "
-                f"SELECT id, %s, %s FROM {contacts} WHERE phone_number IN ({_placeholders(chunk)}) "
-                "ON CONFLICT DO NOTHING",
-                [contact_list.pk, connection.ops.adapt_datetimefield_value(now), *chunk],
+                f"SELECT id, %s, %s FROM {contacts} WHERE phone_number {matching} ON CONFLICT DO NOTHING",
+                [contact_list.pk, connection.ops.adapt_datetimefield_value(now), *params],
             )
-
-
-def _placeholders(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 class _SeenNumbers:
@@ -487,13 +472,14 @@ class _SeenNumbers:
 
     def add(self, numbers: list[str]) -> set[str]:
         """Record `numbers`; return those already met in an earlier batch."""
+        added = set()
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {self.table} (phone_number) VALUES {', '.join(['(%s)'] * len(numbers))} "
-                "ON CONFLICT DO NOTHING RETURNING phone_number",
-                numbers,
-            )
-            added = {phone for (phone,) in cursor.fetchall()}
+            for source, params in sql_row_sources({"phone_number": "text"}, [(number,) for number in numbers]):
+                cursor.execute(
+                    f"INSERT INTO {self.table} (phone_number) {source} ON CONFLICT DO NOTHING RETURNING phone_number",
+                    params,
+                )
+                added.update(phone for (phone,) in cursor.fetchall())
         return set(numbers) - added
 
 

@@ -7,6 +7,7 @@ from itertools import islice
 from django.db import connection
 from django.db.models import Prefetch
 
+from contacts.bulksql import sql_in
 from contacts.models import Contact, ContactImport, ContactList, Suppression
 
 
@@ -78,10 +79,8 @@ def suppression_reasons(*, numbers: list[str]) -> dict[str, list[str]]:
         return reasons
     table = connection.ops.quote_name(Suppression._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT phone_number, reason FROM {table} WHERE phone_number IN ({', '.join(['%s'] * len(numbers))})",
-            numbers,
-        )
+        matching, params = sql_in(numbers)
+        cursor.execute(f"SELECT phone_number, reason FROM {table} WHERE phone_number {matching}", params)
         for phone, reason in cursor:
             reasons.setdefault(phone, []).append(reason)
     return reasons

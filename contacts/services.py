@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from contacts.bulksql import sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError
 from contacts.importer import (
     BATCH_SIZE,
@@ -350,6 +351,16 @@ def suppression_import(
     return summary
 
 
+_SUPPRESSION_COLUMNS = {
+    "phone_number": "text",
+    "reason": "text",
+    "source": "text",
+    "note": "text",
+    "created_by_id": "bigint",
+    "created_at": "timestamptz",
+}
+
+
 def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", actor=None) -> list[str]:
     """Suppress E.164 numbers in one statement; returns those that were not yet suppressed for `reason`."""
     if not numbers:
@@ -357,11 +368,14 @@ def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", 
     table = connection.ops.quote_name(Suppression._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     user = _user_or_none(actor)
-    row = "(%s, %s, %s, '', %s, %s)"
+    rows = [(number, reason, source[:255], "", user and user.pk, now) for number in numbers]
+    added = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (phone_number, reason, source, note, created_by_id, created_at) "
-            f"VALUES {', '.join([row] * len(numbers))} ON CONFLICT DO NOTHING RETURNING phone_number",
-            [value for number in numbers for value in (number, reason, source[:255], user and user.pk, now)],
-        )
-        return [phone for (phone,) in cursor.fetchall()]
+        for row_source, params in sql_row_sources(_SUPPRESSION_COLUMNS, rows):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(_SUPPRESSION_COLUMNS)}) {row_source} "
+                "ON CONFLICT DO NOTHING RETURNING phone_number",
+                params,
+            )
+            added.extend(phone for (phone,) in cursor.fetchall())
+    return added
