@@ -59,7 +59,8 @@ def canonical_header(text: str) -> str:
 
 
 class ContactCsv:
-    """A contact file opened for reading: `columns` says how headers were understood, `rows()` streams."""
+    """A contact file opened for reading: `phone_header`, `named` and `attributes` say how its headers were
+    understood, `rows()` streams its data rows."""
 
     def __init__(self, binary: BinaryIO, *, headerless_ok: bool = False):
         self._binary = binary

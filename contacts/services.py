@@ -229,8 +229,10 @@ def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
     """Queue a failed or interrupted upload again; it carries on after the last committed batch."""
     if not contact_import.file:
         raise ApplicationError("only uploaded imports can be resumed; run the command again instead")
-    if contact_import.status == ContactImport.Status.COMPLETED:
-        raise ApplicationError(f"import #{contact_import.pk} is already completed")
+    if contact_import.status != ContactImport.Status.FAILED:
+        # A running import whose worker died is redelivered by the broker; queueing it again here could
+        # let two workers run it at once.
+        raise ApplicationError(f"import #{contact_import.pk} is {contact_import.get_status_display().lower()}")
     ContactImport.objects.filter(pk=contact_import.pk).update(status=ContactImport.Status.PENDING, failure="")
     _enqueue_contact_import(contact_import)
     return contact_import
