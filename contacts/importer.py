@@ -12,11 +12,9 @@ holds, so running the same import again finishes the job without duplicates.
 
 import csv
 import json
-import queue
-import threading
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -122,17 +120,14 @@ def run_import(
         columns={name: source.headers[index] for name, index in source.named.items()},
     )
     rows = (row for row in source.rows() if row.line > resume_after)
-    prepared = (
-        (*batch_writer.prepare(batch, default_region=default_region), batch[-1].line, source.bytes_read)
-        for batch in batched(rows, batch_size)
-    )
-    with _seen_numbers() as seen, _ReadAhead(prepared) as batches:
-        for outcome, merged, last_line, bytes_read in batches:
+    with _seen_numbers() as seen:
+        for batch in batched(rows, batch_size):
+            outcome, merged = batch_writer.prepare(batch, default_region=default_region)
             with transaction.atomic():
                 batch_writer.write(outcome, merged, seen=seen)
                 _add(summary, outcome)
-                summary.lines_done = last_line
-                summary.bytes_done = bytes_read
+                summary.lines_done = batch[-1].line
+                summary.bytes_done = source.bytes_read
                 if record is not None:
                     _record_batch(record, summary, outcome.errors)
             if report is not None:
@@ -159,56 +154,6 @@ class _BatchOutcome:
     rejected: int = 0
     suppressed: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-
-class _ReadAhead:
-    """Reads and parses the next batches in a thread while this one is written.
-
-    Parsing is Python work and writing is mostly the database's: overlapped, they keep two cores busy
-    instead of taking turns on one. The thread never touches the database; the queue holds two batches,
-    so memory stays bounded.
-    """
-
-    def __init__(self, items: Iterator, depth: int = 2):
-        self._items = items
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, name="contact-import-read-ahead", daemon=True)
-
-    def __enter__(self) -> Iterator:
-        self._thread.start()
-        return self._consume()
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _produce(self) -> None:
-        try:
-            for item in self._items:
-                if not self._put(("item", item)):
-                    return
-            self._put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which raises it where the caller sees it
-            self._put(("error", exc))
-
-    def _put(self, message) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _consume(self) -> Iterator:
-        while True:
-            kind, value = self._queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
 
 
 def _add(summary: ImportSummary, outcome: _BatchOutcome) -> None:
