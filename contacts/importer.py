@@ -16,7 +16,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TextIO
 
@@ -37,8 +37,8 @@ NAME_MAX_LENGTH = Contact._meta.get_field("first_name").max_length
 
 
 @dataclass
-class ImportSummary:
-    """What an import did. Each data row lands in exactly one of the six outcomes, so they add up to `read`."""
+class ImportCounts:
+    """Each data row lands in exactly one of the six outcomes, so they add up to `read`."""
 
     read: int = 0
     created: int = 0
@@ -47,6 +47,16 @@ class ImportSummary:
     duplicates: int = 0
     rejected: int = 0
     suppressed: int = 0
+
+    def add(self, other: "ImportCounts") -> None:
+        for counter in fields(ImportCounts):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
+
+
+@dataclass
+class ImportSummary(ImportCounts):
+    """What an import did."""
+
     elapsed: float = 0.0
     dry_run: bool = False
     subscribed: bool = False
@@ -125,7 +135,7 @@ def run_import(
             outcome, merged = batch_writer.prepare(batch, default_region=default_region)
             with transaction.atomic():
                 batch_writer.write(outcome, merged, seen=seen)
-                _add(summary, outcome)
+                summary.add(outcome)
                 summary.lines_done = batch[-1].line
                 summary.bytes_done = source.bytes_read
                 if record is not None:
@@ -145,20 +155,8 @@ def run_import(
 
 
 @dataclass
-class _BatchOutcome:
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    suppressed: int = 0
+class _BatchOutcome(ImportCounts):
     errors: list[RowError] = field(default_factory=list)
-
-
-def _add(summary: ImportSummary, outcome: _BatchOutcome) -> None:
-    for name in ("read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed"):
-        setattr(summary, name, getattr(summary, name) + getattr(outcome, name))
 
 
 def _record_batch(record: ContactImport, summary: ImportSummary, errors: list[RowError]) -> None:
