@@ -11,9 +11,10 @@ from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from contacts.models import Contact, ContactImport
-from contacts.services import contact_import_run, contact_import_start
+from contacts.services import contact_import_resume, contact_import_run, contact_import_start
 from contacts.tests.test_import import MESSY
 from smscampaigns.celery import app as celery_app
+from smscampaigns.errors import ApplicationError
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +124,16 @@ def test_upload_is_imported_by_a_real_celery_worker(admin_client):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.mark.django_db
+def test_only_a_failed_upload_can_be_resumed(admin_user, django_capture_on_commit_callbacks):
+    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    with pytest.raises(ApplicationError, match="waiting for a worker"):
+        contact_import_resume(contact_import=record)
+    ContactImport.objects.filter(pk=record.pk).update(status=ContactImport.Status.FAILED)
+    record.refresh_from_db()
+    with django_capture_on_commit_callbacks() as callbacks:
+        contact_import_resume(contact_import=record)
+    record.refresh_from_db()
+    assert record.status == ContactImport.Status.PENDING and len(callbacks) == 1

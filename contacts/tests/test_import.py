@@ -282,3 +282,24 @@ def test_import_command_prints_a_summary_and_writes_the_error_report(tmp_path, o
 def test_import_command_refuses_an_unknown_region(tmp_path):
     with pytest.raises(CommandError, match="unknown region 'XX'"):
         call_command("import_contacts", str(numbered_file(tmp_path, 1)), "--default-region=XX")
+
+
+def test_dry_run_command_says_nothing_was_written(tmp_path):
+    out = io.StringIO()
+    call_command("import_contacts", str(numbered_file(tmp_path, 3)), "--dry-run", "--list=Fair", stdout=out)
+    assert "Dry run, nothing written: read 3, created 3" in out.getvalue()
+    assert not Contact.objects.exists() and not ContactList.objects.exists()
+
+
+def test_line_numbers_count_blank_lines_before_the_header_and_quoted_line_breaks(tmp_path):
+    text = '\n\nphone,note\n+14155550101,"two\nlines"\nnope,\n'
+    summary = run(write(tmp_path, text))
+    assert [(e.line, e.value) for e in summary.errors] == [(6, "nope")]
+
+
+def test_a_timezone_given_in_the_file_wins_over_the_derived_one_only_with_update(tmp_path):
+    ContactFactory(phone_number="+14155550101", timezone="America/Los_Angeles")
+    path = write(tmp_path, "phone,timezone\n+14155550101,America/Denver\n")
+    assert run(path).unchanged == 1
+    assert run(path, update=True).updated == 1
+    assert Contact.objects.get().timezone == "America/Denver"
