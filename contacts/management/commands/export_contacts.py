@@ -1,6 +1,8 @@
 """python manage.py export_contacts [--list NAME] [--status subscribed] > out.csv"""
 
 import csv
+import os
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,6 +21,11 @@ class Command(BaseCommand):
         if options["list_name"] and not ContactList.objects.filter(name=options["list_name"]).exists():
             raise CommandError(f"no list named {options['list_name']!r}")
         writer = csv.writer(self.stdout, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
-        for row in contacts_for_export(list_name=options["list_name"], status=options["status"]):
-            writer.writerow(row)
+        try:
+            writer.writerow(EXPORT_COLUMNS)
+            for row in contacts_for_export(list_name=options["list_name"], status=options["status"]):
+                writer.writerow(row)
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): not an error. Point stdout at devnull so that Python's
+            # final flush does not raise again (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

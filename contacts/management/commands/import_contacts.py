@@ -77,7 +77,8 @@ class Command(BaseCommand):
             write(f"First rejected rows (of {summary.rejected + summary.suppressed}):")
             for error in summary.errors[:ERRORS_ON_SCREEN]:
                 column = f", column {error.column!r}" if error.column else ""
-                write(f"  line {error.line}{column}: {error.value!r}: {error.reason}")
+                value = "" if repr(error.value) in error.reason else f"{error.value!r}: "
+                write(f"  line {error.line}{column}: {value}{error.reason}")
             if options["errors"]:
                 write(f"  every one is in {options['errors']}")
             else:
