@@ -162,6 +162,7 @@ class _BatchOutcome(ImportCounts):
 def _record_batch(record: ContactImport, summary: ImportSummary, errors: list[RowError]) -> None:
     # In the batch's own transaction: the counts and the checkpoint never disagree with the data.
     ContactImport.objects.filter(pk=record.pk).update(
+        progress_at=timezone.now(),
         lines_done=summary.lines_done,
         bytes_done=summary.bytes_done,
         **{counter: getattr(summary, _summary_name(counter)) for counter in ContactImport.COUNTERS},

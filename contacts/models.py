@@ -138,6 +138,7 @@ class ContactImport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the last batch was committed")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     COUNTERS = ("rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed")

@@ -2,12 +2,14 @@
 
 import csv
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import phonenumbers
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -161,8 +163,9 @@ def contact_import(
             created_by=_user_or_none(actor),
         )
     if record is not None:
+        now = timezone.now()
         ContactImport.objects.filter(pk=record.pk).update(
-            status=ContactImport.Status.RUNNING, started_at=record.started_at or timezone.now(), failure=""
+            status=ContactImport.Status.RUNNING, started_at=record.started_at or now, progress_at=now, failure=""
         )
     try:
         summary = run_import(
@@ -238,12 +241,30 @@ def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
     return contact_import
 
 
+IMPORT_WORKER_PRESUMED_DEAD = timedelta(minutes=5)  # a batch commits in about a second
+
+
 def contact_import_run(*, contact_import_id: int) -> ImportSummary | None:
     """Run (or carry on) an uploaded import; what a worker calls."""
-    record = ContactImport.objects.filter(pk=contact_import_id).select_related("created_by").first()
-    if record is None or record.status == ContactImport.Status.COMPLETED:
+    # Claim it: a message redelivered while a worker still runs the import (a long import outlasts the
+    # broker's visibility timeout) must not start a second run; a worker silent for long has died.
+    claimed = (
+        ContactImport.objects.filter(pk=contact_import_id)
+        .filter(
+            Q(status=ContactImport.Status.PENDING)
+            | Q(status=ContactImport.Status.RUNNING, progress_at__lt=timezone.now() - IMPORT_WORKER_PRESUMED_DEAD)
+        )
+        .update(status=ContactImport.Status.RUNNING, progress_at=timezone.now())
+    )
+    if not claimed:
         return None
-    with record.file.open("rb") as file:
+    record = ContactImport.objects.select_related("created_by").get(pk=contact_import_id)
+    try:
+        file = record.file.open("rb")
+    except OSError as exc:
+        _contact_import_failed(record, ApplicationError(f"the uploaded file cannot be read: {exc}"))
+        return None
+    with file:
         try:
             return contact_import(
                 file=file,

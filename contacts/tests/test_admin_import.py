@@ -3,12 +3,14 @@
 import csv
 import io
 import time
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_import_resume, contact_import_run, contact_import_start
@@ -137,3 +139,25 @@ def test_only_a_failed_upload_can_be_resumed(admin_user, django_capture_on_commi
         contact_import_resume(contact_import=record)
     record.refresh_from_db()
     assert record.status == ContactImport.Status.PENDING and len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_worker_that_cannot_read_the_upload_marks_the_import_failed(admin_user):
+    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    record.file.storage.delete(record.file.name)
+    contact_import_run(contact_import_id=record.pk)
+    record.refresh_from_db()
+    assert record.status == ContactImport.Status.FAILED and "cannot be read" in record.failure
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_leaves_a_running_import_alone_unless_its_worker_went_silent(admin_user):
+    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    running = ContactImport.objects.filter(pk=record.pk)
+    running.update(status=ContactImport.Status.RUNNING, progress_at=timezone.now())
+    assert contact_import_run(contact_import_id=record.pk) is None
+    assert not Contact.objects.exists()
+
+    running.update(progress_at=timezone.now() - timedelta(minutes=10))
+    assert contact_import_run(contact_import_id=record.pk).created == 1
+    assert running.get().status == ContactImport.Status.COMPLETED

@@ -303,3 +303,13 @@ def test_a_timezone_given_in_the_file_wins_over_the_derived_one_only_with_update
     assert run(path).unchanged == 1
     assert run(path, update=True).updated == 1
     assert Contact.objects.get().timezone == "America/Denver"
+
+
+def test_a_row_without_a_number_is_rejected_naming_the_phone_column(tmp_path):
+    summary = run(write(tmp_path, "Mobile,first_name\n,Jane\n+14155550101,Ann\n"))
+    assert (summary.created, summary.rejected) == (1, 1)
+    assert (summary.errors[0].line, summary.errors[0].column, summary.errors[0].reason) == (
+        2,
+        "Mobile",
+        "phone number is empty",
+    )
