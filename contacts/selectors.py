@@ -19,6 +19,12 @@ def number_is_suppressed(*, e164: str) -> bool:
     return Suppression.objects.filter(phone_number=e164).exists()
 
 
+def suppression_reasons_blocking_opt_in(*, e164: str) -> list[str]:
+    """Suppression reasons that no opt-in may lift (everything but the person's own opt-out)."""
+    blocking = Suppression.objects.filter(phone_number=e164).exclude(reason=Suppression.Reason.OPT_OUT)
+    return sorted(blocking.values_list("reason", flat=True))
+
+
 EXPORT_COLUMNS = [
     "phone_number",
     "first_name",

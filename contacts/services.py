@@ -24,7 +24,7 @@ from contacts.importer import (
 )
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
-from contacts.selectors import batched
+from contacts.selectors import batched, suppression_reasons_blocking_opt_in
 from smscampaigns.errors import ApplicationError
 
 
@@ -93,11 +93,10 @@ def contact_opt_in(*, contact: Contact, consent_source: str, consent_text: str =
     """Re-subscribe with new consent evidence; lifts an opt-out suppression, never a do-not-call one."""
     if not consent_source:
         raise ApplicationError("consent evidence is required to subscribe a contact", field="consent_source")
-    blocking = Suppression.objects.filter(phone_number=contact.phone_number).exclude(reason=Suppression.Reason.OPT_OUT)
-    if blocking.exists():
-        reasons = ", ".join(sorted(blocking.values_list("reason", flat=True)))
-        raise ApplicationError(f"{contact.phone_number} is suppressed ({reasons}) and cannot be subscribed")
-    Suppression.objects.filter(phone_number=contact.phone_number, reason=Suppression.Reason.OPT_OUT).delete()
+    blocking = suppression_reasons_blocking_opt_in(e164=str(contact.phone_number))
+    if blocking:
+        raise ApplicationError(f"{contact.phone_number} is suppressed ({', '.join(blocking)}) and cannot be subscribed")
+    suppression_opt_out_lift(phone_number=str(contact.phone_number), source=consent_source, actor=actor)
     contact.status = Contact.Status.SUBSCRIBED
     contact.consented_at = timezone.now()
     contact.consent_source = consent_source
@@ -105,6 +104,16 @@ def contact_opt_in(*, contact: Contact, consent_source: str, consent_text: str =
     contact.save(update_fields=["status", "consented_at", "consent_source", "consent_text", "updated_at"])
     audit_record(actor=actor, action="contact.opted_in", target=contact, data={"source": consent_source})
     return contact
+
+
+def suppression_opt_out_lift(*, phone_number: str, source: str, actor=None) -> int:
+    """Lift the number's opt-out suppression (never a do-not-call or manual one), audited; how many lifted."""
+    lifted = 0
+    for suppression in Suppression.objects.filter(phone_number=phone_number, reason=Suppression.Reason.OPT_OUT):
+        audit_record(actor=actor, action="suppression.lifted", target=suppression, data={"source": source})
+        suppression.delete()
+        lifted += 1
+    return lifted
 
 
 def suppression_add(
