@@ -151,6 +151,8 @@ else:
         "data_folder_out": str(broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        # kombu's default is ./control, a folder in whatever directory the process started in.
+        "control_folder": str(VAR_DIR / "celery-control"),
     }
     CELERY_RESULT_BACKEND = None
     # File-based so that web, worker and beat, separate processes, share one cache.

@@ -77,7 +77,7 @@ def test_opt_out_then_opt_in_lifts_only_the_opt_out_suppression(staff_user):
     assert contact.status == Contact.Status.SUBSCRIBED
     assert not Suppression.objects.filter(phone_number=contact.phone_number).exists()
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["suppression.added", "contact.opted_out", "contact.opted_in"]
+    assert actions == ["suppression.added", "contact.opted_out", "suppression.lifted", "contact.opted_in"]
 
 
 def test_opt_in_refused_while_on_do_not_call():

@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required
-from sends.services.counters import transition_deltas
-from sends.services.counters_safe import campaign_counters_add_or_rebuild
+from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
 from sends.webhook_selectors import send_for_message_uuid_locked
 

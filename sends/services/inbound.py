@@ -16,10 +16,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
 from contacts.models import Contact, Suppression
-from contacts.selectors import contact_get_by_phone
-from contacts.services import contact_opt_in
+from contacts.selectors import contact_get_by_phone, suppression_reasons_blocking_opt_in
+from contacts.services import contact_opt_in, suppression_opt_out_lift
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import InboundMessage
@@ -143,10 +142,9 @@ def _number_opt_in(*, message: InboundMessage, keyword: str) -> bool:
     """Re-subscribe the contact (consent source: the keyword) and lift an opt-out suppression; False when a
     do-not-call or manual suppression forbids it."""
     e164 = message.from_number
-    blocking = Suppression.objects.filter(phone_number=e164).exclude(reason=Suppression.Reason.OPT_OUT)
-    if blocking.exists():
-        reasons = sorted(blocking.values_list("reason", flat=True))
-        log.warning("inbound_opt_in_blocked", from_number=e164, reasons=reasons)
+    blocking = suppression_reasons_blocking_opt_in(e164=e164)
+    if blocking:
+        log.warning("inbound_opt_in_blocked", from_number=e164, reasons=blocking)
         return False
     contact = Contact.objects.select_for_update().filter(phone_number=e164).first()
     opted_out = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
@@ -161,11 +159,7 @@ def _number_opt_in(*, message: InboundMessage, keyword: str) -> bool:
         )
         return True
     # No contact to subscribe: lifting the opt-out lets a later import with consent subscribe the number.
-    for suppression in Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT):
-        audit_record(
-            actor=None, action="suppression.lifted", target=suppression, data={"source": f"inbound {keyword[:40]}"}
-        )
-        suppression.delete()
+    suppression_opt_out_lift(phone_number=e164, source=f"inbound {keyword[:40]}")
     return True
 
 

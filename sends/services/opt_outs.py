@@ -8,8 +8,7 @@ from django.utils import timezone
 from contacts.models import Contact, Suppression
 from contacts.services import contact_opt_out, suppression_add
 from sends.models import CampaignSend
-from sends.services.counters import transition_deltas
-from sends.services.counters_safe import campaign_counters_add_or_rebuild
+from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
 from sends.webhook_selectors import campaign_ids_with_queued_sends
 
 

@@ -11,8 +11,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport
-from sends.services.counters import campaign_counters_rebuild, transition_deltas
-from sends.services.counters_safe import campaign_counters_add_or_rebuild
+from sends.services.counters import campaign_counters_add_or_rebuild, campaign_counters_rebuild, transition_deltas
 from sends.services.delivery_reports import (
     PLIVO_ERROR_CODES,
     ReportOutcome,

@@ -1,3 +1,4 @@
+import io
 import threading
 import uuid
 from datetime import timedelta
@@ -13,7 +14,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_create
+from contacts.services import contact_create, contact_import
 from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.backends.base import BaseSmsBackend
 from sends.models import CampaignSend, InboundMessage
@@ -260,6 +261,16 @@ class TestOptOut:
         assert Suppression.objects.filter(phone_number=number, reason=Suppression.Reason.OPT_OUT).exists()
         created = contact_create(phone_number=number, consent_source="import: spring-list.csv")
         assert created.status == Contact.Status.UNSUBSCRIBED
+
+    def test_stop_from_an_unknown_number_then_a_csv_import_of_it_stays_unsubscribed(self, run_on_commit):
+        number = "+14155550167"
+        run_on_commit(inbound_payload(sender=number, text="stop"))
+        csv_file = io.BytesIO(b"phone,first_name\n(415) 555-0167,Ann\n(415) 555-0169,Bob\n")
+        summary = contact_import(file=csv_file, consent_source="spring-list.csv signup")
+        assert summary.suppressed == 1
+        assert summary.created == 1  # the other row is imported all the same
+        assert not Contact.objects.filter(phone_number=number).exclude(status=Contact.Status.UNSUBSCRIBED).exists()
+        assert Contact.objects.get(phone_number="+14155550169").status == Contact.Status.SUBSCRIBED
 
     def test_keyword_from_a_short_code_is_kept_without_effect(self, run_on_commit, sms_outbox):
         run_on_commit({**inbound_payload(sender="+14155550168", text="STOP"), "From": "72345"})
