@@ -6,16 +6,19 @@ URL (GET and POST on contacts/), a small class joins their views.
 
 import django_filters
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from contacts.models import Contact, ContactList, Suppression
+from contacts.models import Contact, ContactImport, ContactImportError, ContactList, Suppression
 from contacts.selectors import contacts_matching, number_q
 from contacts.services import (
     contact_create,
     contact_delete,
+    contact_import_start,
     contact_list_create,
     contact_list_delete,
     contact_list_members_change,
@@ -47,6 +50,10 @@ def attributes_field(**kwargs) -> serializers.DictField:
     return serializers.DictField(
         validators=[_reject_nul], help_text='Values for personalising messages, e.g. {"city": "Lyon"}', **kwargs
     )
+
+
+def optional_text(max_length: int, help_text: str = "") -> StrictCharField:
+    return StrictCharField(max_length=max_length, required=False, allow_blank=True, default="", help_text=help_text)
 
 
 # --- Contacts -----------------------------------------------------------------------------------------
@@ -91,12 +98,8 @@ class ContactCreateSerializer(serializers.Serializer):
     )
     attributes = attributes_field(required=False, default=dict)
     lists = ids_field(ContactList.objects.all(), required=False, default=list)
-    consent_source = StrictCharField(
-        max_length=255,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Where the person consented (e.g. 'checkout form'); without it the contact is unsubscribed",
+    consent_source = optional_text(
+        255, "Where the person consented (e.g. 'checkout form'); without it the contact is unsubscribed"
     )
     consent_text = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
     consented_at = serializers.DateTimeField(
@@ -462,3 +465,101 @@ class SuppressionDeleteApi(_SuppressionView):
         """Lift a suppression; a contact it unsubscribed stays unsubscribed until it opts in."""
         suppression_remove(suppression=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Imports -------------------------------------------------------------------------------------------
+
+
+class ContactImportSerializer(serializers.ModelSerializer):
+    percent_done = serializers.IntegerField(read_only=True, help_text="Share of the file processed so far")
+
+    class Meta:
+        model = ContactImport
+        fields = [
+            "id",
+            "status",
+            "source_name",
+            "list_name",
+            "default_region",
+            "consent_source",
+            "update_existing",
+            "dry_run",
+            "percent_done",
+            "rows_read",
+            "created",
+            "updated",
+            "unchanged",
+            "duplicates",
+            "rejected",
+            "suppressed",
+            "failure",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class ContactImportStartSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, UTF-8, with a phone column; other columns become attributes")
+    list_name = StrictCharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Add the contacts to this list"
+    )
+    default_region = StrictCharField(
+        max_length=2, required=False, allow_blank=True, default="", help_text="For numbers without a country code"
+    )
+    consent_source = optional_text(255, "Where these people consented; blank: they arrive unsubscribed")
+    update_existing = serializers.BooleanField(required=False, default=False, help_text="Overwrite names, attributes")
+    dry_run = serializers.BooleanField(required=False, default=False, help_text="Check and count; write no contact")
+
+
+class ContactImportErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContactImportError
+        fields = ["line", "column", "value", "reason"]
+        read_only_fields = fields
+
+
+class _ContactImportView(ApiView):
+    queryset = ContactImport.objects.all()
+
+
+class ContactImportStartApi(_ContactImportView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="contacts_import",
+        request={"multipart/form-data": ContactImportStartSerializer},
+        responses={202: ContactImportSerializer},
+    )
+    def post(self, request):
+        """Upload a CSV of contacts; a worker imports it. Answers 202 with the import to poll (Location)."""
+        data = self.validated(ContactImportStartSerializer, request.data)
+        record = contact_import_start(
+            file=data["file"],
+            contact_list_name=data["list_name"],
+            default_region=data["default_region"] or None,
+            consent_source=data["consent_source"],
+            update=data["update_existing"],
+            dry_run=data["dry_run"],
+            actor=request.user,
+        )
+        location = reverse("v1:contact-import", kwargs={"pk": record.pk})
+        return Response(
+            ContactImportSerializer(record).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+        )
+
+
+class ContactImportRetrieveApi(_ContactImportView):
+    @extend_schema(operation_id="contacts_import_retrieve", responses={200: ContactImportSerializer})
+    def get(self, request, pk):
+        """An import's progress and, once it has finished, its counts (or why it failed)."""
+        return Response(ContactImportSerializer(self.get_object()).data)
+
+
+class ContactImportErrorListApi(_ContactImportView):
+    @extend_schema(operation_id="contacts_import_errors", responses={200: ContactImportErrorSerializer(many=True)})
+    def get(self, request, pk):
+        """The rows an import did not take, in file order, each with the line, column and reason."""
+        contact_import = self.get_object()
+        return self.paginated_response(contact_import.errors.order_by("line", "id"), ContactImportErrorSerializer)

@@ -14,6 +14,11 @@ v1 = [
     path("contacts/<int:pk>/", contacts.ContactApi.as_view(), name="contact"),
     path("contacts/<int:pk>/opt-out/", contacts.ContactOptOutApi.as_view(), name="contact-opt-out"),
     path("contacts/<int:pk>/opt-in/", contacts.ContactOptInApi.as_view(), name="contact-opt-in"),
+    path("contacts/import/", contacts.ContactImportStartApi.as_view(), name="contacts-import"),
+    path("contacts/import/<int:pk>/", contacts.ContactImportRetrieveApi.as_view(), name="contact-import"),
+    path(
+        "contacts/import/<int:pk>/errors/", contacts.ContactImportErrorListApi.as_view(), name="contact-import-errors"
+    ),
     path("lists/", contacts.ContactListsApi.as_view(), name="lists"),
     path("lists/<int:pk>/", contacts.ContactListApi.as_view(), name="list"),
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
