@@ -29,7 +29,7 @@ from contacts.services import (
     suppression_add,
     suppression_remove,
 )
-from smscampaigns.api import MAX_ID, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
+from smscampaigns.api import MAX_ID, ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
 
 
@@ -460,9 +460,9 @@ class SuppressionsApi(SuppressionListApi, SuppressionCreateApi):  # suppressions
 
 
 class SuppressionDeleteApi(_SuppressionView):
-    @extend_schema(operation_id="suppressions_destroy", responses={204: None})
+    @extend_schema(operation_id="suppressions_destroy", responses={204: None, 400: ApiErrorSerializer})
     def delete(self, request, pk):
-        """Lift a suppression; a contact it unsubscribed stays unsubscribed until it opts in."""
+        """Lift a do-not-call or manual suppression; an opt-out is lifted only by the contact's opt-in/ (400)."""
         suppression_remove(suppression=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

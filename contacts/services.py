@@ -530,7 +530,12 @@ def contact_list_members_change(
 
 
 def suppression_remove(*, suppression: Suppression, actor=None) -> None:
-    """Lift one suppression; a contact it had unsubscribed stays unsubscribed until it opts in again."""
+    """Lift a do-not-call or manual suppression; an opt-out is lifted only by the person's own opt-in."""
+    if suppression.reason == Suppression.Reason.OPT_OUT:
+        raise ApplicationError(
+            f"{suppression.phone_number} opted out; only the person's new consent lifts that "
+            "(opt the contact in with consent evidence)"
+        )
     with transaction.atomic():
         audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
         suppression.delete()

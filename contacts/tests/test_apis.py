@@ -279,6 +279,16 @@ def test_suppressions_list_create_delete(client):
     assert AuditEvent.objects.filter(action="suppression.removed").exists()
 
 
+def test_an_opt_out_suppression_cannot_be_deleted_only_lifted_by_opting_in(client):
+    contact = ContactFactory(phone_number="+14155550101")
+    client.post(f"{CONTACTS}{contact.pk}/opt-out/", {"source": "STOP"}, format="json")
+    opt_out = Suppression.objects.get(phone_number="+14155550101", reason="opt-out")
+    response = client.delete(f"/api/v1/suppressions/{opt_out.pk}/")
+    assert response.status_code == 400
+    assert "only the person's new consent lifts that" in response.json()["detail"]
+    assert Suppression.objects.filter(pk=opt_out.pk).exists()
+
+
 def test_suppression_with_a_bad_number_says_why(client):
     bad = client.post("/api/v1/suppressions/", {"phone_number": "12", "reason": "manual"}, format="json")
     assert bad.status_code == 400
