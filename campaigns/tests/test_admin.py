@@ -14,7 +14,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from smscampaigns.errors import ApplicationError
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 Status = Campaign.Status
 
 

@@ -11,7 +11,7 @@ from contacts.models import Contact, ContactListMembership, Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 CHANGELIST = "/admin/contacts/contact/"
 
 

@@ -8,7 +8,7 @@ from audit.services import audit_record
 from contacts.tests.factories import ContactFactory
 from sends.models import InboundMessage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 
 
 def inbound(text: str, action: str, contact=None) -> InboundMessage:

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 
 
 def member_of(django_user_model, group: str):
@@ -63,3 +63,11 @@ def test_viewer_may_only_view(django_user_model):
 def test_each_role_reaches_only_its_admin_pages(client, django_user_model, group, url, status):
     client.force_login(member_of(django_user_model, group))
     assert client.get(url).status_code == status
+
+
+def test_the_roles_come_from_a_migration():
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = MigrationRecorder(connection).applied_migrations()
+    assert ("smscampaigns", "0001_roles") in applied
