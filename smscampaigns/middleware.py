@@ -1,3 +1,4 @@
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
@@ -15,7 +16,7 @@ class StaffTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.COOKIES.get(STAFF_TIMEZONE_COOKIE, "")
+        name = unquote(request.COOKIES.get(STAFF_TIMEZONE_COOKIE, ""))  # the script URL-encodes the "/"
         zone = None
         if name and len(name) < 64:
             try:
