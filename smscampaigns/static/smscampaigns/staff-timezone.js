@@ -12,7 +12,7 @@
   var current = document.cookie.split("; ").find(function (c) { return c.indexOf("staff_tz=") === 0; });
   if (current === "staff_tz=" + encodeURIComponent(zone)) return;
   document.cookie = "staff_tz=" + encodeURIComponent(zone) + "; path=/; SameSite=Lax; max-age=31536000";
-  // Only a page fetched with GET is reloaded: a reload must never re-send a form.
+  // location.replace fetches the page again with GET, so a form is never sent twice.
   if (document.readyState !== "complete" && !sessionStorage.getItem("staff_tz_reloaded")) {
     sessionStorage.setItem("staff_tz_reloaded", "1");
     window.location.replace(window.location.href);
