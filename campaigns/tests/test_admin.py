@@ -234,3 +234,9 @@ def test_list_actions_follow_the_same_rules_campaign_by_campaign(client, manager
     client.force_login(editor)
     page = client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     assert "pause_selected" in page and "resume_selected" not in page and "send_now_selected" not in page
+
+
+def test_campaign_list_runs_a_fixed_number_of_queries(admin_client, django_assert_max_num_queries, manager):
+    CampaignFactory.create_batch(30, created_by=manager)
+    with django_assert_max_num_queries(10):
+        assert admin_client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 200
