@@ -167,7 +167,7 @@ class CampaignAdmin(admin.ModelAdmin):
         draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
         if obj is None:
             return draft
-        if not obj.is_editable:
+        if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
             draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
         return [
             *draft,

@@ -149,8 +149,9 @@ def test_an_editor_may_pause_a_sending_campaign_but_not_resume_it(client, editor
 
 def test_a_viewer_sees_no_button_and_every_action_is_refused(client, viewer):
     client.force_login(viewer)
-    campaign = CampaignFactory()
+    campaign = CampaignFactory(body="Party tonight ’ Reply STOP to opt out")
     page = client.get(change_url(campaign))
+    assert "’ forces UCS-2 (1 segment either way)" in page.content.decode()  # the server-side count
     assert (
         page.status_code == 200 and b'id="campaign-actions"' not in page.content and b'name="_save"' not in page.content
     )

@@ -348,7 +348,8 @@
   // Attach a counter under every textarea marked data-segment-counter (the campaign body).
   function attach(textarea) {
     var counter = document.createElement("div");
-    counter.className = "segment-counter";
+    // "help" lines it up under the field like the admin's own help text.
+    counter.className = "help segment-counter";
     counter.setAttribute("aria-live", "polite");
     var summary = document.createElement("div");
     summary.className = "segment-counter-summary";
@@ -356,7 +357,7 @@
     note.className = "segment-counter-note";
     counter.appendChild(summary);
     counter.appendChild(note);
-    textarea.insertAdjacentElement("afterend", counter);
+    (textarea.closest(".flex-container") || textarea).insertAdjacentElement("afterend", counter);
     function update() {
       var info = segmentInfo(textarea.value);
       summary.textContent = describe(info);
