@@ -1,6 +1,8 @@
 """Campaign writes. The status moves only through these functions, which enforce Campaign.TRANSITIONS
 with a conditional UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -146,3 +148,55 @@ def _validate_ready(campaign: Campaign) -> None:
         raise ApplicationError("the campaign has no message body", field="body")
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+
+
+# --- Drafts -----------------------------------------------------------------------------------------
+
+OPT_OUT_FOOTER = "Reply STOP to opt out"
+# Wording that already tells the person how to opt out; carriers and the law want one such line per text.
+_OPT_OUT_WORDING = re.compile(r"\b(stop|unsubscribe|opt[ -]?out)\b", re.IGNORECASE)
+
+
+def campaign_body_has_opt_out(body: str) -> bool:
+    return bool(_OPT_OUT_WORDING.search(body))
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    campaign: Campaign
+    footer_added: bool
+
+
+# What staff edit on a draft; status, counters and times belong to the services and the engine.
+DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
+
+
+def campaign_draft_save(
+    *, campaign: Campaign, actor, changed_fields: list[str] | None = None, created: bool = False
+) -> DraftSaved:
+    """Save a draft's edits, adding the opt-out footer when the body lacks one; audited with the fields changed."""
+    footer_added = not campaign_body_has_opt_out(campaign.body)
+    if footer_added:
+        campaign.body = f"{campaign.body.rstrip()}\n{OPT_OUT_FOOTER}"
+    with transaction.atomic():
+        if created:
+            campaign.status = Status.DRAFT
+            campaign.created_by = actor if getattr(actor, "pk", None) else None
+            campaign.save()
+        else:
+            # Conditional UPDATE of the draft fields only: a campaign the engine has just claimed keeps its
+            # status and counters, and the edit is refused instead of silently applied to a sending campaign.
+            changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE_STATUSES).update(
+                updated_at=timezone.now(), **{field: getattr(campaign, field) for field in DRAFT_FIELDS}
+            )
+            if not changed:
+                raise ApplicationError(
+                    f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
+                )
+        audit_record(
+            actor=actor,
+            action="campaign.created" if created else "campaign.edited",
+            target=campaign,
+            data={"fields": sorted(changed_fields or []), **({"footer_added": True} if footer_added else {})},
+        )
+    return DraftSaved(campaign=campaign, footer_added=footer_added)

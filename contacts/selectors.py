@@ -107,3 +107,14 @@ def contact_import_errors(*, contact_import: ContactImport) -> Iterator[list]:
     """The error report of an import, row by row (line, column, value, reason), streamed."""
     rows = contact_import.errors.order_by("line", "id").values_list("line", "column", "value", "reason")
     yield from (list(row) for row in rows.iterator(chunk_size=2000))
+
+
+def contact_attribute_keys(*, sample: int = 1000) -> list[str]:
+    """Attribute names on the newest contacts: the personalisation placeholders staff can use beyond names.
+
+    A sample, not the whole table: the draft form shows this on every page view.
+    """
+    keys: set[str] = set()
+    for attributes in Contact.objects.order_by("-id").values_list("attributes", flat=True)[:sample]:
+        keys.update(attributes or {})
+    return sorted(keys)

@@ -411,3 +411,34 @@ def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", 
             )
             added.extend(phone for (phone,) in cursor.fetchall())
     return added
+
+
+# --- Bulk changes from the admin --------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_list_add_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Put contacts on a list (those already on it are left alone); audited on the list; how many were added."""
+    memberships = [ContactListMembership(contact_id=pk, contact_list=contact_list) for pk in contact_ids]
+    before = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).count()
+    ContactListMembership.objects.bulk_create(memberships, ignore_conflicts=True, batch_size=BATCH_SIZE)
+    added = len(set(contact_ids)) - before
+    audit_record(actor=actor, action="contact_list.contacts_added", target=contact_list, data={"count": added})
+    return added
+
+
+@transaction.atomic
+def contact_list_remove_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Take contacts off a list; audited on the list; how many were removed."""
+    removed, _ = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).delete()
+    audit_record(actor=actor, action="contact_list.contacts_removed", target=contact_list, data={"count": removed})
+    return removed
+
+
+def contacts_opt_out(*, contacts: list[Contact], reason: str, actor) -> int:
+    """Opt out each contact as contact_opt_out does (status, suppression, audit), with staff's reason."""
+    if not reason.strip():
+        raise ApplicationError("say why these contacts are opted out", field="reason")
+    for contact in contacts:
+        contact_opt_out(contact=contact, source=f"staff: {reason.strip()}"[:255], actor=actor)
+    return len(contacts)
