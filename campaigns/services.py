@@ -2,6 +2,7 @@
 with a conditional UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -151,7 +152,56 @@ def _validate_ready(campaign: Campaign) -> None:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
 
 
-_EDITABLE_FIELDS = ("name", "body", "sender", "max_per_second")
+# --- Drafts -----------------------------------------------------------------------------------------
+
+OPT_OUT_FOOTER = "Reply STOP to opt out"
+# Wording that already tells the person how to opt out; carriers and the law want one such line per text.
+_OPT_OUT_WORDING = re.compile(r"\b(stop|unsubscribe|opt[ -]?out)\b", re.IGNORECASE)
+
+
+def campaign_body_has_opt_out(body: str) -> bool:
+    return bool(_OPT_OUT_WORDING.search(body))
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    campaign: Campaign
+    footer_added: bool
+
+
+# What staff edit on a draft; status, counters and times belong to the services and the engine.
+DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
+
+
+def campaign_draft_save(
+    *, campaign: Campaign, actor, changed_fields: list[str] | None = None, created: bool = False
+) -> DraftSaved:
+    """Save a draft's edits, adding the opt-out footer when the body lacks one; audited with the fields changed."""
+    footer_added = not campaign_body_has_opt_out(campaign.body)
+    if footer_added:
+        campaign.body = f"{campaign.body.rstrip()}\n{OPT_OUT_FOOTER}"
+    with transaction.atomic():
+        if created:
+            campaign.status = Status.DRAFT
+            campaign.created_by = actor if getattr(actor, "pk", None) else None
+            campaign.save()
+        else:
+            # Conditional UPDATE of the draft fields only: a campaign the engine has just claimed keeps its
+            # status and counters, and the edit is refused instead of silently applied to a sending campaign.
+            changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE_STATUSES).update(
+                updated_at=timezone.now(), **{field: getattr(campaign, field) for field in DRAFT_FIELDS}
+            )
+            if not changed:
+                raise ApplicationError(
+                    f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
+                )
+        audit_record(
+            actor=actor,
+            action="campaign.created" if created else "campaign.edited",
+            target=campaign,
+            data={"fields": sorted(changed_fields or []), **({"footer_added": True} if footer_added else {})},
+        )
+    return DraftSaved(campaign=campaign, footer_added=footer_added)
 
 
 def campaign_create(
@@ -163,43 +213,33 @@ def campaign_create(
     max_per_second: int | None = None,
     actor=None,
 ) -> Campaign:
-    """Create a draft campaign for the given lists."""
+    """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
     _validate_name(name)
-    sender = _clean_sender(sender)
+    campaign = Campaign(name=name, body=body, sender=_clean_sender(sender), max_per_second=max_per_second)
     with transaction.atomic():
-        campaign = Campaign.objects.create(
-            name=name,
-            body=body,
-            sender=sender,
-            max_per_second=max_per_second,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True)
         if lists:
             campaign.lists.set(lists)
-        audit_record(actor=actor, action="campaign.created", target=campaign)
     return campaign
 
 
 def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = None, actor=None, **fields) -> Campaign:
-    """Edit a draft; once scheduled or sent its audience and text are what was approved, so edits are refused."""
-    unknown = set(fields) - set(_EDITABLE_FIELDS)
+    """Edit a draft as the admin does; once scheduled or sent, its text and audience are what was approved."""
+    unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
         raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    _require_draft(campaign, "edited")
     _validate_name(fields.get("name"))
     if "sender" in fields:
         fields["sender"] = _clean_sender(fields["sender"])
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    changed = sorted([*fields, *(["lists"] if lists is not None else [])])
     with transaction.atomic():
-        # The lock makes "still a draft" hold until the edit commits, even against a concurrent send/.
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        _require_draft(locked, "edited")
-        for name, value in fields.items():
-            setattr(campaign, name, value)
-        campaign.status = locked.status
-        campaign.save(update_fields=[*fields, "updated_at"])
+        # The draft save's conditional UPDATE holds the row until commit, so the lists change with it or not at all.
+        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed)
         if lists is not None:
             campaign.lists.set(lists)
-        changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-        audit_record(actor=actor, action="campaign.updated", target=campaign, data={"fields": changed})
     return campaign
 
 

@@ -112,6 +112,17 @@ def contact_import_errors(*, contact_import: ContactImport) -> Iterator[list]:
     yield from (list(row) for row in rows.iterator(chunk_size=2000))
 
 
+def contact_attribute_keys(*, sample: int = 1000) -> list[str]:
+    """Attribute names on the newest contacts: the personalisation placeholders staff can use beyond names.
+
+    A sample, not the whole table: the draft form shows this on every page view.
+    """
+    keys: set[str] = set()
+    for attributes in Contact.objects.order_by("-id").values_list("attributes", flat=True)[:sample]:
+        keys.update(attributes or {})
+    return sorted(keys)
+
+
 def number_q(text: str, *, field: str = "phone_number") -> Q | None:
     """A filter for numbers equal to `text` in any format, or containing its digits; None if it is no number."""
     text = text.strip()

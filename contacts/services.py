@@ -415,6 +415,37 @@ def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", 
     return added
 
 
+# --- Bulk changes from the admin --------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_list_add_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Put contacts on a list (those already on it are left alone); audited on the list; how many were added."""
+    memberships = [ContactListMembership(contact_id=pk, contact_list=contact_list) for pk in contact_ids]
+    before = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).count()
+    ContactListMembership.objects.bulk_create(memberships, ignore_conflicts=True, batch_size=BATCH_SIZE)
+    added = len(set(contact_ids)) - before
+    audit_record(actor=actor, action="contact_list.contacts_added", target=contact_list, data={"count": added})
+    return added
+
+
+@transaction.atomic
+def contact_list_remove_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Take contacts off a list; audited on the list; how many were removed."""
+    removed, _ = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).delete()
+    audit_record(actor=actor, action="contact_list.contacts_removed", target=contact_list, data={"count": removed})
+    return removed
+
+
+def contacts_opt_out(*, contacts: list[Contact], reason: str, actor) -> int:
+    """Opt out each contact as contact_opt_out does (status, suppression, audit), with staff's reason."""
+    if not reason.strip():
+        raise ApplicationError("say why these contacts are opted out", field="reason")
+    for contact in contacts:
+        contact_opt_out(contact=contact, source=f"staff: {reason.strip()}"[:255], actor=actor)
+    return len(contacts)
+
+
 def _validate_timezone(name: str) -> None:
     # Quiet hours are computed in this zone: an unknown name would make them silently wrong.
     if name and name not in available_timezones():
@@ -507,26 +538,14 @@ def contact_list_delete(*, contact_list: ContactList, actor=None) -> None:
 def contact_list_members_change(
     *, contact_list: ContactList, add: list[Contact], remove: list[Contact], actor=None
 ) -> tuple[int, int]:
-    """Add and remove contacts in bulk; returns (added, removed), not counting those already in that state."""
+    """Add and remove contacts in one transaction; returns (added, removed), not counting those already so."""
     overlap = {c.pk for c in add} & {c.pk for c in remove}
     if overlap:
         ids = ", ".join(str(pk) for pk in sorted(overlap))
         raise ApplicationError(f"contacts {ids} are both added and removed", field="remove")
-    removed, _ = ContactListMembership.objects.filter(contact_list=contact_list, contact__in=remove).delete()
-    already = set(
-        ContactListMembership.objects.filter(contact_list=contact_list, contact__in=add).values_list(
-            "contact_id", flat=True
-        )
-    )
-    new = [ContactListMembership(contact=c, contact_list=contact_list) for c in add if c.pk not in already]
-    ContactListMembership.objects.bulk_create(new, ignore_conflicts=True)
-    audit_record(
-        actor=actor,
-        action="contact_list.members_changed",
-        target=contact_list,
-        data={"added": len(new), "removed": removed},
-    )
-    return len(new), removed
+    removed = contact_list_remove_contacts(contact_list=contact_list, contact_ids=[c.pk for c in remove], actor=actor)
+    added = contact_list_add_contacts(contact_list=contact_list, contact_ids=[c.pk for c in add], actor=actor)
+    return added, removed
 
 
 def suppression_remove(*, suppression: Suppression, actor=None) -> None:

@@ -109,7 +109,8 @@ def test_a_draft_can_be_edited_and_deleted(editor):
     new_list = ContactListFactory()
     response = editor.patch(f"{CAMPAIGNS}{campaign.pk}/", {"body": "New text", "lists": [new_list.pk]}, format="json")
     assert response.status_code == 200
-    assert (response.json()["body"], response.json()["lists"]) == ("New text", [new_list.pk])
+    # Saved as the admin saves a draft: the opt-out line the law wants is added when the text lacks one.
+    assert (response.json()["body"], response.json()["lists"]) == ("New text\nReply STOP to opt out", [new_list.pk])
     assert editor.delete(f"{CAMPAIGNS}{campaign.pk}/").status_code == 204
     assert not Campaign.objects.filter(pk=campaign.pk).exists()
 
