@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 SIMULATOR_PORT ?= 8999
 
-.PHONY: install run test lint format bench migrate clean
+.PHONY: install run test lint format bench migrate clean chromium
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -39,8 +39,16 @@ run: $(INSTALLED)
 	@$(BIN)/python manage.py demo_setup --port $(PORT)
 	$(BIN)/honcho --procfile Procfile.dev start
 
-test: $(INSTALLED)
+test: $(INSTALLED) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The admin's browser tests drive Debian's chromium through Playwright (no browser download). Installed here
+# when missing and we may (root); otherwise those tests are skipped and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -8,6 +8,14 @@ def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
 
 
+@pytest.fixture
+def staff_roles(db):
+    """The role groups of the 0001_roles migration, made again if a transactional test flushed them."""
+    from smscampaigns.roles import roles_create
+
+    roles_create()
+
+
 @pytest.fixture(autouse=True)
 def sms_outbox():
     """The locmem backend's outbox, emptied before each test (like Django's mail.outbox)."""
@@ -20,3 +28,30 @@ def sms_outbox():
 
 # The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`): see that module's docstring.
 pytest_plugins = ["sends.simulator.pytest_plugin"]
+
+
+@pytest.fixture
+def api_client(django_user_model):
+    """Make an API client authenticated by token as a new user holding the given permissions.
+
+    `api_client("contacts.view_contact")`; `api_client(superuser=True)` may do everything.
+    """
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    made = 0
+
+    def make(*perms: str, superuser: bool = False) -> APIClient:
+        nonlocal made
+        made += 1
+        user = django_user_model.objects.create_user(f"integration{made}", is_superuser=superuser)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.user = user
+        return client
+
+    return make

@@ -1,10 +1,118 @@
-from django.contrib import admin
+from dataclasses import dataclass
+from datetime import datetime
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from campaigns import services
 from campaigns.models import Campaign
+from campaigns.segments import segment_info
+from contacts.selectors import contact_attribute_keys
+from smscampaigns.errors import ApplicationError
+
+Status = Campaign.Status
+SEND_PERMISSION = "campaigns.send_campaign"
+CHANGE_PERMISSION = "campaigns.change_campaign"
+NAME_PLACEHOLDERS = ["first_name", "last_name"]
+
+
+@dataclass(frozen=True)
+class CampaignAction:
+    """A button on the campaign page (and, except schedule, an action of the list) that moves its status."""
+
+    name: str
+    label: str
+    permission: str
+    from_statuses: frozenset[str]
+    confirm: str = ""
+
+    def allowed_for(self, campaign: Campaign) -> bool:
+        return campaign.status in self.from_statuses
+
+
+# Sending, scheduling and resuming need campaigns.send_campaign (the "Marketing manager" role); stopping a
+# campaign (pause, back to draft) is open to anyone who may edit campaigns; cancelling is final, so it needs
+# send_campaign too.
+CAMPAIGN_ACTIONS = {
+    action.name: action
+    for action in [
+        CampaignAction("schedule", "Schedule", SEND_PERMISSION, frozenset({Status.DRAFT})),
+        CampaignAction("send_now", "Send now", SEND_PERMISSION, frozenset({Status.DRAFT}), "Send this campaign now?"),
+        CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION, frozenset({Status.SCHEDULED})),
+        CampaignAction("pause", "Pause", CHANGE_PERMISSION, frozenset({Status.SENDING})),
+        CampaignAction("resume", "Resume", SEND_PERMISSION, frozenset({Status.PAUSED})),
+        CampaignAction(
+            "cancel",
+            "Cancel campaign",
+            SEND_PERMISSION,
+            frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}),
+            "Cancel this campaign? This cannot be undone.",
+        ),
+    ]
+}
+
+
+def perform_campaign_action(*, action: CampaignAction, campaign: Campaign, user, scheduled_at: datetime | None = None):
+    """Call the campaigns service behind `action` (each one audits the move with the user)."""
+    if not user.has_perm(action.permission):
+        raise PermissionDenied
+    if not action.allowed_for(campaign):
+        raise ApplicationError(
+            f"campaign {campaign.name!r} is {campaign.get_status_display().lower()}; {action.label.lower()} is not "
+            "possible now",
+            code="illegal_transition",
+        )
+    if action.name == "schedule":
+        if scheduled_at is None:
+            raise ApplicationError("choose when to send the campaign", field="scheduled_at")
+        return services.campaign_schedule(campaign=campaign, scheduled_at=scheduled_at, actor=user)
+    service = {
+        "send_now": services.campaign_send_now,
+        "unschedule": services.campaign_unschedule,
+        "pause": services.campaign_pause,
+        "resume": services.campaign_resume,
+        "cancel": services.campaign_cancel,
+    }[action.name]
+    return service(campaign=campaign, actor=user)
+
+
+class ScheduleForm(forms.Form):
+    # Entered in the staff member's timezone (the active one), like every time in the admin.
+    scheduled_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["name", "sender", "lists", "body", "max_per_second"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body" not in self.fields:
+            return  # a read-only campaign: no body to write
+        self.fields["body"].help_text = (
+            f"If the text does not say how to opt out, “{services.OPT_OUT_FOOTER}” is added on its own line when "
+            "you save. The counter counts the text as written: personalised values change the length."
+        )
+
+
+def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
+    return [a for a in CAMPAIGN_ACTIONS.values() if a.allowed_for(campaign) and request.user.has_perm(a.permission)]
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = [
         "name",
         "status",
@@ -21,14 +129,9 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["created_by"]
     filter_horizontal = ["lists"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "status",
-        "status_reason",
-        "started_at",
-        "completed_at",
-        "created_by",
-        "created_at",
-        "updated_at",
+    show_full_result_count = False
+    actions = ["send_now_selected", "pause_selected", "resume_selected", "cancel_selected"]
+    counters = [
         "recipients_count",
         "queued_count",
         "sent_count",
@@ -42,3 +145,156 @@ class CampaignAdmin(admin.ModelAdmin):
         "segments_count",
         "cost",
     ]
+    readonly_fields = [
+        "placeholders",
+        "body_segments",
+        "status",
+        "status_reason",
+        "schedule_time",
+        "started_at",
+        "completed_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+        *counters,
+    ]
+
+    class Media:
+        js = ["campaigns/segment-counter.js", "campaigns/campaign-actions.js", "smscampaigns/staff-timezone.js"]
+        css = {"all": ["campaigns/campaign-admin.css"]}
+
+    def get_fieldsets(self, request, obj=None):
+        draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
+        if obj is None:
+            return draft
+        if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
+            draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
+        return [
+            *draft,
+            ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
+            ("Progress", {"fields": self.counters}),
+            ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        # Only drafts are edited: a scheduled campaign goes back to draft first; a sending or finished one
+        # is a record. Its page stays readable (view permission) and keeps its status buttons.
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="placeholders")
+    def placeholders(self, obj=None) -> str:
+        names = NAME_PLACEHOLDERS + [key for key in contact_attribute_keys() if key not in NAME_PLACEHOLDERS]
+        return format_html_join(", ", "<code>{{{{ {} }}}}</code>", ((name,) for name in names))
+
+    @admin.display(description="segments")
+    def body_segments(self, obj: Campaign) -> str:
+        info = segment_info(obj.body)
+        note = info.forces_ucs2_note
+        return format_html(
+            "{} characters · {} segment{} · {}{}",
+            info.characters,
+            info.segments,
+            "" if info.segments == 1 else "s",
+            info.encoding,
+            format_html("<br>{}", note) if note else "",
+        )
+
+    @admin.display(description="scheduled for")
+    def schedule_time(self, obj: Campaign) -> str:
+        if obj.scheduled_at is None:
+            return "-"
+        local = timezone.localtime(obj.scheduled_at)
+        return f"{local:%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = services.campaign_draft_save(
+                campaign=obj, actor=request.user, changed_fields=form.changed_data, created=not change
+            )
+        except ApplicationError as exc:
+            # The engine claimed it between the page load and the save: say so rather than a server error.
+            raise PermissionDenied(exc.message) from exc
+        if saved.footer_added:
+            messages.warning(
+                request,
+                f"The text did not say how to opt out, so “{services.OPT_OUT_FOOTER}” was added at the end.",
+            )
+
+    # --- Status buttons --------------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.action_view))
+        return [path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if campaign is not None:
+            extra = {
+                **extra,
+                "status_actions": [
+                    (a, reverse("admin:campaigns_campaign_action", args=[campaign.pk, a.name]))
+                    for a in _status_actions(request, campaign)
+                ],
+                "schedule_form": ScheduleForm(),
+                "staff_timezone": timezone.get_current_timezone_name(),
+            }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def action_view(self, request, pk: int, name: str):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        action = CAMPAIGN_ACTIONS.get(name)
+        if action is None or not request.user.has_perm(action.permission):
+            raise PermissionDenied
+        scheduled_at = None
+        if action.name == "schedule":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, f"Not scheduled: {form.errors.as_text()}")
+                return redirect("admin:campaigns_campaign_change", campaign.pk)
+            scheduled_at = form.cleaned_data["scheduled_at"]
+        try:
+            perform_campaign_action(action=action, campaign=campaign, user=request.user, scheduled_at=scheduled_at)
+        except ApplicationError as exc:
+            messages.error(request, f"{action.label}: {exc.message}")
+        else:
+            messages.success(request, f"{campaign}: {action.label.lower()} done, now {campaign.get_status_display()}.")
+        return redirect("admin:campaigns_campaign_change", campaign.pk)
+
+    # --- Actions of the list -------------------------------------------------------------------------
+
+    def _run_on_selected(self, request, queryset, name: str) -> None:
+        action = CAMPAIGN_ACTIONS[name]
+        for campaign in queryset:
+            try:
+                perform_campaign_action(action=action, campaign=campaign, user=request.user)
+            except ApplicationError as exc:
+                messages.error(request, f"{campaign}: {exc.message}")
+            else:
+                messages.success(request, f"{campaign}: now {campaign.get_status_display()}.")
+
+    def has_send_permission(self, request):
+        return request.user.has_perm(SEND_PERMISSION)
+
+    @admin.action(description="Send the selected drafts now", permissions=["send"])
+    def send_now_selected(self, request, queryset):
+        self._run_on_selected(request, queryset, "send_now")
+
+    @admin.action(description="Pause the selected campaigns", permissions=["change"])
+    def pause_selected(self, request, queryset):
+        self._run_on_selected(request, queryset, "pause")
+
+    @admin.action(description="Resume the selected campaigns", permissions=["send"])
+    def resume_selected(self, request, queryset):
+        self._run_on_selected(request, queryset, "resume")
+
+    @admin.action(description="Cancel the selected campaigns", permissions=["send"])
+    def cancel_selected(self, request, queryset):
+        self._run_on_selected(request, queryset, "cancel")

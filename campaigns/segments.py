@@ -104,3 +104,20 @@ def price_per_segment(country: str) -> Decimal:
 
 def estimate_cost(*, segments: int, country: str, recipients: int = 1) -> Decimal:
     return price_per_segment(country) * segments * recipients
+
+
+def invisible_character_labels() -> dict[int, str]:
+    """How `forces_ucs2_note` names each assigned character a person cannot see, by code point.
+
+    The admin's live counter (campaigns/static/campaigns/segment-counter.js) carries this table so that it
+    names such characters exactly as the server does; campaigns/tests/test_segment_counter_js.py keeps the two
+    in step and prints the table to paste when Python's Unicode data changes.
+    """
+    labels = {}
+    for code in range(0x110000):
+        ch = chr(code)
+        if unicodedata.category(ch) in ("Cn", "Co", "Cs"):
+            continue  # unassigned, private or surrogate: no name, the counter says "control character"
+        if _visible(ch) != ch:
+            labels[code] = _visible(ch)
+    return labels

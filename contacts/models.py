@@ -103,3 +103,70 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_number} ({self.get_reason_display()})"
+
+
+class ContactImport(models.Model):
+    """One run of a contact import: its options, who asked, and how far it got (committed with each batch)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="contact-imports/%Y/%m/", blank=True, help_text="The uploaded CSV")
+    source_name = models.CharField(max_length=255, help_text="The file name as given")
+    list_name = models.CharField(max_length=200, blank=True, help_text="List the contacts are added to")
+    default_region = models.CharField(max_length=2, help_text="Region assumed for numbers without a country code")
+    consent_source = models.CharField(max_length=255, blank=True, help_text="Consent evidence; blank: unsubscribed")
+    update_existing = models.BooleanField(default=False, help_text="Overwrite names and attributes")
+    dry_run = models.BooleanField(default=False, help_text="Check the file and count, write no contact")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    lines_done = models.PositiveIntegerField(default=0, help_text="Every row up to this line is committed")
+    rows_read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, help_text="Why the import stopped, when it did")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the last batch was committed")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    COUNTERS = ("rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} of {self.source_name}"
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return min(99, int(100 * self.bytes_done / self.bytes_total)) if self.bytes_total else 0
+
+
+class ContactImportError(models.Model):
+    """A row that was not imported, and why: the error report, written with the batch it belongs to."""
+
+    contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="errors")
+    line = models.PositiveIntegerField()
+    column = models.CharField(max_length=255, blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["contact_import", "line", "id"]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

@@ -1,6 +1,17 @@
 """Reads of contacts and suppressions that more than one caller needs."""
 
-from contacts.models import Contact, Suppression
+import json
+import re
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+
+from contacts.bulksql import sql_in
+from contacts.models import Contact, ContactImport, ContactList, Suppression
+from contacts.phones import normalize_phone
+from smscampaigns.errors import ApplicationError
 
 
 def contact_get_by_phone(*, e164: str) -> Contact | None:
@@ -9,3 +20,127 @@ def contact_get_by_phone(*, e164: str) -> Contact | None:
 
 def number_is_suppressed(*, e164: str) -> bool:
     return Suppression.objects.filter(phone_number=e164).exists()
+
+
+def suppression_reasons_blocking_opt_in(*, e164: str) -> list[str]:
+    """Suppression reasons that no opt-in may lift (everything but the person's own opt-out)."""
+    blocking = Suppression.objects.filter(phone_number=e164).exclude(reason=Suppression.Reason.OPT_OUT)
+    return sorted(blocking.values_list("reason", flat=True))
+
+
+EXPORT_COLUMNS = [
+    "phone_number",
+    "first_name",
+    "last_name",
+    "country",
+    "timezone",
+    "status",
+    "consented_at",
+    "consent_source",
+    "consent_text",
+    "opted_out_at",
+    "opt_out_source",
+    "suppressed",
+    "lists",
+    "attributes",
+    "created_at",
+]
+
+
+def contacts_for_export(*, list_name: str = "", status: str = "", chunk_size: int = 2000) -> Iterator[list]:
+    """Rows of EXPORT_COLUMNS, streamed in chunks: the consent evidence of every contact, for an audit."""
+    contacts = Contact.objects.order_by("id")
+    if list_name:
+        contacts = contacts.filter(lists__name=list_name)
+    if status:
+        contacts = contacts.filter(status=status)
+    contacts = contacts.prefetch_related(Prefetch("lists", queryset=ContactList.objects.only("name").order_by("name")))
+    for chunk in batched(contacts.iterator(chunk_size=chunk_size), chunk_size):
+        reasons = suppression_reasons(numbers=[str(contact.phone_number) for contact in chunk])
+        for contact in chunk:
+            phone = str(contact.phone_number)
+            yield [
+                phone,
+                contact.first_name,
+                contact.last_name,
+                contact.country,
+                contact.timezone,
+                contact.status,
+                _iso(contact.consented_at),
+                contact.consent_source,
+                contact.consent_text,
+                _iso(contact.opted_out_at),
+                contact.opt_out_source,
+                ";".join(sorted(reasons.get(phone, ()))),
+                ";".join(contact_list.name for contact_list in contact.lists.all()),
+                json.dumps(contact.attributes, ensure_ascii=False, sort_keys=True) if contact.attributes else "",
+                _iso(contact.created_at),
+            ]
+
+
+def suppression_reasons(*, numbers: list[str]) -> dict[str, list[str]]:
+    """The suppression reasons of each of these E.164 numbers that has any, in one query.
+
+    Plain SQL: a filter on PhoneNumberField would parse and validate every number again.
+    """
+    reasons: dict[str, list[str]] = {}
+    if not numbers:
+        return reasons
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    with connection.cursor() as cursor:
+        matching, params = sql_in(numbers)
+        cursor.execute(f"SELECT phone_number, reason FROM {table} WHERE phone_number {matching}", params)
+        for phone, reason in cursor:
+            reasons.setdefault(phone, []).append(reason)
+    return reasons
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of up to `size` items, consuming `items` lazily (itertools.batched arrives in Python 3.12)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _iso(moment) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def contact_import_errors(*, contact_import: ContactImport) -> Iterator[list]:
+    """The error report of an import, row by row (line, column, value, reason), streamed."""
+    rows = contact_import.errors.order_by("line", "id").values_list("line", "column", "value", "reason")
+    yield from (list(row) for row in rows.iterator(chunk_size=2000))
+
+
+def contact_attribute_keys(*, sample: int = 1000) -> list[str]:
+    """Attribute names on the newest contacts: the personalisation placeholders staff can use beyond names.
+
+    A sample, not the whole table: the draft form shows this on every page view.
+    """
+    keys: set[str] = set()
+    for attributes in Contact.objects.order_by("-id").values_list("attributes", flat=True)[:sample]:
+        keys.update(attributes or {})
+    return sorted(keys)
+
+
+def number_q(text: str, *, field: str = "phone_number") -> Q | None:
+    """A filter for numbers equal to `text` in any format, or containing its digits; None if it is no number."""
+    text = text.strip()
+    try:
+        return Q(**{field: normalize_phone(text).e164})
+    except ApplicationError:
+        pass
+    digits = re.sub(r"\D", "", text)
+    if digits and not re.search(r"[^\d\s()+.\-]", text):
+        return Q(**{f"{field}__contains": digits})
+    return None
+
+
+def contacts_matching(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]:
+    """Contacts whose number is `text` in any format (or contains its digits), else whose name contains it."""
+    if not text.strip():
+        return queryset
+    by_number = number_q(text)
+    if by_number is not None:
+        return queryset.filter(by_number)
+    return queryset.filter(Q(first_name__icontains=text.strip()) | Q(last_name__icontains=text.strip()))

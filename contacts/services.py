@@ -1,11 +1,31 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
-from django.db import transaction
+import csv
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO, TextIO
+from zoneinfo import available_timezones
+
+import phonenumbers
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from contacts.models import Contact, ContactList, ContactListMembership, Suppression
+from contacts.bulksql import sql_row_sources
+from contacts.csvfiles import ContactCsv, RowError
+from contacts.importer import (
+    BATCH_SIZE,
+    ERROR_REPORT_HEADER,
+    ImportSummary,
+    ProgressCallback,
+    run_import,
+)
+from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
+from contacts.selectors import batched, suppression_reasons_blocking_opt_in
 from smscampaigns.errors import ApplicationError
 
 
@@ -27,6 +47,7 @@ def contact_create(
     number = normalize_phone(phone_number, region=region)
     if Contact.objects.filter(phone_number=number.e164).exists():
         raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
+    _validate_timezone(timezone_name)
     suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
     subscribe = bool(consent_source) and not suppressed
     contact = Contact.objects.create(
@@ -74,11 +95,10 @@ def contact_opt_in(*, contact: Contact, consent_source: str, consent_text: str =
     """Re-subscribe with new consent evidence; lifts an opt-out suppression, never a do-not-call one."""
     if not consent_source:
         raise ApplicationError("consent evidence is required to subscribe a contact", field="consent_source")
-    blocking = Suppression.objects.filter(phone_number=contact.phone_number).exclude(reason=Suppression.Reason.OPT_OUT)
-    if blocking.exists():
-        reasons = ", ".join(sorted(blocking.values_list("reason", flat=True)))
-        raise ApplicationError(f"{contact.phone_number} is suppressed ({reasons}) and cannot be subscribed")
-    Suppression.objects.filter(phone_number=contact.phone_number, reason=Suppression.Reason.OPT_OUT).delete()
+    blocking = suppression_reasons_blocking_opt_in(e164=str(contact.phone_number))
+    if blocking:
+        raise ApplicationError(f"{contact.phone_number} is suppressed ({', '.join(blocking)}) and cannot be subscribed")
+    suppression_opt_out_lift(phone_number=str(contact.phone_number), source=consent_source, actor=actor)
     contact.status = Contact.Status.SUBSCRIBED
     contact.consented_at = timezone.now()
     contact.consent_source = consent_source
@@ -86,6 +106,16 @@ def contact_opt_in(*, contact: Contact, consent_source: str, consent_text: str =
     contact.save(update_fields=["status", "consented_at", "consent_source", "consent_text", "updated_at"])
     audit_record(actor=actor, action="contact.opted_in", target=contact, data={"source": consent_source})
     return contact
+
+
+def suppression_opt_out_lift(*, phone_number: str, source: str, actor=None) -> int:
+    """Lift the number's opt-out suppression (never a do-not-call or manual one), audited; how many lifted."""
+    lifted = 0
+    for suppression in Suppression.objects.filter(phone_number=phone_number, reason=Suppression.Reason.OPT_OUT):
+        audit_record(actor=actor, action="suppression.lifted", target=suppression, data={"source": source})
+        suppression.delete()
+        lifted += 1
+    return lifted
 
 
 def suppression_add(
@@ -106,3 +136,425 @@ def suppression_add(
     if created and actor is not None:
         audit_record(actor=actor, action="suppression.added", target=suppression, data={"reason": reason})
     return suppression
+
+
+# --- Imports ----------------------------------------------------------------------------------------
+
+
+def contact_import(
+    *,
+    file: BinaryIO,
+    source_name: str = "",
+    contact_list_name: str = "",
+    default_region: str | None = None,
+    consent_source: str = "",
+    update: bool = False,
+    dry_run: bool = False,
+    errors_to: TextIO | None = None,
+    progress: ProgressCallback | None = None,
+    record: ContactImport | None = None,
+    actor=None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportSummary:
+    """Import contacts from a CSV file, batch by batch; the one path used by the command, admin and API.
+
+    Without `consent_source` contacts arrive unsubscribed. Opted-out contacts and suppressed numbers are
+    reported and left unchanged. A non-dry run is tracked by a ContactImport (`record`, created when not
+    given) whose counts and checkpoint are committed with each batch; given a record that already has a
+    checkpoint, the import resumes after it.
+    """
+    region = _import_region(default_region)
+    if record is None and not dry_run:
+        record = ContactImport.objects.create(
+            source_name=source_name[:255],
+            list_name=contact_list_name,
+            default_region=region,
+            consent_source=consent_source,
+            update_existing=update,
+            created_by=_user_or_none(actor),
+        )
+    if record is not None:
+        now = timezone.now()
+        ContactImport.objects.filter(pk=record.pk).update(
+            status=ContactImport.Status.RUNNING, started_at=record.started_at or now, progress_at=now, failure=""
+        )
+    try:
+        summary = run_import(
+            file=file,
+            contact_list_name=contact_list_name,
+            default_region=region,
+            consent_source=consent_source,
+            update=update,
+            dry_run=dry_run,
+            errors_to=errors_to,
+            progress=progress,
+            record=record,
+            batch_size=batch_size,
+        )
+    except BaseException as exc:  # Ctrl-C included: the record must not stay "running"
+        if record is not None:
+            _contact_import_failed(record, exc)
+        raise
+    if record is not None:
+        ContactImport.objects.filter(pk=record.pk).update(
+            status=ContactImport.Status.COMPLETED,
+            finished_at=timezone.now(),
+            bytes_total=summary.bytes_total,
+            bytes_done=summary.bytes_done,
+            **summary.counts(),
+        )
+        record.refresh_from_db()
+        if not dry_run:
+            audit_record(actor=actor, action="contacts.imported", target=record, data=summary.counts())
+    return summary
+
+
+def contact_import_start(
+    *,
+    file,
+    contact_list_name: str = "",
+    default_region: str | None = None,
+    consent_source: str = "",
+    update: bool = False,
+    dry_run: bool = False,
+    actor=None,
+) -> ContactImport:
+    """Check an uploaded file, store it and queue its import for a worker; returns the import to poll."""
+    region = _import_region(default_region)
+    ContactCsv(file)  # a file that cannot be read is refused now, with the reason, not later in a worker
+    file.seek(0)
+    record = ContactImport(
+        source_name=(getattr(file, "name", "") or "upload.csv")[:255],
+        list_name=contact_list_name,
+        default_region=region,
+        consent_source=consent_source,
+        update_existing=update,
+        dry_run=dry_run,
+        bytes_total=getattr(file, "size", 0) or 0,
+        created_by=_user_or_none(actor),
+    )
+    record.file.save(Path(record.source_name).name, file, save=False)
+    record.save()
+    _enqueue_contact_import(record)
+    return record
+
+
+def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
+    """Queue a failed or interrupted upload again; it carries on after the last committed batch."""
+    if not contact_import.file:
+        raise ApplicationError("only uploaded imports can be resumed; run the command again instead")
+    if contact_import.status != ContactImport.Status.FAILED:
+        # A running import whose worker died is redelivered by the broker; queueing it again here could
+        # let two workers run it at once.
+        raise ApplicationError(f"import #{contact_import.pk} is {contact_import.get_status_display().lower()}")
+    ContactImport.objects.filter(pk=contact_import.pk).update(status=ContactImport.Status.PENDING, failure="")
+    _enqueue_contact_import(contact_import)
+    return contact_import
+
+
+IMPORT_WORKER_PRESUMED_DEAD = timedelta(minutes=5)  # a batch commits in about a second
+
+
+def contact_import_run(*, contact_import_id: int) -> ImportSummary | None:
+    """Run (or carry on) an uploaded import; what a worker calls."""
+    # Claim it: a message redelivered while a worker still runs the import (a long import outlasts the
+    # broker's visibility timeout) must not start a second run; a worker silent for long has died.
+    claimed = (
+        ContactImport.objects.filter(pk=contact_import_id)
+        .filter(
+            Q(status=ContactImport.Status.PENDING)
+            | Q(status=ContactImport.Status.RUNNING, progress_at__lt=timezone.now() - IMPORT_WORKER_PRESUMED_DEAD)
+        )
+        .update(status=ContactImport.Status.RUNNING, progress_at=timezone.now())
+    )
+    if not claimed:
+        return None
+    record = ContactImport.objects.select_related("created_by").get(pk=contact_import_id)
+    try:
+        file = record.file.open("rb")
+    except OSError as exc:
+        _contact_import_failed(record, ApplicationError(f"the uploaded file cannot be read: {exc}"))
+        return None
+    with file:
+        try:
+            return contact_import(
+                file=file,
+                contact_list_name=record.list_name,
+                default_region=record.default_region,
+                consent_source=record.consent_source,
+                update=record.update_existing,
+                dry_run=record.dry_run,
+                record=record,
+                actor=record.created_by,
+            )
+        except ApplicationError:
+            return None  # a fault of the file, recorded on the import for the person who uploaded it
+
+
+def _enqueue_contact_import(record: ContactImport) -> None:
+    from contacts.tasks import run_contact_import
+
+    transaction.on_commit(lambda: run_contact_import.delay(record.pk))
+
+
+def _contact_import_failed(record: ContactImport, exc: BaseException) -> None:
+    record.refresh_from_db(fields=["lines_done"])
+    if isinstance(exc, ApplicationError):
+        failure = exc.message
+    elif isinstance(exc, KeyboardInterrupt):
+        failure = f"interrupted after line {record.lines_done}; every row up to it is imported"
+    else:
+        failure = f"stopped after line {record.lines_done} by {type(exc).__name__}: {exc}"
+    ContactImport.objects.filter(pk=record.pk).update(
+        status=ContactImport.Status.FAILED, failure=failure, finished_at=timezone.now()
+    )
+
+
+def _import_region(default_region: str | None) -> str:
+    region = (default_region or settings.DEFAULT_PHONE_REGION).strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ApplicationError(
+            f"unknown region {region!r}: expected a two-letter country code such as US or GB", field="default_region"
+        )
+    return region
+
+
+def _user_or_none(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+@dataclass
+class SuppressionImportSummary:
+    read: int = 0
+    added: int = 0
+    already: int = 0
+    rejected: int = 0
+    subscribed_contacts: int = 0  # subscribed contacts whose number is now suppressed: they will not be texted
+    errors: list[RowError] = field(default_factory=list)
+
+
+def suppression_import(
+    *,
+    file: BinaryIO,
+    reason: str,
+    source: str = "",
+    default_region: str | None = None,
+    errors_to: TextIO | None = None,
+    actor=None,
+    batch_size: int = BATCH_SIZE,
+) -> SuppressionImportSummary:
+    """Suppress every number of a file (a CSV with a phone column, or a bare list of numbers), batch by batch."""
+    if reason not in Suppression.Reason.values:
+        raise ApplicationError(
+            f"unknown suppression reason {reason!r}; use one of {', '.join(Suppression.Reason.values)}",
+            field="reason",
+        )
+    region = _import_region(default_region)
+    source_file = ContactCsv(file, headerless_ok=True)
+    report = csv.writer(errors_to) if errors_to is not None else None
+    if report is not None:
+        report.writerow(ERROR_REPORT_HEADER)
+    summary = SuppressionImportSummary()
+    for batch in batched(source_file.rows(), batch_size):
+        numbers: set[str] = set()
+        errors = []
+        for row in batch:
+            try:
+                numbers.add(normalize_phone(row.phone, region=region).e164)
+            except ApplicationError as exc:
+                errors.append(RowError(row.line, source_file.phone_header, row.phone, exc.message))
+        with transaction.atomic():
+            added = suppressions_add_many(numbers=sorted(numbers), reason=reason, source=source, actor=actor)
+            summary.subscribed_contacts += Contact.objects.filter(
+                phone_number__in=added, status=Contact.Status.SUBSCRIBED
+            ).count()
+        summary.read += len(batch)
+        summary.added += len(added)
+        summary.already += len(batch) - len(errors) - len(added)
+        summary.rejected += len(errors)
+        if report is not None:
+            report.writerows(error.as_row() for error in errors)
+        summary.errors.extend(errors[: max(0, 10 - len(summary.errors))])
+    if actor is not None and summary.added:
+        audit_record(
+            actor=actor,
+            action="suppressions.imported",
+            target=Suppression.objects.filter(reason=reason).order_by("-id").first(),
+            data={"reason": reason, "source": source, "added": summary.added},
+        )
+    return summary
+
+
+_SUPPRESSION_COLUMNS = {
+    "phone_number": "text",
+    "reason": "text",
+    "source": "text",
+    "note": "text",
+    "created_by_id": "bigint",
+    "created_at": "timestamptz",
+}
+
+
+def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", actor=None) -> list[str]:
+    """Suppress E.164 numbers in one statement; returns those that were not yet suppressed for `reason`."""
+    if not numbers:
+        return []
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    user = _user_or_none(actor)
+    rows = [(number, reason, source[:255], "", user and user.pk, now) for number in numbers]
+    added = []
+    with connection.cursor() as cursor:
+        for row_source, params in sql_row_sources(_SUPPRESSION_COLUMNS, rows):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(_SUPPRESSION_COLUMNS)}) {row_source} "
+                "ON CONFLICT DO NOTHING RETURNING phone_number",
+                params,
+            )
+            added.extend(phone for (phone,) in cursor.fetchall())
+    return added
+
+
+# --- Bulk changes from the admin --------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_list_add_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Put contacts on a list (those already on it are left alone); audited on the list; how many were added."""
+    memberships = [ContactListMembership(contact_id=pk, contact_list=contact_list) for pk in contact_ids]
+    before = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).count()
+    ContactListMembership.objects.bulk_create(memberships, ignore_conflicts=True, batch_size=BATCH_SIZE)
+    added = len(set(contact_ids)) - before
+    audit_record(actor=actor, action="contact_list.contacts_added", target=contact_list, data={"count": added})
+    return added
+
+
+@transaction.atomic
+def contact_list_remove_contacts(*, contact_list: ContactList, contact_ids: list[int], actor=None) -> int:
+    """Take contacts off a list; audited on the list; how many were removed."""
+    removed, _ = ContactListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids).delete()
+    audit_record(actor=actor, action="contact_list.contacts_removed", target=contact_list, data={"count": removed})
+    return removed
+
+
+def contacts_opt_out(*, contacts: list[Contact], reason: str, actor) -> int:
+    """Opt out each contact as contact_opt_out does (status, suppression, audit), with staff's reason."""
+    if not reason.strip():
+        raise ApplicationError("say why these contacts are opted out", field="reason")
+    for contact in contacts:
+        contact_opt_out(contact=contact, source=f"staff: {reason.strip()}"[:255], actor=actor)
+    return len(contacts)
+
+
+def _validate_timezone(name: str) -> None:
+    # Quiet hours are computed in this zone: an unknown name would make them silently wrong.
+    if name and name not in available_timezones():
+        raise ApplicationError(f"{name!r} is not an IANA time zone such as America/New_York", field="timezone")
+
+
+_UPDATABLE_CONTACT_FIELDS = ("first_name", "last_name", "timezone", "attributes")
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    phone_number: str | None = None,
+    lists: list[ContactList] | None = None,
+    region: str | None = None,
+    actor=None,
+    **fields,
+) -> Contact:
+    """Change a contact's details; consent and status change only through opt-in and opt-out."""
+    unknown = set(fields) - set(_UPDATABLE_CONTACT_FIELDS)
+    if unknown:
+        raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    if "timezone" in fields:
+        _validate_timezone(fields["timezone"])
+    changed = [name for name, value in fields.items() if getattr(contact, name) != value]
+    for name in changed:
+        setattr(contact, name, fields[name])
+    if phone_number is not None:
+        number = normalize_phone(phone_number, region=region)
+        if number.e164 != contact.phone_number:
+            if Contact.objects.filter(phone_number=number.e164).exclude(pk=contact.pk).exists():
+                raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
+            contact.phone_number, contact.country = number.e164, number.region
+            changed += ["phone_number", "country"]
+            if "timezone" not in fields:
+                contact.timezone = number.timezone
+                changed.append("timezone")
+    if changed:
+        contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
+    if lists is not None:
+        ContactListMembership.objects.filter(contact=contact).exclude(contact_list__in=lists).delete()
+        contact_lists_add(contact=contact, contact_lists=lists)
+    audit_record(actor=actor, action="contact.updated", target=contact, data={"fields": changed})
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact, actor=None) -> None:
+    """Erase a contact; its sends keep the number they went to, and suppressions stay in force."""
+    audit_record(actor=actor, action="contact.deleted", target=contact)
+    contact.delete()
+
+
+def _validate_list_name(name: str, *, exclude_pk: int | None = None) -> None:
+    if not name.strip():
+        raise ApplicationError("a list needs a name", field="name")
+    if ContactList.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise ApplicationError(f"a list named {name!r} already exists", field="name")
+
+
+def contact_list_create(*, name: str, description: str = "", actor=None) -> ContactList:
+    _validate_list_name(name)
+    contact_list = ContactList.objects.create(name=name, description=description)
+    audit_record(actor=actor, action="contact_list.created", target=contact_list)
+    return contact_list
+
+
+def contact_list_update(
+    *, contact_list: ContactList, name: str | None = None, description: str | None = None, actor=None
+) -> ContactList:
+    if name is not None:
+        _validate_list_name(name, exclude_pk=contact_list.pk)
+        contact_list.name = name
+    if description is not None:
+        contact_list.description = description
+    contact_list.save()
+    audit_record(actor=actor, action="contact_list.updated", target=contact_list)
+    return contact_list
+
+
+@transaction.atomic
+def contact_list_delete(*, contact_list: ContactList, actor=None) -> None:
+    """Delete a list (its memberships go with it; the contacts stay)."""
+    audit_record(actor=actor, action="contact_list.deleted", target=contact_list)
+    contact_list.delete()
+
+
+@transaction.atomic
+def contact_list_members_change(
+    *, contact_list: ContactList, add: list[Contact], remove: list[Contact], actor=None
+) -> tuple[int, int]:
+    """Add and remove contacts in one transaction; returns (added, removed), not counting those already so."""
+    overlap = {c.pk for c in add} & {c.pk for c in remove}
+    if overlap:
+        ids = ", ".join(str(pk) for pk in sorted(overlap))
+        raise ApplicationError(f"contacts {ids} are both added and removed", field="remove")
+    removed = contact_list_remove_contacts(contact_list=contact_list, contact_ids=[c.pk for c in remove], actor=actor)
+    added = contact_list_add_contacts(contact_list=contact_list, contact_ids=[c.pk for c in add], actor=actor)
+    return added, removed
+
+
+def suppression_remove(*, suppression: Suppression, actor=None) -> None:
+    """Lift a do-not-call or manual suppression; an opt-out is lifted only by the person's own opt-in."""
+    if suppression.reason == Suppression.Reason.OPT_OUT:
+        raise ApplicationError(
+            f"{suppression.phone_number} opted out; only the person's new consent lifts that "
+            "(opt the contact in with consent evidence)"
+        )
+    with transaction.atomic():
+        audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
+        suppression.delete()

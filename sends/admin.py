@@ -23,7 +23,11 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ["from_number", "to_number", "text", "action", "intent", "received_at"]
-    list_filter = ["action", "intent"]
+    """What people texted us and what was done about it (opt-out, opt-in, help, none)."""
+
+    list_display = ["received_at", "from_number", "contact", "text", "action", "to_number", "intent"]
+    # No date_hierarchy or filter on a free-text column: each would run a DISTINCT over the whole table per view.
+    list_filter = ["action", "intent", "received_at"]
     search_fields = ["from_number", "text"]
+    list_select_related = ["contact"]
     raw_id_fields = ["contact"]

@@ -5,7 +5,8 @@ file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` sw
 PostgreSQL and Redis.
 """
 
-from datetime import time
+import re
+from datetime import time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -61,10 +62,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "smscampaigns",
     "audit",
@@ -80,8 +83,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "smscampaigns.middleware.StaffTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smscampaigns.urls"
@@ -149,6 +155,8 @@ else:
         "data_folder_out": str(broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        # kombu's default is ./control, a folder in whatever directory the process started in.
+        "control_folder": str(VAR_DIR / "celery-control"),
     }
     CELERY_RESULT_BACKEND = None
     # File-based so that web, worker and beat, separate processes, share one cache.
@@ -224,8 +232,88 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ENGINE_TICK_SECONDS * 5},
     },
 }
+# --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
+# Keywords count when they are the whole message, give or take case, whitespace and punctuation.
+SMS_OPT_OUT_KEYWORDS = env.list(
+    "SMS_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+)
+SMS_OPT_IN_KEYWORDS = env.list("SMS_OPT_IN_KEYWORDS", default=["START", "UNSTOP", "YES", "RESUME"])
+SMS_HELP_KEYWORDS = env.list("SMS_HELP_KEYWORDS", default=["HELP", "INFO"])
+# Informal opt-outs (2025 TCPA revocation rules): honoured wherever they appear in a message, tolerant of
+# case and punctuation ("Please REMOVE me!!" matches "remove me"). Separate phrases with commas.
+SMS_OPT_OUT_PHRASES = env.list(
+    "SMS_OPT_OUT_PHRASES",
+    default=[
+        "leave me alone",
+        "remove me",
+        "take me off",
+        "no more texts",
+        "no more messages",
+        "no more text messages",
+        "dont text me",
+        "do not text me",
+        "dont message me",
+        "do not message me",
+        "dont contact me",
+        "do not contact me",
+        "stop texting",
+        "please stop",
+        "stop please",
+        "stop it",
+        "stop messaging",
+        "stop sending",
+        "stop contacting me",
+        "opt me out",
+        "opt out",
+        "unsubscribe me",
+        "wrong number",
+    ],
+)
+SMS_SUPPORT_CONTACT = env.str("SMS_SUPPORT_CONTACT", default="")
+# Reply templates: {brand} is SMS_BRAND_NAME, {support} is SMS_SUPPORT_CONTACT.
+SMS_OPT_OUT_CONFIRMATION = env.str(
+    "SMS_OPT_OUT_CONFIRMATION",
+    default="You are unsubscribed from {brand}. No more messages. Reply START to resubscribe.",
+)
+SMS_OPT_IN_CONFIRMATION = env.str(
+    "SMS_OPT_IN_CONFIRMATION",
+    default="You are subscribed to {brand} messages again. Msg & data rates may apply. Reply HELP for help, "
+    "STOP to opt out.",
+)
+SMS_HELP_TEXT = env.str(
+    "SMS_HELP_TEXT",
+    default="{brand}: marketing texts. Msg & data rates may apply. Reply STOP to unsubscribe, START to resubscribe."
+    + (" Help: {support}" if SMS_SUPPORT_CONTACT else ""),
+)
+for _name in ("SMS_OPT_OUT_CONFIRMATION", "SMS_OPT_IN_CONFIRMATION", "SMS_HELP_TEXT"):
+    try:
+        globals()[_name].format(brand=SMS_BRAND_NAME, support=SMS_SUPPORT_CONTACT)
+    except (KeyError, IndexError, ValueError) as _exc:
+        raise ImproperlyConfigured(
+            f"Setting {_name} is malformed: only {{brand}} and {{support}} may be used ({_exc!r})"
+        ) from None
+# A reply is sent while Plivo waits for the webhook's answer (8 s at most): give the provider this long.
+SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
+# Repeated STOPs (or STARTs) within this window get no second confirmation.
+SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", env.int, default=600)
+# How long a webhook signature nonce is remembered: a V2 signature does not cover the body, so a nonce
+# seen again with a different body is refused as a replay. Plivo's own retries end within ~7 minutes.
+PLIVO_WEBHOOK_NONCE_TTL_SECONDS = _setting("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", env.int, default=3600)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
+# Brute-force protection for the admin login (django-axes): after AXES_FAILURE_LIMIT wrong passwords for
+# one username from one address, that pair is locked out for the cool-off time (answered 429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _setting("AXES_FAILURE_LIMIT", env.int, default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=_setting("AXES_COOLOFF_MINUTES", env.int, default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its start-up banner would land in every management command's output
+AXES_SENSITIVE_PARAMETERS = ["password", "auth_token", "token"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -262,20 +350,44 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST framework -------------------------------------------------------------------------------
+# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"Setting API_THROTTLE_RATE is malformed: expected requests per period such as 600/minute, "
+        f"got {API_THROTTLE_RATE!r}"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["smscampaigns.api.ModelPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["smscampaigns.api.UserThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "smscampaigns.api.PagePagination",
+    "EXCEPTION_HANDLER": "smscampaigns.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "smscampaigns.api.ApiMetadata",
+    "DEFAULT_SCHEMA_CLASS": "smscampaigns.api_views.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "smscampaigns API",
-    "DESCRIPTION": "Contacts, lists, suppressions and SMS campaigns sent through Plivo.",
+    "DESCRIPTION": (
+        "Contacts, lists, suppressions and SMS campaigns sent through Plivo. Authenticate with "
+        "`Authorization: Token <key>` (`python manage.py create_api_token USERNAME` prints one) or a session. "
+        'Every error answers `{"detail": "...", "errors": {"field": ["..."]}}`.'
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Document that required text may not be blank (minLength 1), as the serializers enforce.
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    # Swagger UI from the drf-spectacular-sidecar package, served as our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging --------------------------------------------------------------------------------------

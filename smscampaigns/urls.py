@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from smscampaigns.health import healthz
 
@@ -10,4 +10,6 @@ admin.site.index_title = "SMS campaigns back office"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("smscampaigns.api_urls")),
+    path("", include("sends.urls")),
 ]

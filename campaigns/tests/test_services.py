@@ -8,11 +8,14 @@ from campaigns.models import Campaign
 from campaigns.services import (
     campaign_cancel,
     campaign_complete,
+    campaign_create,
+    campaign_delete,
     campaign_launch,
     campaign_pause,
     campaign_resume,
     campaign_schedule,
     campaign_send_now,
+    campaign_update,
 )
 from campaigns.tests.factories import CampaignFactory
 from smscampaigns.errors import ApplicationError
@@ -89,3 +92,23 @@ def test_send_now_makes_the_campaign_due(staff_user):
 def test_empty_body_cannot_be_scheduled(staff_user):
     with pytest.raises(ApplicationError, match="no message body"):
         campaign_send_now(campaign=CampaignFactory(body="  "), actor=staff_user)
+
+
+def test_campaign_create_stores_a_number_sender_as_e164_and_refuses_a_bad_one(staff_user):
+    campaign = campaign_create(name="Sale", body="Hi", sender="(415) 555-0100", actor=staff_user)
+    assert (campaign.sender, campaign.status, campaign.created_by) == ("+14155550100", Status.DRAFT, staff_user)
+    assert campaign_create(name="Brand", body="Hi", sender="Acme").sender == "Acme"
+    with pytest.raises(ApplicationError) as excinfo:
+        campaign_create(name="Bad", body="Hi", sender="Acme Corporation Ltd")
+    assert excinfo.value.field == "sender"
+
+
+@pytest.mark.parametrize("state", [Status.SCHEDULED, Status.SENDING, Status.CANCELLED])
+def test_only_a_draft_can_be_updated_or_deleted(state):
+    campaign = CampaignFactory(status=state)
+    with pytest.raises(ApplicationError) as excinfo:
+        campaign_update(campaign=campaign, body="changed")
+    assert excinfo.value.code == "illegal_transition"
+    with pytest.raises(ApplicationError):
+        campaign_delete(campaign=campaign)
+    assert Campaign.objects.get(pk=campaign.pk).body != "changed"

@@ -3,7 +3,15 @@ import pytest
 from audit.models import AuditEvent
 from contacts.models import Contact, Suppression
 from contacts.phones import normalize_phone
-from contacts.services import contact_create, contact_opt_in, contact_opt_out, suppression_add
+from contacts.services import (
+    contact_create,
+    contact_list_create,
+    contact_list_members_change,
+    contact_opt_in,
+    contact_opt_out,
+    contact_update,
+    suppression_add,
+)
 from smscampaigns.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +77,7 @@ def test_opt_out_then_opt_in_lifts_only_the_opt_out_suppression(staff_user):
     assert contact.status == Contact.Status.SUBSCRIBED
     assert not Suppression.objects.filter(phone_number=contact.phone_number).exists()
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["suppression.added", "contact.opted_out", "contact.opted_in"]
+    assert actions == ["suppression.added", "contact.opted_out", "suppression.lifted", "contact.opted_in"]
 
 
 def test_opt_in_refused_while_on_do_not_call():
@@ -82,3 +90,35 @@ def test_opt_in_refused_while_on_do_not_call():
 def test_suppression_add_rejects_unknown_reason():
     with pytest.raises(ApplicationError, match="unknown suppression reason"):
         suppression_add(phone_number="+14155550154", reason="because")
+
+
+def test_contact_update_rederives_country_and_timezone_from_a_new_number():
+    contact = contact_create(phone_number="+14155550150", consent_source="web")
+    contact_update(contact=contact, phone_number="020 7946 0958", region="GB")
+    contact.refresh_from_db()
+    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "Europe/London")
+    assert contact.status == Contact.Status.SUBSCRIBED
+
+
+def test_contact_update_refuses_status_and_consent_fields():
+    contact = contact_create(phone_number="+14155550150")
+    with pytest.raises(ApplicationError, match="cannot be changed here: status"):
+        contact_update(contact=contact, status=Contact.Status.SUBSCRIBED)
+
+
+def test_contact_create_refuses_an_unknown_timezone():
+    with pytest.raises(ApplicationError) as excinfo:
+        contact_create(phone_number="+14155550150", timezone_name="Europe/Atlantis")
+    assert excinfo.value.field == "timezone"
+    assert not Contact.objects.exists()
+
+
+def test_list_members_change_counts_only_real_changes():
+    vip = contact_list_create(name="VIP")
+    a = contact_create(phone_number="+14155550150")
+    b = contact_create(phone_number="+14155550151")
+    assert contact_list_members_change(contact_list=vip, add=[a, b], remove=[]) == (2, 0)
+    assert contact_list_members_change(contact_list=vip, add=[a], remove=[b]) == (0, 1)
+    with pytest.raises(ApplicationError, match="both added and removed"):
+        contact_list_members_change(contact_list=vip, add=[a], remove=[a])
+    assert list(vip.contacts.all()) == [a]

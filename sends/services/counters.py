@@ -5,11 +5,14 @@ status; a send in flight ("sending") still counts as queued."""
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.db import transaction
+import structlog
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 
 from campaigns.models import Campaign
 from sends.models import CampaignSend
+
+log = structlog.get_logger(__name__)
 
 S = CampaignSend.Status
 COUNTER_FIELD: dict[str, str] = {
@@ -91,3 +94,16 @@ def campaign_counters_rebuild(*, campaign_id: int) -> None:
         segments_count=totals["segments"] or 0,
         cost=totals["cost"] or Decimal("0"),
     )
+
+
+def campaign_counters_add_or_rebuild(*, campaign_id: int, **changes) -> None:
+    """campaign_counters_add; if the counters had drifted (a delta would take one below zero), recount them.
+
+    campaign_counters_add runs in its own savepoint, so the caller's transaction survives the failure, and
+    the recount already includes the caller's changes to its sends.
+    """
+    try:
+        campaign_counters_add(campaign_id=campaign_id, **changes)
+    except IntegrityError:
+        log.warning("campaign_counters_drifted", campaign_id=campaign_id, changes=str(changes))
+        campaign_counters_rebuild(campaign_id=campaign_id)

@@ -37,6 +37,7 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("DEFAULT_PHONE_REGION", "USA"),
         ("SEND_RATE_PER_SECOND", "fast"),
         ("REDIS_URL", "localhost:6379"),
+        ("API_THROTTLE_RATE", "lots"),
         ("DATABASE_URL", "nonsense://"),
     ],
 )

@@ -1,0 +1,190 @@
+"""import_contacts on 1,000,000 generated rows of mixed-format numbers, on PostgreSQL.
+
+Figures, each beside a baseline measured in the same run:
+- rows/s of the real command (a subprocess, as an operator runs it) beside parsing and validating the same
+  numbers with phonenumbers alone: the floor no import can beat on one core;
+- the same rows/s beside a plain per-row ORM `update_or_create` import of a 10,000-row sample;
+- peak memory (RSS) of the command beside an idle `manage.py` process: streaming keeps it flat.
+"""
+
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", 1_000_000))  # smaller only to try the script out
+ORM_SAMPLE = min(10_000, ROWS)
+ROOT = Path(__file__).resolve().parent.parent
+
+US_AREAS = ["212", "312", "415", "617", "646", "702", "713", "305", "404", "206"]
+FIRST_NAMES = ["Ann", "Bob", "Chloé", "Dieter", "Priya", "João", "Olivia", "Wei", "Fatima", "Liam"]
+
+
+def generate(path: Path, rows: int) -> None:
+    """Numbers in the shapes spreadsheets hold them, ~1% rubbish and ~2% repeated, no two runs alike in order."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["Phone", "First Name", "Last Name", "City", "Tier"])
+        for i in range(rows):
+            kind = i % 10
+            if i % 100 == 7:
+                phone = f"555-{i % 10000:04d}"  # no area code: rejected
+            elif i % 50 == 3:
+                phone = "({}) {}-{:04d}".format(*_us_number(i - 1))  # the row before, in another format
+            elif kind < 4:
+                area, exchange, line = _us_number(i)
+                phone = [
+                    f"({area}) {exchange}-{line:04d}",
+                    f"{area}.{exchange}.{line:04d}",
+                    f"+1{area}{exchange}{line:04d}",
+                    f"1-{area}-{exchange}-{line:04d}",
+                ][kind]
+            elif kind == 4:
+                phone = f"+44 20 7{i % 1000:03d} {i // 1000 % 10000:04d}"
+            elif kind == 5:
+                phone = f"+33 6 {i % 100:02d} {i // 100 % 100:02d} {i // 10000 % 100:02d} {i // 1000000 % 100:02d}"
+            elif kind == 6:
+                phone = f"+49 151 {i:08d}"
+            elif kind == 7:
+                phone = f"+61 412 {i % 1000:03d} {i // 1000 % 1000:03d}"
+            elif kind == 8:
+                phone = f"+55 11 9{i % 10000:04d}-{i // 10000 % 10000:04d}"
+            else:
+                phone = f"+91 98{i % 1000:03d} {i // 1000 % 100000:05d}"
+            writer.writerow([phone, FIRST_NAMES[i % 10], f"Name{i % 997}", "Springfield" if i % 3 else "", "gold"])
+
+
+def _us_number(i: int) -> tuple[str, int, int]:
+    # (exchange, line) is distinct for every i below 7,000,000.
+    return US_AREAS[i % 10], 200 + (i // 10000) % 700, i % 10000
+
+
+def truncate_contacts() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE contacts_contactlistmembership, contacts_contactimporterror, contacts_contactimport, "
+            "contacts_contact RESTART IDENTITY CASCADE"
+        )
+
+
+def run_measured(args: list[str], env: dict) -> tuple[float, float, str]:
+    """Run a child process; return (seconds, peak RSS in MB, its output)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{output}")
+    return elapsed, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
+
+
+def phonenumbers_alone(path: Path) -> float:
+    """Rows/s of parsing + is_valid_number on the same numbers, reading the same file the same way."""
+    import phonenumbers
+
+    started = time.perf_counter()
+    count = 0
+    with path.open(encoding="utf-8", newline="") as file:
+        reader = csv.reader(file)
+        next(reader)
+        for row in reader:
+            try:  # noqa: SIM105 - a with-block per row would slow down the floor being measured
+                phonenumbers.is_valid_number(phonenumbers.parse(row[0], "US"))
+            except phonenumbers.NumberParseException:
+                pass
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def orm_update_or_create(path: Path, rows: int) -> float:
+    """The import anyone writes first: one normalise and one update_or_create per row."""
+    from django.utils import timezone
+
+    from contacts.models import Contact
+    from contacts.phones import normalize_phone
+    from smscampaigns.errors import ApplicationError
+
+    truncate_contacts()
+    started = time.perf_counter()
+    with path.open(encoding="utf-8", newline="") as file:
+        reader = csv.reader(file)
+        next(reader)
+        for index, (phone, first, last, city, tier) in enumerate(reader):
+            if index == rows:
+                break
+            try:
+                number = normalize_phone(phone, region="US")
+            except ApplicationError:
+                continue
+            Contact.objects.update_or_create(
+                phone_number=number.e164,
+                defaults={
+                    "country": number.region,
+                    "timezone": number.timezone,
+                    "first_name": first,
+                    "last_name": last,
+                    "attributes": {"city": city, "tier": tier},
+                    "status": Contact.Status.SUBSCRIBED,
+                    "consented_at": timezone.now(),
+                    "consent_source": "bench",
+                },
+            )
+    return rows / (time.perf_counter() - started)
+
+
+def run(ctx) -> dict:
+    from contacts.models import ContactImport
+
+    env = {**os.environ, "DATABASE_URL": ctx["database_url"], "LOG_LEVEL": "WARNING"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        path = Path(tmp) / "contacts-1m.csv"
+        started = time.perf_counter()
+        generate(path, ROWS)
+        size_mb = path.stat().st_size / 1e6
+        print(f"  generated {ROWS:,} rows ({size_mb:.0f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
+
+        _, idle_rss, _ = run_measured([*manage, "shell", "-c", "import contacts.services"], env)
+        truncate_contacts()
+        elapsed, peak_rss, output = run_measured(
+            [*manage, "import_contacts", str(path), "--consent-source=bench", "--list=bench"], env
+        )
+        print("  " + output.strip().splitlines()[-2], flush=True)
+        record = ContactImport.objects.latest("id")
+        assert record.rows_read == ROWS and record.status == ContactImport.Status.COMPLETED, record.failure
+        import_rate = ROWS / elapsed
+        print(f"  import: {elapsed:.0f} s including start-up, peak RSS {peak_rss:.0f} MB", flush=True)
+
+        floor = phonenumbers_alone(path)
+        print(f"  phonenumbers alone: {ROWS / floor:.0f} s", flush=True)
+        orm = statistics.median(orm_update_or_create(path, ORM_SAMPLE) for _ in range(3))
+        truncate_contacts()
+
+    return {
+        "import_contacts_1m_rows_per_s": {
+            "value": import_rate,
+            "unit": "rows/s",
+            "baseline": "phonenumbers parse+is_valid_number alone, same numbers",
+            "baseline_value": floor,
+        },
+        "import_contacts_1m_vs_orm_rows_per_s": {
+            "value": import_rate,
+            "unit": "rows/s",
+            "baseline": f"per-row ORM update_or_create, {ORM_SAMPLE:,}-row sample (median of 3)",
+            "baseline_value": orm,
+        },
+        "import_contacts_1m_peak_rss_mb": {
+            "value": peak_rss,
+            "unit": "MB",
+            "baseline": f"idle manage.py process (the file is {size_mb:.0f} MB)",
+            "baseline_value": idle_rss,
+        },
+    }

@@ -1,0 +1,200 @@
+"""Delivery reports per second through the real stack: gunicorn (the production config), Django, PostgreSQL.
+
+Each round posts signed "delivered" callbacks (Plivo's field names, V2 + V3 signatures) for sends that were
+handed to Plivo, from several keep-alive client threads, and then as many requests to a trivial Django view
+on the same server: the baseline that says how much of the server's capacity a report takes. Medians over
+rounds; latencies are the webhook's own.
+"""
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 3
+REPORTS_PER_ROUND = 1500
+CLIENT_THREADS = 8
+STATUS_PATH = "/webhooks/plivo/status/"
+NOOP_PATH = "/_bench/noop/"
+AUTH_TOKEN = "YmVuY2gtb25seS1hdXRoLXRva2VuLW5vdC1yZWFs"
+
+
+def _start_gunicorn(database_url: str) -> tuple[subprocess.Popen, int, socket.socket]:
+    # The listening socket is ours, bound to an ephemeral port, and handed to gunicorn by descriptor.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.webhook_settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "STATIC_MANIFEST": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
+        "SMS_BACKEND": "sends.backends.locmem.SmsBackend",
+        "LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
+        "WEB_THREADS": os.environ.get("WEB_THREADS", "4"),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "--access-logfile",
+            "/dev/null",
+            "--max-requests",
+            "0",
+            "smscampaigns.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        pass_fds=[listener.fileno()],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            status, _ = _request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "GET", NOOP_PATH)
+            if status == 200:
+                return process, port, listener
+        except OSError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def _request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes = b"", headers=None):
+    conn.request(method, path, body=body or None, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def _signed_reports(port: int, message_uuids: list[str], to_number: str) -> list[tuple[bytes, dict]]:
+    from sends.tests.plivo_callbacks import signed_headers, status_payload
+
+    url = f"http://127.0.0.1:{port}{STATUS_PATH}"
+    requests = []
+    for message_uuid in message_uuids:
+        params = status_payload(message_uuid=message_uuid, status="delivered", to=to_number)
+        headers = signed_headers(url=url, params=params, auth_token=AUTH_TOKEN)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        requests.append((urlencode(params).encode(), headers))
+    return requests
+
+
+def _drive(port: int, method: str, path: str, requests: list[tuple[bytes, dict]]) -> tuple[float, list[float]]:
+    """Send every request from CLIENT_THREADS keep-alive connections; (requests/s, latencies in ms)."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def client(chunk):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for body, headers in chunk:
+            started = time.perf_counter()
+            status, content = _request(conn, method, path, body, headers)
+            mine.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                failures.append(f"{status}: {content[:200]!r}")
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(requests[i::CLIENT_THREADS],)) for i in range(CLIENT_THREADS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, first: {failures[0]}")
+    return len(requests) / elapsed, latencies
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def run(ctx) -> dict:
+    from django.utils import timezone
+
+    from campaigns.models import Campaign
+    from sends.models import CampaignSend, DeliveryReport
+    from sends.services.counters import campaign_counters_rebuild
+
+    process, port, listener = _start_gunicorn(ctx["database_url"])
+    campaign = Campaign.objects.create(name="bench webhooks", body="Hi", status=Campaign.Status.SENDING)
+    to_number = "+14155550123"
+    report_rates, noop_rates, report_latencies, noop_latencies = [], [], [], []
+    try:
+        for _ in range(ROUNDS):
+            uuids = [str(uuid.uuid4()) for _ in range(REPORTS_PER_ROUND)]
+            now = timezone.now()
+            CampaignSend.objects.bulk_create(
+                CampaignSend(
+                    campaign=campaign,
+                    to_number=to_number,
+                    status=CampaignSend.Status.SENT,
+                    provider_message_uuid=message_uuid,
+                    sent_at=now,
+                    segments=1,
+                )
+                for message_uuid in uuids
+            )
+            campaign_counters_rebuild(campaign_id=campaign.pk)
+            reports = _signed_reports(port, uuids, to_number)
+            rate, latencies = _drive(port, "POST", STATUS_PATH, reports)
+            report_rates.append(rate)
+            report_latencies += latencies
+            rate, latencies = _drive(port, "GET", NOOP_PATH, [(b"", {})] * REPORTS_PER_ROUND)
+            noop_rates.append(rate)
+            noop_latencies += latencies
+        campaign.refresh_from_db()
+        expected = ROUNDS * REPORTS_PER_ROUND
+        if campaign.delivered_count != expected:
+            raise RuntimeError(f"counted {campaign.delivered_count} deliveries, expected {expected}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        listener.close()
+        DeliveryReport.objects.filter(send__campaign=campaign).delete()
+        campaign.delete()
+
+    return {
+        "webhooks.delivery_reports_per_s": {
+            "value": statistics.median(report_rates),
+            "unit": "reports/s",
+            "baseline": "trivial Django view, same gunicorn",
+            "baseline_value": statistics.median(noop_rates),
+        },
+        "webhooks.delivery_report_p99_ms": {
+            "value": _p99(report_latencies),
+            "unit": "ms",
+            "baseline": "trivial view p99",
+            "baseline_value": _p99(noop_latencies),
+        },
+    }

@@ -1,0 +1,241 @@
+"""The campaigns part of the REST API: drafts, their lifecycle, and their counters. Every write goes through
+campaigns.services, the same functions the admin calls.
+
+One view class per operation with its own input and output serializers; where several operations share a
+URL, a small class joins their views.
+"""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from campaigns.models import Campaign
+from campaigns.services import (
+    campaign_cancel,
+    campaign_create,
+    campaign_delete,
+    campaign_pause,
+    campaign_resume,
+    campaign_schedule,
+    campaign_send_now,
+    campaign_update,
+)
+from contacts.models import ContactList
+from smscampaigns.api import ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
+from smscampaigns.api_views import ApiView
+
+CONFLICT = {409: ApiErrorSerializer}
+
+
+class CampaignStatsSerializer(serializers.Serializer):
+    """The campaign's counters, kept current by the send engine (each send counts in its current status)."""
+
+    recipients = serializers.IntegerField(source="recipients_count", help_text="Sends created at fan-out")
+    queued = serializers.IntegerField(source="queued_count", help_text="Waiting or being sent")
+    sent = serializers.IntegerField(source="sent_count", help_text="Accepted by Plivo, no delivery report yet")
+    delivered = serializers.IntegerField(source="delivered_count")
+    undelivered = serializers.IntegerField(source="undelivered_count")
+    failed = serializers.IntegerField(source="failed_count")
+    skipped = serializers.IntegerField(source="skipped_count", help_text="Never sent; see skipped_by_reason")
+    unknown = serializers.IntegerField(source="unknown_count", help_text="Outcome unknown, being reconciled")
+    skipped_by_reason = serializers.DictField(child=serializers.IntegerField(), help_text='e.g. {"opted_out": 3}')
+    opt_outs = serializers.IntegerField(source="opt_out_count", help_text="Recipients who replied STOP")
+    segments = serializers.IntegerField(source="segments_count", help_text="SMS segments sent")
+    cost = serializers.DecimalField(max_digits=14, decimal_places=5, help_text="Reported by Plivo so far")
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience lists")
+    stats = CampaignStatsSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "body",
+            "sender",
+            "lists",
+            "status",
+            "status_reason",
+            "scheduled_at",
+            "started_at",
+            "completed_at",
+            "max_per_second",
+            "created_at",
+            "updated_at",
+            "stats",
+        ]
+        read_only_fields = fields
+
+
+class CampaignWriteSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    body = StrictCharField(max_length=1600, help_text="Template: {{ first_name }}, {{ last_name }}, attributes")
+    sender = StrictCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="E.164 number (any format) or alphanumeric id; blank uses PLIVO_SENDER",
+    )
+    lists = ids_field(ContactList.objects.all(), required=False)
+    max_per_second = StrictIntegerField(
+        min_value=1, max_value=10000, required=False, allow_null=True, help_text="Segments per second"
+    )
+
+
+class CampaignScheduleSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField(help_text="When to start; must be in the future")
+
+
+class CampaignReasonSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CampaignFilter(StrictFilterSet):
+    status = django_filters.ChoiceFilter(choices=Campaign.Status.choices)
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Part of the name")
+
+    class Meta:
+        model = Campaign
+        fields = ["status", "search"]
+
+
+class _CampaignView(ApiView):
+    queryset = Campaign.objects.prefetch_related("lists")
+
+    def campaign_response(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=code)
+
+
+class CampaignListApi(_CampaignView):
+    filterset_class = CampaignFilter
+
+    @extend_schema(operation_id="campaigns_list", responses={200: CampaignSerializer(many=True)})
+    def get(self, request):
+        """List campaigns, newest first; filter by status or part of the name."""
+        return self.paginated_response(self.get_queryset(), CampaignSerializer)
+
+
+class CampaignCreateApi(_CampaignView):
+    @extend_schema(
+        operation_id="campaigns_create", request=CampaignWriteSerializer, responses={201: CampaignSerializer}
+    )
+    def post(self, request):
+        """Create a draft campaign."""
+        data = self.validated(CampaignWriteSerializer, request.data)
+        campaign = campaign_create(actor=request.user, **data)
+        return self.campaign_response(campaign, status.HTTP_201_CREATED)
+
+
+class CampaignsApi(CampaignListApi, CampaignCreateApi):  # campaigns/
+    pass
+
+
+class CampaignRetrieveApi(_CampaignView):
+    @extend_schema(operation_id="campaigns_retrieve", responses={200: CampaignSerializer})
+    def get(self, request, pk):
+        """One campaign with its counters."""
+        return Response(CampaignSerializer(self.get_object()).data)
+
+
+class CampaignUpdateApi(_CampaignView):
+    @extend_schema(
+        operation_id="campaigns_update",
+        request=CampaignWriteSerializer(partial=True),
+        responses={200: CampaignSerializer, **CONFLICT},
+    )
+    def patch(self, request, pk):
+        """Edit a draft; 409 once it is scheduled or later."""
+        campaign = self.get_object()
+        data = self.validated(CampaignWriteSerializer, request.data, partial=True)
+        return self.campaign_response(campaign_update(campaign=campaign, actor=request.user, **data))
+
+
+class CampaignDeleteApi(_CampaignView):
+    @extend_schema(operation_id="campaigns_destroy", responses={204: None, **CONFLICT})
+    def delete(self, request, pk):
+        """Delete a draft; 409 once it is scheduled or later (cancel it instead)."""
+        campaign_delete(campaign=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CampaignApi(CampaignRetrieveApi, CampaignUpdateApi, CampaignDeleteApi):  # campaigns/{id}/
+    pass
+
+
+SEND_PERMISSIONS = ["campaigns.change_campaign", "campaigns.send_campaign"]
+
+
+class CampaignSendApi(_CampaignView):
+    required_permissions = SEND_PERMISSIONS
+
+    @extend_schema(operation_id="campaigns_send", request=None, responses={202: CampaignSerializer, **CONFLICT})
+    def post(self, request, pk):
+        """Send a draft now: it becomes due at once and the send engine starts it within seconds."""
+        campaign = campaign_send_now(campaign=self.get_object(), actor=request.user)
+        return self.campaign_response(campaign, status.HTTP_202_ACCEPTED)
+
+
+class CampaignScheduleApi(_CampaignView):
+    required_permissions = SEND_PERMISSIONS
+
+    @extend_schema(
+        operation_id="campaigns_schedule",
+        request=CampaignScheduleSerializer,
+        responses={200: CampaignSerializer, **CONFLICT},
+    )
+    def post(self, request, pk):
+        """Schedule a draft to start at scheduled_at, which must be in the future."""
+        campaign = self.get_object()
+        data = self.validated(CampaignScheduleSerializer, request.data)
+        return self.campaign_response(
+            campaign_schedule(campaign=campaign, scheduled_at=data["scheduled_at"], actor=request.user)
+        )
+
+
+class CampaignPauseApi(_CampaignView):
+    required_permissions = ["campaigns.change_campaign"]
+
+    @extend_schema(
+        operation_id="campaigns_pause",
+        request=CampaignReasonSerializer,
+        responses={200: CampaignSerializer, **CONFLICT},
+    )
+    def post(self, request, pk):
+        """Pause a sending campaign: no further message leaves until it is resumed."""
+        campaign = self.get_object()
+        data = self.validated(CampaignReasonSerializer, request.data)
+        return self.campaign_response(campaign_pause(campaign=campaign, actor=request.user, reason=data["reason"]))
+
+
+class CampaignResumeApi(_CampaignView):
+    required_permissions = SEND_PERMISSIONS
+
+    @extend_schema(operation_id="campaigns_resume", request=None, responses={200: CampaignSerializer, **CONFLICT})
+    def post(self, request, pk):
+        """Resume a paused campaign."""
+        return self.campaign_response(campaign_resume(campaign=self.get_object(), actor=request.user))
+
+
+class CampaignCancelApi(_CampaignView):
+    required_permissions = ["campaigns.change_campaign"]
+
+    @extend_schema(
+        operation_id="campaigns_cancel",
+        request=CampaignReasonSerializer,
+        responses={200: CampaignSerializer, **CONFLICT},
+    )
+    def post(self, request, pk):
+        """Cancel a campaign that has not finished; messages not yet sent are never sent."""
+        campaign = self.get_object()
+        data = self.validated(CampaignReasonSerializer, request.data)
+        return self.campaign_response(campaign_cancel(campaign=campaign, actor=request.user, reason=data["reason"]))
+
+
+class CampaignStatsApi(_CampaignView):
+    @extend_schema(operation_id="campaigns_stats", responses={200: CampaignStatsSerializer})
+    def get(self, request, pk):
+        """The campaign's counters: sends per status, skips per reason, segments and cost."""
+        return Response(CampaignStatsSerializer(self.get_object()).data)

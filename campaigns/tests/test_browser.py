@@ -1,0 +1,114 @@
+"""The admin in a real browser: Playwright driving Debian's chromium against pytest-django's live server.
+
+No browser is downloaded: Makefile's `chromium` target installs Debian's package when it is missing. The
+tests are skipped, saying why, only when no chromium can be found. Screenshots go to test-artifacts/.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from campaigns.models import Campaign
+from campaigns.tests.factories import CampaignFactory
+from smscampaigns.roles import MANAGER, VIEWER
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PASSWORD = "pw-browser-123!"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).is_file(),
+        reason=f"chromium not found at {CHROMIUM} (`make test` installs Debian's chromium when run as root)",
+    ),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("staff_roles"),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; Django refuses database calls there unless
+    # told it is safe, which it is: the test code and the loop never touch the database concurrently.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def staff(django_user_model, username: str, group: str):
+    user = django_user_model.objects.create_user(username, password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def logged_in_page(browser, live_server, username: str, timezone_id: str = "Europe/Paris"):
+    context = browser.new_context(timezone_id=timezone_id, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    playwright_api.expect(page.locator("#user-tools")).to_contain_text(username)
+    return page
+
+
+def test_segment_counter_switches_to_ucs2_when_an_emoji_is_typed(browser, live_server, django_user_model):
+    staff(django_user_model, "manager", MANAGER)
+    page = logged_in_page(browser, live_server, "manager")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
+    counter = page.locator(".segment-counter")
+    page.fill("#id_body", "Autumn sale starts today at 9")
+    playwright_api.expect(counter).to_have_attribute("data-encoding", "GSM-7")
+    playwright_api.expect(counter.locator(".segment-counter-summary")).to_have_text("29 characters · 1 segment · GSM-7")
+    page.locator("#id_body").press_sequentially(" 🎉" + " deal" * 10)
+    playwright_api.expect(counter).to_have_attribute("data-encoding", "UCS-2")
+    playwright_api.expect(counter.locator(".segment-counter-note")).to_have_text(
+        "🎉 forces UCS-2: 2 segments instead of 1"
+    )
+    page.screenshot(path=ARTIFACTS / "campaign-draft-ucs2-counter.png", full_page=True)
+
+    page.fill("#id_name", "Autumn sale")
+    page.click("input[name=_continue]")
+    playwright_api.expect(page.locator(".messagelist")).to_contain_text("Reply STOP to opt out")
+    assert Campaign.objects.get(name="Autumn sale").body.endswith("\nReply STOP to opt out")
+
+
+def test_a_viewer_is_not_offered_send_or_schedule(browser, live_server, django_user_model):
+    staff(django_user_model, "manager", MANAGER)
+    staff(django_user_model, "viewer", VIEWER)
+    campaign = CampaignFactory(name="Winter promo")
+    url = f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/"
+
+    manager_page = logged_in_page(browser, live_server, "manager")
+    manager_page.goto(url)
+    actions = manager_page.locator("#campaign-actions")
+    playwright_api.expect(actions.get_by_role("button", name="Send now")).to_be_visible()
+    playwright_api.expect(actions.get_by_role("button", name="Schedule")).to_be_visible()
+    playwright_api.expect(actions).to_contain_text("Send at (Europe/Paris)")  # the staff member's own zone
+    manager_page.screenshot(path=ARTIFACTS / "campaign-page-manager.png", full_page=True)
+
+    viewer_page = logged_in_page(browser, live_server, "viewer", timezone_id="America/New_York")
+    viewer_page.goto(url)
+    playwright_api.expect(viewer_page.locator("h1")).to_contain_text("View campaign")
+    playwright_api.expect(viewer_page.get_by_role("button", name="Send now")).to_have_count(0)
+    playwright_api.expect(viewer_page.get_by_role("button", name="Schedule")).to_have_count(0)
+    playwright_api.expect(viewer_page.locator("input[name=_save]")).to_have_count(0)
+    viewer_page.screenshot(path=ARTIFACTS / "campaign-page-viewer.png", full_page=True)

@@ -1,0 +1,500 @@
+"""The engine behind `contact_import`: rows in, batches of set-based writes out, one transaction per batch.
+
+Per batch of rows: numbers are normalised in Python, duplicates merged, the batch's existing contacts and
+suppressions read with one query each, and the outcome written with one INSERT ... ON CONFLICT per few
+hundred rows plus one INSERT ... SELECT for list membership. The SQL is the same on PostgreSQL and SQLite.
+It is written by hand rather than with `bulk_create(update_conflicts=True)` because PhoneNumberField
+parses and validates every number again on its way into the database, which doubled the cost per row.
+
+A crash or Ctrl-C leaves whole batches behind; every write is an upsert decided from what the database
+holds, so running the same import again finishes the job without duplicates.
+"""
+
+import csv
+import json
+import time
+import zoneinfo
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import TextIO
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
+from contacts.csvfiles import ContactCsv, RowError, SourceRow
+from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership
+from contacts.phones import normalize_phone
+from contacts.selectors import batched, suppression_reasons
+from smscampaigns.errors import ApplicationError
+
+BATCH_SIZE = 2000
+ERRORS_SHOWN = 10
+ERROR_REPORT_HEADER = ["line", "column", "value", "reason"]
+NAME_MAX_LENGTH = Contact._meta.get_field("first_name").max_length
+
+
+@dataclass
+class ImportCounts:
+    """Each data row lands in exactly one of the six outcomes, so they add up to `read`."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    suppressed: int = 0
+
+    def add(self, other: "ImportCounts") -> None:
+        for counter in fields(ImportCounts):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
+
+
+@dataclass
+class ImportSummary(ImportCounts):
+    """What an import did."""
+
+    elapsed: float = 0.0
+    dry_run: bool = False
+    subscribed: bool = False
+    lines_done: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first few, for the screen
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.elapsed if self.elapsed else 0.0
+
+    def counts(self) -> dict[str, int]:
+        """The counters under ContactImport's field names."""
+        return {counter: getattr(self, _summary_name(counter)) for counter in ContactImport.COUNTERS}
+
+
+def _summary_name(counter: str) -> str:
+    return "read" if counter == "rows_read" else counter
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    e164: str
+    country: str
+    timezone: str
+    first_name: str
+    last_name: str
+    attributes: dict
+    timezone_given: bool = False
+
+
+ProgressCallback = Callable[[ImportSummary], None]
+
+
+def run_import(
+    *,
+    file,
+    contact_list_name: str,
+    default_region: str,
+    consent_source: str,
+    update: bool,
+    dry_run: bool,
+    errors_to: TextIO | None,
+    progress: ProgressCallback | None,
+    record: ContactImport | None,
+    batch_size: int,
+) -> ImportSummary:
+    started = time.perf_counter()
+    source = ContactCsv(file)
+    summary = ImportSummary(dry_run=dry_run, subscribed=bool(consent_source), bytes_total=source.bytes_total)
+    resume_after = 0
+    if record is not None:
+        resume_after = record.lines_done
+        for counter in ContactImport.COUNTERS:
+            setattr(summary, _summary_name(counter), getattr(record, counter))
+        summary.lines_done = record.lines_done
+    contact_list = None
+    if contact_list_name and not dry_run:
+        contact_list, _ = ContactList.objects.get_or_create(name=contact_list_name)
+    report = csv.writer(errors_to) if errors_to is not None else None
+    if report is not None and not resume_after:
+        report.writerow(ERROR_REPORT_HEADER)
+    batch_writer = _BatchWriter(
+        contact_list=contact_list,
+        consent_source=consent_source,
+        update=update,
+        dry_run=dry_run,
+        phone_column=source.phone_header,
+        columns={name: source.headers[index] for name, index in source.named.items()},
+    )
+    rows = (row for row in source.rows() if row.line > resume_after)
+    with _seen_numbers() as seen:
+        for batch in batched(rows, batch_size):
+            outcome, merged = batch_writer.prepare(batch, default_region=default_region)
+            with transaction.atomic():
+                batch_writer.write(outcome, merged, seen=seen)
+                summary.add(outcome)
+                summary.lines_done = batch[-1].line
+                summary.bytes_done = source.bytes_read
+                if record is not None:
+                    _record_batch(record, summary, outcome.errors)
+            if report is not None:
+                for error in outcome.errors:
+                    report.writerow(error.as_row())
+            room = ERRORS_SHOWN - len(summary.errors)
+            if room > 0:
+                summary.errors.extend(outcome.errors[:room])
+            summary.elapsed = time.perf_counter() - started
+            if progress is not None:
+                progress(summary)
+    summary.bytes_done = source.bytes_read
+    summary.elapsed = time.perf_counter() - started
+    return summary
+
+
+@dataclass
+class _BatchOutcome(ImportCounts):
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _record_batch(record: ContactImport, summary: ImportSummary, errors: list[RowError]) -> None:
+    # In the batch's own transaction: the counts and the checkpoint never disagree with the data.
+    ContactImport.objects.filter(pk=record.pk).update(
+        progress_at=timezone.now(),
+        lines_done=summary.lines_done,
+        bytes_done=summary.bytes_done,
+        **{counter: getattr(summary, _summary_name(counter)) for counter in ContactImport.COUNTERS},
+    )
+    if errors:
+        ContactImportError.objects.bulk_create(
+            ContactImportError(contact_import=record, line=e.line, column=e.column, value=e.value, reason=e.reason)
+            for e in errors
+        )
+
+
+class _BatchWriter:
+    def __init__(
+        self,
+        *,
+        contact_list: ContactList | None,
+        consent_source: str,
+        update: bool,
+        dry_run: bool,
+        phone_column: str,
+        columns: dict[str, str],
+    ):
+        self.contact_list = contact_list
+        self.consent_source = consent_source
+        self.update = update
+        self.dry_run = dry_run
+        self.phone_column = phone_column
+        self.columns = columns
+
+    def prepare(self, batch: list[SourceRow], *, default_region: str) -> tuple[_BatchOutcome, dict[str, _Row]]:
+        """Parse and validate a batch, merging repeated numbers: the CPU work, done outside any transaction."""
+        outcome = _BatchOutcome(read=len(batch))
+        merged: dict[str, _Row] = {}
+        for source_row in batch:
+            row = self._parse(source_row, default_region, outcome.errors)
+            if row is None:
+                continue
+            earlier = merged.get(row.e164)
+            if earlier is None:
+                merged[row.e164] = row
+            else:
+                outcome.duplicates += 1
+                _merge_into(earlier, row, overwrite=self.update)
+        outcome.rejected = len(outcome.errors)
+        return outcome, merged
+
+    def write(self, outcome: _BatchOutcome, merged: dict[str, _Row], *, seen: "_SeenNumbers") -> None:
+        """Decide each number's outcome from what the database holds, and write it (unless a dry run)."""
+        if not merged:
+            return
+        numbers = list(merged)
+        seen_before = seen.add(numbers)
+        existing = _existing_contacts(numbers)
+        suppressed = suppression_reasons(numbers=numbers)
+        now = timezone.now()
+        inserts: list[tuple] = []
+        upserts: list[tuple] = []
+        members: list[str] = []
+        for e164, row in merged.items():
+            contact = existing.get(e164)
+            # A number met in an earlier batch of this file is a duplicate whatever else happens to it.
+            duplicate = e164 in seen_before
+            if duplicate:
+                outcome.duplicates += 1
+            if e164 in suppressed or (contact is not None and contact.opted_out):
+                if not duplicate:
+                    outcome.suppressed += 1
+                    why = ["opted out"] if contact is not None and contact.opted_out else []
+                    if e164 in suppressed:
+                        why.append(f"suppressed ({', '.join(suppressed[e164])})")
+                    reason = f"{' and '.join(why)}: left unchanged, never re-subscribed by an import"
+                    outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
+                continue
+            members.append(e164)
+            if contact is None:
+                if not duplicate:
+                    outcome.created += 1
+                    inserts.append(self._new_contact(row, now))
+                continue
+            values = self._merged_contact(contact, row, now)
+            if values is None:
+                outcome.unchanged += 0 if duplicate else 1
+            else:
+                outcome.updated += 0 if duplicate else 1
+                upserts.append(values)
+        if not self.dry_run:
+            _insert_contacts(inserts, update=False)
+            _insert_contacts(upserts, update=True)
+            if self.contact_list is not None and members:
+                _add_to_list(self.contact_list, members, now)
+
+    def _parse(self, source_row: SourceRow, default_region: str, errors: list[RowError]) -> _Row | None:
+        if source_row.problem is not None:
+            errors.append(source_row.problem)
+            return None
+        try:
+            number = normalize_phone(source_row.phone, region=default_region)
+        except ApplicationError as exc:
+            errors.append(RowError(source_row.line, self.phone_column, source_row.phone, exc.message))
+            return None
+        for name in ("first_name", "last_name"):
+            value = getattr(source_row, name)
+            if len(value) > NAME_MAX_LENGTH:
+                errors.append(
+                    RowError(
+                        source_row.line,
+                        self.columns[name],
+                        value[:60] + "...",
+                        f"longer than {NAME_MAX_LENGTH} characters",
+                    )
+                )
+                return None
+        zone = source_row.timezone
+        if zone and zone not in _timezone_names():
+            errors.append(
+                RowError(source_row.line, self.columns["timezone"], zone, "not a timezone name such as Europe/Paris")
+            )
+            return None
+        return _Row(
+            line=source_row.line,
+            e164=number.e164,
+            country=number.region,
+            timezone=zone or number.timezone,
+            first_name=source_row.first_name,
+            last_name=source_row.last_name,
+            attributes=source_row.attributes,
+            timezone_given=bool(zone),
+        )
+
+    def _new_contact(self, row: _Row, now) -> tuple:
+        subscribe = bool(self.consent_source)
+        return _contact_values(
+            row,
+            status=Contact.Status.SUBSCRIBED if subscribe else Contact.Status.UNSUBSCRIBED,
+            consented_at=now if subscribe else None,
+            consent_source=self.consent_source,
+            now=now,
+        )
+
+    def _merged_contact(self, contact: "_Existing", row: _Row, now) -> tuple | None:
+        """The contact's new values (None when nothing changes): fill blanks, or overwrite with --update."""
+        if self.update:
+            first_name = row.first_name or contact.first_name
+            last_name = row.last_name or contact.last_name
+            attributes = {**contact.attributes, **row.attributes}
+            zone = row.timezone if row.timezone_given else (contact.timezone or row.timezone)
+        else:
+            first_name = contact.first_name or row.first_name
+            last_name = contact.last_name or row.last_name
+            attributes = {**row.attributes, **contact.attributes}
+            zone = contact.timezone or row.timezone
+        status, consented_at, consent_source = contact.status, contact.consented_at, contact.consent_source
+        if self.consent_source and status != Contact.Status.SUBSCRIBED:
+            status, consented_at, consent_source = Contact.Status.SUBSCRIBED, now, self.consent_source
+        if (first_name, last_name, attributes, zone, status) == (
+            contact.first_name,
+            contact.last_name,
+            contact.attributes,
+            contact.timezone,
+            contact.status,
+        ):
+            return None
+        merged = _Row(row.line, row.e164, contact.country or row.country, zone, first_name, last_name, attributes)
+        return _contact_values(merged, status=status, consented_at=consented_at, consent_source=consent_source, now=now)
+
+
+def _merge_into(kept: _Row, later: _Row, *, overwrite: bool) -> None:
+    """Fold a repeated row of the same number into the first: later values fill blanks (or win with --update)."""
+    if later.timezone_given and (overwrite or not kept.timezone_given):
+        kept.timezone, kept.timezone_given = later.timezone, True
+    if overwrite:
+        kept.first_name = later.first_name or kept.first_name
+        kept.last_name = later.last_name or kept.last_name
+        kept.attributes = {**kept.attributes, **later.attributes}
+    else:
+        kept.first_name = kept.first_name or later.first_name
+        kept.last_name = kept.last_name or later.last_name
+        kept.attributes = {**later.attributes, **kept.attributes}
+
+
+# --- SQL ------------------------------------------------------------------------------------------------
+
+# Column -> PostgreSQL type, in the order of the tuples _contact_values returns.
+_CONTACT_COLUMNS = {
+    "phone_number": "text",
+    "country": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "timezone": "text",
+    "status": "text",
+    "consented_at": "timestamptz",
+    "consent_source": "text",
+    "consent_text": "text",
+    "opt_out_source": "text",
+    "attributes": "jsonb",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+_UPDATED_ON_CONFLICT = (
+    "first_name",
+    "last_name",
+    "timezone",
+    "status",
+    "consented_at",
+    "consent_source",
+    "attributes",
+    "updated_at",
+)
+
+
+def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now) -> tuple:
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    return (
+        row.e164,
+        row.country,
+        row.first_name,
+        row.last_name,
+        row.timezone,
+        status,
+        ops.adapt_datetimefield_value(consented_at),
+        consent_source,
+        "",
+        "",
+        # As JSONField stores it (ensure_ascii), so a re-run compares equal.
+        json.dumps(row.attributes),
+        stamp,
+        stamp,
+    )
+
+
+@cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass(slots=True)
+class _Existing:
+    first_name: str
+    last_name: str
+    timezone: str
+    country: str
+    attributes: dict
+    status: str
+    consented_at: object
+    consent_source: str
+    opted_out: bool
+
+
+def _existing_contacts(numbers: list[str]) -> dict[str, _Existing]:
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    # On PostgreSQL the rows are locked until the batch commits, so an opt-out arriving meanwhile waits
+    # and is applied after, never overwritten by this import.
+    lock = " ORDER BY phone_number FOR UPDATE" if connection.features.has_select_for_update else ""
+    matching, params = sql_in(numbers)
+    sql = (
+        "SELECT phone_number, first_name, last_name, timezone, country, attributes, status, consented_at, "
+        f"consent_source, opted_out_at FROM {table} WHERE phone_number {matching}{lock}"
+    )
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for phone, first, last, zone, country, attributes, status, consented_at, source, opted_out_at in cursor:
+            if isinstance(attributes, str):
+                attributes = json.loads(attributes)
+            found[phone] = _Existing(
+                first,
+                last,
+                zone,
+                country,
+                attributes or {},
+                status,
+                consented_at,
+                source,
+                # contact_opt_in keeps the date of an earlier opt-out, so the status decides.
+                opted_out=opted_out_at is not None and status != Contact.Status.SUBSCRIBED,
+            )
+    return found
+
+
+def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    if update:
+        assignments = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CONFLICT)
+        conflict = f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}"
+    else:
+        # A contact created by someone else since this batch read the table is theirs: leave it be.
+        conflict = "ON CONFLICT (phone_number) DO NOTHING"
+    with connection.cursor() as cursor:
+        for source, params in sql_row_sources(_CONTACT_COLUMNS, rows):
+            cursor.execute(f"INSERT INTO {table} ({', '.join(_CONTACT_COLUMNS)}) {source} {conflict}", params)
+
+
+def _add_to_list(contact_list: ContactList, numbers: list[str], now) -> None:
+    membership = connection.ops.quote_name(ContactListMembership._meta.db_table)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(numbers), SQLITE_ROWS_PER_STATEMENT * 10):
+            matching, params = sql_in(numbers[start : start + SQLITE_ROWS_PER_STATEMENT * 10])
+            cursor.execute(
+                f"INSERT INTO {membership} (contact_id, contact_list_id, added_at) "
+                f"SELECT id, %s, %s FROM {contacts} WHERE phone_number {matching} ON CONFLICT DO NOTHING",
+                [contact_list.pk, connection.ops.adapt_datetimefield_value(now), *params],
+            )
+
+
+class _SeenNumbers:
+    """Numbers met earlier in this file, kept in a temporary table so memory stays bounded on any file."""
+
+    table = "contact_import_seen"
+
+    def add(self, numbers: list[str]) -> set[str]:
+        """Record `numbers`; return those already met in an earlier batch."""
+        added = set()
+        with connection.cursor() as cursor:
+            for source, params in sql_row_sources({"phone_number": "text"}, [(number,) for number in numbers]):
+                cursor.execute(
+                    f"INSERT INTO {self.table} (phone_number) {source} ON CONFLICT DO NOTHING RETURNING phone_number",
+                    params,
+                )
+                added.update(phone for (phone,) in cursor.fetchall())
+        return set(numbers) - added
+
+
+class _seen_numbers:
+    def __enter__(self) -> _SeenNumbers:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {_SeenNumbers.table} (phone_number varchar(32) PRIMARY KEY)")
+        return _SeenNumbers()
+
+    def __exit__(self, *exc_info) -> None:
+        # After a failure the connection may be unusable; the table then goes with the session.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")

@@ -1,0 +1,96 @@
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from contacts.models import Contact, ContactImport
+from contacts.services import contact_import_run
+from smscampaigns.celery import app as celery_app
+
+IMPORT = "/api/v1/contacts/import/"
+CSV = "phone,first_name,city\n(415) 555-0101,Ada,Paris\n+14155550102,Grace,Lyon\nnot a number,Bob,Nice\n"
+
+
+def upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+
+
+@pytest.fixture
+def importer(api_client):
+    return api_client("contacts.add_contactimport", "contacts.view_contactimport")
+
+
+@pytest.mark.django_db
+def test_upload_answers_202_with_the_import_to_poll_and_queues_it(importer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as queued:
+        response = importer.post(IMPORT, {"file": upload(CSV), "list_name": "Fair", "consent_source": "fair sheet"})
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["status"], body["source_name"], body["list_name"]) == ("pending", "contacts.csv", "Fair")
+    assert response["Location"] == f"{IMPORT}{body['id']}/"
+    assert len(queued) == 1  # the worker's task, sent once the upload is committed
+
+    contact_import_run(contact_import_id=body["id"])  # what the worker does with it
+    polled = importer.get(response["Location"]).json()
+    assert (polled["status"], polled["percent_done"]) == ("completed", 100)
+    assert (polled["rows_read"], polled["created"], polled["rejected"]) == (3, 2, 1)
+    assert Contact.objects.get(phone_number="+14155550101").attributes == {"city": "Paris"}
+
+    errors = importer.get(f"{response['Location']}errors/").json()
+    assert [(e["line"], e["column"], e["value"]) for e in errors["results"]] == [(4, "phone", "not a number")]
+    assert "not a valid phone number" in errors["results"][0]["reason"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("payload", "field", "says"),
+    [
+        ({}, "file", "No file was submitted"),
+        ({"file": upload("name,email\nAnn,a@b.c\n")}, None, "phone"),
+        ({"file": upload(CSV), "default_region": "ZZ"}, "default_region", "unknown region"),
+        ({"file": upload(CSV), "dry_run": "perhaps"}, "dry_run", "valid boolean"),
+    ],
+)
+def test_a_bad_upload_is_refused_at_once_with_the_reason(importer, payload, field, says):
+    response = importer.post(IMPORT, payload)
+    assert response.status_code == 400
+    body = response.json()
+    assert says in (body["errors"][field][0] if field else body["detail"]), body
+    assert not ContactImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_json_is_not_an_upload(importer):
+    response = importer.post(IMPORT, {"file": "phone\n+14155550101\n"}, format="json")
+    assert response.status_code == 415
+    assert set(response.json()) == {"detail", "errors"}
+
+
+@pytest.mark.django_db
+def test_importing_needs_the_import_permission(api_client):
+    client = api_client("contacts.add_contact", "contacts.view_contactimport")
+    assert client.post(IMPORT, {"file": upload(CSV)}).status_code == 403
+    assert api_client().get(f"{IMPORT}1/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_is_imported_by_a_real_celery_worker(importer):
+    with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
+        location = importer.post(IMPORT, {"file": upload(CSV), "consent_source": "fair sheet"})["Location"]
+        deadline = time.monotonic() + 60
+        polled = importer.get(location).json()
+        while polled["status"] in ("pending", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            polled = importer.get(location).json()
+    assert polled["status"] == "completed", polled["failure"]
+    assert polled["created"] == 2
+    assert Contact.objects.filter(status=Contact.Status.SUBSCRIBED).count() == 2
+    if connection.vendor == "postgresql":
+        # The worker thread's connection outlives it; end it so the test database can be dropped.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

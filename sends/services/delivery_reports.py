@@ -1,0 +1,231 @@
+"""Delivery reports: Plivo's status callbacks applied to CampaignSend rows and to the campaign counters.
+
+Plivo retries a callback that was not answered in time and may deliver callbacks out of order, so every
+report is stored once (unique message_uuid + status) and a send's status only ever moves forward.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+import structlog
+from django.db import connection, transaction
+from django.utils import timezone
+
+from sends.models import CampaignSend, DeliveryReport
+from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required
+from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
+from sends.services.opt_outs import number_opt_out
+from sends.webhook_selectors import send_for_message_uuid_locked
+
+log = structlog.get_logger(__name__)
+S = CampaignSend.Status
+
+# Plivo's SMS error codes (messaging troubleshooting guide) and what they mean for staff.
+PLIVO_ERROR_CODES: dict[str, str] = {
+    "10": "Invalid message: rejected by a downstream carrier",
+    "20": "Network error at the carrier (temporary)",
+    "30": "Spam detected: blocked by a carrier's filter",
+    "40": "Invalid source number: wrong format, not SMS-enabled or not on this Plivo account",
+    "50": "Invalid destination number",
+    "60": "Loop detected",
+    "70": "Destination permanently unavailable",
+    "80": "Destination temporarily unavailable",
+    "90": "No route available to the destination",
+    "100": "Prohibited by the carrier",
+    "110": "Message too long",
+    "200": "Destination number opted out (at the carrier)",
+    "300": "Failed to dispatch the message",
+    "420": "Message expired before it could be delivered",
+    "450": "Destination country barred (geo permissions)",
+    "900": "Insufficient credit on the Plivo account",
+    "950": "Daily messaging limit reached",
+    "1000": "Unknown error",
+}
+CARRIER_OPT_OUT_CODE = "200"
+NO_ERROR_CODES = frozenset({"", "0", "000"})
+
+# Plivo's message states mapped onto ours; "rejected" is the legacy name of a failure before sending.
+PLIVO_STATUS: dict[str, str] = {
+    "queued": S.QUEUED,
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "rejected": S.FAILED,
+}
+# The order statuses move in. Statuses not listed (skipped) never move.
+STATUS_RANK: dict[str, int] = {
+    S.QUEUED: 0,
+    S.SENDING: 0,
+    S.UNKNOWN: 0,
+    S.SENT: 1,
+    S.DELIVERED: 2,
+    S.UNDELIVERED: 2,
+    S.FAILED: 2,
+}
+
+
+class ReportOutcome(StrEnum):
+    APPLIED = "applied"  # the send moved forward
+    RECORDED = "recorded"  # stored; the send was already as far or further (a late or repeated state)
+    DUPLICATE = "duplicate"  # this message_uuid + status was already stored: a retried callback
+    UNMATCHED = "unmatched"  # stored; no send has this message_uuid (yet)
+
+
+@dataclass(frozen=True)
+class DeliveryReportData:
+    message_uuid: str
+    status: str  # Plivo's word, lower case
+    error_code: str
+    units: int | None
+    total_amount: Decimal | None
+    to_number: str  # as Plivo wrote it; only read for a carrier opt-out
+    payload: dict[str, str]
+
+
+def error_code_meaning(code: str) -> str:
+    """What a Plivo error code means, in words for staff ("" when there is no error)."""
+    if code in NO_ERROR_CODES:
+        return ""
+    return PLIVO_ERROR_CODES.get(code, f"Plivo error {code}")
+
+
+def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
+    """Read a status callback's fields (Plivo's names); ApplicationError names a missing or malformed one."""
+    return DeliveryReportData(
+        message_uuid=plivo_required(payload, "MessageUUID"),
+        status=plivo_required(payload, "Status").lower(),
+        error_code=(payload.get("ErrorCode") or "").strip(),
+        units=plivo_int(payload, "Units"),
+        total_amount=plivo_decimal(payload, "TotalAmount"),
+        to_number=(payload.get("To") or "").strip(),
+        payload=dict(payload),
+    )
+
+
+def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
+    """Store one status callback and apply it to its send (forward only), the counters and suppressions."""
+    report = delivery_report_parse(payload)
+    with transaction.atomic():
+        send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
+        if send is None:
+            # Perhaps dispatch is committing this uuid right now: wait for its delivery_reports_attach, if
+            # under way, then look again, so that the report is either matched here or attached there.
+            _message_uuid_lock(report.message_uuid)
+            send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
+        if not _report_insert(report=report, send_id=send.pk if send is not None else None):
+            return ReportOutcome.DUPLICATE
+        if report.error_code == CARRIER_OPT_OUT_CODE:
+            number = send.to_number if send is not None else plivo_number_e164(report.to_number)
+            if number:
+                number_opt_out(e164=number, source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})")
+        if send is None:
+            log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
+            return ReportOutcome.UNMATCHED
+        return _send_apply_report(send=send, report=report)
+
+
+def _report_insert(*, report: DeliveryReportData, send_id: int | None) -> bool:
+    """Store the report unless this message_uuid + status is stored already; True when it was new.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
+    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks.
+    """
+    values = {
+        "message_uuid": report.message_uuid,
+        "send": send_id,
+        "status": report.status[:32],
+        "error_code": report.error_code[:16],
+        "units": report.units,
+        "total_amount": report.total_amount,
+        "payload": report.payload,
+        "received_at": timezone.now(),
+    }
+    fields = [DeliveryReport._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(DeliveryReport._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('message_uuid')}, {quote('status')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> ReportOutcome:
+    """Move a (locked) send forward to the report's status, with cost, segments and error; update counters."""
+    new_status = PLIVO_STATUS.get(report.status)
+    if new_status is None:
+        log.warning("delivery_report_unknown_status", message_uuid=report.message_uuid, status=report.status)
+        return ReportOutcome.RECORDED
+    old_status = send.status
+    if old_status not in STATUS_RANK or STATUS_RANK[new_status] <= STATUS_RANK[old_status]:
+        return ReportOutcome.RECORDED
+
+    now = timezone.now()
+    old_cost = send.cost or Decimal("0")
+    # Segments count towards the campaign once a message was handed over (as campaign_counters_rebuild does).
+    old_counted_segments = send.segments if send.sent_at else 0
+    send.status = new_status
+    send.status_updated_at = now
+    if STATUS_RANK[new_status] >= STATUS_RANK[S.SENT] and send.sent_at is None:
+        send.sent_at = now
+    if report.units:
+        send.segments = report.units
+    if report.total_amount is not None and report.total_amount > 0:
+        send.cost = report.total_amount
+    if report.error_code not in NO_ERROR_CODES:
+        send.error_code = report.error_code[:16]
+        send.error_message = error_code_meaning(report.error_code)
+    CampaignSend.objects.filter(pk=send.pk).update(
+        status=send.status,
+        status_updated_at=send.status_updated_at,
+        sent_at=send.sent_at,
+        segments=send.segments,
+        cost=send.cost,
+        error_code=send.error_code,
+        error_message=send.error_message,
+    )
+    campaign_counters_add_or_rebuild(
+        campaign_id=send.campaign_id,
+        deltas=transition_deltas(from_status=old_status, to_status=new_status),
+        segments=(send.segments if send.sent_at else 0) - old_counted_segments,
+        cost=(send.cost or Decimal("0")) - old_cost,
+    )
+    return ReportOutcome.APPLIED
+
+
+def _message_uuid_lock(message_uuid: str) -> None:
+    """A transaction-scoped lock on one message uuid (PostgreSQL advisory lock; SQLite runs one writer anyway)."""
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(message_uuid.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def delivery_reports_attach(*, send_id: int) -> int:
+    """Apply reports that arrived before the send's message_uuid was committed (Plivo can be that fast).
+
+    For the dispatcher to call right after it stores a send's provider_message_uuid; returns how many.
+    """
+    message_uuid = CampaignSend.objects.filter(pk=send_id).values_list("provider_message_uuid", flat=True).first()
+    if not message_uuid:
+        return 0
+    with transaction.atomic():
+        # The uuid lock before the row lock, in the same order as an unmatched report takes them.
+        _message_uuid_lock(message_uuid)
+        send = CampaignSend.objects.select_for_update().filter(pk=send_id, provider_message_uuid=message_uuid).first()
+        if send is None:
+            return 0
+        orphans = list(DeliveryReport.objects.filter(message_uuid=message_uuid, send__isnull=True).order_by("id"))
+        for orphan in orphans:
+            # Report rows are stored whole; re-reading the payload keeps one parser for both paths.
+            _send_apply_report(send=send, report=delivery_report_parse(orphan.payload))
+        DeliveryReport.objects.filter(pk__in=[orphan.pk for orphan in orphans]).update(send=send)
+        return len(orphans)

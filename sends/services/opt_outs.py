@@ -1,0 +1,58 @@
+"""Opting a number out, whatever told us to: an inbound STOP, or a carrier reporting that the person opted out."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact, Suppression
+from contacts.services import contact_opt_out, suppression_add
+from sends.models import CampaignSend
+from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
+from sends.webhook_selectors import campaign_ids_with_queued_sends
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    newly_opted_out: bool  # False when the number was already opted out (a repeated STOP)
+    contact: Contact | None
+    sends_skipped: int
+
+
+@transaction.atomic
+def number_opt_out(*, e164: str, source: str) -> OptOutResult:
+    """Unsubscribe the contact (if any), suppress the number (even without a contact, so that a later import
+    cannot add it as subscribed) and skip every send still queued to it."""
+    already_suppressed = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
+    suppression_add(phone_number=e164, reason=Suppression.Reason.OPT_OUT, source=source)
+    # Concurrent opt-outs of one number queue on this row, so each sees what the one before it did.
+    Suppression.objects.select_for_update().filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).first()
+    contact = Contact.objects.filter(phone_number=e164).first()
+    if contact is None:
+        newly = not already_suppressed
+    else:
+        newly = contact.status != Contact.Status.UNSUBSCRIBED or contact.opted_out_at is None
+        if newly:
+            contact_opt_out(contact=contact, source=source)
+    skipped = queued_sends_skip(e164=e164, reason=CampaignSend.SkipReason.OPTED_OUT)
+    return OptOutResult(newly_opted_out=newly, contact=contact, sends_skipped=skipped)
+
+
+def queued_sends_skip(*, e164: str, reason: str) -> int:
+    """Skip every queued send to a number, with the reason, keeping each campaign's counters true."""
+    skipped = 0
+    for campaign_id in campaign_ids_with_queued_sends(e164=e164):
+        # The status condition makes this safe against a dispatcher claiming the same row meanwhile.
+        count = CampaignSend.objects.filter(
+            campaign_id=campaign_id, to_number=e164, status=CampaignSend.Status.QUEUED
+        ).update(status=CampaignSend.Status.SKIPPED, skip_reason=reason, status_updated_at=timezone.now())
+        if count:
+            campaign_counters_add_or_rebuild(
+                campaign_id=campaign_id,
+                deltas=transition_deltas(
+                    from_status=CampaignSend.Status.QUEUED, to_status=CampaignSend.Status.SKIPPED, count=count
+                ),
+                skipped_by_reason={reason: count},
+            )
+        skipped += count
+    return skipped

@@ -1,0 +1,193 @@
+import logging
+import uuid
+
+import pytest
+from plivo.utils import validate_signature, validate_v3_signature
+
+from sends.models import DeliveryReport, InboundMessage
+from sends.signatures import SignatureCheck, plivo_signature_check, signature_v2, signature_v3
+from sends.tests.plivo_callbacks import (
+    AUTH_TOKEN,
+    INBOUND_PATH,
+    STATUS_PATH,
+    get_callback,
+    inbound_payload,
+    nonce,
+    plivo_signing,  # noqa: F401 (fixture)
+    post_callback,
+    signed_headers,
+    status_payload,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plivo_signing")]
+
+URL = "https://sms.example.com/webhooks/plivo/status/"
+
+
+def report(**overrides):
+    fields = {"message_uuid": str(uuid.uuid4()), "status": "delivered", "to": "+14155550123"}
+    return status_payload(**{**fields, **overrides})
+
+
+# --- The algorithms agree with the SDK's own validators -------------------------------------------
+
+
+def test_v2_signature_is_accepted_by_the_sdk_validator_and_a_wrong_one_is_not():
+    n = nonce()
+    signature = signature_v2(auth_token=AUTH_TOKEN, url=URL + "?x=1", nonce=n)
+    assert validate_signature(URL + "?x=1", n, signature, AUTH_TOKEN)
+    assert not validate_signature(URL, n, signature_v2(auth_token="other-token", url=URL, nonce=n), AUTH_TOKEN)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_v3_signature_is_accepted_by_the_sdk_validator(method):
+    params = report(status="sent")
+    n = nonce()
+    url = URL if method == "POST" else URL + "?MessageUUID=abc&Status=sent"
+    signature = signature_v3(
+        auth_token=AUTH_TOKEN, method=method, url=url, params={k: [v] for k, v in params.items()}, nonce=n
+    )
+    assert validate_v3_signature(method, url, n, AUTH_TOKEN, signature, params if method == "POST" else None)
+
+
+def test_v3_signature_of_non_ascii_text_matches_the_sdk():
+    params = inbound_payload(sender="+14155550123", text="STOP 👋 ça suffit")
+    n = nonce()
+    signature = signature_v3(
+        auth_token=AUTH_TOKEN, method="POST", url=URL, params={k: [v] for k, v in params.items()}, nonce=n
+    )
+    assert validate_v3_signature("POST", URL, n, AUTH_TOKEN, signature, params)
+
+
+def test_check_reports_missing_when_no_signature_header_is_present():
+    verdict = plivo_signature_check(method="POST", url=URL, params={}, headers={}, auth_token=AUTH_TOKEN)
+    assert verdict is SignatureCheck.MISSING
+
+
+def test_check_is_invalid_without_a_configured_auth_token():
+    headers = signed_headers(url=URL, params={})
+    verdict = plivo_signature_check(method="POST", url=URL, params={}, headers=headers, auth_token="")
+    assert verdict is SignatureCheck.INVALID
+
+
+# --- Through the endpoints ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("versions", [("v2",), ("ma-v2",), ("v3",), ("v2", "ma-v2", "v3")])
+def test_a_callback_with_any_one_valid_signature_is_accepted(client, versions):
+    params = report()
+    response = post_callback(client, STATUS_PATH, params, versions=versions)
+    assert response.status_code == 200
+    assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"]).exists()
+
+
+def test_a_valid_v2_signature_is_enough_even_if_the_v3_one_is_wrong(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    headers["X-Plivo-Signature-V3"] = "bm90IGEgc2lnbmF0dXJl"
+    assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 200
+
+
+def test_v3_header_with_several_signatures_accepts_the_one_that_matches(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params, versions=("v3",))
+    headers["X-Plivo-Signature-V3"] = "b2xkLXRva2VuLXNpZ25hdHVyZQ==," + headers["X-Plivo-Signature-V3"]
+    assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("path", [STATUS_PATH, INBOUND_PATH])
+def test_missing_signature_is_403_and_writes_nothing(client, path, caplog):
+    params = report() if path == STATUS_PATH else inbound_payload(sender="+14155550123", text="STOP")
+    with caplog.at_level(logging.WARNING):
+        response = post_callback(client, path, params, headers={})
+    assert response.status_code == 403
+    assert not DeliveryReport.objects.exists()
+    assert not InboundMessage.objects.exists()
+    assert any("plivo_webhook_rejected" in str(record.msg) for record in caplog.records)
+
+
+def test_forged_signature_is_403_and_the_warning_holds_no_secret(client, caplog):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params, auth_token="a-guessed-token")
+    with caplog.at_level(logging.WARNING):
+        response = post_callback(client, STATUS_PATH, params, headers=headers)
+    assert response.status_code == 403
+    assert not DeliveryReport.objects.exists()
+    logged = " ".join(str(record.msg) for record in caplog.records)
+    assert "plivo_webhook_rejected" in logged
+    assert "invalid" in logged
+    for secret in (AUTH_TOKEN, headers["X-Plivo-Signature-V2"], headers["X-Plivo-Signature-V3"]):
+        assert secret not in logged
+
+
+def test_v3_only_callback_whose_body_was_changed_is_403(client):
+    params = report(status="sent")
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params, versions=("v3",))
+    tampered = {**params, "Status": "delivered"}
+    assert post_callback(client, STATUS_PATH, tampered, headers=headers).status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+def test_signature_is_checked_against_the_public_url_not_the_host_the_proxy_forwarded(client, settings):
+    settings.PUBLIC_BASE_URL = "https://sms.example.com"
+    params = report()
+    # Signed for the URL the app sees locally: not what Plivo called, so refused.
+    assert post_callback(client, STATUS_PATH, params, base_url="http://testserver").status_code == 403
+    assert post_callback(client, STATUS_PATH, params, base_url="https://sms.example.com").status_code == 200
+
+
+def test_signature_for_the_other_endpoint_is_403(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + INBOUND_PATH, params=params)
+    assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 403
+
+
+def test_no_auth_token_configured_refuses_every_callback(client, settings):
+    settings.PLIVO_AUTH_TOKEN = ""
+    assert post_callback(client, STATUS_PATH, report()).status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+def test_get_callback_signed_over_its_query_string_is_accepted(client):
+    params = report()
+    response = get_callback(client, STATUS_PATH, params, versions=("v3",))
+    assert response.status_code == 200
+    assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"]).exists()
+    assert get_callback(client, STATUS_PATH, report(), versions=("v2",)).status_code == 200
+
+
+def test_other_http_methods_are_refused(client):
+    assert client.put(STATUS_PATH).status_code == 405
+
+
+# --- Replays ---------------------------------------------------------------------------------------
+
+
+def test_a_replayed_identical_callback_is_answered_200_and_recorded_once(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    first = post_callback(client, STATUS_PATH, params, headers=headers)
+    again = post_callback(client, STATUS_PATH, params, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["result"] == "duplicate"
+    assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"]).count() == 1
+
+
+def test_v2_headers_replayed_on_a_different_body_are_403(client):
+    # V2 signs only the URL and the nonce: a captured header must not authorise another body.
+    original = inbound_payload(sender="+14155550123", text="hello")
+    headers = signed_headers(url="http://testserver" + INBOUND_PATH, params=original, versions=("v2", "ma-v2"))
+    assert post_callback(client, INBOUND_PATH, original, headers=headers).status_code == 200
+    forged = inbound_payload(sender="+14155550199", text="STOP")
+    assert post_callback(client, INBOUND_PATH, forged, headers=headers).status_code == 403
+    assert not InboundMessage.objects.filter(from_number="+14155550199").exists()
+
+
+def test_v2_headers_of_a_request_accepted_on_its_v3_signature_cannot_carry_another_body(client):
+    original = inbound_payload(sender="+14155550123", text="hello")
+    headers = signed_headers(url="http://testserver" + INBOUND_PATH, params=original)
+    assert post_callback(client, INBOUND_PATH, original, headers=headers).status_code == 200
+    v2_only = {name: value for name, value in headers.items() if "V3" not in name}
+    forged = inbound_payload(sender="+14155550199", text="STOP")
+    assert post_callback(client, INBOUND_PATH, forged, headers=v2_only).status_code == 403
+    assert not InboundMessage.objects.filter(from_number="+14155550199").exists()

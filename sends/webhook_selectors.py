@@ -1,0 +1,49 @@
+"""Reads that the Plivo webhooks need (delivery reports and inbound texts), each written once here."""
+
+from datetime import datetime
+
+from sends.models import CampaignSend, InboundMessage
+
+
+def send_for_message_uuid_locked(*, message_uuid: str) -> CampaignSend | None:
+    """The send Plivo's message id belongs to, row-locked so that concurrent reports apply one at a time."""
+    return (
+        CampaignSend.objects.select_for_update()
+        .filter(provider_message_uuid=message_uuid)
+        .only("id", "campaign_id", "to_number", "status", "sent_at", "segments", "cost", "error_code", "error_message")
+        .first()
+    )
+
+
+def campaign_id_last_texted(*, e164: str) -> int | None:
+    """The campaign that most recently texted this number (the one an opt-out is attributed to)."""
+    return (
+        CampaignSend.objects.filter(to_number=e164, sent_at__isnull=False)
+        .order_by("-sent_at", "-id")
+        .values_list("campaign_id", flat=True)
+        .first()
+    )
+
+
+def campaign_ids_with_queued_sends(*, e164: str) -> list[int]:
+    return list(
+        CampaignSend.objects.filter(to_number=e164, status=CampaignSend.Status.QUEUED)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
+def inbound_last_keyword_action(*, e164: str, since: datetime, exclude_id: int) -> str | None:
+    """The action of the latest opt-out or opt-in text from this number since `since`, other than one."""
+    return (
+        InboundMessage.objects.filter(
+            from_number=e164,
+            action__in=[InboundMessage.Action.OPT_OUT, InboundMessage.Action.OPT_IN],
+            received_at__gte=since,
+        )
+        .exclude(pk=exclude_id)
+        .order_by("-received_at", "-id")
+        .values_list("action", flat=True)
+        .first()
+    )
