@@ -45,6 +45,7 @@ from sends.backends.base import BackendError, BaseSmsBackend, ErrorClass, Outbou
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends, send_ranges_due
 from sends.services.counters import campaign_counters_add, transition_deltas
+from sends.services.delivery_reports import delivery_reports_attach_many
 from sends.services.quiet_hours import quiet_hours_next_window, recipient_zone
 from sends.services.rate_limit import batch_size_for_rate, rate_limit_wait
 from smscampaigns.errors import ApplicationError
@@ -383,7 +384,7 @@ def _record_results(
 
     with transaction.atomic():
         if sent:
-            CampaignSend.objects.filter(id__in=list(sent), status=S.SENDING).update(
+            n = CampaignSend.objects.filter(id__in=list(sent), status=S.SENDING).update(
                 status=S.SENT,
                 sent_at=now,
                 status_updated_at=now,
@@ -394,7 +395,7 @@ def _record_results(
                 body=Case(*[When(id=i, then=Value(b)) for i, (_, b, _) in sent.items()]),
                 segments=Case(*[When(id=i, then=Value(n)) for i, (_, _, n) in sent.items()]),
             )
-            moved(S.SENT, len(sent))
+            moved(S.SENT, n)
         for (code, message), send_ids in failed.items():
             n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
                 status=S.FAILED, error_code=code[:16], error_message=message, status_updated_at=now
@@ -422,6 +423,8 @@ def _record_results(
             )
             moved(S.UNKNOWN, n)
         campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=sum(n for _, _, n in sent.values()))
+    # A provider can call back before this commit: such reports were stored unmatched, and are applied now.
+    delivery_reports_attach_many(message_uuids=[uuid for uuid, _, _ in sent.values()])
     return account_error
 
 

@@ -5,6 +5,7 @@ The same behaviours through a real Celery worker are in test_worker.py."""
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -20,7 +21,7 @@ from contacts.models import Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.backends.base import ErrorClass, SendError
-from sends.models import CampaignSend
+from sends.models import CampaignSend, DeliveryReport
 from sends.services import dispatch, fanout
 from sends.services.counters import campaign_counters_rebuild
 from sends.tests import scripted_backend
@@ -382,3 +383,18 @@ def test_a_timed_out_request_is_flagged_unknown_not_sent_again(staff_user, scrip
     assert not sms_outbox
     campaign.refresh_from_db()
     assert (campaign.status, campaign.unknown_count) == (Campaign.Status.COMPLETED, 1)
+
+
+def test_a_delivery_report_that_arrives_before_dispatch_commits_the_uuid_is_still_applied(
+    staff_user, run_engine, settings
+):
+    settings.SMS_BACKEND = "sends.tests.scripted_backend.EarlyCallbackSmsBackend"
+    campaign, _ = make_campaign(3)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    statuses = set(CampaignSend.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == {S.DELIVERED}
+    assert not DeliveryReport.objects.filter(send__isnull=True).exists()
+    campaign.refresh_from_db()
+    assert (campaign.delivered_count, campaign.sent_count, campaign.queued_count) == (3, 0, 0)
+    assert campaign.cost == Decimal("0.0165")
