@@ -23,14 +23,9 @@ from django.conf import settings
 from plivo.exceptions import PlivoRestError
 
 from sends.backends.base import BackendError, BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
+from sends.webhook_paths import status_callback_url
 
-STATUS_WEBHOOK_PATH = "/webhooks/plivo/status/"
-INBOUND_WEBHOOK_PATH = "/webhooks/plivo/inbound/"
 BULK_SEPARATOR = "<"
-
-
-def default_status_callback_url() -> str:
-    return f"{settings.PUBLIC_BASE_URL}{STATUS_WEBHOOK_PATH}"
 
 
 class PlivoClient(plivo.RestClient):
@@ -225,7 +220,7 @@ class SmsBackend(BaseSmsBackend):
                 src=message.sender,
                 dst=BULK_SEPARATOR.join(destinations),  # the SDK would send a Python list as its repr
                 text=message.body,
-                url=message.status_callback_url or default_status_callback_url(),
+                url=message.status_callback_url or status_callback_url(),
                 method="POST",
             )
         )

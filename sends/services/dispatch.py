@@ -48,6 +48,7 @@ from sends.services.counters import campaign_counters_add, transition_deltas
 from sends.services.delivery_reports import delivery_reports_attach_many
 from sends.services.quiet_hours import quiet_hours_next_window, recipient_zone
 from sends.services.rate_limit import batch_size_for_rate, rate_limit_wait
+from sends.webhook_paths import status_callback_url
 from smscampaigns.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,6 @@ _PROVIDER_STATUS = {
 AMBIGUOUS_ERROR_CODES = frozenset({"timeout"})
 # How stale a sending worker's view of the campaign status may get while it works through a wave.
 STATUS_CHECK_SECONDS = 0.5
-
-
-def status_callback_url() -> str:
-    return f"{settings.PUBLIC_BASE_URL}/webhooks/plivo/status/"
 
 
 @dataclass(frozen=True)

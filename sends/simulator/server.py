@@ -30,7 +30,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from campaigns.segments import segment_info
-from sends.backends.plivo import INBOUND_WEBHOOK_PATH
 from sends.simulator.callbacks import JobQueue, WebhookSender
 from sends.simulator.state import (
     MAX_DESTINATIONS,
@@ -42,6 +41,7 @@ from sends.simulator.state import (
     SimulatorState,
     digits,
 )
+from sends.webhook_paths import INBOUND_WEBHOOK_PATH
 
 logger = logging.getLogger(__name__)
 
