@@ -32,6 +32,7 @@ v1 = [
     path("campaigns/<int:pk>/resume/", campaigns.CampaignResumeApi.as_view(), name="campaign-resume"),
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignCancelApi.as_view(), name="campaign-cancel"),
     path("campaigns/<int:pk>/stats/", campaigns.CampaignStatsApi.as_view(), name="campaign-stats"),
+    path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
