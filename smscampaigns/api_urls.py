@@ -33,6 +33,7 @@ v1 = [
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignCancelApi.as_view(), name="campaign-cancel"),
     path("campaigns/<int:pk>/stats/", campaigns.CampaignStatsApi.as_view(), name="campaign-stats"),
     path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
+    path("campaigns/<int:pk>/test/", sends.CampaignTestSendApi.as_view(), name="campaign-test"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
