@@ -6,11 +6,13 @@ URL, a small class joins their views.
 """
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from campaigns.models import Campaign
+from campaigns.selectors import ExclusionReason, campaign_preview
 from campaigns.services import (
     campaign_cancel,
     campaign_create,
@@ -239,3 +241,39 @@ class CampaignStatsApi(_CampaignView):
     def get(self, request, pk):
         """The campaign's counters: sends per status, skips per reason, segments and cost."""
         return Response(CampaignStatsSerializer(self.get_object()).data)
+
+
+class CampaignAudienceSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Contacts on the campaign's lists, each once")
+    eligible = serializers.IntegerField(help_text="Those who would be texted")
+    excluded = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text=f"Contacts left out per reason ({', '.join(ExclusionReason.ALL)}); only reasons that occur",
+    )
+
+
+class CampaignPreviewSerializer(serializers.Serializer):
+    audience = CampaignAudienceSerializer()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"], help_text="UCS-2 if any recipient's text needs it")
+    ucs2_characters = serializers.ListField(
+        child=serializers.CharField(), help_text="The characters that force UCS-2, over all recipients' texts"
+    )
+    segments_per_message = serializers.IntegerField(help_text="Segments of the longest recipient's text")
+    segments_total = serializers.IntegerField(help_text="Segments over all eligible recipients")
+    estimated_cost = serializers.DecimalField(
+        max_digits=14, decimal_places=5, help_text="From SMS_PRICE_PER_SEGMENT and each recipient's country"
+    )
+    deferred_by_quiet_hours = serializers.IntegerField(
+        help_text="Eligible recipients outside their quiet-hours window right now, who would wait for it"
+    )
+
+
+class CampaignPreviewApi(_CampaignView):
+    # 400 when a stored body is no valid template (only a row written around the services can be).
+    @extend_schema(
+        operation_id="campaigns_preview", responses={200: CampaignPreviewSerializer, 400: ApiErrorSerializer}
+    )
+    def get(self, request, pk):
+        """What sending now would do: audience after exclusions, segments, encoding, cost, quiet-hours effect."""
+        preview = campaign_preview(campaign=self.get_object(), now=timezone.now())
+        return Response(CampaignPreviewSerializer(preview).data)

@@ -2,11 +2,16 @@
 preview counts them, so both always agree on who is eligible and why anyone is left out."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from campaigns.models import Campaign
+from campaigns.quiet_hours import quiet_hours_next_window, recipient_zone
+from campaigns.segments import GSM7, UCS2, estimate_cost, segment_info
+from campaigns.templating import body_is_personalised, body_render
 from contacts.models import Contact, ContactListMembership, Suppression
 
 
@@ -95,3 +100,56 @@ def campaign_audience_breakdown(*, campaign: Campaign) -> AudienceBreakdown:
 def campaigns_due(*, now) -> QuerySet[Campaign]:
     """Scheduled campaigns whose time has come, oldest first."""
     return Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).order_by("scheduled_at")
+
+
+@dataclass(frozen=True)
+class CampaignPreview:
+    audience: AudienceBreakdown
+    encoding: str  # UCS-2 when the message of any eligible recipient needs it
+    ucs2_characters: tuple[str, ...]  # every character forcing UCS-2, over all recipients' messages
+    segments_per_message: int  # the longest recipient's message (the body rendered blank if nobody is eligible)
+    segments_total: int
+    estimated_cost: Decimal
+    deferred_by_quiet_hours: int  # eligible recipients outside their quiet-hours window at `now`
+
+
+def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
+    """What sending the campaign at `now` would do: who gets it, in how many segments, at what cost, and how
+    many would wait for their quiet-hours window. Each eligible recipient's message is rendered as the send
+    engine renders it, so personalisation that lengthens a message or forces UCS-2 is counted."""
+    audience = campaign_audience_breakdown(campaign=campaign)
+    personalised = body_is_personalised(campaign.body)
+    plain = segment_info(body_render(campaign.body)) if not personalised else None
+    ucs2: dict[str, None] = {}
+    longest = total = deferred = 0
+    cost = Decimal("0")
+    rows = (
+        campaign_audience(campaign=campaign)
+        .filter(exclusion_reason=ELIGIBLE)
+        .order_by()
+        .values_list("phone_number", "country", "timezone", "first_name", "last_name", "attributes")
+    )
+    for phone_number, country, timezone_name, first_name, last_name, attributes in rows.iterator(chunk_size=2000):
+        info = plain or segment_info(
+            body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        )
+        ucs2.update(dict.fromkeys(info.ucs2_characters))
+        longest = max(longest, info.segments)
+        total += info.segments
+        cost += estimate_cost(segments=info.segments, country=country)
+        zone = recipient_zone(timezone_name=timezone_name, e164=phone_number)
+        if quiet_hours_next_window(now=now, zone=zone) is not None:
+            deferred += 1
+    if not audience.eligible:
+        info = plain or segment_info(body_render(campaign.body))
+        ucs2.update(dict.fromkeys(info.ucs2_characters))
+        longest = info.segments
+    return CampaignPreview(
+        audience=audience,
+        encoding=UCS2 if ucs2 else GSM7,
+        ucs2_characters=tuple(ucs2),
+        segments_per_message=longest,
+        segments_total=total,
+        estimated_cost=cost,
+        deferred_by_quiet_hours=deferred,
+    )

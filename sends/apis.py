@@ -1,4 +1,4 @@
-"""The sends part of the REST API: each campaign's sends (delivery results) and inbound texts, read-only."""
+"""The sends part of the REST API: each campaign's sends (delivery results), test sends, and inbound texts."""
 
 import django_filters
 from django.db.models import Q
@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from campaigns.models import Campaign
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
-from smscampaigns.api import IdCursorPagination, StrictFilterSet
+from sends.services.test_sends import MAX_TEST_NUMBERS, campaign_test_send
+from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
 from smscampaigns.api_views import ApiView
 
 
@@ -112,3 +113,45 @@ class InboundMessageRetrieveApi(_InboundView):
     def get(self, request, pk):
         """One inbound text."""
         return Response(InboundMessageSerializer(self.get_object()).data)
+
+
+class CampaignTestSendSerializer(serializers.Serializer):
+    numbers = serializers.ListField(
+        child=StrictCharField(max_length=64),
+        min_length=1,
+        max_length=MAX_TEST_NUMBERS,
+        help_text="Phone numbers in any format; none may be opted out or suppressed",
+    )
+
+
+class CampaignTestSendResultSerializer(serializers.Serializer):
+    number = serializers.CharField(help_text="As given")
+    to_number = serializers.CharField(help_text="E.164")
+    ok = serializers.BooleanField(help_text="Accepted by the SMS backend")
+    rendered_for = serializers.ChoiceField(
+        choices=["contact", "sample", "blank"],
+        help_text="Whose fields filled the template: the number's contact, a sample recipient, or none",
+    )
+    body = serializers.CharField()
+    segments = serializers.IntegerField()
+    message_uuid = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_blank=True)
+    error_message = serializers.CharField(allow_blank=True)
+
+
+class CampaignTestSendApi(ApiView):
+    queryset = Campaign.objects.all()
+    required_permissions = ["campaigns.view_campaign", "campaigns.send_campaign"]
+
+    @extend_schema(
+        operation_id="campaigns_test",
+        request=CampaignTestSendSerializer,
+        responses={200: CampaignTestSendResultSerializer(many=True)},
+    )
+    def post(self, request, pk):
+        """Send the rendered message to a few numbers now; answers each number's result. Not counted on the
+        campaign. A number that is invalid, opted out or suppressed refuses the whole request: nothing is sent."""
+        campaign = self.get_object()
+        data = self.validated(CampaignTestSendSerializer, request.data)
+        results = campaign_test_send(campaign=campaign, numbers=data["numbers"], actor=request.user)
+        return Response(CampaignTestSendResultSerializer(results, many=True).data)

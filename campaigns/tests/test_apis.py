@@ -1,13 +1,15 @@
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
-from contacts.tests.factories import ContactListFactory
+from contacts.services import contact_lists_add
+from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status
@@ -214,3 +216,51 @@ def test_reading_needs_the_view_permission(api_client):
     client = api_client("campaigns.add_campaign")
     assert client.get(CAMPAIGNS).status_code == 403
     assert client.get(f"{CAMPAIGNS}{campaign.pk}/stats/").status_code == 403
+
+
+def _preview_campaign():
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Your order ships today – thanks!")
+    campaign.lists.set([audience])
+    opted_out = ContactFactory(status="unsubscribed", opted_out_at=timezone.now())
+    for contact in (ContactFactory(), ContactFactory(), opted_out):
+        contact_lists_add(contact=contact, contact_lists=[audience])
+    SuppressionFactory(phone_number=ContactFactory().phone_number)  # suppressed, but not in the audience
+    return campaign
+
+
+def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor, settings):
+    campaign = _preview_campaign()
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(0, 0), time.max  # the whole day is allowed
+    response = editor.get(f"{CAMPAIGNS}{campaign.pk}/preview/")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "audience": {"total": 3, "eligible": 2, "excluded": {"opted_out": 1}},
+        "encoding": "UCS-2",
+        "ucs2_characters": ["–"],
+        "segments_per_message": 1,
+        "segments_total": 2,
+        "estimated_cost": "0.01100",
+        "deferred_by_quiet_hours": 0,
+    }
+
+
+def test_preview_counts_recipients_quiet_hours_would_defer_now(editor, settings):
+    campaign = _preview_campaign()
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(0, 0), time(0, 0)  # no moment is allowed
+    assert editor.get(f"{CAMPAIGNS}{campaign.pk}/preview/").json()["deferred_by_quiet_hours"] == 2
+
+
+def test_preview_refuses_the_anonymous_the_unpermitted_and_unknown_ids(api_client):
+    campaign = _preview_campaign()
+    assert APIClient().get(f"{CAMPAIGNS}{campaign.pk}/preview/").status_code == 401
+    assert api_client("contacts.view_contact").get(f"{CAMPAIGNS}{campaign.pk}/preview/").status_code == 403
+    assert api_client(*CRUD).get(f"{CAMPAIGNS}424242/preview/").status_code == 404
+
+
+def test_preview_of_a_body_that_is_no_template_is_a_400_on_body(editor):
+    campaign = CampaignFactory(body="Hi {{ first_name|nosuchfilter }}")  # written around the services
+    campaign.lists.set([ContactListFactory()])
+    response = editor.get(f"{CAMPAIGNS}{campaign.pk}/preview/")
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]

@@ -1,6 +1,9 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 
-from campaigns.selectors import ExclusionReason, campaign_audience, campaign_audience_breakdown
+from campaigns.selectors import ExclusionReason, campaign_audience, campaign_audience_breakdown, campaign_preview
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.services import contact_lists_add
@@ -63,3 +66,37 @@ def test_a_campaign_without_lists_has_an_empty_audience():
 
 def test_every_exclusion_reason_is_a_send_skip_reason():
     assert set(ExclusionReason.ALL) <= set(CampaignSend.SkipReason.values)
+
+
+def test_preview_counts_each_recipients_rendered_text_cost_and_quiet_hours():
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Hi {{ first_name }}, sale today")
+    campaign.lists.set([audience])
+    # 19:00 UTC: 11:00 in Los Angeles (inside 08:00-21:00), 04:00 in Tokyo (outside).
+    now = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
+    people = [
+        ContactFactory(first_name="Ann", country="US", timezone="America/Los_Angeles"),
+        ContactFactory(first_name="Łukasz", country="GB", timezone="Asia/Tokyo"),
+        ContactFactory(first_name="Bo", status=Contact.Status.UNSUBSCRIBED, opted_out_at=now),
+    ]
+    for contact in people:
+        contact_lists_add(contact=contact, contact_lists=[audience])
+
+    preview = campaign_preview(campaign=campaign, now=now)
+
+    assert (preview.audience.total, preview.audience.eligible) == (3, 2)
+    assert preview.audience.excluded == {ExclusionReason.OPTED_OUT: 1}
+    # Only Łukasz's name takes the message out of GSM-7.
+    assert (preview.encoding, preview.ucs2_characters) == ("UCS-2", ("Ł",))
+    assert (preview.segments_per_message, preview.segments_total) == (1, 2)
+    assert preview.estimated_cost == Decimal("0.0055") + Decimal("0.0400")
+    assert preview.deferred_by_quiet_hours == 1
+
+
+def test_preview_of_an_empty_audience_still_gives_the_bodys_encoding():
+    campaign = CampaignFactory(body="Café’s open " * 10)
+    preview = campaign_preview(campaign=campaign, now=datetime(2026, 6, 1, tzinfo=UTC))
+    assert (preview.audience.total, preview.audience.eligible, preview.segments_total) == (0, 0, 0)
+    assert preview.encoding == "UCS-2" and preview.ucs2_characters == ("’",)
+    assert preview.segments_per_message == 2
+    assert preview.estimated_cost == 0 and preview.deferred_by_quiet_hours == 0

@@ -35,6 +35,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from campaigns.quiet_hours import quiet_hours_next_window, recipient_zone
 from campaigns.segments import segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
 from campaigns.services import campaign_complete, campaign_pause
@@ -46,7 +47,6 @@ from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends, send_ranges_due
 from sends.services.counters import campaign_counters_add, transition_deltas
 from sends.services.delivery_reports import delivery_reports_attach_many
-from sends.services.quiet_hours import quiet_hours_next_window, recipient_zone
 from sends.services.rate_limit import batch_size_for_rate, rate_limit_wait
 from sends.webhook_paths import status_callback_url
 from smscampaigns.errors import ApplicationError

@@ -1,0 +1,109 @@
+"""Test sends: a campaign's message, rendered as a recipient would get it, sent to a few given numbers so that
+staff can see it on a real phone before launching. Nothing is counted on the campaign; each test is audited."""
+
+from dataclasses import dataclass
+
+from audit.services import audit_record
+from campaigns.models import Campaign
+from campaigns.segments import segment_info
+from campaigns.selectors import ELIGIBLE, ExclusionReason, campaign_audience, contacts_with_exclusion_reason
+from campaigns.templating import body_render
+from contacts.models import Contact, Suppression
+from contacts.phones import normalize_phone
+from sends.backends import get_connection
+from sends.backends.base import OutboundMessage
+from smscampaigns.errors import ApplicationError
+
+MAX_TEST_NUMBERS = 10
+
+
+@dataclass(frozen=True)
+class TestSendResult:
+    __test__ = False  # not a pytest test class, despite the name
+
+    number: str  # as given
+    to_number: str  # E.164
+    rendered_for: str  # "contact": the number's own contact; "sample": an eligible audience contact; "blank"
+    body: str
+    segments: int
+    message_uuid: str | None
+    error_code: str
+    error_message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.message_uuid is not None
+
+
+def _destinations(numbers: list[str]) -> list[str]:
+    """E.164 of each number, refusing the whole request (nothing sent) on the first that may not be texted."""
+    if not numbers:
+        raise ApplicationError("give at least one number", field="numbers")
+    if len(numbers) > MAX_TEST_NUMBERS:
+        raise ApplicationError(f"at most {MAX_TEST_NUMBERS} numbers per test", field="numbers")
+    e164s = []
+    for index, raw in enumerate(numbers):
+        try:
+            e164s.append(normalize_phone(raw).e164)
+        except ApplicationError as exc:
+            raise ApplicationError(f"{raw!r}: {exc.message}", field=f"numbers.{index}", code="invalid") from None
+    refused = dict(
+        contacts_with_exclusion_reason(Contact.objects.filter(phone_number__in=e164s))
+        .filter(exclusion_reason__in=[ExclusionReason.OPTED_OUT, ExclusionReason.SUPPRESSED])
+        .values_list("phone_number", "exclusion_reason")
+    )
+    for number, reason in Suppression.objects.filter(phone_number__in=e164s).values_list("phone_number", "reason"):
+        refused.setdefault(number, reason)
+    for index, e164 in enumerate(e164s):
+        if e164 in refused:
+            raise ApplicationError(
+                f"{e164} may not be texted ({refused[e164]})", field=f"numbers.{index}", code="suppressed"
+            )
+    return e164s
+
+
+def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list[TestSendResult]:
+    """Send the campaign's message to each number through the configured backend and answer each result.
+
+    The text is rendered for the number's own contact when it has one, else for a sample eligible recipient
+    of the audience (so that personalisation shows), else with blank fields."""
+    e164s = _destinations(numbers)
+    sender = campaign.effective_sender
+    if not sender:
+        raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+    fields = ("phone_number", "first_name", "last_name", "attributes")
+    own = {row[0]: row[1:] for row in Contact.objects.filter(phone_number__in=e164s).values_list(*fields)}
+    sample = (
+        campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE).order_by("pk").values_list(*fields[1:])
+    ).first()
+    renders = []  # all rendered before anything is sent: a body that cannot render refuses the whole test
+    for e164 in e164s:
+        rendered_for, person = ("contact", own[e164]) if e164 in own else ("sample", sample)
+        if person is None:
+            rendered_for, person = "blank", ("", "", None)
+        first_name, last_name, attributes = person
+        body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        renders.append((rendered_for, body))
+    results = []
+    with get_connection() as backend:
+        for raw, e164, (rendered_for, body) in zip(numbers, e164s, renders, strict=True):
+            [sent] = backend.send_message(OutboundMessage(sender=sender, destinations=[e164], body=body))
+            results.append(
+                TestSendResult(
+                    number=raw,
+                    to_number=e164,
+                    rendered_for=rendered_for,
+                    body=body,
+                    segments=segment_info(body).segments,
+                    message_uuid=sent.message_uuid if sent.ok else None,
+                    error_code="" if sent.ok else (sent.error.code if sent.error else "no_message_uuid"),
+                    error_message="" if sent.ok else (sent.error.message if sent.error else "no message uuid"),
+                )
+            )
+    audit_record(
+        actor=actor,
+        action="campaign.test_sent",
+        target=campaign,
+        data={"results": [{"to": r.to_number, "message_uuid": r.message_uuid, "error": r.error_code} for r in results]},
+    )
+    return results
