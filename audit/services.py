@@ -3,6 +3,11 @@ from django.db import models
 from audit.models import AuditEvent
 
 
+def user_or_none(actor):
+    """The actor when it is a saved user (for a foreign key), else None: the system, or an anonymous user."""
+    return actor if getattr(actor, "pk", None) else None
+
+
 def audit_record(*, actor, action: str, target: models.Model, data: dict | None = None) -> AuditEvent:
     """Append one entry to the audit trail; `actor` is a user, or None for the system itself."""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)

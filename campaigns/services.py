@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record, user_or_none
 from campaigns.models import Campaign
 from campaigns.templating import body_validate
 from contacts.models import ContactList
@@ -185,7 +185,7 @@ def campaign_draft_save(
     with transaction.atomic():
         if created:
             campaign.status = Status.DRAFT
-            campaign.created_by = actor if getattr(actor, "pk", None) else None
+            campaign.created_by = user_or_none(actor)
             campaign.save()
         else:
             # Conditional UPDATE of the draft fields only: a campaign the engine has just claimed keeps its

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record, user_or_none
 from contacts.bulksql import sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError
 from contacts.importer import (
@@ -131,7 +131,7 @@ def suppression_add(
     suppression, created = Suppression.objects.get_or_create(
         phone_number=number.e164,
         reason=reason,
-        defaults={"source": source, "note": note, "created_by": actor if getattr(actor, "pk", None) else None},
+        defaults={"source": source, "note": note, "created_by": user_or_none(actor)},
     )
     if created and actor is not None:
         audit_record(actor=actor, action="suppression.added", target=suppression, data={"reason": reason})
@@ -171,7 +171,7 @@ def contact_import(
             default_region=region,
             consent_source=consent_source,
             update_existing=update,
-            created_by=_user_or_none(actor),
+            created_by=user_or_none(actor),
         )
     if record is not None:
         now = timezone.now()
@@ -231,7 +231,7 @@ def contact_import_start(
         update_existing=update,
         dry_run=dry_run,
         bytes_total=getattr(file, "size", 0) or 0,
-        created_by=_user_or_none(actor),
+        created_by=user_or_none(actor),
     )
     record.file.save(Path(record.source_name).name, file, save=False)
     record.save()
@@ -319,10 +319,6 @@ def _import_region(default_region: str | None) -> str:
     return region
 
 
-def _user_or_none(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
 @dataclass
 class SuppressionImportSummary:
     read: int = 0
@@ -401,7 +397,7 @@ def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", 
         return []
     table = connection.ops.quote_name(Suppression._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    user = _user_or_none(actor)
+    user = user_or_none(actor)
     rows = [(number, reason, source[:255], "", user and user.pk, now) for number in numbers]
     added = []
     with connection.cursor() as cursor:
