@@ -11,7 +11,6 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
-from campaigns.tests.conftest import user_in
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tests.test_admin import action_url, change_url, confirm_through_preview, hidden_inputs, preview_url
 from campaigns.tests.test_selectors import audience_with_every_exclusion
@@ -156,7 +155,7 @@ def test_confirm_is_refused_once_the_preview_is_half_an_hour_old(client, manager
     assert campaign.status == Status.DRAFT
 
 
-def test_a_confirmation_is_valid_only_for_its_campaign_person_action_and_time(client, manager, django_user_model):
+def test_a_confirmation_is_valid_only_for_its_campaign_person_action_and_time(client, manager, staff_member):
     campaign, other = campaign_for(ContactFactory()), campaign_for(ContactFactory())
     client.force_login(manager)
     fields = hidden_inputs(client.get(preview_url(campaign)).content.decode())
@@ -173,7 +172,7 @@ def test_a_confirmation_is_valid_only_for_its_campaign_person_action_and_time(cl
     ).content.decode()
     assert "for another campaign, person, action or time" in page
 
-    colleague = user_in(django_user_model, "Marketing manager", "colleague")
+    colleague = staff_member("Marketing manager", "colleague")
     client.force_login(colleague)
     page = client.post(action_url(campaign, "send_now"), fields, follow=True).content.decode()
     assert "for another campaign, person, action or time" in page
