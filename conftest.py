@@ -56,8 +56,9 @@ def sms_outbox():
     locmem.reset()
 
 
-# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`): see that module's docstring.
-pytest_plugins = ["sends.simulator.pytest_plugin"]
+# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`) and the admin's browser (`browser`):
+# see each module's docstring.
+pytest_plugins = ["sends.simulator.pytest_plugin", "campaigns.tests.browser"]
 
 
 @pytest.fixture
