@@ -343,7 +343,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "action": action,
             "confirm_url": reverse("admin:campaigns_campaign_action", args=[campaign.pk, action.name]),
             "schedule_form": schedule_form,
-            # The time as the staff member entered it, posted back unchanged so that the token matches it.
+            # The time chosen, posted back with the confirmation: the token holds for this time only.
             "scheduled_at_value": f"{timezone.localtime(scheduled_at):%Y-%m-%dT%H:%M:%S}" if scheduled_at else "",
             "scheduled_at_label": _local_time_label(scheduled_at) if scheduled_at else "",
             "staff_timezone": timezone.get_current_timezone_name(),
@@ -382,11 +382,12 @@ class CampaignAdmin(admin.ModelAdmin):
         action = CAMPAIGN_ACTIONS["send_now"]
         previews, refused = [], []
         for campaign in queryset:
+            if not action.allowed_for(campaign):
+                refused.append((campaign, f"it is {campaign.get_status_display().lower()}, not a draft"))
+                continue
             try:
-                if not action.allowed_for(campaign):
-                    raise ApplicationError(f"it is {campaign.get_status_display().lower()}, not a draft")
                 previews.append(preview_show(campaign=campaign, user=request.user, action=action.name, may_launch=True))
-            except ApplicationError as exc:
+            except ApplicationError as exc:  # a body stored around the services that cannot be rendered
                 refused.append((campaign, exc.message))
         context = {
             **self.admin_site.each_context(request),
