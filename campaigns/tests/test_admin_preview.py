@@ -230,3 +230,11 @@ def test_the_list_action_send_now_previews_each_draft_and_sends_only_once_confir
     client.post(changelist, {**fields, "_selected_action": selected})
     assert {c.status for c in Campaign.objects.filter(pk__in=[d.pk for d in drafts])} == {Status.SCHEDULED}
     assert AuditEvent.objects.filter(action="campaign.send_now", actor=manager).count() == 2
+
+
+def test_a_schedule_preview_without_a_valid_time_says_so_and_offers_no_confirmation(client, manager):
+    campaign = campaign_for(ContactFactory())
+    client.force_login(manager)
+    page = client.get(preview_url(campaign), {"action": "schedule", "scheduled_at": "next tuesday"}).content.decode()
+    assert "Enter a valid date/time." in page and 'name="scheduled_at"' in page
+    assert "preview_token" not in page
