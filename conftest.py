@@ -16,6 +16,36 @@ def staff_roles(db):
     roles_create()
 
 
+@pytest.fixture
+def staff_member(django_user_model, staff_roles):
+    """Make a staff user in one of the role groups: `staff_member("Viewer")`, `staff_member(MANAGER, "bob")`."""
+    from django.contrib.auth.models import Group
+
+    def make(group: str, username: str = ""):
+        user = django_user_model.objects.create_user(
+            username or group.lower().replace(" ", "_"), password="pw-123-abc!", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=group))
+        return django_user_model.objects.get(pk=user.pk)  # fresh: no cached permissions
+
+    return make
+
+
+@pytest.fixture
+def manager(staff_member):
+    return staff_member("Marketing manager")
+
+
+@pytest.fixture
+def editor(staff_member):
+    return staff_member("Marketing editor")
+
+
+@pytest.fixture
+def viewer(staff_member):
+    return staff_member("Viewer")
+
+
 @pytest.fixture(autouse=True)
 def sms_outbox():
     """The locmem backend's outbox, emptied before each test (like Django's mail.outbox)."""
@@ -26,8 +56,9 @@ def sms_outbox():
     locmem.reset()
 
 
-# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`): see that module's docstring.
-pytest_plugins = ["sends.simulator.pytest_plugin"]
+# The Plivo simulator fixtures (`plivo_simulator`, `plivo_simulator_live`) and the admin's browser (`browser`):
+# see each module's docstring.
+pytest_plugins = ["sends.simulator.pytest_plugin", "campaigns.tests.browser"]
 
 
 @pytest.fixture

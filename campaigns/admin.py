@@ -5,12 +5,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from campaigns import services
+from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
@@ -31,6 +34,7 @@ class CampaignAction:
     permission: str
     from_statuses: frozenset[str]
     confirm: str = ""
+    needs_preview: bool = False  # confirmed on the preview page (campaigns/admin_preview.py), not by a dialog
 
     def allowed_for(self, campaign: Campaign) -> bool:
         return campaign.status in self.from_statuses
@@ -42,8 +46,8 @@ class CampaignAction:
 CAMPAIGN_ACTIONS = {
     action.name: action
     for action in [
-        CampaignAction("schedule", "Schedule", SEND_PERMISSION, frozenset({Status.DRAFT})),
-        CampaignAction("send_now", "Send now", SEND_PERMISSION, frozenset({Status.DRAFT}), "Send this campaign now?"),
+        CampaignAction("schedule", "Schedule", SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
+        CampaignAction("send_now", "Send now", SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
         CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION, frozenset({Status.SCHEDULED})),
         CampaignAction("pause", "Pause", CHANGE_PERMISSION, frozenset({Status.SENDING})),
         CampaignAction("resume", "Resume", SEND_PERMISSION, frozenset({Status.PAUSED})),
@@ -58,8 +62,16 @@ CAMPAIGN_ACTIONS = {
 }
 
 
-def perform_campaign_action(*, action: CampaignAction, campaign: Campaign, user, scheduled_at: datetime | None = None):
-    """Call the campaigns service behind `action` (each one audits the move with the user)."""
+def perform_campaign_action(
+    *,
+    action: CampaignAction,
+    campaign: Campaign,
+    user,
+    scheduled_at: datetime | None = None,
+    preview_token: str = "",
+):
+    """Call the campaigns service behind `action` (each one audits the move with the user); send now and
+    schedule only with the token of a preview of the campaign as it is (campaigns/admin_preview.py)."""
     if not user.has_perm(action.permission):
         raise PermissionDenied
     if not action.allowed_for(campaign):
@@ -67,6 +79,10 @@ def perform_campaign_action(*, action: CampaignAction, campaign: Campaign, user,
             f"campaign {campaign.name!r} is {campaign.get_status_display().lower()}; {action.label.lower()} is not "
             "possible now",
             code="illegal_transition",
+        )
+    if action.needs_preview:
+        preview_confirmation_check(
+            campaign=campaign, user=user, action=action.name, scheduled_at=scheduled_at, token=preview_token
         )
     if action.name == "schedule":
         if scheduled_at is None:
@@ -104,6 +120,18 @@ class CampaignForm(forms.ModelForm):
             f"If the text does not say how to opt out, “{services.OPT_OUT_FOOTER}” is added on its own line when "
             "you save. The counter counts the text as written: personalised values change the length."
         )
+
+
+def _local_time_label(moment: datetime) -> str:
+    """A time in the staff member's timezone, naming it."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+
+
+def _button_url(campaign: Campaign, action: CampaignAction) -> str:
+    """Where the campaign page's button goes: the preview for send now and schedule, else the action itself."""
+    if action.needs_preview:
+        return reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
+    return reverse("admin:campaigns_campaign_action", args=[campaign.pk, action.name])
 
 
 def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
@@ -208,10 +236,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="scheduled for")
     def schedule_time(self, obj: Campaign) -> str:
-        if obj.scheduled_at is None:
-            return "-"
-        local = timezone.localtime(obj.scheduled_at)
-        return f"{local:%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+        return "-" if obj.scheduled_at is None else _local_time_label(obj.scheduled_at)
 
     def save_model(self, request, obj, form, change):
         try:
@@ -231,7 +256,12 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(require_POST(self.action_view))
-        return [path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"), *super().get_urls()]
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"),
+            path("<int:pk>/preview/", preview, name="campaigns_campaign_preview"),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)
@@ -239,10 +269,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if campaign is not None:
             extra = {
                 **extra,
-                "status_actions": [
-                    (a, reverse("admin:campaigns_campaign_action", args=[campaign.pk, a.name]))
-                    for a in _status_actions(request, campaign)
-                ],
+                "status_actions": [(a, _button_url(campaign, a)) for a in _status_actions(request, campaign)],
                 "schedule_form": ScheduleForm(),
                 "staff_timezone": timezone.get_current_timezone_name(),
             }
@@ -261,20 +288,81 @@ class CampaignAdmin(admin.ModelAdmin):
                 return redirect("admin:campaigns_campaign_change", campaign.pk)
             scheduled_at = form.cleaned_data["scheduled_at"]
         try:
-            perform_campaign_action(action=action, campaign=campaign, user=request.user, scheduled_at=scheduled_at)
+            perform_campaign_action(
+                action=action,
+                campaign=campaign,
+                user=request.user,
+                scheduled_at=scheduled_at,
+                preview_token=request.POST.get("preview_token", ""),
+            )
         except ApplicationError as exc:
             messages.error(request, f"{action.label}: {exc.message}")
+            if exc.code in (PREVIEW_REQUIRED, PREVIEW_STALE):  # straight to the preview as the campaign is now
+                query = {
+                    "action": action.name,
+                    **({"scheduled_at": request.POST["scheduled_at"]} if scheduled_at else {}),
+                }
+                preview_url = reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
+                return redirect(f"{preview_url}?{urlencode(query)}")
         else:
             messages.success(request, f"{campaign}: {action.label.lower()} done, now {campaign.get_status_display()}.")
         return redirect("admin:campaigns_campaign_change", campaign.pk)
 
+    def preview_view(self, request, pk: int):
+        """The preview before launch: what send now (or schedule, at the time chosen) would do, and its confirm."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        action = CAMPAIGN_ACTIONS["schedule" if request.GET.get("action") == "schedule" else "send_now"]
+        schedule_form = ScheduleForm(request.GET) if action.name == "schedule" else None
+        scheduled_at = None
+        if schedule_form is not None and schedule_form.is_valid():
+            scheduled_at = schedule_form.cleaned_data["scheduled_at"]
+        may_launch = (
+            request.user.has_perm(action.permission)
+            and action.allowed_for(campaign)
+            and (schedule_form is None or scheduled_at is not None)
+        )
+        try:
+            shown = preview_show(
+                campaign=campaign,
+                user=request.user,
+                action=action.name,
+                scheduled_at=scheduled_at,
+                may_launch=may_launch,
+            )
+        except ApplicationError as exc:  # only a body stored around the services can fail to render
+            messages.error(request, f"No preview: {exc.message}")
+            return redirect("admin:campaigns_campaign_change", campaign.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": campaign,
+            "title": f"Preview of {campaign}",
+            "shown": shown,
+            "action": action,
+            "confirm_url": reverse("admin:campaigns_campaign_action", args=[campaign.pk, action.name]),
+            "schedule_form": schedule_form,
+            # The time chosen, posted back with the confirmation: the token holds for this time only.
+            "scheduled_at_value": f"{timezone.localtime(scheduled_at):%Y-%m-%dT%H:%M:%S}" if scheduled_at else "",
+            "scheduled_at_label": _local_time_label(scheduled_at) if scheduled_at else "",
+            "staff_timezone": timezone.get_current_timezone_name(),
+            "may_send": request.user.has_perm(SEND_PERMISSION),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context)
+
     # --- Actions of the list -------------------------------------------------------------------------
 
-    def _run_on_selected(self, request, queryset, name: str) -> None:
+    def _run_on_selected(self, request, queryset, name: str, preview_tokens: dict[str, str] | None = None) -> None:
         action = CAMPAIGN_ACTIONS[name]
         for campaign in queryset:
             try:
-                perform_campaign_action(action=action, campaign=campaign, user=request.user)
+                perform_campaign_action(
+                    action=action,
+                    campaign=campaign,
+                    user=request.user,
+                    preview_token=(preview_tokens or {}).get(str(campaign.pk), ""),
+                )
             except ApplicationError as exc:
                 messages.error(request, f"{campaign}: {exc.message}")
             else:
@@ -285,7 +373,33 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the selected drafts now", permissions=["send"])
     def send_now_selected(self, request, queryset):
-        self._run_on_selected(request, queryset, "send_now")
+        """First the preview of each selected campaign, then, once confirmed, send now with its token."""
+        if "confirm" in request.POST:
+            prefix = "preview_token_"
+            tokens = {key.removeprefix(prefix): value for key, value in request.POST.items() if key.startswith(prefix)}
+            self._run_on_selected(request, queryset, "send_now", preview_tokens=tokens)
+            return None
+        action = CAMPAIGN_ACTIONS["send_now"]
+        previews, refused = [], []
+        for campaign in queryset:
+            if not action.allowed_for(campaign):
+                refused.append((campaign, f"it is {campaign.get_status_display().lower()}, not a draft"))
+                continue
+            try:
+                previews.append(preview_show(campaign=campaign, user=request.user, action=action.name, may_launch=True))
+            except ApplicationError as exc:  # a body stored around the services that cannot be rendered
+                refused.append((campaign, exc.message))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Send the selected drafts now?",
+            "previews": previews,
+            "refused": refused,
+            "select_across": request.POST.get("select_across") == "1",
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/send_now_selected.html", context)
 
     @admin.action(description="Pause the selected campaigns", permissions=["change"])
     def pause_selected(self, request, queryset):

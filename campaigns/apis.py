@@ -250,6 +250,9 @@ class CampaignAudienceSerializer(serializers.Serializer):
         child=serializers.IntegerField(),
         help_text=f"Contacts left out per reason ({', '.join(ExclusionReason.ALL)}); only reasons that occur",
     )
+    duplicates = serializers.IntegerField(
+        help_text="List entries of people already on another of the lists: texted once, not counted in total"
+    )
 
 
 class CampaignPreviewSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """Reads of campaigns. The audience rules live here once: the fan-out materialises them into sends, and a
 preview counts them, so both always agree on who is eligible and why anyone is left out."""
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -87,6 +88,9 @@ class AudienceBreakdown:
     total: int
     eligible: int
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> contacts, only reasons that occur
+    # List entries of people already counted through another of the campaign's lists: they get one message,
+    # so these are left out of `total` (a number is one contact, so this is every duplicate number).
+    duplicates: int = 0
 
 
 def campaign_audience_breakdown(*, campaign: Campaign) -> AudienceBreakdown:
@@ -94,12 +98,29 @@ def campaign_audience_breakdown(*, campaign: Campaign) -> AudienceBreakdown:
     rows = campaign_audience(campaign=campaign).order_by().values("exclusion_reason").annotate(n=Count("pk"))
     counts = {row["exclusion_reason"]: row["n"] for row in rows}
     eligible = counts.pop(ELIGIBLE, 0)
-    return AudienceBreakdown(total=eligible + sum(counts.values()), eligible=eligible, excluded=counts)
+    total = eligible + sum(counts.values())
+    entries = ContactListMembership.objects.filter(contact_list__campaigns=campaign).count() if total else 0
+    return AudienceBreakdown(total=total, eligible=eligible, excluded=counts, duplicates=entries - total)
 
 
 def campaigns_due(*, now) -> QuerySet[Campaign]:
     """Scheduled campaigns whose time has come, oldest first."""
     return Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).order_by("scheduled_at")
+
+
+@dataclass(frozen=True)
+class PreviewSample:
+    """One real eligible recipient and the text they would receive."""
+
+    contact_id: int
+    phone_number: str
+    name: str
+    body: str
+    segments: int
+    encoding: str
+
+
+PREVIEW_SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,7 @@ class CampaignPreview:
     segments_total: int
     estimated_cost: Decimal
     deferred_by_quiet_hours: int  # eligible recipients outside their quiet-hours window at `now`
+    samples: tuple[PreviewSample, ...] = ()  # the first PREVIEW_SAMPLES eligible recipients, by id
 
 
 def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
@@ -152,4 +174,31 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         segments_total=total,
         estimated_cost=cost,
         deferred_by_quiet_hours=deferred,
+        samples=_preview_samples(campaign=campaign),
     )
+
+
+def _preview_samples(*, campaign: Campaign) -> tuple[PreviewSample, ...]:
+    fields = ("pk", "phone_number", "first_name", "last_name", "attributes")
+    rows = campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE).order_by("pk").values_list(*fields)
+    samples = []
+    for pk, phone_number, first_name, last_name, attributes in rows[:PREVIEW_SAMPLES]:
+        body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        info = segment_info(body)
+        name = f"{first_name} {last_name}".strip()
+        samples.append(PreviewSample(pk, phone_number, name, body, info.segments, info.encoding))
+    return tuple(samples)
+
+
+def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | None = None) -> dict:
+    """What staff approve when they confirm a launch from the preview: the text, the sender, the lists and
+    the audience's size. Compared again at the confirmation, so a draft edited (or an audience grown) after
+    the preview is not launched unseen."""
+    audience = audience or campaign_audience_breakdown(campaign=campaign)
+    return {
+        "text": hashlib.sha256(campaign.body.encode()).hexdigest()[:32],
+        "sender": campaign.effective_sender,
+        "lists": sorted(campaign.lists.values_list("pk", flat=True)),
+        "audience": audience.total,
+        "eligible": audience.eligible,
+    }

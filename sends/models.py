@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -120,3 +121,14 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_number}: {self.text[:40]}"
+
+
+class StaffPhone(models.Model):
+    """Where a staff member receives test sends ("Send test to my phone"): the number they last used."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_phone")
+    phone_number = models.CharField(max_length=32, help_text="E.164")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.phone_number}"

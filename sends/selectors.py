@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from sends.models import CampaignSend
+from sends.models import CampaignSend, StaffPhone
 
 _DUE_RANGES = """
 SELECT MIN(id), MAX(id), COUNT(*)
@@ -45,3 +45,8 @@ def campaign_has_unfinished_sends(*, campaign_id: int) -> bool:
     """True while any send of the campaign is queued (due or deferred) or in flight."""
     S = CampaignSend.Status
     return CampaignSend.objects.filter(campaign_id=campaign_id, status__in=[S.QUEUED, S.SENDING]).exists()
+
+
+def staff_phone_number(*, user) -> str:
+    """The number a staff member last sent a test to ("Send test to my phone"), or ""."""
+    return StaffPhone.objects.filter(user_id=user.pk).values_list("phone_number", flat=True).first() or ""

@@ -1,9 +1,9 @@
 """The campaign pages of the admin: the draft form, the status buttons and who may press them."""
 
+import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,35 +18,28 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 Status = Campaign.Status
 
 
-def user_in(django_user_model, group: str, username: str = ""):
-    user = django_user_model.objects.create_user(username or group.lower().replace(" ", "_"), password="pw-123-abc!")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    return django_user_model.objects.get(pk=user.pk)  # fresh: no cached permissions
-
-
-@pytest.fixture
-def manager(django_user_model):
-    return user_in(django_user_model, "Marketing manager")
-
-
-@pytest.fixture
-def editor(django_user_model):
-    return user_in(django_user_model, "Marketing editor")
-
-
-@pytest.fixture
-def viewer(django_user_model):
-    return user_in(django_user_model, "Viewer")
-
-
 def action_url(campaign, name):
     return reverse("admin:campaigns_campaign_action", args=[campaign.pk, name])
 
 
 def change_url(campaign):
     return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+
+def preview_url(campaign):
+    return reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
+
+
+def hidden_inputs(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+
+def confirm_through_preview(client, campaign, name: str = "send_now", **query):
+    """What staff do: open the preview from the campaign page's button, then press its confirm button."""
+    page = client.get(preview_url(campaign), {"action": name, **query}).content.decode()
+    fields = hidden_inputs(page)
+    assert "preview_token" in fields, "the preview offers no confirmation"
+    return client.post(action_url(campaign, name), fields, follow=True)
 
 
 def test_saving_a_draft_without_opt_out_wording_adds_the_footer_and_says_so(client, editor):
@@ -167,8 +160,8 @@ def test_schedule_is_read_in_the_staff_members_timezone_and_audited(client, mana
     campaign = CampaignFactory()
     when = timezone.now() + timedelta(days=2)
     paris = when.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
-    response = client.post(action_url(campaign, "schedule"), {"scheduled_at": paris.strftime("%Y-%m-%dT%H:%M")})
-    assert response.status_code == 302
+    response = confirm_through_preview(client, campaign, "schedule", scheduled_at=paris.strftime("%Y-%m-%dT%H:%M"))
+    assert response.redirect_chain[-1][0] == change_url(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Status.SCHEDULED
     assert abs((campaign.scheduled_at - when).total_seconds()) < 60
@@ -182,9 +175,7 @@ def test_a_schedule_in_the_past_is_refused_with_the_reason(client, manager):
     client.force_login(manager)
     campaign = CampaignFactory()
     past = timezone.localtime(timezone.now() - timedelta(days=1))
-    response = client.post(
-        action_url(campaign, "schedule"), {"scheduled_at": past.strftime("%Y-%m-%dT%H:%M")}, follow=True
-    )
+    response = confirm_through_preview(client, campaign, "schedule", scheduled_at=past.strftime("%Y-%m-%dT%H:%M"))
     assert "the schedule time must be in the future" in response.content.decode()
     campaign.refresh_from_db()
     assert campaign.status == Status.DRAFT
@@ -205,7 +196,10 @@ def test_each_button_moves_the_status_through_the_service_with_the_user_in_the_a
 ):
     client.force_login(manager)
     campaign = CampaignFactory(status=from_status, scheduled_at=timezone.now())
-    client.post(action_url(campaign, name))
+    if name == "send_now":
+        confirm_through_preview(client, campaign)
+    else:
+        client.post(action_url(campaign, name))
     campaign.refresh_from_db()
     assert campaign.status == to_status
     assert AuditEvent.objects.get(action=audit_action).actor == manager

@@ -235,7 +235,7 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
     response = editor.get(f"{CAMPAIGNS}{campaign.pk}/preview/")
     assert response.status_code == 200, response.json()
     assert response.json() == {
-        "audience": {"total": 3, "eligible": 2, "excluded": {"opted_out": 1}},
+        "audience": {"total": 3, "eligible": 2, "excluded": {"opted_out": 1}, "duplicates": 0},
         "encoding": "UCS-2",
         "ucs2_characters": ["–"],
         "segments_per_message": 1,

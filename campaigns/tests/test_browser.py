@@ -1,73 +1,15 @@
-"""The admin in a real browser: Playwright driving Debian's chromium against pytest-django's live server.
-
-No browser is downloaded: Makefile's `chromium` target installs Debian's package when it is missing. The
-tests are skipped, saying why, only when no chromium can be found. Screenshots go to test-artifacts/.
-"""
-
-import os
-import shutil
-from pathlib import Path
+"""The admin in a real browser (set-up: campaigns/tests/browser.py): the draft form and who sees which button."""
 
 import pytest
-from django.conf import settings
-from django.contrib.auth.models import Group
 
 from campaigns.models import Campaign
+from campaigns.tests.browser import ARTIFACTS, logged_in_page, requires_chromium, staff
 from campaigns.tests.factories import CampaignFactory
 from smscampaigns.roles import MANAGER, VIEWER
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-PASSWORD = "pw-browser-123!"
-
-pytestmark = [
-    pytest.mark.skipif(
-        not Path(CHROMIUM).is_file(),
-        reason=f"chromium not found at {CHROMIUM} (`make test` installs Debian's chromium when run as root)",
-    ),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("staff_roles"),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; Django refuses database calls there unless
-    # told it is safe, which it is: the test code and the loop never touch the database concurrently.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def staff(django_user_model, username: str, group: str):
-    user = django_user_model.objects.create_user(username, password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-def logged_in_page(browser, live_server, username: str, timezone_id: str = "Europe/Paris"):
-    context = browser.new_context(timezone_id=timezone_id, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    playwright_api.expect(page.locator("#user-tools")).to_contain_text(username)
-    return page
+pytestmark = [requires_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_roles")]
 
 
 def test_segment_counter_switches_to_ucs2_when_an_emoji_is_typed(browser, live_server, django_user_model):

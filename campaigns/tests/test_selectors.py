@@ -13,7 +13,7 @@ from sends.models import CampaignSend
 pytestmark = pytest.mark.django_db
 
 
-def _audience():
+def audience_with_every_exclusion():
     first, second, elsewhere = ContactListFactory(), ContactListFactory(), ContactListFactory()
     campaign = CampaignFactory()
     campaign.lists.set([first, second])
@@ -39,7 +39,7 @@ def _audience():
 
 
 def test_audience_gives_each_contact_once_with_the_first_reason_that_applies():
-    campaign, people = _audience()
+    campaign, people = audience_with_every_exclusion()
     reasons = dict(campaign_audience(campaign=campaign).values_list("pk", "exclusion_reason"))
     assert reasons == {
         people["eligible"].pk: "",
@@ -53,10 +53,11 @@ def test_audience_gives_each_contact_once_with_the_first_reason_that_applies():
 
 
 def test_breakdown_counts_the_eligible_and_each_exclusion_reason():
-    campaign, _ = _audience()
+    campaign, _ = audience_with_every_exclusion()
     breakdown = campaign_audience_breakdown(campaign=campaign)
     assert (breakdown.total, breakdown.eligible) == (7, 2)
     assert breakdown.excluded == {"opted_out": 2, "suppressed": 1, "no_consent": 1, "invalid_number": 1}
+    assert breakdown.duplicates == 1  # on_both_lists: one person, one message
 
 
 def test_a_campaign_without_lists_has_an_empty_audience():
@@ -91,6 +92,11 @@ def test_preview_counts_each_recipients_rendered_text_cost_and_quiet_hours():
     assert (preview.segments_per_message, preview.segments_total) == (1, 2)
     assert preview.estimated_cost == Decimal("0.0055") + Decimal("0.0400")
     assert preview.deferred_by_quiet_hours == 1
+    # The eligible recipients by id, each with the text they would receive: Bo opted out.
+    assert [(s.contact_id, s.body, s.encoding) for s in preview.samples] == [
+        (people[0].pk, "Hi Ann, sale today", "GSM-7"),
+        (people[1].pk, "Hi Łukasz, sale today", "UCS-2"),
+    ]
 
 
 def test_preview_of_an_empty_audience_still_gives_the_bodys_encoding():
@@ -99,4 +105,4 @@ def test_preview_of_an_empty_audience_still_gives_the_bodys_encoding():
     assert (preview.audience.total, preview.audience.eligible, preview.segments_total) == (0, 0, 0)
     assert preview.encoding == "UCS-2" and preview.ucs2_characters == ("’",)
     assert preview.segments_per_message == 2
-    assert preview.estimated_cost == 0 and preview.deferred_by_quiet_hours == 0
+    assert preview.estimated_cost == 0 and preview.deferred_by_quiet_hours == 0 and preview.samples == ()

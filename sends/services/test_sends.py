@@ -12,6 +12,7 @@ from contacts.models import Contact, Suppression
 from contacts.phones import normalize_phone
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
+from sends.models import StaffPhone
 from smscampaigns.errors import ApplicationError
 
 MAX_TEST_NUMBERS = 10
@@ -107,3 +108,11 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
         data={"results": [{"to": r.to_number, "message_uuid": r.message_uuid, "error": r.error_code} for r in results]},
     )
     return results
+
+
+def campaign_test_send_to_staff(*, campaign: Campaign, phone_number: str, actor) -> TestSendResult:
+    """ "Send test to my phone": the campaign's test send to the staff member's number, remembered for next time
+    (only once it was accepted as a destination: a refused number is neither sent to nor kept)."""
+    [result] = campaign_test_send(campaign=campaign, numbers=[phone_number], actor=actor)
+    StaffPhone.objects.update_or_create(user=actor, defaults={"phone_number": result.to_number})
+    return result
