@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns import services
+from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
@@ -111,7 +112,7 @@ def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -131,20 +132,6 @@ class CampaignAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_now_selected", "pause_selected", "resume_selected", "cancel_selected"]
-    counters = [
-        "recipients_count",
-        "queued_count",
-        "sent_count",
-        "delivered_count",
-        "undelivered_count",
-        "failed_count",
-        "skipped_count",
-        "unknown_count",
-        "opt_out_count",
-        "skipped_by_reason",
-        "segments_count",
-        "cost",
-    ]
     readonly_fields = [
         "placeholders",
         "body_segments",
@@ -156,11 +143,15 @@ class CampaignAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
         "updated_at",
-        *counters,
     ]
 
     class Media:
-        js = ["campaigns/segment-counter.js", "campaigns/campaign-actions.js", "smscampaigns/staff-timezone.js"]
+        js = [
+            "campaigns/segment-counter.js",
+            "campaigns/campaign-actions.js",
+            "campaigns/campaign-progress.js",
+            "smscampaigns/staff-timezone.js",
+        ]
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
@@ -172,7 +163,6 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             *draft,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
-            ("Progress", {"fields": self.counters}),
             ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
         ]
 
@@ -231,7 +221,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(require_POST(self.action_view))
-        return [path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"), *super().get_urls()]
+        return [
+            path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"),
+            *self.progress_urls(),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)
@@ -245,6 +239,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 ],
                 "schedule_form": ScheduleForm(),
                 "staff_timezone": timezone.get_current_timezone_name(),
+                **self.progress_context(request, campaign),
             }
         return super().change_view(request, object_id, form_url, extra)
 
