@@ -4,6 +4,7 @@ from functools import cached_property
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.core.paginator import Paginator
+from django.db.models import Q
 
 from audit.admin import ReadOnlyAdmin
 from campaigns.models import Campaign
@@ -27,6 +28,10 @@ class CappedCountPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.CAP
+
+    @property
+    def cap_display(self) -> str:
+        return f"{self.CAP:,}"
 
 
 class CampaignFilter(admin.SimpleListFilter):
@@ -100,8 +105,8 @@ class CampaignSendAdmin(ReadOnlyAdmin):
 
     list_display = ["id", "campaign", "to_number", "status", "skip_reason", "error_code", "attempts", "sent_at"]
     list_filter = [CampaignFilter, "status", ErrorCodeFilter, "skip_reason"]
-    # Exact matches only (a number in any format is normalised first): a substring search scans every send.
-    search_fields = ["=to_number", "=provider_message_uuid"]
+    # Exact matches on indexed columns (see get_search_results): a substring search scans every send.
+    search_fields = ["to_number", "provider_message_uuid"]
     search_help_text = "A phone number (any format) or a Plivo message UUID."
     list_select_related = ["campaign"]
     raw_id_fields = ["campaign", "contact"]
@@ -110,11 +115,15 @@ class CampaignSendAdmin(ReadOnlyAdmin):
     show_facets = ShowFacets.NEVER  # a count per filter choice: the table scan the paginator avoids
 
     def get_search_results(self, request, queryset, search_term):
+        """A number in any format (normalised) or a message UUID, matched exactly: Django's "=" prefix would
+        compare UPPER() of each column, which no index serves."""
         term = search_term.strip()
-        if term and any(ch.isdigit() for ch in term):
-            with suppress(ApplicationError):  # not a phone number: perhaps a message UUID
-                term = normalize_phone(term).e164
-        return super().get_search_results(request, queryset, term)
+        if not term:
+            return queryset, False
+        number = term
+        with suppress(ApplicationError):  # not a phone number: perhaps a message UUID
+            number = normalize_phone(term).e164
+        return queryset.filter(Q(to_number=number) | Q(provider_message_uuid=term)), False
 
 
 @admin.register(DeliveryReport)

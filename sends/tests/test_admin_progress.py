@@ -183,10 +183,12 @@ def test_a_campaign_filter_that_is_not_an_id_is_refused(admin_client):
     assert response.status_code == 302 and response["Location"].endswith("?e=1")
 
 
-def test_a_number_is_found_in_any_format(admin_client):
-    send = CampaignSendFactory(to_number="+14155550123")
+def test_a_send_is_found_by_its_number_in_any_format_or_its_message_uuid(admin_client):
+    send = CampaignSendFactory(to_number="+14155550123", provider_message_uuid="0f6c5b8e-uuid")
     CampaignSendFactory()
     assert list(sends_list(admin_client, q="(415) 555-0123").context["cl"].result_list) == [send]
+    assert list(sends_list(admin_client, q=" 0f6c5b8e-uuid ").context["cl"].result_list) == [send]
+    assert not sends_list(admin_client, q="555-01").context["cl"].result_list  # no substring scans
 
 
 def test_the_sends_list_counts_at_most_its_cap_and_says_more_than(admin_client, monkeypatch):
