@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import services
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
+from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
@@ -139,7 +140,7 @@ def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -159,20 +160,6 @@ class CampaignAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_now_selected", "pause_selected", "resume_selected", "cancel_selected"]
-    counters = [
-        "recipients_count",
-        "queued_count",
-        "sent_count",
-        "delivered_count",
-        "undelivered_count",
-        "failed_count",
-        "skipped_count",
-        "unknown_count",
-        "opt_out_count",
-        "skipped_by_reason",
-        "segments_count",
-        "cost",
-    ]
     readonly_fields = [
         "placeholders",
         "body_segments",
@@ -184,11 +171,15 @@ class CampaignAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
         "updated_at",
-        *counters,
     ]
 
     class Media:
-        js = ["campaigns/segment-counter.js", "campaigns/campaign-actions.js", "smscampaigns/staff-timezone.js"]
+        js = [
+            "campaigns/segment-counter.js",
+            "campaigns/campaign-actions.js",
+            "campaigns/campaign-progress.js",
+            "smscampaigns/staff-timezone.js",
+        ]
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
@@ -200,7 +191,6 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             *draft,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
-            ("Progress", {"fields": self.counters}),
             ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
         ]
 
@@ -260,6 +250,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"),
             path("<int:pk>/preview/", preview, name="campaigns_campaign_preview"),
+            *self.progress_urls(),
             *super().get_urls(),
         ]
 
@@ -272,6 +263,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "status_actions": [(a, _button_url(campaign, a)) for a in _status_actions(request, campaign)],
                 "schedule_form": ScheduleForm(),
                 "staff_timezone": timezone.get_current_timezone_name(),
+                **self.progress_context(request, campaign),
             }
         return super().change_view(request, object_id, form_url, extra)
 

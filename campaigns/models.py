@@ -61,6 +61,9 @@ class Campaign(models.Model):
     unknown_count = models.PositiveIntegerField(default=0)
     opt_out_count = models.PositiveIntegerField(default=0)
     skipped_by_reason = models.JSONField(default=dict, blank=True)
+    # Sends now failed or undelivered, by error code ("" when the failure came without one): the campaign
+    # page names its failures without grouping a million sends.
+    failed_by_error_code = models.JSONField(default=dict, blank=True)
     segments_count = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=5, default=Decimal("0"))
 

@@ -57,6 +57,13 @@ class CampaignSend(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "status", "id"], name="send_campaign_status_idx"),
+            # The sends admin filtered by campaign and error code, in id order. Partial: most sends never
+            # have an error code, so the index holds only the few that do.
+            models.Index(
+                fields=["campaign", "error_code", "id"],
+                name="send_campaign_error_idx",
+                condition=~models.Q(error_code=""),
+            ),
             models.Index(fields=["provider_message_uuid"], name="send_message_uuid_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="send_due_idx"),
             models.Index(fields=["to_number"], name="send_to_number_idx"),

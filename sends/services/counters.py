@@ -1,6 +1,7 @@
 """Campaign counters: what staff read on progress pages, kept current as sends change status, so that no
 page ever counts a million CampaignSend rows. Each counter holds the number of sends currently in that
-status; a send in flight ("sending") still counts as queued."""
+status; a send in flight ("sending") still counts as queued. Two JSON counters break statuses down:
+skipped sends by reason, and failed or undelivered sends by error code."""
 
 from collections.abc import Mapping
 from decimal import Decimal
@@ -15,6 +16,7 @@ from sends.models import CampaignSend
 log = structlog.get_logger(__name__)
 
 S = CampaignSend.Status
+FAILURE_STATUSES = frozenset({S.FAILED, S.UNDELIVERED})
 COUNTER_FIELD: dict[str, str] = {
     S.QUEUED: "queued_count",
     S.SENDING: "queued_count",
@@ -45,8 +47,11 @@ def campaign_counters_add(
     skipped_by_reason: Mapping[str, int] | None = None,
     recipients: int = 0,
     opt_outs: int = 0,
+    failed_by_error_code: Mapping[str, int] | None = None,
 ) -> None:
-    """Apply counter changes in one UPDATE (F expressions, so concurrent workers never lose an increment)."""
+    """Apply counter changes in one UPDATE (F expressions, so concurrent workers never lose an increment).
+
+    `failed_by_error_code` counts sends that have just become failed or undelivered, by their error code."""
     updates = {name: F(name) + delta for name, delta in (deltas or {}).items() if delta}
     for name, delta in (
         ("segments_count", segments),
@@ -57,19 +62,26 @@ def campaign_counters_add(
             updates[name] = F(name) + delta
     if cost:
         updates["cost"] = F("cost") + cost
-    reasons = {reason: n for reason, n in (skipped_by_reason or {}).items() if n}
-    if not updates and not reasons:
+    json_counts: dict[str, dict[str, int]] = {}
+    for name, counts in (("skipped_by_reason", skipped_by_reason), ("failed_by_error_code", failed_by_error_code)):
+        nonzero = {key: n for key, n in (counts or {}).items() if n}
+        if nonzero:
+            json_counts[name] = nonzero
+    if not updates and not json_counts:
         return
     with transaction.atomic():
         if updates:
             Campaign.objects.filter(pk=campaign_id).update(**updates)
-        if reasons:
-            # JSON has no portable atomic increment: lock the row for this rarer, small update.
-            campaign = Campaign.objects.select_for_update().only("skipped_by_reason").get(pk=campaign_id)
-            merged = dict(campaign.skipped_by_reason)
-            for reason, n in reasons.items():
-                merged[reason] = merged.get(reason, 0) + n
-            Campaign.objects.filter(pk=campaign_id).update(skipped_by_reason=merged)
+        if json_counts:
+            # JSON has no portable atomic increment: lock the row for this rarer, small update (the UPDATE
+            # above, when there was one, holds that lock already).
+            campaign = Campaign.objects.select_for_update().only(*json_counts).get(pk=campaign_id)
+            merged = {}
+            for name, counts in json_counts.items():
+                merged[name] = dict(getattr(campaign, name))
+                for key, n in counts.items():
+                    merged[name][key] = merged[name].get(key, 0) + n
+            Campaign.objects.filter(pk=campaign_id).update(**merged)
 
 
 def campaign_counters_rebuild(*, campaign_id: int) -> None:
@@ -83,6 +95,11 @@ def campaign_counters_rebuild(*, campaign_id: int) -> None:
         .values("skip_reason")
         .annotate(n=Count("id"))
     )
+    failed = (
+        CampaignSend.objects.filter(campaign_id=campaign_id, status__in=FAILURE_STATUSES)
+        .values("error_code")
+        .annotate(n=Count("id"))
+    )
     sends = CampaignSend.objects.filter(campaign_id=campaign_id)
     totals = sends.aggregate(recipients=Count("id"), cost=Sum("cost"))
     # Segments count once a message was handed to the provider; queued ones have not cost anything yet.
@@ -90,6 +107,7 @@ def campaign_counters_rebuild(*, campaign_id: int) -> None:
     Campaign.objects.filter(pk=campaign_id).update(
         **values,
         skipped_by_reason={row["skip_reason"]: row["n"] for row in skipped},
+        failed_by_error_code={row["error_code"]: row["n"] for row in failed},
         recipients_count=totals["recipients"] or 0,
         segments_count=totals["segments"] or 0,
         cost=totals["cost"] or Decimal("0"),

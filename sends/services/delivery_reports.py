@@ -16,36 +16,15 @@ from django.utils import timezone
 
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required
-from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
+from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
 from sends.webhook_selectors import send_for_message_uuid_locked
+from smscampaigns.plivo_errors import NO_ERROR_CODES, error_code_meaning
 
 log = structlog.get_logger(__name__)
 S = CampaignSend.Status
 
-# Plivo's SMS error codes (messaging troubleshooting guide) and what they mean for staff.
-PLIVO_ERROR_CODES: dict[str, str] = {
-    "10": "Invalid message: rejected by a downstream carrier",
-    "20": "Network error at the carrier (temporary)",
-    "30": "Spam detected: blocked by a carrier's filter",
-    "40": "Invalid source number: wrong format, not SMS-enabled or not on this Plivo account",
-    "50": "Invalid destination number",
-    "60": "Loop detected",
-    "70": "Destination permanently unavailable",
-    "80": "Destination temporarily unavailable",
-    "90": "No route available to the destination",
-    "100": "Prohibited by the carrier",
-    "110": "Message too long",
-    "200": "Destination number opted out (at the carrier)",
-    "300": "Failed to dispatch the message",
-    "420": "Message expired before it could be delivered",
-    "450": "Destination country barred (geo permissions)",
-    "900": "Insufficient credit on the Plivo account",
-    "950": "Daily messaging limit reached",
-    "1000": "Unknown error",
-}
 CARRIER_OPT_OUT_CODE = "200"
-NO_ERROR_CODES = frozenset({"", "0", "000"})
 
 # Plivo's message states mapped onto ours; "rejected" is the legacy name of a failure before sending.
 PLIVO_STATUS: dict[str, str] = {
@@ -84,13 +63,6 @@ class DeliveryReportData:
     total_amount: Decimal | None
     to_number: str  # as Plivo wrote it; only read for a carrier opt-out
     payload: dict[str, str]
-
-
-def error_code_meaning(code: str) -> str:
-    """What a Plivo error code means, in words for staff ("" when there is no error)."""
-    if code in NO_ERROR_CODES:
-        return ""
-    return PLIVO_ERROR_CODES.get(code, f"Plivo error {code}")
 
 
 def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
@@ -196,6 +168,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
         deltas=transition_deltas(from_status=old_status, to_status=new_status),
         segments=(send.segments if send.sent_at else 0) - old_counted_segments,
         cost=(send.cost or Decimal("0")) - old_cost,
+        failed_by_error_code={send.error_code: 1} if new_status in FAILURE_STATUSES else None,
     )
     return ReportOutcome.APPLIED
 

@@ -45,7 +45,7 @@ from sends.backends import get_connection
 from sends.backends.base import BackendError, BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends, send_ranges_due
-from sends.services.counters import campaign_counters_add, transition_deltas
+from sends.services.counters import FAILURE_STATUSES, campaign_counters_add, transition_deltas
 from sends.services.delivery_reports import delivery_reports_attach_many
 from sends.services.rate_limit import batch_size_for_rate, rate_limit_wait
 from sends.webhook_paths import status_callback_url
@@ -221,7 +221,9 @@ def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) 
                 status=S.FAILED, error_code="template", error_message=message, status_updated_at=now
             )
             campaign_counters_add(
-                campaign_id=campaign.pk, deltas=transition_deltas(from_status=S.QUEUED, to_status=S.FAILED, count=n)
+                campaign_id=campaign.pk,
+                deltas=transition_deltas(from_status=S.QUEUED, to_status=S.FAILED, count=n),
+                failed_by_error_code={"template": n},
             )
     return ready
 
@@ -374,6 +376,7 @@ def _record_results(
             failed[(error.code, error.message)].append(recipient.send_id)
 
     deltas: dict[str, int] = defaultdict(int)
+    failed_by_error_code: dict[str, int] = defaultdict(int)
 
     def moved(to_status: str, count: int) -> None:
         for name, delta in transition_deltas(from_status=S.SENDING, to_status=to_status, count=count).items():
@@ -398,6 +401,7 @@ def _record_results(
                 status=S.FAILED, error_code=code[:16], error_message=message, status_updated_at=now
             )
             moved(S.FAILED, n)
+            failed_by_error_code[code[:16]] += n
         for (code, message, retry_after), send_ids in retry.items():
             attempt = max(attempts[send_id] for send_id in send_ids)
             due = now + timedelta(seconds=retry_delay(attempt=attempt, retry_after=retry_after or None))
@@ -419,7 +423,12 @@ def _record_results(
                 status=S.UNKNOWN, error_message=message, status_updated_at=now
             )
             moved(S.UNKNOWN, n)
-        campaign_counters_add(campaign_id=campaign_id, deltas=deltas, segments=sum(n for _, _, n in sent.values()))
+        campaign_counters_add(
+            campaign_id=campaign_id,
+            deltas=deltas,
+            segments=sum(n for _, _, n in sent.values()),
+            failed_by_error_code=failed_by_error_code,
+        )
     # A provider can call back before this commit: such reports were stored unmatched, and are applied now.
     delivery_reports_attach_many(message_uuids=[uuid for uuid, _, _ in sent.values()])
     return account_error
@@ -462,13 +471,13 @@ def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> 
     cutoff = now - timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
     stuck = list(
         CampaignSend.objects.filter(status=S.SENDING, status_updated_at__lt=cutoff).values_list(
-            "id", "campaign_id", "provider_message_uuid"
+            "id", "campaign_id", "provider_message_uuid", "error_code"
         )[:limit]
     )
     if not stuck:
         return 0
     with get_connection() as backend:
-        for send_id, campaign_id, message_uuid in stuck:
+        for send_id, campaign_id, message_uuid, error_code in stuck:
             try:
                 provider_status = _provider_status(backend, message_uuid)
             except BackendError as exc:
@@ -485,6 +494,7 @@ def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> 
                 campaign_counters_add(
                     campaign_id=campaign_id,
                     deltas=transition_deltas(from_status=S.SENDING, to_status=to_status, count=n),
+                    failed_by_error_code={error_code: n} if to_status in FAILURE_STATUSES else None,
                 )
     return len(stuck)
 

@@ -39,6 +39,31 @@ def test_counters_add_accumulates_and_merges_skip_reasons():
     assert (campaign.segments_count, campaign.cost) == (2, Decimal("0.011"))
 
 
+def test_failures_by_error_code_accumulate_beside_the_status_counters():
+    campaign = CampaignFactory()
+    campaign_counters_add(
+        campaign_id=campaign.pk,
+        deltas=transition_deltas(from_status=None, to_status=S.UNDELIVERED, count=2),
+        failed_by_error_code={"30": 2},
+    )
+    campaign_counters_add(campaign_id=campaign.pk, failed_by_error_code={"30": 1, "invalid_number": 1, "50": 0})
+    campaign.refresh_from_db()
+    assert campaign.failed_by_error_code == {"30": 3, "invalid_number": 1}
+    assert campaign.undelivered_count == 2
+
+
+def test_rebuild_recounts_failures_by_error_code_from_failed_and_undelivered_sends():
+    campaign = CampaignFactory()
+    CampaignSendFactory(campaign=campaign, status=S.FAILED, error_code="invalid_number")
+    CampaignSendFactory(campaign=campaign, status=S.UNDELIVERED, error_code="30")
+    CampaignSendFactory(campaign=campaign, status=S.UNDELIVERED, error_code="")
+    CampaignSendFactory(campaign=campaign, status=S.QUEUED, error_code="http_503")  # retrying: not a failure yet
+    Campaign.objects.filter(pk=campaign.pk).update(failed_by_error_code={"bogus": 9})
+    campaign_counters_rebuild(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.failed_by_error_code == {"invalid_number": 1, "30": 1, "": 1}
+
+
 def test_rebuild_recounts_from_the_sends():
     campaign = CampaignFactory()
     CampaignSendFactory(campaign=campaign, status=S.QUEUED, segments=1)

@@ -12,13 +12,7 @@ from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport
 from sends.services.counters import campaign_counters_add_or_rebuild, campaign_counters_rebuild, transition_deltas
-from sends.services.delivery_reports import (
-    PLIVO_ERROR_CODES,
-    ReportOutcome,
-    delivery_report_record,
-    delivery_reports_attach,
-    error_code_meaning,
-)
+from sends.services.delivery_reports import ReportOutcome, delivery_report_record, delivery_reports_attach
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import (
     STATUS_PATH,
@@ -26,6 +20,7 @@ from sends.tests.plivo_callbacks import (
     post_callback,
     status_payload,
 )
+from smscampaigns.plivo_errors import PLIVO_ERROR_CODES, error_code_meaning
 
 S = CampaignSend.Status
 

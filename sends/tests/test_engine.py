@@ -356,6 +356,26 @@ def test_stuck_sends_are_reconciled_with_the_provider_or_flagged_unknown(staff_u
     assert (campaign.status, campaign.unknown_count, campaign.delivered_count) == (Campaign.Status.COMPLETED, 1, 1)
 
 
+def test_a_stuck_send_the_provider_says_undelivered_counts_among_failures_by_its_code(staff_user, daytime):
+    from sends.backends import locmem
+
+    campaign, (contact,) = make_campaign(1)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    locmem._statuses["uuid-lost"] = "undelivered"
+    # Claimed again after a transient error on an earlier attempt, whose code it still carries.
+    CampaignSend.objects.filter(contact=contact).update(
+        status=S.SENDING, provider_message_uuid="uuid-lost", error_code="http_503"
+    )
+    daytime.shift(timedelta(minutes=6))
+    assert dispatch.sends_reconcile_stuck() == 1
+    campaign.refresh_from_db()
+    assert (campaign.undelivered_count, campaign.failed_by_error_code) == (1, {"http_503": 1})
+    campaign_counters_rebuild(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.failed_by_error_code == {"http_503": 1}
+
+
 def test_a_campaign_with_nobody_eligible_completes(staff_user):
     campaign, contacts = make_campaign(1)
     contact_opt_out(contact=contacts[0], source="STOP")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sends', '0001_initial'),
+        ('sends', '0002_send_campaign_error_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
