@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +46,10 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Database calls the test made while Playwright ran went through a connection of their own (Django keeps
+        # connections per context, and Playwright's greenlets give the test another one): close it here, where
+        # it is reachable, or it outlives the test and blocks dropping the test database at the end.
+        connections.close_all()
 
 
 def staff(django_user_model, username: str, group: str):
