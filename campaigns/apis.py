@@ -239,12 +239,10 @@ class CampaignCreateApi(_CampaignView):
             if missing:
                 raise exceptions.PermissionDenied(f"quick send needs these permissions: {', '.join(missing)}")
         data = self.validated(CampaignCreateSerializer, request.data)
-        if "recipients" not in data:
-            campaign = campaign_create(actor=request.user, **{k: v for k, v in data.items() if k != "send"})
+        if not data.pop("send"):
+            campaign = campaign_create(actor=request.user, **data)
             return self.campaign_response(campaign, status.HTTP_201_CREATED)
-        result = campaign_quick_send(
-            actor=request.user, **{k: v for k, v in data.items() if k not in ("send", "lists")}
-        )
+        result = campaign_quick_send(actor=request.user, **data)
         return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
 
