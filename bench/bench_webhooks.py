@@ -28,10 +28,11 @@ AUTH_TOKEN = "YmVuY2gtb25seS1hdXRoLXRva2VuLW5vdC1yZWFs"
 
 
 def _start_gunicorn(database_url: str) -> tuple[subprocess.Popen, int, socket.socket]:
-    # The listening socket is ours, bound to an ephemeral port, and handed to gunicorn by descriptor.
+    # The listening socket is ours, bound to an ephemeral port (or BENCH_WEBHOOK_PORT, on a machine where each
+    # user has a range of ports), and handed to gunicorn by descriptor.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", int(os.environ.get("BENCH_WEBHOOK_PORT", "0"))))
     listener.listen(256)
     port = listener.getsockname()[1]
     env = {

@@ -8,23 +8,33 @@ URL, a small class joins their views.
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from campaigns.models import Campaign
 from campaigns.selectors import ExclusionReason, campaign_preview
 from campaigns.services import (
+    MAX_QUICK_SEND_RECIPIENTS,
+    RecipientResult,
     campaign_cancel,
     campaign_create,
     campaign_delete,
     campaign_pause,
+    campaign_quick_send,
     campaign_resume,
     campaign_schedule,
     campaign_send_now,
     campaign_update,
 )
 from contacts.models import ContactList
-from smscampaigns.api import ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
+from smscampaigns.api import (
+    ApiErrorSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFilterSet,
+    StrictIntegerField,
+    ids_field,
+)
 from smscampaigns.api_views import ApiView
 
 CONFLICT = {409: ApiErrorSerializer}
@@ -87,6 +97,98 @@ class CampaignWriteSerializer(serializers.Serializer):
     )
 
 
+class CampaignCreateSerializer(CampaignWriteSerializer):
+    """A draft for `lists`; or, with `recipients` and `send: true`, a quick send: created and launched at once."""
+
+    name = StrictCharField(max_length=200, required=False, help_text="Required for a draft; a quick send has a default")
+    recipients = serializers.ListField(
+        child=StrictCharField(max_length=64),
+        required=False,
+        min_length=1,
+        max_length=MAX_QUICK_SEND_RECIPIENTS,
+        help_text="Quick send: phone numbers in any format, instead of lists; needs send: true and consent_source",
+    )
+    consent_source = StrictCharField(
+        max_length=255,
+        required=False,
+        help_text="Quick send: where the recipients consented (e.g. 'checkout form'); recorded on the contacts "
+        "created and on those without consent, never over an existing consent or an opt-out",
+    )
+    consent_text = StrictCharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Quick send: the wording they agreed to"
+    )
+    send = StrictBooleanField(
+        required=False, default=False, help_text="true with recipients: launch at once (202); needs send permission"
+    )
+
+    def validate(self, data):
+        errors = {}
+        if "recipients" in data:
+            if "lists" in data:
+                errors["lists"] = ["give either lists or recipients, not both"]
+            if not data["send"]:
+                errors["send"] = [
+                    "must be true with recipients: a quick send is launched at once (for a draft, put the numbers "
+                    "on a list and give lists)"
+                ]
+            if not data.get("consent_source", "").strip():
+                errors["consent_source"] = ["required with recipients: where did they consent to be texted?"]
+        else:
+            if data["send"]:
+                errors["recipients"] = ["required with send: true (to send a draft for lists, POST .../{id}/send/)"]
+            if "name" not in data:
+                errors["name"] = ["This field is required."]
+            for quick_send_only in ("consent_source", "consent_text"):
+                if quick_send_only in data:
+                    errors[quick_send_only] = ["only with recipients (a quick send)"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+
+# Why a quick send's number is not accepted (named in settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+RECIPIENT_REASONS = [ExclusionReason.INVALID_NUMBER, ExclusionReason.OPTED_OUT, ExclusionReason.SUPPRESSED]
+
+
+class QuickSendRecipientSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position in recipients (the first, for a number given twice)")
+    number = serializers.CharField(help_text="As given")
+    result = serializers.ChoiceField(
+        choices=RecipientResult.ALL,
+        help_text="accepted: being texted; invalid: no phone number; excluded: opted out or suppressed, never texted",
+    )
+    phone_number = serializers.CharField(allow_null=True, help_text="E.164; null when invalid")
+    reason = serializers.ChoiceField(
+        choices=RECIPIENT_REASONS,
+        allow_blank=True,
+        help_text="Why not accepted; blank when accepted",
+    )
+    detail = serializers.CharField(allow_blank=True, help_text="The reason in words")
+    contact = serializers.IntegerField(source="contact_id", allow_null=True, help_text="The contact's id, if any")
+    contact_created = serializers.BooleanField(help_text="The number was not a contact yet")
+    consent_recorded = serializers.BooleanField(
+        help_text="consent_source recorded as the contact's consent; false when its existing consent was kept"
+    )
+    duplicates = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Later positions in recipients of the same number; texted once"
+    )
+
+
+class QuickSendSummarySerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    excluded = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Numbers given again, in any format, and not counted twice")
+
+
+class QuickSendSerializer(serializers.Serializer):
+    campaign = CampaignSerializer(help_text="Scheduled for now: the send engine starts it within seconds")
+    summary = QuickSendSummarySerializer()
+    recipients = QuickSendRecipientSerializer(
+        many=True, help_text="One per number given (duplicates folded into the first), in the order given"
+    )
+
+
 class CampaignScheduleSerializer(serializers.Serializer):
     scheduled_at = serializers.DateTimeField(help_text="When to start; must be in the future")
 
@@ -122,13 +224,26 @@ class CampaignListApi(_CampaignView):
 
 class CampaignCreateApi(_CampaignView):
     @extend_schema(
-        operation_id="campaigns_create", request=CampaignWriteSerializer, responses={201: CampaignSerializer}
+        operation_id="campaigns_create",
+        request=CampaignCreateSerializer,
+        responses={201: CampaignSerializer, 202: QuickSendSerializer},
     )
     def post(self, request):
-        """Create a draft campaign."""
-        data = self.validated(CampaignWriteSerializer, request.data)
-        campaign = campaign_create(actor=request.user, **data)
-        return self.campaign_response(campaign, status.HTTP_201_CREATED)
+        """Create a draft campaign for lists (201); or quick send: with recipients, body, consent_source and
+        send: true, create and launch it in one call (202) and answer what became of each number. Numbers
+        not yet contacts become contacts with that consent; opted-out and suppressed ones are never texted.
+        Delivery results follow on campaigns/{id}/sends/."""
+        given = request.data if isinstance(request.data, dict) else {}
+        if "recipients" in given or given.get("send") not in (None, False):
+            missing = [p for p in QUICK_SEND_PERMISSIONS if not request.user.has_perm(p)]
+            if missing:
+                raise exceptions.PermissionDenied(f"quick send needs these permissions: {', '.join(missing)}")
+        data = self.validated(CampaignCreateSerializer, request.data)
+        if not data.pop("send"):
+            campaign = campaign_create(actor=request.user, **data)
+            return self.campaign_response(campaign, status.HTTP_201_CREATED)
+        result = campaign_quick_send(actor=request.user, **data)
+        return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignsApi(CampaignListApi, CampaignCreateApi):  # campaigns/
@@ -168,6 +283,14 @@ class CampaignApi(CampaignRetrieveApi, CampaignUpdateApi, CampaignDeleteApi):  #
 
 
 SEND_PERMISSIONS = ["campaigns.change_campaign", "campaigns.send_campaign"]
+# A quick send also makes contacts (recording consent on those without) and the list of its audience.
+QUICK_SEND_PERMISSIONS = [
+    "campaigns.add_campaign",
+    *SEND_PERMISSIONS,
+    "contacts.add_contact",
+    "contacts.change_contact",
+    "contacts.add_contactlist",
+]
 
 
 class CampaignSendApi(_CampaignView):

@@ -120,7 +120,7 @@ class CampaignTestSendSerializer(serializers.Serializer):
         child=StrictCharField(max_length=64),
         min_length=1,
         max_length=MAX_TEST_NUMBERS,
-        help_text="Phone numbers in any format; none may be opted out or suppressed",
+        help_text="Phone numbers in any format; none may be opted out, suppressed, or a contact without consent",
     )
 
 
@@ -150,7 +150,8 @@ class CampaignTestSendApi(ApiView):
     )
     def post(self, request, pk):
         """Send the rendered message to a few numbers now; answers each number's result. Not counted on the
-        campaign. A number that is invalid, opted out or suppressed refuses the whole request: nothing is sent."""
+        campaign. A number that is invalid, opted out, suppressed or a contact without recorded consent refuses the
+        whole request: nothing is sent."""
         campaign = self.get_object()
         data = self.validated(CampaignTestSendSerializer, request.data)
         results = campaign_test_send(campaign=campaign, numbers=data["numbers"], actor=request.user)

@@ -60,7 +60,7 @@ def exception_handler(exc, context):
     """Answer every error as {"detail": ..., "errors": {field: [...]}}; never a stack trace."""
     if isinstance(exc, ApplicationError):
         code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-        errors = {exc.field: [exc.message]} if exc.field else {}
+        errors = exc.errors or ({exc.field: [exc.message]} if exc.field else {})
         return Response({"detail": exc.message, "errors": errors}, status=code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -107,6 +107,15 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean input that refuses "true", 1 and "yes": the schema says boolean, so does the check."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

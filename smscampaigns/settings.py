@@ -384,6 +384,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # Document that required text may not be blank (minLength 1), as the serializers enforce.
     "ENFORCE_NON_BLANK_FIELDS": True,
+    # Two choice sets share the field name "reason": each named here rather than by a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "ReasonEnum": "contacts.models.Suppression.Reason",
+        "RecipientReasonEnum": "campaigns.apis.RECIPIENT_REASONS",
+    },
     # Swagger UI from the drf-spectacular-sidecar package, served as our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -37,7 +37,11 @@ class TestSendResult:
 
 
 def _destinations(numbers: list[str]) -> list[str]:
-    """E.164 of each number, refusing the whole request (nothing sent) on the first that may not be texted."""
+    """E.164 of each number, refusing the whole request (nothing sent) on the first that may not be texted.
+
+    A number that is no contact may be texted (staff's own phones); a contact may only when a campaign could
+    text them: with recorded consent, not opted out, not suppressed. A test carries the campaign's marketing
+    text, and consent law asks for each person's express consent to that, test or not."""
     if not numbers:
         raise ApplicationError("give at least one number", field="numbers")
     if len(numbers) > MAX_TEST_NUMBERS:
@@ -48,19 +52,26 @@ def _destinations(numbers: list[str]) -> list[str]:
             e164s.append(normalize_phone(raw).e164)
         except ApplicationError as exc:
             raise ApplicationError(f"{raw!r}: {exc.message}", field=f"numbers.{index}", code="invalid") from None
-    refused = dict(
-        contacts_with_exclusion_reason(Contact.objects.filter(phone_number__in=e164s))
-        .filter(exclusion_reason__in=[ExclusionReason.OPTED_OUT, ExclusionReason.SUPPRESSED])
+    refused = {
+        str(number): reason
+        for number, reason in contacts_with_exclusion_reason(Contact.objects.filter(phone_number__in=e164s))
+        .exclude(exclusion_reason=ELIGIBLE)
         .values_list("phone_number", "exclusion_reason")
-    )
+    }
     for number, reason in Suppression.objects.filter(phone_number__in=e164s).values_list("phone_number", "reason"):
-        refused.setdefault(number, reason)
+        refused.setdefault(str(number), reason)
     for index, e164 in enumerate(e164s):
         if e164 in refused:
+            hint = _REFUSAL_HINTS.get(refused[e164], "")
             raise ApplicationError(
-                f"{e164} may not be texted ({refused[e164]})", field=f"numbers.{index}", code="suppressed"
+                f"{e164} may not be texted ({refused[e164]}){hint}", field=f"numbers.{index}", code="suppressed"
             )
     return e164s
+
+
+_REFUSAL_HINTS = {
+    ExclusionReason.NO_CONSENT: ": the contact has no recorded consent; opt them in with its evidence first",
+}
 
 
 def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list[TestSendResult]:

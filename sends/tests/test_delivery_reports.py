@@ -316,6 +316,15 @@ def test_report_still_lands_when_the_campaign_counters_had_drifted():
     assert (campaign["sent_count"], campaign["delivered_count"]) == (0, 1)
 
 
+@pytest.mark.django_db
+def test_report_with_fewer_segments_than_counted_when_the_segment_counter_had_drifted_is_recounted():
+    send = sent_send()
+    CampaignSend.objects.filter(pk=send.pk).update(segments=3)  # dispatch's estimate; Plivo then bills 1
+    Campaign.objects.filter(pk=send.campaign_id).update(segments_count=1)  # so 1 - 3 would go below zero
+    assert delivery_report_record(payload=report_for(send, "delivered", units=1)) is ReportOutcome.APPLIED
+    assert (counters(send.campaign_id)["segments_count"], counters(send.campaign_id)["delivered_count"]) == (1, 1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_reports_racing_dispatch_storing_the_uuid_all_end_on_their_send():
     """Plivo can call back before dispatch has committed the uuid: every report must still reach its send."""

@@ -92,6 +92,19 @@ def test_refuses_a_suppressed_or_opted_out_number_and_sends_nothing(api_client, 
     assert sms_outbox == []
 
 
+def test_refuses_a_contact_without_recorded_consent_and_sends_nothing(api_client, sms_outbox):
+    campaign = _campaign()
+    ContactFactory(
+        phone_number=fictional_number(51), status=Contact.Status.UNSUBSCRIBED, consented_at=None, consent_source=""
+    )
+    response = api_client(*TESTER).post(
+        f"/api/v1/campaigns/{campaign.pk}/test/", {"numbers": [fictional_number(47), "(415) 555-0051"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "may not be texted (no_consent)" in response.json()["errors"]["numbers.1"][0]
+    assert sms_outbox == []
+
+
 def test_refuses_the_anonymous_those_without_send_permission_and_unknown_ids(api_client, sms_outbox):
     campaign = _campaign()
     url, payload = f"/api/v1/campaigns/{campaign.pk}/test/", {"numbers": [fictional_number(48)]}
