@@ -4,7 +4,7 @@ import logging.config
 
 import structlog
 
-from smscampaigns.logging import REDACTED, build_logging_config
+from smscampaigns.logging import REDACTED, build_logging_config, mask_phone
 
 
 def _capture_json_logs(capsys, emit) -> list[dict]:
@@ -38,3 +38,25 @@ def test_secrets_are_never_written(capsys, settings):
     assert lines[-3]["auth_token"] == REDACTED
     assert REDACTED in lines[-2]["event"]
     assert REDACTED in lines[-1]["event"]
+
+
+def test_phone_numbers_are_masked_to_their_last_four_digits(capsys):
+    def emit():
+        log = structlog.get_logger("smscampaigns.test")
+        log.warning(
+            "opt-in refused", from_number="+14155550123", payload={"From": "14155550124", "To": "+1 (415) 555-0125"}
+        )
+        logging.getLogger("django.request").warning("Not Found: /api/v1/contacts/?search=+14155550126")
+
+    lines = _capture_json_logs(capsys, emit)
+    text = "\n".join(json.dumps(line) for line in lines)
+    for number in ["4155550123", "4155550124", "415) 555-0125", "4155550126"]:
+        assert number not in text
+    assert lines[-2]["from_number"] == "+*******0123"
+    assert lines[-2]["payload"] == {"From": "*******0124", "To": "+* (***) ***-0125"}
+    assert lines[-1]["event"] == "Not Found: /api/v1/contacts/?search=+*******0126"
+
+
+def test_short_numbers_and_ids_are_left_alone():
+    assert mask_phone("123") == "123"
+    assert mask_phone("+447700900123") == "+********0123"
