@@ -233,7 +233,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
-# Keywords count when they are the whole message, give or take case, whitespace and punctuation.
+# Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
+# characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).
 SMS_OPT_OUT_KEYWORDS = env.list(
     "SMS_OPT_OUT_KEYWORDS",
     default=["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
