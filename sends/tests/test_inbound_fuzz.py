@@ -9,12 +9,15 @@ Bounded and derandomized: the same cases every run.
 
 import unicodedata
 
+import pytest
 from django.conf import settings as django_settings
-from hypothesis import given, settings
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sends.models import InboundMessage
 from sends.services.inbound import inbound_text_action, text_normalize
+from sends.tests.plivo_callbacks import INBOUND_PATH, plivo_signing, post_callback  # noqa: F401 (a fixture)
 
 Action = InboundMessage.Action
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True)
@@ -98,3 +101,33 @@ def test_an_informal_opt_out_anywhere_in_any_message_is_an_opt_out(data, phrase,
 def test_plivos_opt_out_intent_wins_over_any_text(text, word):
     assert inbound_text_action(text, intent="OPTOUT ") == Action.OPT_OUT
     assert inbound_text_action(word, intent="optout") == Action.OPT_OUT
+
+
+# --- The whole webhook: any signed fields are answered 200 or 400, never a server error -----------------
+
+_field = st.one_of(st.text(max_size=40), st.sampled_from(["", "14155550123", "+14155550124", "415-555-0125"]))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("plivo_signing")
+@settings(FUZZ, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sender=_field, to=_field, text=st.text(max_size=160), intent=_field, message_uuid=_field)
+def test_any_signed_inbound_text_is_answered_200_or_400_never_a_server_error(
+    client, sender, to, text, intent, message_uuid
+):
+    fields = {"From": sender, "To": to, "Text": text, "MessageIntent": intent, "MessageUUID": message_uuid}
+    with transaction.atomic():  # each example from the same empty database
+        response = post_callback(client, INBOUND_PATH, fields)
+        assert response.status_code in (200, 400), response.content
+        if response.status_code == 400:
+            assert set(response.json()) == {"error", "field"}  # says which field is wrong
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("plivo_signing")
+def test_a_nul_in_a_signed_inbound_text_is_dropped_and_the_stop_honoured(client):
+    fields = {"From": "14155550123", "To": "14155550100", "Text": "ST\x00OP", "MessageUUID": "nul-1"}
+    assert post_callback(client, INBOUND_PATH, fields).status_code == 200
+    message = InboundMessage.objects.get()
+    assert (message.text, message.action) == ("STOP", Action.OPT_OUT)
