@@ -11,7 +11,7 @@ REDACTED = "[redacted]"
 # to text anyone). Values of these keys are numbers whatever their form (Plivo writes them without the '+');
 # anywhere else a number is recognised by its E.164 form.
 _PHONE_KEY_NAMES = re.compile(r"phone|number|^(from|to|src|dst)$", re.I)
-_E164 = re.compile(r"\+[1-9]\d{6,14}\b")
+_E164 = re.compile(r"(\+|%2[Bb])([1-9]\d{6,14})\b")  # as written, or URL-encoded in a query string
 _DIGITS_SHOWN = 4
 
 
@@ -42,7 +42,7 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
-        return _E164.sub(lambda match: mask_phone(match.group()), value)
+        return _E164.sub(lambda match: match.group(1) + mask_phone(match.group(2)), value)
     if isinstance(value, dict):
         return {k: _scrub_item(str(k), v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -53,6 +53,9 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 def _scrub_item(key: str, value: Any, secrets: list[str]) -> Any:
     if _SECRET_KEY_NAMES.search(key):
         return REDACTED
+    if key == "request" and hasattr(value, "method") and hasattr(value, "path"):
+        # Django's request log records carry the request, whose repr has the query string (?search=...).
+        return f"{value.method} {value.path}"
     if _PHONE_KEY_NAMES.search(key) and isinstance(value, str):
         return mask_phone(value)
     return _scrub(value, secrets)

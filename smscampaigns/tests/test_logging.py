@@ -60,3 +60,15 @@ def test_phone_numbers_are_masked_to_their_last_four_digits(capsys):
 def test_short_numbers_and_ids_are_left_alone():
     assert mask_phone("123") == "123"
     assert mask_phone("+447700900123") == "+********0123"
+
+
+def test_a_logged_request_shows_its_path_without_the_query_string(capsys, rf):
+    request = rf.get("/api/v1/contacts/", {"search": "+14155550127", "token": "abc"})
+
+    def emit():
+        logging.getLogger("django.request").warning("Unauthorized: %s", request.path, extra={"request": request})
+        structlog.get_logger("smscampaigns.test").info("url", url="/api/v1/contacts/?search=%2B14155550128")
+
+    lines = _capture_json_logs(capsys, emit)
+    assert lines[-2]["request"] == "GET /api/v1/contacts/"
+    assert lines[-1]["url"] == "/api/v1/contacts/?search=%2B*******0128"
