@@ -23,6 +23,7 @@ def use_the_project_logging(**kwargs) -> None:
     """Workers and beat log like the web: JSON lines through smscampaigns.logging, secrets redacted.
 
     Without this Celery replaces the root logger's handlers with its own plain format, which skips the redaction.
+    The level is LOG_LEVEL, as for the web; the worker's --loglevel option no longer applies.
     """
     import logging.config
 

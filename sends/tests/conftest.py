@@ -63,7 +63,7 @@ class Workers:
         command = [
             sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool", "solo",
             "--hostname", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "--loglevel", env["LOG_LEVEL"],
+            "--without-heartbeat", "--loglevel", "WARNING",
             "--beat", "--schedule", str(self.tmp_path / f"beat-{name}"),
         ]  # fmt: skip
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
