@@ -113,6 +113,9 @@ def build_logging_config(*, json_lines: bool, level: str) -> dict:
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    # Again, now that the traceback is text: an exception's message can hold a number or a
+                    # secret ("Key (phone_number)=(+1...) already exists").
+                    redact_secrets,
                     renderer,
                 ],
                 "foreign_pre_chain": _shared_processors(),

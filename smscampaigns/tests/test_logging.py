@@ -72,3 +72,17 @@ def test_a_logged_request_shows_its_path_without_the_query_string(capsys, rf):
     lines = _capture_json_logs(capsys, emit)
     assert lines[-2]["request"] == "GET /api/v1/contacts/"
     assert lines[-1]["url"] == "/api/v1/contacts/?search=%2B*******0128"
+
+
+def test_a_logged_traceback_is_redacted_too(capsys, settings):
+    settings.PLIVO_AUTH_TOKEN = "tok_SuperSecretValue123"
+
+    def emit():
+        try:
+            raise ValueError("Key (phone_number)=(+14155550129) already exists; token tok_SuperSecretValue123")
+        except ValueError:
+            logging.getLogger("sends").exception("import failed")
+
+    [line] = _capture_json_logs(capsys, emit)[-1:]
+    assert "4155550129" not in line["exception"] and "+*******0129" in line["exception"]
+    assert "tok_SuperSecretValue123" not in line["exception"]
