@@ -216,11 +216,11 @@ def admin_operations() -> list[tuple[str, str]]:
     """(model label, what) for every registered ModelAdmin: its pages, its list actions, its extra URLs."""
     operations = []
     for model, model_admin in admin.site._registry.items():
-        label, app, model = model._meta.label, model._meta.app_label, model._meta.model_name
+        label, app, model_name = model._meta.label, model._meta.app_label, model._meta.model_name
         operations += [(label, page) for page in ("changelist", "add", "change", "delete")]
         # Every action declared, before Django filters them by the user's permissions.
         operations += [(label, f"action:{name}") for _, name, _ in model_admin._get_base_actions()]
-        standard = {f"{app}_{model}_{page}" for page in ("changelist", "add", "history", "delete", "change")}
+        standard = {f"{app}_{model_name}_{page}" for page in ("changelist", "add", "history", "delete", "change")}
         for pattern in model_admin.get_urls():
             if pattern.name is None or pattern.name in standard:
                 continue
