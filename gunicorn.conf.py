@@ -18,4 +18,7 @@ accesslog = "-"
 # duration in seconds, user agent.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
 errorlog = "-"
+# No gunicornc control socket: nothing here uses it, and by default it lives at one path per user
+# ($HOME/.gunicorn/gunicorn.ctl) that a second gunicorn on the host takes over (unlinks and re-creates).
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -127,19 +127,28 @@ def gunicorn(tmp_path):
     command = [sys.executable, "-m", "gunicorn", "smscampaigns.wsgi:application", "-c", "gunicorn.conf.py"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(f"{base}/healthz", timeout=10)
-            break
-        except (requests.ConnectionError, requests.Timeout):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text()) from None
-            time.sleep(0.2)
-    yield base, env, tmp_path / "gunicorn.log"
-    process.terminate()
-    process.wait(30)
-    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{base}/healthz", timeout=10)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        "gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text()
+                    ) from None
+                time.sleep(0.2)
+        yield base, env, tmp_path / "gunicorn.log"
+    finally:  # stopped even when it never answered
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def test_gunicorn_runs_no_control_socket(gunicorn):
+    _, _, log = gunicorn
+    assert "Control socket listening" not in log.read_text()
 
 
 def test_the_web_services_health_check_passes_against_gunicorn(gunicorn):
