@@ -13,12 +13,13 @@ COPY audit ./audit
 RUN pip install --no-cache-dir .
 COPY . .
 
-# collectstatic needs settings, not secrets: a throwaway key just for this build step.
+# collectstatic needs settings, not secrets: a throwaway key just for this build step. var/media exists in the
+# image, owned by the app user, so that the named volume mounted there (uploaded imports) starts writable.
 RUN SECRET_KEY=build-only-not-used-at-runtime python manage.py collectstatic --noinput \
-    && useradd --system --uid 1000 app && mkdir -p var && chown -R app var
+    && useradd --system --uid 1000 app && mkdir -p var/media && chown -R app var
 USER app
 
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+# No HEALTHCHECK here: web, worker and beat all run this image, and each is checked its own way
+# (docker-compose.yml); an HTTP check baked in would mark the worker and beat unhealthy.
 CMD ["gunicorn", "smscampaigns.wsgi:application", "-c", "gunicorn.conf.py"]

@@ -1,6 +1,12 @@
 """Fixtures shared by every app's tests."""
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property-based tests draw the same cases on every run, so that CI fails on a regression rather than on a
+# lucky draw, and are not timed per example on a busy machine. A test may still bound its own examples.
+hypothesis_settings.register_profile("smscampaigns", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("smscampaigns")
 
 
 @pytest.fixture

@@ -13,5 +13,12 @@ keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
+# The path without its query string, and no referrer: a query can hold a phone number (the admin's ?q=, the
+# API's ?search=), and access logs are shipped as they are. Client address, time, request, status, size,
+# duration in seconds, user agent.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
 errorlog = "-"
+# No gunicornc control socket: nothing here uses it, and by default it lives at one path per user
+# ($HOME/.gunicorn/gunicorn.ctl) that a second gunicorn on the host takes over (unlinks and re-creates).
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

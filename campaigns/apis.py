@@ -345,7 +345,8 @@ class CampaignResumeApi(_CampaignView):
 
 
 class CampaignCancelApi(_CampaignView):
-    required_permissions = ["campaigns.change_campaign"]
+    # Final (what is not yet sent never will be), so it needs the send permission, as in the admin.
+    required_permissions = SEND_PERMISSIONS
 
     @extend_schema(
         operation_id="campaigns_cancel",

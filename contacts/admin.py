@@ -282,7 +282,8 @@ class ContactImportAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="import-{record.pk}-errors.csv"'
         return response
 
-    @admin.action(description="Resume the selected failed imports")
+    # Resuming adds contacts, as the upload does: the same permission, not merely being able to see imports.
+    @admin.action(description="Resume the selected failed imports", permissions=["add"])
     def resume_imports(self, request, queryset):
         for record in queryset:
             try:

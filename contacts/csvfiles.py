@@ -28,6 +28,7 @@ NAMED_HEADERS = {
 DELIMITERS = (",", ";", "\t")
 _CHECK_CHUNK = 1 << 20
 _LOOKS_LIKE_A_NUMBER = re.compile(r"[\d\s()+.\-]{6,}")
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 
 
 @dataclass(slots=True)
@@ -123,7 +124,7 @@ class ContactCsv:
         if self._first_row is not None:
             line_after -= 1
             reader = _chain_one(self._first_row, reader)
-        for cells in reader:
+        for cells in _csv_rows(reader, lambda: self._reader.line_num + self._blank_lines_before_header):
             line = line_after + 1
             line_after = self._reader.line_num + self._blank_lines_before_header
             if not any(c.strip() for c in cells):
@@ -153,6 +154,8 @@ class ContactCsv:
         first = True
         for number, raw in enumerate(self._binary, 1):
             self.bytes_read += len(raw)
+            if b"\x00" in raw:
+                raise _nul_error(number)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -160,7 +163,8 @@ class ContactCsv:
             if first:
                 text = text.removeprefix("\ufeff")
                 first = False
-            yield text
+            # A lone carriage return ends a line too (old Mac exports); the csv module refuses one unquoted.
+            yield from _LONE_CR.split(text) if "\r" in text else (text,)
 
     def _first_non_blank_line(self) -> str | None:
         self._blank_lines_before_header = 0
@@ -171,6 +175,20 @@ class ContactCsv:
         return None
 
 
+def _csv_rows(reader, next_line) -> Iterator[list[str]]:
+    """The reader's rows; what the csv module cannot parse becomes an ApplicationError naming the line."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ApplicationError(
+                f"line {next_line()} cannot be read as CSV ({exc}): is a quote left open?", field="file"
+            ) from None
+        yield cells
+
+
 def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
@@ -179,6 +197,14 @@ def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
 def _encoding_error(line: int, byte: int) -> ApplicationError:
     return ApplicationError(
         f"line {line} is not UTF-8 text (byte 0x{byte:02X}); save the file as 'CSV UTF-8' and import it again",
+        field="file",
+    )
+
+
+def _nul_error(line: int) -> ApplicationError:
+    return ApplicationError(
+        f"line {line} holds a NUL byte (0x00), which no text file has; save the file as 'CSV UTF-8' and import "
+        "it again",
         field="file",
     )
 
@@ -197,7 +223,8 @@ def _size_of(binary: BinaryIO) -> int:
 
 
 def _check_utf8(binary: BinaryIO) -> None:
-    """Decode the whole file once before anything is imported, so a wrongly encoded file writes nothing."""
+    """Decode the whole file once before anything is imported, so a wrongly encoded file (or one holding NUL
+    bytes, which no text field may store) writes nothing."""
     try:
         start = binary.tell()
     except (OSError, AttributeError):
@@ -211,6 +238,8 @@ def _check_utf8(binary: BinaryIO) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines_before = 0
     while chunk := binary.read(_CHECK_CHUNK):
+        if (nul := chunk.find(b"\x00")) >= 0:
+            raise _nul_error(lines_before + chunk.count(b"\n", 0, nul) + 1)
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as exc:

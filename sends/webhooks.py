@@ -26,8 +26,11 @@ EMPTY_PLIVO_XML = '<?xml version="1.0" encoding="utf-8"?><Response></Response>'
 
 
 def _callback_fields(request: HttpRequest) -> dict[str, str]:
-    # Plivo sends form fields on POST and query parameters on GET; each field once.
-    return (request.POST if request.method == "POST" else request.GET).dict()
+    # Plivo sends form fields on POST and query parameters on GET; each field once. NUL characters are
+    # dropped (after the signature check, which covers them): PostgreSQL stores none, and one can arrive in a
+    # text (GSM-7 writes "@" as 0x00, and a gateway may pass that on), where it would fail every retry.
+    fields = (request.POST if request.method == "POST" else request.GET).dict()
+    return {name.replace("\x00", ""): value.replace("\x00", "") for name, value in fields.items()}
 
 
 def plivo_webhook(handler: Callable[[dict[str, str]], HttpResponse]):

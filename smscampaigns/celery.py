@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
 
@@ -15,3 +16,17 @@ if str(app.conf.broker_url).startswith("filesystem://"):
     # The embedded broker is a folder; kombu expects it to exist before the first message.
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         Path(app.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@setup_logging.connect
+def use_the_project_logging(**kwargs) -> None:
+    """Workers and beat log like the web: JSON lines through smscampaigns.logging, secrets redacted.
+
+    Without this Celery replaces the root logger's handlers with its own plain format, which skips the redaction.
+    The level is LOG_LEVEL, as for the web; the worker's --loglevel option no longer applies.
+    """
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

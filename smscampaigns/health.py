@@ -1,4 +1,9 @@
-"""GET /healthz: is this process able to serve? 200 when every configured dependency answers, else 503."""
+"""GET /healthz: is this process able to serve? 200 when every configured dependency answers, else 503.
+
+Served by a middleware placed before every other, not by a URL: probes (the container's health check, a load
+balancer) call the process by its own address, a Host that ALLOWED_HOSTS rightly refuses, and over plain HTTP,
+which SECURE_SSL_REDIRECT would answer with a redirect.
+"""
 
 import structlog
 from django.conf import settings
@@ -42,3 +47,17 @@ def healthz(request):
             results[name] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in results.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
+
+
+class HealthCheckMiddleware:
+    """Answer /healthz before host validation and the HTTPS redirect; everything else passes through."""
+
+    path = "/healthz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == self.path:
+            return healthz(request)
+        return self.get_response(request)

@@ -7,6 +7,26 @@ import structlog
 
 _SECRET_KEY_NAMES = re.compile(r"token|secret|password|passwd|authorization|signature|api_key|cookie", re.I)
 REDACTED = "[redacted]"
+# A phone number is personal data: logs keep its last digits (enough to tell two apart while debugging, not
+# to text anyone). Values of these keys are numbers whatever their form (Plivo writes them without the '+');
+# anywhere else a number is recognised by its E.164 form.
+_PHONE_KEY_NAMES = re.compile(r"phone|number|^(from|to|src|dst)$", re.I)
+_E164 = re.compile(r"(\+|%2[Bb])([1-9]\d{6,14})\b")  # as written, or URL-encoded in a query string
+_DIGITS_SHOWN = 4
+
+
+def mask_phone(text: str) -> str:
+    """Every digit but the last four as '*': '+14155550123' -> '+*******0123'."""
+    digits = sum(ch.isdigit() for ch in text)
+    seen = 0
+    masked = []
+    for ch in text:
+        if ch.isdigit():
+            seen += 1
+            masked.append(ch if seen > digits - _DIGITS_SHOWN else "*")
+        else:
+            masked.append(ch)
+    return "".join(masked)
 
 
 def _secret_values() -> list[str]:
@@ -22,19 +42,31 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
-        return value
+        return _E164.sub(lambda match: match.group(1) + mask_phone(match.group(2)), value)
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY_NAMES.search(str(k)) else _scrub(v, secrets) for k, v in value.items()}
+        return {k: _scrub_item(str(k), v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v, secrets) for v in value)
     return value
 
 
+def _scrub_item(key: str, value: Any, secrets: list[str]) -> Any:
+    if _SECRET_KEY_NAMES.search(key):
+        return REDACTED
+    if key == "request" and hasattr(value, "method") and hasattr(value, "path"):
+        # Django's request log records carry the request, whose repr has the query string (?search=...).
+        return f"{value.method} {value.path}"
+    if _PHONE_KEY_NAMES.search(key) and isinstance(value, str):
+        return mask_phone(value)
+    return _scrub(value, secrets)
+
+
 def redact_secrets(logger, method_name, event_dict: dict) -> dict:
-    """Drop values of secret-looking keys and any configured secret that appears inside a value."""
+    """Drop values of secret-looking keys and any configured secret that appears inside a value; mask phone
+    numbers down to their last digits."""
     secrets = _secret_values()
     return {
-        key: REDACTED if _SECRET_KEY_NAMES.search(key) and key != "event" else _scrub(value, secrets)
+        key: _scrub(value, secrets) if key == "event" else _scrub_item(key, value, secrets)
         for key, value in event_dict.items()
     }
 
@@ -81,6 +113,9 @@ def build_logging_config(*, json_lines: bool, level: str) -> dict:
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    # Again, now that the traceback is text: an exception's message can hold a number or a
+                    # secret ("Key (phone_number)=(+1...) already exists").
+                    redact_secrets,
                     renderer,
                 ],
                 "foreign_pre_chain": _shared_processors(),

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes reach /healthz by the server's own address and over plain HTTP (smscampaigns/health.py).
+    "smscampaigns.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -233,7 +235,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
-# Keywords count when they are the whole message, give or take case, whitespace and punctuation.
+# Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
+# characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).
 SMS_OPT_OUT_KEYWORDS = env.list(
     "SMS_OPT_OUT_KEYWORDS",
     default=["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
@@ -339,7 +342,6 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Security (secure by default outside DEBUG; `manage.py check --deploy` is clean) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = _setting("SECURE_SSL_REDIRECT", env.bool, default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = _setting("SECURE_HSTS_SECONDS", env.int, default=0 if DEBUG else 31536000)

@@ -35,11 +35,23 @@ PLIVO_INTENT_ACTION = {"optout": Action.OPT_OUT, "optin": Action.OPT_IN, "help":
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^\w]+|_")
+# Cyrillic and Greek letters that look like Latin ones (after case folding): a "SТОР" typed on a Cyrillic
+# layout, or pasted, is an opt-out all the same. A real word of those alphabets never folds to a keyword
+# ("стоп" becomes "ctoп").
+_LATIN_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕһԁԛԝкмнтвαβεζηικμνορτυχ",
+    "aeopcyxijshdqwkmhtbabezhikmnoptyx",
+)
 
 
 def text_normalize(text: str) -> str:
-    """Lower case, apostrophes dropped ("don't" -> "dont"), other punctuation and runs of space as one space."""
-    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    """Lower case, accents, invisible characters and apostrophes dropped ("Don’t" -> "dont"), Latin
+    lookalikes read as Latin, other punctuation and runs of space as one space."""
+    decomposed = unicodedata.normalize("NFKD", text or "").casefold()
+    # Combining marks (accents) and format characters (zero-width spaces and joiners, soft hyphens) go:
+    # "S\u200bTOP" and "STÓP" are STOP.
+    kept = "".join(ch for ch in decomposed if unicodedata.category(ch) not in ("Mn", "Cf"))
+    folded = unicodedata.normalize("NFKC", kept).translate(_LATIN_LOOKALIKES)
     return " ".join(_NOT_WORD.sub(" ", _APOSTROPHES.sub("", folded)).split())
 
 

@@ -31,3 +31,12 @@ def test_healthz_is_503_when_the_database_is_unreachable(client, settings, monke
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "error: OperationalError"
+
+
+def test_healthz_answers_probes_by_any_host_and_over_plain_http(client, settings):
+    # A container health check or load balancer calls the server by its address, without TLS.
+    settings.ALLOWED_HOSTS = ["sms.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz", HTTP_HOST="10.0.3.7:8000").status_code == 200
+    assert client.get("/admin/login/", HTTP_HOST="10.0.3.7:8000").status_code == 400  # the rest stays guarded
+    assert client.get("/admin/login/", HTTP_HOST="sms.example.com").status_code == 301  # to https

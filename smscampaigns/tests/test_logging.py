@@ -6,7 +6,7 @@ import logging.config
 import structlog
 from django.conf import settings
 
-from smscampaigns.logging import REDACTED, build_logging_config
+from smscampaigns.logging import REDACTED, build_logging_config, mask_phone
 
 
 def _capture_json_logs(emit) -> list[dict]:
@@ -51,3 +51,51 @@ def test_secrets_are_never_written(settings):
     assert lines[-3]["auth_token"] == REDACTED
     assert REDACTED in lines[-2]["event"]
     assert REDACTED in lines[-1]["event"]
+
+
+def test_phone_numbers_are_masked_to_their_last_four_digits(capsys):
+    def emit():
+        log = structlog.get_logger("smscampaigns.test")
+        log.warning(
+            "opt-in refused", from_number="+14155550123", payload={"From": "14155550124", "To": "+1 (415) 555-0125"}
+        )
+        logging.getLogger("django.request").warning("Not Found: /api/v1/contacts/?search=+14155550126")
+
+    lines = _capture_json_logs(capsys, emit)
+    text = "\n".join(json.dumps(line) for line in lines)
+    for number in ["4155550123", "4155550124", "415) 555-0125", "4155550126"]:
+        assert number not in text
+    assert lines[-2]["from_number"] == "+*******0123"
+    assert lines[-2]["payload"] == {"From": "*******0124", "To": "+* (***) ***-0125"}
+    assert lines[-1]["event"] == "Not Found: /api/v1/contacts/?search=+*******0126"
+
+
+def test_short_numbers_and_ids_are_left_alone():
+    assert mask_phone("123") == "123"
+    assert mask_phone("+447700900123") == "+********0123"
+
+
+def test_a_logged_request_shows_its_path_without_the_query_string(capsys, rf):
+    request = rf.get("/api/v1/contacts/", {"search": "+14155550127", "token": "abc"})
+
+    def emit():
+        logging.getLogger("django.request").warning("Unauthorized: %s", request.path, extra={"request": request})
+        structlog.get_logger("smscampaigns.test").info("url", url="/api/v1/contacts/?search=%2B14155550128")
+
+    lines = _capture_json_logs(capsys, emit)
+    assert lines[-2]["request"] == "GET /api/v1/contacts/"
+    assert lines[-1]["url"] == "/api/v1/contacts/?search=%2B*******0128"
+
+
+def test_a_logged_traceback_is_redacted_too(capsys, settings):
+    settings.PLIVO_AUTH_TOKEN = "tok_SuperSecretValue123"
+
+    def emit():
+        try:
+            raise ValueError("Key (phone_number)=(+14155550129) already exists; token tok_SuperSecretValue123")
+        except ValueError:
+            logging.getLogger("sends").exception("import failed")
+
+    [line] = _capture_json_logs(capsys, emit)[-1:]
+    assert "4155550129" not in line["exception"] and "+*******0129" in line["exception"]
+    assert "tok_SuperSecretValue123" not in line["exception"]
