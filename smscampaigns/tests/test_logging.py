@@ -53,7 +53,7 @@ def test_secrets_are_never_written(settings):
     assert REDACTED in lines[-1]["event"]
 
 
-def test_phone_numbers_are_masked_to_their_last_four_digits(capsys):
+def test_phone_numbers_are_masked_to_their_last_four_digits():
     def emit():
         log = structlog.get_logger("smscampaigns.test")
         log.warning(
@@ -61,7 +61,7 @@ def test_phone_numbers_are_masked_to_their_last_four_digits(capsys):
         )
         logging.getLogger("django.request").warning("Not Found: /api/v1/contacts/?search=+14155550126")
 
-    lines = _capture_json_logs(capsys, emit)
+    lines = _capture_json_logs(emit)
     text = "\n".join(json.dumps(line) for line in lines)
     for number in ["4155550123", "4155550124", "415) 555-0125", "4155550126"]:
         assert number not in text
@@ -75,19 +75,19 @@ def test_short_numbers_and_ids_are_left_alone():
     assert mask_phone("+447700900123") == "+********0123"
 
 
-def test_a_logged_request_shows_its_path_without_the_query_string(capsys, rf):
+def test_a_logged_request_shows_its_path_without_the_query_string(rf):
     request = rf.get("/api/v1/contacts/", {"search": "+14155550127", "token": "abc"})
 
     def emit():
         logging.getLogger("django.request").warning("Unauthorized: %s", request.path, extra={"request": request})
         structlog.get_logger("smscampaigns.test").info("url", url="/api/v1/contacts/?search=%2B14155550128")
 
-    lines = _capture_json_logs(capsys, emit)
+    lines = _capture_json_logs(emit)
     assert lines[-2]["request"] == "GET /api/v1/contacts/"
     assert lines[-1]["url"] == "/api/v1/contacts/?search=%2B*******0128"
 
 
-def test_a_logged_traceback_is_redacted_too(capsys, settings):
+def test_a_logged_traceback_is_redacted_too(settings):
     settings.PLIVO_AUTH_TOKEN = "tok_SuperSecretValue123"
 
     def emit():
@@ -96,6 +96,6 @@ def test_a_logged_traceback_is_redacted_too(capsys, settings):
         except ValueError:
             logging.getLogger("sends").exception("import failed")
 
-    [line] = _capture_json_logs(capsys, emit)[-1:]
+    [line] = _capture_json_logs(emit)[-1:]
     assert "4155550129" not in line["exception"] and "+*******0129" in line["exception"]
     assert "tok_SuperSecretValue123" not in line["exception"]
