@@ -122,6 +122,20 @@ def test_a_completed_campaign_is_read_only_and_its_panel_stops_polling(admin_cli
     assert "9.1 messages/s" in page and "average over the whole run (100 s)" in page
 
 
+def test_a_slow_rate_is_shown_with_two_decimals_not_as_zero(admin_client):
+    started = timezone.now() - timedelta(minutes=10)
+    campaign = sending_campaign(
+        status=Status.COMPLETED,
+        queued_count=0,
+        sent_count=550,
+        started_at=started,
+        completed_at=started + timedelta(seconds=20_000),
+    )
+    page = admin_client.get(change_url(campaign)).content.decode()
+    # 905 messages left the queue in 20,000 s: 0.045 per second, 3 per minute.
+    assert "0.05 messages/s (3/min)" in page
+
+
 def test_the_rate_is_measured_between_samples_of_the_recent_window():
     campaign = sending_campaign()
     start = timezone.now()
