@@ -127,11 +127,14 @@ class _Request:
 
 def _waves(*, campaign: Campaign, by_body: dict[str, list[_Recipient]], backend_limit: int) -> list[list[_Request]]:
     """Requests (one body, bulk where recipients share it) packed into waves of at most DISPATCH_WAVE_SIZE
-    recipients, or one second of the campaign's rate, whichever is less."""
+    recipients, or a fifth of a second of the campaign's rate, whichever is less.
+
+    A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
+    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
     per_second = campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
-        wave_size = max(1, min(wave_size, per_second))
+        wave_size = max(1, min(wave_size, per_second // 5))
     waves: list[list[_Request]] = [[]]
     filled = 0
     for body, group in by_body.items():
@@ -247,7 +250,14 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
 
     Claiming a wave rather than each request keeps the database work per message small when every
     recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
-    sends `sending`, to be reconciled (never re-sent blindly)."""
+    sends `sending`, to be reconciled (never re-sent blindly). So the wait for the first request's turn at
+    the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does."""
+    first = wave[0]
+    rate_limit_wait(
+        sender=campaign.effective_sender,
+        segments=first.segments * len(first.recipients),
+        per_second=campaign.effective_max_per_second,
+    )
     claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     _window_touch(campaign.pk)
     if not claimed_ids:
@@ -263,11 +273,12 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         if halted or account_error:
             unsent.extend(r.send_id for r in recipients)
             continue
-        rate_limit_wait(
-            sender=campaign.effective_sender,
-            segments=request.segments * len(recipients),
-            per_second=campaign.effective_max_per_second,
-        )
+        if request is not first:
+            rate_limit_wait(
+                sender=campaign.effective_sender,
+                segments=request.segments * len(recipients),
+                per_second=campaign.effective_max_per_second,
+            )
         if time.monotonic() - last_check > STATUS_CHECK_SECONDS:
             # Pause and cancel reach a wave already claimed within this long.
             last_check = time.monotonic()
