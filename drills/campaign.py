@@ -165,16 +165,17 @@ def witness(stack: Stack, *, campaign_id: int, body: str) -> Witness:
 
 
 def judge_exactly_once(result: Result, seen: Witness, *, expected: set[str], may_miss: set[str] = frozenset()) -> None:
-    """The common expectations: each expected number once at the simulator (those in `may_miss`, and sends
-    left `unknown`, at most once), nobody else; every send the database calls sent matches a simulator
+    """The common expectations: each expected number once at the simulator (those in `may_miss` at most
+    once), nobody else; every send the database calls sent matches a simulator
     message by uuid; sends left `unknown` are counted and listed, with how many of them went out."""
     counts = seen.counts
-    # Flagged for staff rather than lost in silence: the engine cannot know whether these went out.
+    # Flagged for staff (the engine cannot know whether they went out), but one that never reached the
+    # simulator is still a recipient lost: counted as such.
     unknown = sorted(n for n, (status, _, _) in seen.sends.items() if status == "unknown")
     result.expected = len(expected)
     result.sent = sum(1 for n in counts if n in expected)
     result.duplicates = sum(c - 1 for c in counts.values() if c > 1)
-    missing = expected - set(counts) - set(may_miss) - set(unknown)
+    missing = expected - set(counts) - set(may_miss)
     result.lost = len(missing)
     result.unknown = len(unknown)
     strangers = set(counts) - expected - set(may_miss)

@@ -258,12 +258,44 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         segments=first.segments * len(first.recipients),
         per_second=campaign.effective_max_per_second,
     )
-    claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     _window_touch(campaign.pk)
+    claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     if not claimed_ids:
         return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
     outcomes: list[tuple[_Recipient, SendResult, _Request]] = []
     unsent: list[int] = []
+    try:
+        halted, account_error = _send_claimed(
+            campaign=campaign, backend=backend, wave=wave, claimed_ids=claimed_ids, outcomes=outcomes, unsent=unsent
+        )
+    except Exception:
+        # Redis or the database failed between two requests (drill 2 lost 200 sends so): record what went
+        # out and give back what did not, rather than leave it all `sending`, to end `unknown` and unsent.
+        gone = {recipient.send_id for recipient, _, _ in outcomes}
+        unsent.extend(send_id for send_id in claimed_ids if send_id not in gone and send_id not in unsent)
+        _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+        raise
+    account_error = _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+    if account_error is not None:
+        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
+        with contextlib.suppress(ApplicationError):
+            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
+        return False
+    return not halted
+
+
+def _send_claimed(
+    *,
+    campaign: Campaign,
+    backend: BaseSmsBackend,
+    wave: list["_Request"],
+    claimed_ids: set[int],
+    outcomes: list,
+    unsent: list[int],
+) -> tuple[bool | None, SendError | None]:
+    """Send the wave's requests to its claimed recipients, paced by the sender's rate (the first request
+    already waited its turn); fills `outcomes` and `unsent`. Returns (halted, account error)."""
+    first = wave[0]
     halted = account_error = None
     last_check = time.monotonic()
     for request in wave:
@@ -291,13 +323,7 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         account_error = next(
             (res.error for res in results if res.error and res.error.error_class is ErrorClass.ACCOUNT), None
         )
-    account_error = _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
-    if account_error is not None:
-        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
-        with contextlib.suppress(ApplicationError):
-            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
-        return False
-    return not halted
+    return halted, account_error
 
 
 def _send_request(

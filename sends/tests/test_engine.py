@@ -20,6 +20,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from sends.backends import locmem as locmem_backend
 from sends.backends.base import ErrorClass, SendError
 from sends.models import CampaignSend, DeliveryReport
 from sends.services import dispatch, fanout
@@ -428,3 +429,30 @@ def test_a_worker_waiting_for_the_senders_rate_holds_no_send_claimed(staff_user,
     worker.join(10)
     assert seen_sending == 0
     assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
+
+
+class RedisGoesAwayBackend(locmem_backend.SmsBackend):
+    """The locmem backend, whose first request is also the last moment Redis answers (drill 2)."""
+
+    def send_message(self, message):
+        results = super().send_message(message)
+        from django.conf import settings
+
+        settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there: the next rate reservation fails
+        return results
+
+
+def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(staff_user, settings, sms_outbox):
+    # Personalised texts: one request per recipient, ten to a wave at 50/s. Before the fix, the nine sends
+    # after the failure stayed `sending`, to be flagged `unknown` and never sent.
+    settings.SMS_BACKEND = "sends.tests.test_engine.RedisGoesAwayBackend"
+    campaign, _ = make_campaign(10)
+    Campaign.objects.filter(pk=campaign.pk).update(max_per_second=50)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    ids = list(CampaignSend.objects.filter(campaign=campaign).values_list("id", flat=True))
+    with pytest.raises(Exception, match="(?i)connect"):
+        dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+    rows = list(CampaignSend.objects.filter(campaign=campaign).values_list("status", "attempts"))
+    assert sorted(rows) == sorted([(S.SENT, 1)] + [(S.QUEUED, 0)] * 9)
+    assert len(sms_outbox) == 1
