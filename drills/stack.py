@@ -72,6 +72,23 @@ def missing_tools() -> list[str]:
     return missing
 
 
+def free_base_port(start: int = 20000, stop: int = 60000) -> int:
+    """A base port whose base+1 .. base+9 nobody listens on right now (for a run beside other stacks)."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(start, stop, 10)
+        try:
+            for port in range(base + 1, base + 10):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise StackError(f"no ten free ports found between {start} and {stop}")
+
+
 def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while True:
