@@ -66,7 +66,8 @@ def table(results: list[Result]) -> Table:
     for r in results:
         colour = "green" if r.outcome == "PASS" else "red"
         grid.add_row(
-            r.scenario, f"{r.expected:,}", f"{r.sent:,}", f"{r.duplicates:,}", f"{r.lost:,}", f"{r.unknown:,}",
+            r.scenario, f"{r.expected:,}", f"{r.sent:,}", f"{r.duplicates:,}", f"{r.lost:,}",
+            f"{r.unknown:,}" + (f" ({r.unknown_unsent:,} unsent)" if r.unknown_unsent else ""),
             f"{r.seconds:.0f}", f"[{colour}]{r.outcome}[/{colour}]",
         )  # fmt: skip
     return grid
