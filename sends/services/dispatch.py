@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -273,9 +273,9 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         # out and give back what did not, rather than leave it all `sending`, to end `unknown` and unsent.
         gone = {recipient.send_id for recipient, _, _ in outcomes}
         unsent.extend(send_id for send_id in claimed_ids if send_id not in gone and send_id not in unsent)
-        _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+        _record_results_surely(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
         raise
-    account_error = _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+    account_error = _record_results_surely(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
     if account_error is not None:
         # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
         with contextlib.suppress(ApplicationError):
@@ -378,6 +378,26 @@ def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
     ceiling = min(settings.SEND_RETRY_MAX_SECONDS, settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, min(retry_after or 0.0, settings.SEND_RETRY_MAX_SECONDS))
+
+
+# How long a worker keeps trying to record what the provider answered while the database is unreachable.
+RECORD_RETRY_SECONDS = 30.0
+
+
+def _record_results_surely(**kwargs) -> SendError | None:
+    """_record_results, tried again while the database is away (a restart, a failover): the provider has
+    these messages, and unrecorded they would end `unknown` (drill 3 left 100 so). Safe to repeat: each
+    update is conditional on the send still being `sending`."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    while True:
+        try:
+            return _record_results(**kwargs)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            logger.warning("database unreachable while recording sends; trying again")
+            connection.close()  # a broken connection is not reopened by itself
+            time.sleep(1)
 
 
 def _record_results(

@@ -457,3 +457,34 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
     rows = list(CampaignSend.objects.filter(campaign=campaign).values_list("status", "attempts"))
     assert sorted(rows) == sorted([(S.SENT, 1)] + [(S.QUEUED, 0)] * 9)
     assert len(sms_outbox) == 1
+
+
+class DatabaseDropsBackend(locmem_backend.SmsBackend):
+    """The locmem backend, during whose request the worker's database connection is cut (drill 3)."""
+
+    def send_message(self, message):
+        import psycopg
+        from django.conf import settings
+
+        pid = connection.connection.info.backend_pid
+        db = settings.DATABASES["default"]
+        with psycopg.connect(
+            dbname=db["NAME"], user=db["USER"] or "postgres", host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,
+            password=db["PASSWORD"] or None, autocommit=True,
+        ) as other:  # fmt: skip
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return super().send_message(message)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="cuts a PostgreSQL connection")
+def test_sends_handed_over_while_the_database_connection_drops_are_recorded_sent(staff_user, settings, sms_outbox):
+    # Before the fix they stayed `sending`, to be flagged `unknown` although the provider had them.
+    settings.SMS_BACKEND = "sends.tests.test_engine.DatabaseDropsBackend"
+    campaign, contacts = make_campaign(3, body="Sale today. STOP to opt out")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    ids = list(CampaignSend.objects.filter(campaign=campaign).values_list("id", flat=True))
+    dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+    assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", flat=True)) == {S.SENT}
+    assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
