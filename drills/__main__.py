@@ -93,10 +93,16 @@ def main(argv: list[str]) -> int:
     if missing := missing_tools():
         console.print(f"[red]cannot run the drills, missing: {'; '.join(missing)}[/red]")
         return 2
+    # SIGINT too: a shell starting us in the background leaves it ignored, and Ctrl-C must still tear down.
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     names = args.names or list(DRILLS)
     started = time.monotonic()
-    results = run(names, scale=args.scale, base_port=args.base_port, keep=args.keep, console=console)
+    try:
+        results = run(names, scale=args.scale, base_port=args.base_port, keep=args.keep, console=console)
+    except KeyboardInterrupt as exc:
+        console.print(f"[red]interrupted ({exc}); the stack was stopped[/red]")
+        return 130
     console.print(table(results))
     for r in results:
         for line in [*(f"{'ok  ' if ok else 'FAIL'} {check}" for check, ok in r.checks.items()), *r.notes]:
