@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 SIMULATOR_PORT ?= 8999
 
-.PHONY: install run test lint format audit audit-if-reachable bench migrate clean chromium
+.PHONY: install run test lint format audit audit-if-reachable bench drills migrate clean chromium
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -77,6 +77,11 @@ audit-if-reachable: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# Reliability drills on a private PostgreSQL + Redis + simulator + gunicorn + Celery stack (ports 8451-8459,
+# or DRILLS_BASE_PORT+1..+9); DRILLS_ARGS="kills --scale 0.1" runs a part. Needs initdb/pg_ctl and redis-server.
+drills: $(INSTALLED)
+	$(BIN)/python -m drills $(DRILLS_ARGS)
 
 migrate: $(INSTALLED)
 	$(BIN)/python manage.py migrate --noinput

@@ -34,6 +34,11 @@ def campaign_ids_with_queued_sends(*, e164: str) -> list[int]:
     )
 
 
+def sends_in_flight_exist(*, e164: str) -> bool:
+    """Whether a worker has claimed a send to this number and not yet recorded what the provider answered."""
+    return CampaignSend.objects.filter(to_number=e164, status=CampaignSend.Status.SENDING).exists()
+
+
 def inbound_last_keyword_action(*, e164: str, since: datetime, exclude_id: int) -> str | None:
     """The action of the latest opt-out or opt-in text from this number since `since`, other than one."""
     return (

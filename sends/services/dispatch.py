@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -127,11 +127,14 @@ class _Request:
 
 def _waves(*, campaign: Campaign, by_body: dict[str, list[_Recipient]], backend_limit: int) -> list[list[_Request]]:
     """Requests (one body, bulk where recipients share it) packed into waves of at most DISPATCH_WAVE_SIZE
-    recipients, or one second of the campaign's rate, whichever is less."""
+    recipients, or a fifth of a second of the campaign's rate, whichever is less.
+
+    A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
+    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
     per_second = campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
-        wave_size = max(1, min(wave_size, per_second))
+        wave_size = max(1, min(wave_size, per_second // 5))
     waves: list[list[_Request]] = [[]]
     filled = 0
     for body, group in by_body.items():
@@ -249,13 +252,52 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
 
     Claiming a wave rather than each request keeps the database work per message small when every
     recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
-    sends `sending`, to be reconciled (never re-sent blindly)."""
-    claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
+    sends `sending`, to be reconciled (never re-sent blindly). So the wait for the first request's turn at
+    the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does."""
+    first = wave[0]
+    rate_limit_wait(
+        sender=campaign.effective_sender,
+        segments=first.segments * len(first.recipients),
+        per_second=campaign.effective_max_per_second,
+    )
     _window_touch(campaign.pk)
+    claimed_ids = _claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     if not claimed_ids:
         return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
     outcomes: list[tuple[_Recipient, SendResult, _Request]] = []
     unsent: list[int] = []
+    try:
+        halted, account_error = _send_claimed(
+            campaign=campaign, backend=backend, wave=wave, claimed_ids=claimed_ids, outcomes=outcomes, unsent=unsent
+        )
+    except Exception:
+        # Redis or the database failed between two requests (drill 2 lost 200 sends so): record what went
+        # out and give back what did not, rather than leave it all `sending`, to end `unknown` and unsent.
+        gone = {recipient.send_id for recipient, _, _ in outcomes}
+        unsent.extend(send_id for send_id in claimed_ids if send_id not in gone and send_id not in unsent)
+        _record_results_surely(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+        raise
+    account_error = _record_results_surely(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+    if account_error is not None:
+        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
+        with contextlib.suppress(ApplicationError):
+            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
+        return False
+    return not halted
+
+
+def _send_claimed(
+    *,
+    campaign: Campaign,
+    backend: BaseSmsBackend,
+    wave: list["_Request"],
+    claimed_ids: set[int],
+    outcomes: list,
+    unsent: list[int],
+) -> tuple[bool | None, SendError | None]:
+    """Send the wave's requests to its claimed recipients, paced by the sender's rate (the first request
+    already waited its turn); fills `outcomes` and `unsent`. Returns (halted, account error)."""
+    first = wave[0]
     halted = account_error = None
     last_check = time.monotonic()
     for request in wave:
@@ -265,11 +307,12 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         if halted or account_error:
             unsent.extend(r.send_id for r in recipients)
             continue
-        rate_limit_wait(
-            sender=campaign.effective_sender,
-            segments=request.segments * len(recipients),
-            per_second=campaign.effective_max_per_second,
-        )
+        if request is not first:
+            rate_limit_wait(
+                sender=campaign.effective_sender,
+                segments=request.segments * len(recipients),
+                per_second=campaign.effective_max_per_second,
+            )
         if time.monotonic() - last_check > STATUS_CHECK_SECONDS:
             # Pause and cancel reach a wave already claimed within this long.
             last_check = time.monotonic()
@@ -282,13 +325,7 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
         account_error = next(
             (res.error for res in results if res.error and res.error.error_class is ErrorClass.ACCOUNT), None
         )
-    account_error = _record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
-    if account_error is not None:
-        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
-        with contextlib.suppress(ApplicationError):
-            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
-        return False
-    return not halted
+    return halted, account_error
 
 
 def _send_request(
@@ -343,6 +380,26 @@ def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
     ceiling = min(settings.SEND_RETRY_MAX_SECONDS, settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, min(retry_after or 0.0, settings.SEND_RETRY_MAX_SECONDS))
+
+
+# How long a worker keeps trying to record what the provider answered while the database is unreachable.
+RECORD_RETRY_SECONDS = 30.0
+
+
+def _record_results_surely(**kwargs) -> SendError | None:
+    """_record_results, tried again while the database is away (a restart, a failover): the provider has
+    these messages, and unrecorded they would end `unknown` (drill 3 left 100 so). Safe to repeat: each
+    update is conditional on the send still being `sending`."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    while True:
+        try:
+            return _record_results(**kwargs)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            logger.warning("database unreachable while recording sends; trying again")
+            connection.close()  # a broken connection is not reopened by itself
+            time.sleep(1)
 
 
 def _record_results(

@@ -1,8 +1,9 @@
 """Inbound texts: record each one, read STOP / START / HELP (and informal opt-outs) and act on it at once.
 
 Opt-outs take effect inside the webhook's transaction; the confirmation reply goes out through the SMS
-backend after the commit, from the number the person texted. Retries of one message (same MessageUUID)
-are no-ops.
+backend after the commit, from the number the person texted. The answer to an opt-out waits (briefly) for
+any message already on its way to that number, so that nobody is texted after their STOP was answered.
+Retries of one message (same MessageUUID) are no-ops.
 """
 
 import re
@@ -24,7 +25,7 @@ from sends.backends.base import OutboundMessage
 from sends.models import InboundMessage
 from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender
 from sends.services.counters import campaign_counters_add
-from sends.services.opt_outs import number_opt_out
+from sends.services.opt_outs import number_opt_out, sends_in_flight_wait
 from sends.webhook_selectors import campaign_id_last_texted, inbound_last_keyword_action
 
 log = structlog.get_logger(__name__)
@@ -126,6 +127,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
         reply = _inbound_act(message=message, keyword=text_normalize(text).upper() or intent.upper())
         if reply:
             transaction.on_commit(lambda: inbound_reply_send(message=message, body=reply))
+    if action == Action.OPT_OUT and not sends_in_flight_wait(e164=e164):
+        log.warning("inbound_opt_out_send_still_in_flight", inbound_id=message.pk)
     return InboundResult(message=message, reply=reply)
 
 

@@ -1,5 +1,6 @@
 """Opting a number out, whatever told us to: an inbound STOP, or a carrier reporting that the person opted out."""
 
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -9,7 +10,11 @@ from contacts.models import Contact, Suppression
 from contacts.services import contact_opt_out, suppression_add
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
-from sends.webhook_selectors import campaign_ids_with_queued_sends
+from sends.webhook_selectors import campaign_ids_with_queued_sends, sends_in_flight_exist
+
+# Dispatch claims a send a fraction of a second before its request leaves (and records the answer right
+# after), so a message on its way is gone well within this; a send held longer belongs to a dead worker.
+IN_FLIGHT_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,15 @@ def queued_sends_skip(*, e164: str, reason: str) -> int:
             )
         skipped += count
     return skipped
+
+
+def sends_in_flight_wait(*, e164: str, timeout: float = IN_FLIGHT_WAIT_SECONDS) -> bool:
+    """Wait (after an opt-out has committed) until no message to the number is still on its way; False if
+    one still was after `timeout`. Answering the STOP only then means nobody is texted after that answer:
+    sends claimed before the opt-out cannot be stopped, but they are out by the time the answer is."""
+    deadline = time.monotonic() + timeout
+    while sends_in_flight_exist(e164=e164):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -18,6 +18,10 @@ from django.conf import settings
 
 # A reservation further ahead than this cannot be real (the bucket file outlived a reboot).
 _MAX_BACKLOG_SECONDS = 3600.0
+# A request reaches the provider a little after its turn (the claim, the connection), and not always equally
+# late. Turns spaced 5% wider than the rate needs keep a request up to ~50 ms later than the one before it
+# inside its own second, as a provider counting per second sees it (drill 4 saw 120 in one second at 100/s).
+RATE_HEADROOM = 0.05
 
 _RESERVE = """
 local now_parts = redis.call('TIME')
@@ -60,9 +64,10 @@ def rate_limit_reserve(*, sender: str, segments: int, per_second: int | None) ->
     if not per_second or per_second <= 0 or segments <= 0:
         return 0.0
     key = f"smscampaigns:rate:{sender}"
+    rate = per_second * (1 - RATE_HEADROOM)
     if settings.REDIS_URL:
-        return float(_redis_script(settings.REDIS_URL)(keys=[key], args=[segments, per_second]))
-    return _reserve_on_this_machine(key, segments, per_second)
+        return float(_redis_script(settings.REDIS_URL)(keys=[key], args=[segments, rate]))
+    return _reserve_on_this_machine(key, segments, rate)
 
 
 def rate_limit_wait(*, sender: str, segments: int, per_second: int | None) -> None:

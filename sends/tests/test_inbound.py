@@ -1,5 +1,6 @@
 import io
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -472,3 +473,37 @@ def test_inbound_by_get_with_the_fields_in_the_query_string_is_handled(client, s
     contact.refresh_from_db()
     assert contact.status == Contact.Status.UNSUBSCRIBED
     assert InboundMessage.objects.get().message_uuid == payload["MessageUUID"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_is_answered_only_once_a_message_already_on_its_way_has_left(sms_outbox):
+    # A worker claimed a send to this number just before the STOP: it cannot be stopped, but the STOP's
+    # answer must come after it, so that nobody is texted after their STOP was answered (drill 6).
+    contact = ContactFactory()
+    in_flight = CampaignSendFactory(contact=contact, status=CampaignSend.Status.SENDING)
+    recorded_at = []
+
+    def worker_records_the_answer():
+        time.sleep(0.5)
+        CampaignSend.objects.filter(pk=in_flight.pk).update(status=CampaignSend.Status.SENT, sent_at=timezone.now())
+        recorded_at.append(time.monotonic())
+        connection.close()
+
+    worker = threading.Thread(target=worker_records_the_answer)
+    worker.start()
+    inbound_message_receive(payload=inbound_payload(sender=str(contact.phone_number), text="STOP"))
+    answered_at = time.monotonic()
+    worker.join()
+    assert recorded_at and recorded_at[0] <= answered_at
+
+
+@pytest.mark.django_db
+def test_a_send_stuck_in_flight_holds_a_stop_answer_only_briefly():
+    # A worker that died mid-call leaves its send `sending` until reconciled; the STOP is not held for that.
+    from sends.services.opt_outs import sends_in_flight_wait
+
+    stuck = CampaignSendFactory(status=CampaignSend.Status.SENDING)
+    started = time.monotonic()
+    assert sends_in_flight_wait(e164=stuck.to_number, timeout=0.3) is False
+    assert 0.3 <= time.monotonic() - started < 1.5
+    assert sends_in_flight_wait(e164="+14155550199", timeout=0.3) is True
