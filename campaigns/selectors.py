@@ -6,7 +6,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from campaigns.models import Campaign
@@ -149,7 +162,9 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         campaign_audience(campaign=campaign)
         .filter(exclusion_reason=ELIGIBLE)
         .order_by()
-        .values_list("phone_number", "country", "timezone", "first_name", "last_name", "attributes")
+        # The stored text, as dispatch reads it from the send: the field would give PhoneNumber objects.
+        .annotate(e164=ExpressionWrapper(F("phone_number"), output_field=CharField()))
+        .values_list("e164", "country", "timezone", "first_name", "last_name", "attributes")
     )
     for phone_number, country, timezone_name, first_name, last_name, attributes in rows.iterator(chunk_size=2000):
         info = plain or segment_info(

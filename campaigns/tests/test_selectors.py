@@ -106,3 +106,19 @@ def test_preview_of_an_empty_audience_still_gives_the_bodys_encoding():
     assert preview.encoding == "UCS-2" and preview.ucs2_characters == ("’",)
     assert preview.segments_per_message == 2
     assert preview.estimated_cost == 0 and preview.deferred_by_quiet_hours == 0 and preview.samples == ()
+
+
+def test_preview_defers_a_recipient_without_a_timezone_by_the_zone_of_their_number():
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Sale today")
+    campaign.lists.set([audience])
+    # 12:00 UTC: 08:00 in New York (inside 08:00-21:00), 21:30 in Adelaide (outside).
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for number in ("+12122345678", "+61412345678"):
+        contact = ContactFactory(phone_number=number, timezone="")
+        contact_lists_add(contact=contact, contact_lists=[audience])
+
+    preview = campaign_preview(campaign=campaign, now=now)
+
+    assert preview.audience.eligible == 2
+    assert preview.deferred_by_quiet_hours == 1
