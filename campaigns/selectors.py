@@ -10,6 +10,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
+    Aggregate,
     Case,
     CharField,
     Count,
@@ -17,6 +18,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    JSONField,
     Min,
     OuterRef,
     Q,
@@ -171,7 +173,12 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         campaign_audience(campaign=campaign)
         .order_by()
         .values("exclusion_reason", "country", "timezone", **values)
-        .annotate(n=Count("pk"), first_id=Min("pk"))
+        .annotate(
+            n=Count("pk"),
+            first_id=Min("pk"),
+            # Without a timezone of their own, a recipient's number decides their zone.
+            numbers=_JsonArray(_stored_number(), filter=Q(timezone="")),
+        )
     )
     if personalised:
         groups = groups.order_by("first_id")  # characters forcing UCS-2 in order of appearance, recipients by id
@@ -200,18 +207,18 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         longest = max(longest, info.segments)
         total += info.segments * recipients
         cost += estimate_cost(segments=info.segments, country=group["country"], recipients=recipients)
-        zone = named_zone(group["timezone"])
-        if zone is None:
+        if zone := named_zone(group["timezone"]):
+            deferred += recipients * is_deferred(zone)
+        elif group["timezone"] == "":
+            deferred += sum(is_deferred(recipient_zone(timezone_name="", e164=number)) for number in group["numbers"])
+        else:
             unnamed_zones.add(group["timezone"])
-        elif is_deferred(zone):
-            deferred += recipients
-    if unnamed_zones:
+    if unnamed_zones:  # written around the services, which accept IANA names only: rare, so one by one
         numbers = (
             campaign_audience(campaign=campaign)
             .filter(exclusion_reason=ELIGIBLE, timezone__in=unnamed_zones)
             .order_by()
-            # The stored text, as dispatch reads it from the send: the field would give PhoneNumber objects.
-            .annotate(e164=ExpressionWrapper(F("phone_number"), output_field=CharField()))
+            .annotate(e164=_stored_number())
             .values_list("timezone", "e164")
         )
         for timezone_name, e164 in numbers.iterator(chunk_size=2000):
@@ -231,6 +238,21 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         deferred_by_quiet_hours=deferred,
         samples=_preview_samples(campaign=campaign),
     )
+
+
+def _stored_number() -> ExpressionWrapper:
+    """A contact's number as stored, the text dispatch reads from the send (the field gives PhoneNumber objects)."""
+    return ExpressionWrapper(F("phone_number"), output_field=CharField())
+
+
+class _JsonArray(Aggregate):
+    """The values of a group as a list (a JSON array, so that PostgreSQL and SQLite answer alike)."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
 
 
 class _JsonKeyText(Func):
