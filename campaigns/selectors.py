@@ -179,9 +179,10 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
             # Without a timezone of their own, a recipient's number decides their zone.
             numbers=_JsonArray(_stored_number(), filter=Q(timezone="")),
         )
+        # Characters forcing UCS-2 in order of appearance, recipients by id. Ordering also makes the planner
+        # cost the whole answer rather than its first rows (iterator() reads through a cursor): a second faster.
+        .order_by("first_id")
     )
-    if personalised:
-        groups = groups.order_by("first_id")  # characters forcing UCS-2 in order of appearance, recipients by id
     plain = segment_info(body_render(campaign.body)) if not personalised else None
 
     @lru_cache(maxsize=65536)
