@@ -6,7 +6,9 @@ UCS-2. Figures, each beside the audience breakdown (`campaign_audience_breakdown
 exclusion_reason and the count of list entries) measured in the same run, since that is the floor the database
 gives for the counts every preview shows:
 - the preview of a plain body (the same text for everyone: the common case);
-- the preview of a personalised body (`{{ first_name }}`: 1,000 distinct names).
+- the preview of a personalised body (`{{ first_name }}`: 1,000 distinct names);
+- "unique": the preview of a body with a value of its own for every contact (`{{ member }}`): the worst case,
+  where every recipient's text is rendered.
 
 Sizes: BENCH_PREVIEW_CONTACTS (default 1,000,000; e.g. 50000 for a quick run), BENCH_PREVIEW_REPEAT (runs
 per figure, median taken; default 3).
@@ -21,7 +23,7 @@ from django.db import connection, transaction
 
 CONTACTS = int(os.environ.get("BENCH_PREVIEW_CONTACTS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_PREVIEW_REPEAT", "3"))
-LIST_NAME = f"bench-preview-v1-{CONTACTS}"
+LIST_NAME = f"bench-preview-v2-{CONTACTS}"
 # 19:00 UTC on a June day: daytime in the Americas and Europe, night in India and Australia.
 NOW = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
 
@@ -85,7 +87,7 @@ def _prepare_audience() -> int:
                        CASE WHEN g %% 50 = 0 OR g %% 97 = 0 THEN NULL ELSE now() END,
                        'bench', '',
                        CASE WHEN g %% 50 = 0 THEN now() END, '',
-                       jsonb_build_object('code', 'C' || (g %% 7)::text), now(), now()
+                       jsonb_build_object('code', 'C' || (g %% 7)::text, 'member', 'M' || g::text), now(), now()
                 FROM people
                 -- The smaller sizes share their numbers with the larger ones: the same people, made the same.
                 ON CONFLICT (phone_number) DO UPDATE SET (country, first_name, last_name, timezone, status,
@@ -131,6 +133,7 @@ def run(ctx) -> dict[str, dict]:
     for label, body in [
         ("plain", "Summer sale: 20% off everything until Sunday. Reply STOP to opt out."),
         ("personalised", "Hi {{ first_name }}, summer sale: 20% off everything until Sunday. Reply STOP to opt out."),
+        ("unique", "Hi {{ first_name }}, your member code {{ member }} takes 20% off until Sunday."),
     ]:
         campaign = Campaign.objects.create(name=f"bench preview {label}", body=body, sender="+14155550100")
         campaign.lists.add(list_id)
