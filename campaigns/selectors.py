@@ -171,7 +171,6 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
     values = {f"value_{index}": _context_value(name) for index, name in enumerate(names)}
     groups = (
         campaign_audience(campaign=campaign)
-        .order_by()
         .values("exclusion_reason", "country", "timezone", **values)
         .annotate(
             n=Count("pk"),
