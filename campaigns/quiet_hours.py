@@ -27,6 +27,12 @@ def _zone_of_number(e164: str) -> str:
         return ""
 
 
+def named_zone(name: str) -> ZoneInfo | None:
+    """The zone a contact's own timezone names; None when it is blank or names no zone, and then their number
+    decides (recipient_zone)."""
+    return _zone(name)
+
+
 def recipient_zone(*, timezone_name: str, e164: str) -> ZoneInfo:
     """The zone whose clock decides quiet hours for this recipient."""
     return _zone(timezone_name) or _zone(_zone_of_number(e164)) or _zone(settings.TIME_ZONE) or ZoneInfo("UTC")

@@ -9,7 +9,7 @@ attributes or methods a template could walk.
 import re
 from functools import lru_cache
 
-from django.template import Context, Engine, Library, TemplateSyntaxError
+from django.template import Context, Engine, Library, TemplateSyntaxError, Variable
 from django.template import defaultfilters as filters
 
 from smscampaigns.errors import ApplicationError
@@ -35,16 +35,38 @@ def _compile(body: str):
     return _engine.from_string(body)
 
 
-def body_validate(body: str) -> None:
-    """Raise ApplicationError naming the problem when `body` is not a template we can render."""
+def _template(body: str):
     try:
-        _compile(body)
+        return _compile(body)
     except TemplateSyntaxError as exc:
         raise ApplicationError(f"the message body is not a valid template: {exc}", field="body") from None
 
 
+def body_validate(body: str) -> None:
+    """Raise ApplicationError naming the problem when `body` is not a template we can render."""
+    _template(body)
+
+
 def body_is_personalised(body: str) -> bool:
     return any(marker in body for marker in _MARKUP)
+
+
+def body_variables(body: str) -> tuple[str, ...]:
+    """The names of the context values `body` reads (`first_name`, an attribute's key), sorted: two contacts
+    with the same values under these names receive the same text."""
+    template = _template(body)
+    names = set()
+    # The engine knows no tags, so a body is text and {{ variables }}: a variable node reads its variable and
+    # the variables given as filter arguments ({{ nickname|default:first_name }}), nothing else.
+    for node in template.nodelist:
+        expression = getattr(node, "filter_expression", None)
+        if expression is None:
+            continue
+        variables = [expression.var] + [
+            arg for _, args in expression.filters for is_variable, arg in args if is_variable
+        ]
+        names.update(var.lookups[0] for var in variables if isinstance(var, Variable) and var.lookups)
+    return tuple(sorted(names))
 
 
 def personalisation_context(*, first_name: str, last_name: str, attributes: dict | None) -> dict[str, str]:
@@ -62,9 +84,6 @@ def body_render(body: str, *, first_name: str = "", last_name: str = "", attribu
     """The text one contact receives; a body without template markup is returned as it is."""
     if not body_is_personalised(body):
         return body
-    try:
-        template = _compile(body)
-    except TemplateSyntaxError as exc:
-        raise ApplicationError(f"the message body is not a valid template: {exc}", field="body") from None
+    template = _template(body)
     context = personalisation_context(first_name=first_name, last_name=last_name, attributes=attributes)
     return template.render(Context(context, autoescape=False))

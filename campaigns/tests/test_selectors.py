@@ -1,9 +1,20 @@
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db.models import CharField, ExpressionWrapper, F
 
-from campaigns.selectors import ExclusionReason, campaign_audience, campaign_audience_breakdown, campaign_preview
+from campaigns.quiet_hours import quiet_hours_next_window, recipient_zone
+from campaigns.segments import estimate_cost, segment_info
+from campaigns.selectors import (
+    ELIGIBLE,
+    ExclusionReason,
+    campaign_audience,
+    campaign_audience_breakdown,
+    campaign_preview,
+)
+from campaigns.templating import body_render
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.services import contact_lists_add
@@ -106,3 +117,141 @@ def test_preview_of_an_empty_audience_still_gives_the_bodys_encoding():
     assert preview.encoding == "UCS-2" and preview.ucs2_characters == ("’",)
     assert preview.segments_per_message == 2
     assert preview.estimated_cost == 0 and preview.deferred_by_quiet_hours == 0 and preview.samples == ()
+
+
+def test_preview_defers_a_recipient_without_a_timezone_by_the_zone_of_their_number():
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Sale today")
+    campaign.lists.set([audience])
+    # 12:00 UTC: 08:00 in New York (inside 08:00-21:00), 21:30 in Adelaide (outside).
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for number in ("+12122345678", "+61412345678"):
+        contact = ContactFactory(phone_number=number, timezone="")
+        contact_lists_add(contact=contact, contact_lists=[audience])
+
+    preview = campaign_preview(campaign=campaign, now=now)
+
+    assert preview.audience.eligible == 2
+    assert preview.deferred_by_quiet_hours == 1
+
+
+def preview_row_by_row(*, campaign, now):
+    """The preview as it was computed before the audience was read in groups: every eligible recipient
+    rendered, priced and placed in their zone one by one (recipients by id). The reference the grouped
+    preview must equal exactly."""
+    audience = campaign_audience_breakdown(campaign=campaign)
+    ucs2, longest, total, deferred, cost = {}, 0, 0, 0, Decimal("0")
+    rows = (
+        campaign_audience(campaign=campaign)
+        .filter(exclusion_reason=ELIGIBLE)
+        .order_by("pk")
+        .annotate(e164=ExpressionWrapper(F("phone_number"), output_field=CharField()))
+        .values_list("e164", "country", "timezone", "first_name", "last_name", "attributes")
+    )
+    for e164, country, timezone_name, first_name, last_name, attributes in rows:
+        info = segment_info(
+            body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        )
+        ucs2.update(dict.fromkeys(info.ucs2_characters))
+        longest = max(longest, info.segments)
+        total += info.segments
+        cost += estimate_cost(segments=info.segments, country=country)
+        if quiet_hours_next_window(now=now, zone=recipient_zone(timezone_name=timezone_name, e164=e164)) is not None:
+            deferred += 1
+    if not audience.eligible:
+        info = segment_info(body_render(campaign.body))
+        ucs2.update(dict.fromkeys(info.ucs2_characters))
+        longest = info.segments
+    return (audience, "UCS-2" if ucs2 else "GSM-7", tuple(ucs2), longest, total, cost, deferred)
+
+
+# (number, country, timezone): zones in quiet hours at some of the test's moments and not at others; numbers
+# whose zone decides because the contact has none (or names no zone), among them a +1 212 number phonenumbers
+# holds invalid (so the server's zone decides) beside a valid one of the same area code.
+VARIED_NUMBERS = [
+    ("+1212234{:04d}", "US", "America/New_York"),
+    ("+1415234{:04d}", "US", "America/Los_Angeles"),
+    ("+1808234{:04d}", "US", "Pacific/Honolulu"),
+    ("+1416234{:04d}", "CA", "America/Toronto"),
+    ("+4479112{:05d}", "GB", "Europe/London"),
+    ("+3361234{:04d}", "FR", "Europe/Paris"),
+    ("+4915123{:05d}", "DE", "Europe/Berlin"),
+    ("+614123{:05d}", "AU", "Australia/Sydney"),
+    ("+9198123{:05d}", "IN", "Asia/Kolkata"),
+    ("+8190123{:05d}", "JP", "Asia/Tokyo"),
+    ("+1212234{:04d}", "US", ""),
+    ("+1212123{:04d}", "US", ""),
+    ("+614123{:05d}", "AU", ""),
+    ("+9198123{:05d}", "", ""),
+    ("+4479112{:05d}", "GB", "Mars/Olympus_Mons"),
+]
+VARIED_NAMES = ["Ann", "Łukasz", "Zoë", "李", "Chloé", "O'Brien", "Ann", "€uro[1]", "A" * 140, ""]
+VARIED_ATTRIBUTES = [
+    {"code": "C1"},
+    {"code": 1},
+    {"code": 1.0},
+    {"code": True},
+    {"code": None},
+    {"code": {"nested": "x"}},
+    {},
+    {"code": "Ç’", "first_name": "Attribute"},
+    {"nickname": "Nick", "code": "C1"},
+    {"code": "C1", "tier": "gold"},
+]
+
+
+def varied_audience(size: int):
+    rng = random.Random(8)
+    audience = ContactListFactory()
+    for n in range(size):
+        pattern, country, zone = VARIED_NUMBERS[n % len(VARIED_NUMBERS)]
+        kind = rng.random()
+        contact = ContactFactory(
+            phone_number=pattern.format(n),
+            country=country,
+            timezone=zone,
+            first_name=rng.choice(VARIED_NAMES),
+            last_name=rng.choice(["Smith", "Żak", ""]),
+            attributes=rng.choice(VARIED_ATTRIBUTES),
+            **({"status": Contact.Status.UNSUBSCRIBED, "opted_out_at": "2026-01-01T00:00Z"} if kind < 0.05 else {}),
+        )
+        if 0.05 <= kind < 0.1:
+            SuppressionFactory(phone_number=contact.phone_number, reason=Suppression.Reason.DO_NOT_CALL)
+        contact_lists_add(contact=contact, contact_lists=[audience])
+    return audience
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Sale today, reply STOP to opt out",
+        "Sale today’s the day " * 6,
+        "Hi {{ first_name }}, sale today",
+        "Hi {{ nickname|default:first_name }} {{ last_name|upper }}, code {{ code|default:'none' }} " * 2,
+        "{{ tier|title }} {# a comment #}{{ first_name|truncatechars:5 }} [{{ code }}]",
+    ],
+)
+def test_grouped_preview_equals_the_preview_of_every_recipient_one_by_one(body):
+    audience = varied_audience(240)
+    campaign = CampaignFactory(body=body)
+    campaign.lists.set([audience])
+    deferred = set()
+    # Every two hours of a June day, so that each zone is inside and outside its window at some of them.
+    for hour in range(0, 24, 2):
+        now = datetime(2026, 6, 1, hour, 30, tzinfo=UTC)
+        preview = campaign_preview(campaign=campaign, now=now)
+        grouped = (
+            preview.audience,
+            preview.encoding,
+            preview.ucs2_characters,
+            preview.segments_per_message,
+            preview.segments_total,
+            preview.estimated_cost,
+            preview.deferred_by_quiet_hours,
+        )
+        reference = preview_row_by_row(campaign=campaign, now=now)
+        assert grouped == reference, f"at {now}"
+        assert str(preview.estimated_cost) == str(reference[5])
+        deferred.add(preview.deferred_by_quiet_hours)
+    assert 0 < preview.audience.eligible < preview.audience.total
+    assert len(deferred) > 3

@@ -1,6 +1,6 @@
 import pytest
 
-from campaigns.templating import body_render, body_validate
+from campaigns.templating import body_render, body_validate, body_variables
 from smscampaigns.errors import ApplicationError
 
 
@@ -32,3 +32,14 @@ def test_a_body_reaching_for_anything_else_is_refused_with_the_reason(body):
     with pytest.raises(ApplicationError, match="not a valid template") as excinfo:
         body_validate(body)
     assert excinfo.value.field == "body"
+
+
+def test_body_variables_names_every_value_a_body_reads_and_no_literal():
+    body = "{{ nickname|default:first_name }} {{ code.x|upper }} {{ 'lit' }} {{ 3 }} {# {{ hidden }} #} {{ last_name }}"
+    assert body_variables(body) == ("code", "first_name", "last_name", "nickname")
+    assert body_variables("No markup at all") == ()
+
+
+def test_body_variables_of_a_broken_body_names_the_problem():
+    with pytest.raises(ApplicationError, match="not a valid template"):
+        body_variables("Hi {{ first_name|shout }}")
