@@ -51,6 +51,7 @@ def body_is_personalised(body: str) -> bool:
     return any(marker in body for marker in _MARKUP)
 
 
+@lru_cache(maxsize=64)
 def body_variables(body: str) -> tuple[str, ...]:
     """The names of the context values `body` reads (`first_name`, an attribute's key), sorted: two contacts
     with the same values under these names receive the same text."""
@@ -85,5 +86,8 @@ def body_render(body: str, *, first_name: str = "", last_name: str = "", attribu
     if not body_is_personalised(body):
         return body
     template = _template(body)
-    context = personalisation_context(first_name=first_name, last_name=last_name, attributes=attributes)
+    # Every value the body reads exists, blank when the contact has none: a missing {{ nickname }} renders
+    # blank by itself, but Django resolves a filter's argument strictly ({{ x|default:nickname }} would raise).
+    context = dict.fromkeys(body_variables(body), "")
+    context.update(personalisation_context(first_name=first_name, last_name=last_name, attributes=attributes))
     return template.render(Context(context, autoescape=False))

@@ -11,6 +11,13 @@ def test_names_attributes_and_defaults_are_rendered():
     )
 
 
+def test_a_filter_argument_the_contact_has_no_value_for_renders_blank():
+    body = "Hi {{ nickname|default:first_name }}{{ title|default:missing }}!"
+    assert body_render(body, first_name="Ana") == "Hi Ana!"
+    assert body_render(body, attributes={"nickname": "Nana", "title": " Dr"}) == "Hi Nana Dr!"
+    assert body_render(body) == "Hi !"
+
+
 def test_text_is_not_html_escaped():
     assert body_render("{{ first_name }} & co", first_name="Tom <3") == "Tom <3 & co"
 
