@@ -106,15 +106,20 @@ def test_a_draft_has_no_progress_panel(admin_client):
     assert 'id="campaign-progress"' not in page
 
 
-def test_a_completed_campaign_is_read_only_and_its_panel_stops_polling(admin_client):
+def completed_campaign(*, run_seconds: int) -> Campaign:
+    """The sending campaign of `sending_campaign`, finished: 905 sends left the queue in `run_seconds`."""
     started = timezone.now() - timedelta(minutes=10)
-    campaign = sending_campaign(
+    return sending_campaign(
         status=Status.COMPLETED,
         queued_count=0,
         sent_count=550,
         started_at=started,
-        completed_at=started + timedelta(seconds=100),
+        completed_at=started + timedelta(seconds=run_seconds),
     )
+
+
+def test_a_completed_campaign_is_read_only_and_its_panel_stops_polling(admin_client):
+    campaign = completed_campaign(run_seconds=100)
     page = admin_client.get(change_url(campaign)).content.decode()
     assert 'data-live="false"' in page and "100.0% done" in page
     assert 'name="_save"' not in page and 'name="body"' not in page
@@ -123,14 +128,7 @@ def test_a_completed_campaign_is_read_only_and_its_panel_stops_polling(admin_cli
 
 
 def test_a_slow_rate_is_shown_with_two_decimals_not_as_zero(admin_client):
-    started = timezone.now() - timedelta(minutes=10)
-    campaign = sending_campaign(
-        status=Status.COMPLETED,
-        queued_count=0,
-        sent_count=550,
-        started_at=started,
-        completed_at=started + timedelta(seconds=20_000),
-    )
+    campaign = completed_campaign(run_seconds=20_000)
     page = admin_client.get(change_url(campaign)).content.decode()
     # 905 messages left the queue in 20,000 s: 0.045 per second, 3 per minute.
     assert "0.05 messages/s (3/min)" in page
