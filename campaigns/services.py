@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from contacts.services import contact_create, contact_list_add_contacts, contact
 from smscampaigns.errors import ApplicationError
 
 Status = Campaign.Status
+log = structlog.get_logger(__name__)
 
 
 def _transition(
@@ -51,6 +53,8 @@ def _transition(
             target=campaign,
             data={"to": to_status, **({"reason": reason} if reason else {})},
         )
+    # The audit trail is the record; this line is for whoever watches a worker or the web server's output.
+    log.info("campaign_status_changed", campaign_id=campaign.pk, action=action, status=to_status, reason=reason)
     return campaign
 
 

@@ -126,5 +126,12 @@ def build_logging_config(*, json_lines: bool, level: str) -> dict:
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
             "celery": {"level": level},
+            # Beat's engine ticks run every ENGINE_TICK_SECONDS: at INFO, Celery's "sending due task", "received"
+            # and "succeeded" lines for them would bury everything else. Failures still show (ERROR); the
+            # services log what the ticks did (campaign_status_changed, campaign_fanned_out).
+            **{
+                name: {"level": "DEBUG" if level == "DEBUG" else "WARNING"}
+                for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+            },
         },
     }

@@ -9,6 +9,7 @@ so a campaign is either still scheduled with no sends or sending with all of the
 
 from dataclasses import dataclass
 
+import structlog
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
@@ -20,6 +21,8 @@ from contacts.models import Contact
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.dispatch import dispatch_top_up
+
+log = structlog.get_logger(__name__)
 
 # SQLite writes in chunks of this many contact ids, so that no single statement grows with the audience.
 SQLITE_CHUNK_CONTACTS = 5000
@@ -90,7 +93,10 @@ def campaigns_launch_due(*, now=None, limit: int = 50) -> list[int]:
             if campaign is None:
                 break
             campaign_launch(campaign=campaign)
-            campaign_fan_out(campaign=campaign)
+            fanned_out = campaign_fan_out(campaign=campaign)
+            log.info(
+                "campaign_fanned_out", campaign_id=campaign.pk, queued=fanned_out.queued, skipped=fanned_out.skipped
+            )
             campaign_id = campaign.pk
             transaction.on_commit(lambda campaign_id=campaign_id: dispatch_top_up(campaign_id=campaign_id))
         launched.append(campaign_id)

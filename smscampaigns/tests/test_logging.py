@@ -99,3 +99,32 @@ def test_a_logged_traceback_is_redacted_too(settings):
     [line] = _capture_json_logs(emit)[-1:]
     assert "4155550129" not in line["exception"] and "+*******0129" in line["exception"]
     assert "tok_SuperSecretValue123" not in line["exception"]
+
+
+def test_engine_ticks_stay_out_of_an_info_log_while_campaign_moves_are_in_it(db, staff_user):
+    from campaigns.services import campaign_send_now
+    from sends.services.fanout import campaigns_launch_due
+    from sends.tests.test_engine import make_campaign
+
+    campaign, _ = make_campaign(3)
+
+    def emit():
+        # What Celery writes at INFO for each of beat's ticks, every ENGINE_TICK_SECONDS.
+        logging.getLogger("celery.beat").info("Scheduler: Sending due task sends-dispatch-tick")
+        logging.getLogger("celery.app.trace").info("Task sends.tasks.sends_dispatch_tick succeeded")
+        logging.getLogger("celery.app.trace").error("Task sends.tasks.sends_dispatch_tick raised")
+        campaign_send_now(campaign=campaign, actor=staff_user)
+        campaigns_launch_due()
+
+    lines = _capture_json_logs(emit)
+    events = [line["event"] for line in lines]
+    assert not any("succeeded" in event or "Sending due task" in event for event in events)
+    assert "Task sends.tasks.sends_dispatch_tick raised" in events
+    moves = [(line["event"], line.get("status")) for line in lines if line.get("campaign_id") == campaign.pk]
+    assert moves == [
+        ("campaign_status_changed", "scheduled"),
+        ("campaign_status_changed", "sending"),
+        ("campaign_fanned_out", None),
+    ]
+    [fanned_out] = [line for line in lines if line["event"] == "campaign_fanned_out"]
+    assert (fanned_out["queued"], fanned_out["skipped"]) == (3, 0)
