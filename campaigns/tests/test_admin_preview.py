@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
+from campaigns.selectors import campaign_preview
 from campaigns.services import campaign_update
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tests.test_admin import action_url, change_url, confirm_through_preview, hidden_inputs, preview_url
@@ -59,6 +60,10 @@ def test_preview_shows_the_audience_and_every_exclusion_with_its_count(client, m
     for person in [people["eligible"], people["on_both_lists"]]:
         assert f"Hi {person.first_name}, our sale starts today." in page
     assert (counted(page, "segments-total"), counted(page, "encoding")) == ("2", "GSM-7")
+    estimated = campaign_preview(campaign=campaign, now=timezone.now()).estimated_cost
+    assert estimated > 0 and counted(page, "estimated-cost").startswith(
+        f"${estimated:.4f} "
+    )  # US dollars, as Plivo bills
 
 
 def test_preview_renders_the_message_of_three_real_recipients(client, manager):
