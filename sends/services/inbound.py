@@ -125,10 +125,16 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
         except IntegrityError:
             return InboundResult(message=None, reply="")
         reply = _inbound_act(message=message, keyword=text_normalize(text).upper() or intent.upper())
-        if reply:
-            transaction.on_commit(lambda: inbound_reply_send(message=message, body=reply))
-    if action == Action.OPT_OUT and not sends_in_flight_wait(e164=e164):
-        log.warning("inbound_opt_out_send_still_in_flight", inbound_id=message.pk)
+
+        def answer() -> None:
+            # A message already on its way to this number leaves first: both the confirmation text and the
+            # webhook's answer come after it, so nobody is texted after their STOP was answered.
+            if action == Action.OPT_OUT and not sends_in_flight_wait(e164=e164):
+                log.warning("inbound_opt_out_send_still_in_flight", inbound_id=message.pk)
+            if reply:
+                inbound_reply_send(message=message, body=reply)
+
+        transaction.on_commit(answer)
     return InboundResult(message=message, reply=reply)
 
 

@@ -481,20 +481,24 @@ def test_stop_is_answered_only_once_a_message_already_on_its_way_has_left(sms_ou
     # answer must come after it, so that nobody is texted after their STOP was answered (drill 6).
     contact = ContactFactory()
     in_flight = CampaignSendFactory(contact=contact, status=CampaignSend.Status.SENDING)
-    recorded_at = []
+    recorded_at, confirmations_by_then = [], []
 
     def worker_records_the_answer():
         time.sleep(0.5)
         CampaignSend.objects.filter(pk=in_flight.pk).update(status=CampaignSend.Status.SENT, sent_at=timezone.now())
         recorded_at.append(time.monotonic())
+        confirmations_by_then.append(len(sms_outbox))
         connection.close()
 
     worker = threading.Thread(target=worker_records_the_answer)
     worker.start()
-    inbound_message_receive(payload=inbound_payload(sender=str(contact.phone_number), text="STOP"))
+    result = inbound_message_receive(payload=inbound_payload(sender=str(contact.phone_number), text="STOP"))
     answered_at = time.monotonic()
     worker.join()
     assert recorded_at and recorded_at[0] <= answered_at
+    # The confirmation text too: none had been sent while the campaign's message was still on its way.
+    assert result.reply and confirmations_by_then == [0]
+    assert [message.body for message in sms_outbox] == [result.reply]
 
 
 @pytest.mark.django_db
