@@ -440,6 +440,15 @@ def _record_results(
             deltas[name] += delta
 
     with transaction.atomic():
+        # Only the sends this call moves count their segments: a retry after a commit whose acknowledgement was
+        # lost (_record_results_surely) finds them sent already and must not add their segments again.
+        moving = list(
+            CampaignSend.objects.select_for_update()
+            .filter(id__in=list(sent), status=S.SENDING)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        handed_over, sent = sent, {send_id: sent[send_id] for send_id in moving}
         if sent:
             n = CampaignSend.objects.filter(id__in=list(sent), status=S.SENDING).update(
                 status=S.SENT,
@@ -487,7 +496,7 @@ def _record_results(
             failed_by_error_code=failed_by_error_code,
         )
     # A provider can call back before this commit: such reports were stored unmatched, and are applied now.
-    delivery_reports_attach_many(message_uuids=[uuid for uuid, _, _ in sent.values()])
+    delivery_reports_attach_many(message_uuids=[uuid for uuid, _, _ in handed_over.values()])
     return account_error
 
 

@@ -508,3 +508,23 @@ def test_sends_handed_over_while_the_database_connection_drops_are_recorded_sent
     dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
     assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", flat=True)) == {S.SENT}
     assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
+
+
+@pytest.mark.django_db
+def test_recording_a_wave_again_after_a_lost_commit_acknowledgement_counts_its_segments_once():
+    # _record_results_surely repeats the whole recording when the database drops the connection, including
+    # after a commit whose acknowledgement was lost: the sends are sent already, and their segments counted.
+    from sends.backends.base import SendResult
+    from sends.tests.factories import CampaignSendFactory
+
+    campaign = CampaignFactory(status=Campaign.Status.SENDING, queued_count=2)
+    sends = [CampaignSendFactory(campaign=campaign, status=CampaignSend.Status.SENDING) for _ in range(2)]
+    recipients = [dispatch._Recipient(send.pk, send.contact_id, send.to_number, 0, "", "", {}, "") for send in sends]
+    request = dispatch._Request(body="Hi there", segments=2, recipients=recipients)
+    outcomes = [(r, SendResult(destination=r.to_number, message_uuid=f"uuid-{r.send_id}"), request) for r in recipients]
+
+    for _ in range(2):
+        dispatch._record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=[])
+
+    campaign.refresh_from_db()
+    assert (campaign.sent_count, campaign.queued_count, campaign.segments_count) == (2, 0, 4)
