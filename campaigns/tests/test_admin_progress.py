@@ -98,7 +98,7 @@ def test_failures_are_listed_by_error_code_with_their_meaning_and_a_filtered_lin
     assert codes == ["30", "invalid_number", ""]  # most first
     assert "30: Spam detected" in table and "invalid number" in table and "no error code" in table
     sends = reverse("admin:sends_campaignsend_changelist")
-    assert f'href="{sends}?campaign={campaign.pk}&amp;error_code=30"' in table
+    assert f'href="{sends}?campaign={campaign.pk}&amp;error_code=30&amp;status__in=failed,undelivered"' in table
 
 
 def test_a_draft_has_no_progress_panel(admin_client):
