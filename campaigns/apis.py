@@ -7,7 +7,7 @@ URL, a small class joins their views.
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -222,10 +222,32 @@ class CampaignListApi(_CampaignView):
         return self.paginated_response(self.get_queryset(), CampaignSerializer)
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > 255 or not key.isprintable():
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: ["at most 255 printable characters, new for each request"]}
+        )
+    return key
+
+
 class CampaignCreateApi(_CampaignView):
     @extend_schema(
         operation_id="campaigns_create",
         request=CampaignCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Quick send: any text up to 255 characters, new for each request. Sent again with the "
+                "same request (a retry after a timeout), it answers the first request's 202 again, with "
+                "Idempotent-Replayed: true, and texts nobody twice; with another request it is refused (409).",
+            )
+        ],
         responses={201: CampaignSerializer, 202: QuickSendSerializer},
     )
     def post(self, request):
@@ -242,8 +264,9 @@ class CampaignCreateApi(_CampaignView):
         if not data.pop("send"):
             campaign = campaign_create(actor=request.user, **data)
             return self.campaign_response(campaign, status.HTTP_201_CREATED)
-        result = campaign_quick_send(actor=request.user, **data)
-        return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+        result = campaign_quick_send(actor=request.user, idempotency_key=_idempotency_key(request), **data)
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class CampaignsApi(CampaignListApi, CampaignCreateApi):  # campaigns/

@@ -91,3 +91,24 @@ class Campaign(models.Model):
     @property
     def effective_max_per_second(self) -> int:
         return self.max_per_second or settings.SEND_RATE_PER_SECOND
+
+
+class QuickSendRequest(models.Model):
+    """A quick send made with an Idempotency-Key. The same key from the same user answers this one again,
+    instead of launching a second campaign: an integration that retries after a timeout texts nobody twice."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=255)
+    # The request's numbers, text and consent, hashed: a key reused for another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    recipients = models.JSONField(help_text="What became of each number, as first answered")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["created_by", "idempotency_key"], name="unique_quick_send_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} -> campaign #{self.campaign_id}"

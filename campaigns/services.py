@@ -1,8 +1,10 @@
 """Campaign writes. The status moves only through these functions, which enforce Campaign.TRANSITIONS
 with a conditional UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -10,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
-from campaigns.models import Campaign
+from campaigns.models import Campaign, QuickSendRequest
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
 from campaigns.templating import body_validate
 from contacts.models import Contact, ContactList, Suppression
@@ -326,6 +328,7 @@ class QuickSendRecipient:
 class QuickSend:
     campaign: Campaign
     recipients: list[QuickSendRecipient]
+    replayed: bool = False  # the answer of an earlier request with the same Idempotency-Key: nothing was sent now
 
     @property
     def summary(self) -> dict[str, int]:
@@ -344,9 +347,13 @@ def campaign_quick_send(
     name: str = "",
     sender: str = "",
     max_per_second: int | None = None,
+    idempotency_key: str = "",
     actor,
 ) -> QuickSend:
     """Create a campaign for these numbers and send it now, in one transaction: all of it or nothing.
+
+    With an `idempotency_key`, a request already made by this user under that key is answered as it was the
+    first time (`replayed`), nothing sent again; the key given for a different request is refused.
 
     The numbers not yet contacts become contacts with `consent_source` as their consent evidence, as do
     contacts without any consent; a contact's existing consent is kept. Opted-out and suppressed numbers are
@@ -364,6 +371,61 @@ def campaign_quick_send(
             f"at most {MAX_QUICK_SEND_RECIPIENTS} recipients per quick send; import larger audiences into a list",
             field="recipients",
         )
+    request = {
+        "recipients": recipients,
+        "body": body,
+        "consent_source": consent_source,
+        "consent_text": consent_text,
+        "name": name,
+        "sender": sender,
+        "max_per_second": max_per_second,
+    }
+    fingerprint = _quick_send_fingerprint(request)
+    if earlier := _quick_send_replay(actor=actor, key=idempotency_key, fingerprint=fingerprint):
+        return earlier
+    try:
+        return _quick_send(**request, actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    except IntegrityError:
+        # The same key's twin request committed first (the unique key waited for it): answer as it did.
+        if earlier := _quick_send_replay(actor=actor, key=idempotency_key, fingerprint=fingerprint):
+            return earlier
+        raise
+
+
+def _quick_send_fingerprint(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _quick_send_replay(*, actor, key: str, fingerprint: str) -> QuickSend | None:
+    """The answer of this user's earlier quick send under `key`, if any (None without a key)."""
+    if not key:
+        return None
+    earlier = QuickSendRequest.objects.filter(created_by=actor, idempotency_key=key).select_related("campaign").first()
+    if earlier is None:
+        return None
+    if earlier.fingerprint != fingerprint:
+        raise ApplicationError(
+            f"Idempotency-Key {key!r} was already used for another quick send (campaign #{earlier.campaign_id}); "
+            "use a new key for a new request",
+            code="idempotency_key_reused",
+        )
+    recipients = [QuickSendRecipient(**recipient) for recipient in earlier.recipients]
+    return QuickSend(campaign=earlier.campaign, recipients=recipients, replayed=True)
+
+
+def _quick_send(
+    *,
+    recipients: list[str],
+    body: str,
+    consent_source: str,
+    consent_text: str,
+    name: str,
+    sender: str,
+    max_per_second: int | None,
+    actor,
+    idempotency_key: str,
+    fingerprint: str,
+) -> QuickSend:
     report = _quick_send_numbers(recipients)
     with transaction.atomic():
         contacts = _quick_send_classify(report)
@@ -406,6 +468,14 @@ def campaign_quick_send(
             target=campaign,
             data={"consent_source": consent_source, **result.summary},
         )
+        if idempotency_key:
+            QuickSendRequest.objects.create(
+                created_by=actor,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                campaign=campaign,
+                recipients=[asdict(recipient) for recipient in report],
+            )
     return result
 
 

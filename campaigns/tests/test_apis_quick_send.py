@@ -298,3 +298,75 @@ def test_the_202_answer_over_http_is_what_the_schema_says(live_server, api_clien
     )
     assert response.status_code == 202
     assert response.json()["summary"] == {"accepted": 1, "invalid": 1, "excluded": 1, "duplicates": 1}
+
+
+def test_a_quick_send_retried_with_its_idempotency_key_is_answered_again_and_texts_nobody_twice(quick_sender):
+    request = quick_send(["(415) 555-0101", "+1 415 555 0102", "12"])
+    first = quick_sender.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="order-4711")
+    again = quick_sender.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="order-4711")
+    assert (first.status_code, again.status_code) == (202, 202), again.json()
+    assert "Idempotent-Replayed" not in first and again["Idempotent-Replayed"] == "true"
+    assert again.json()["campaign"]["id"] == first.json()["campaign"]["id"]
+    assert again.json()["recipients"] == first.json()["recipients"]
+    assert (
+        again.json()["summary"]
+        == first.json()["summary"]
+        == {
+            "accepted": 2,
+            "invalid": 1,
+            "excluded": 0,
+            "duplicates": 0,
+        }
+    )
+    assert (Campaign.objects.count(), ContactList.objects.count(), Contact.objects.count()) == (1, 1, 2)
+
+
+def test_an_idempotency_key_used_for_another_quick_send_is_refused_and_nothing_is_created(quick_sender):
+    first = quick_sender.post(CAMPAIGNS, quick_send(["(415) 555-0101"]), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = quick_sender.post(CAMPAIGNS, quick_send(["(415) 555-0102"]), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (first.status_code, other.status_code) == (202, 409)
+    assert "Idempotency-Key 'k-1' was already used" in other.json()["detail"]
+    assert (Campaign.objects.count(), Contact.objects.count()) == (1, 1)
+
+
+def test_idempotency_keys_belong_to_each_user_and_a_request_without_one_is_new(quick_sender, api_client):
+    other_integration = api_client(*QUICK_SENDER)
+    request = quick_send(["(415) 555-0101"])
+    for client in (quick_sender, other_integration):
+        assert client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="same").status_code == 202
+    assert quick_sender.post(CAMPAIGNS, request, format="json").status_code == 202
+    assert Campaign.objects.count() == 3
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "tab\tinside"])
+def test_an_unusable_idempotency_key_is_a_400_naming_the_header(quick_sender, key):
+    response = quick_sender.post(CAMPAIGNS, quick_send(["(415) 555-0101"]), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
+    assert nothing_created()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_racing_with_one_idempotency_key_launch_one_campaign(quick_sender):
+    import threading
+
+    from django.db import connection
+
+    request = quick_send(["(415) 555-0101", "(415) 555-0102"])
+    start, answers = threading.Barrier(2), []
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=quick_sender._credentials["HTTP_AUTHORIZATION"])
+        start.wait()
+        answers.append(client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="race"))
+        connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [202, 202]
+    assert len({answer.json()["campaign"]["id"] for answer in answers}) == 1
+    assert (Campaign.objects.count(), Contact.objects.count()) == (1, 2)
