@@ -12,11 +12,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
 from contacts.importer import ERROR_REPORT_HEADER
-from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
-from contacts.selectors import contact_import_errors
+from contacts.selectors import consent_history, contact_import_errors
 from contacts.services import (
     contact_import_resume,
     contact_import_start,
@@ -59,6 +60,7 @@ class ContactAdmin(admin.ModelAdmin):
         "consented_at",
         "opted_out_at",
         "opt_out_source",
+        "consent_events",
         "history",
         "inbound_messages",
         "sends",
@@ -68,7 +70,10 @@ class ContactAdmin(admin.ModelAdmin):
     actions = ["add_to_list", "remove_from_list", "opt_out"]
     fieldsets = [
         (None, {"fields": ["phone_number", "first_name", "last_name", "timezone", "country", "attributes"]}),
-        ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),
+        (
+            "Consent evidence",
+            {"fields": ["status", "consented_at", "consent_source", "consent_text", "consent_events"]},
+        ),
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),
         ("Sends to this contact", {"fields": ["sends"]}),
@@ -87,6 +92,25 @@ class ContactAdmin(admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
     # --- The contact page's history (newest first, bounded, one query each) ---------------------------
+
+    @admin.display(description="consent history")
+    def consent_events(self, obj: Contact) -> str:
+        """Every consent and opt-out event of the contact and its number, newest first, as recorded."""
+        events = consent_history(contact=obj)[:HISTORY_SHOWN] if obj.pk else []
+        rows = (
+            (
+                e.created_at,
+                e.get_kind_display(),
+                e.get_method_display(),
+                e.source,
+                e.text,
+                e.actor or "",
+                e.ip or "",
+                " (backfilled)" if e.backfilled else "",
+            )
+            for e in events
+        )
+        return format_html_join(mark_safe("<br>"), "{} · {} · {} · {} · “{}” {} {}{}", rows) or "-"
 
     @admin.display(description="consent and opt-out history")
     def history(self, obj: Contact) -> str:
@@ -176,12 +200,23 @@ class ContactListAdmin(admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["phone_number", "reason", "source", "created_by", "created_at"]
-    list_filter = ["reason"]
+    list_display = ["phone_number", "reason", "origin", "source", "created_by", "created_at"]
+    list_filter = ["reason", "origin"]
     search_fields = ["phone_number", "source"]
     list_select_related = ["created_by"]
-    readonly_fields = ["created_by", "created_at"]
+    # Who opted the number out decides who may lift it: recorded by the services, never edited.
+    readonly_fields = ["origin", "created_by", "created_at"]
     show_full_result_count = False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    """The consent history, read only: events are appended by the services and never changed."""
+
+    list_display = ["created_at", "phone_number", "kind", "method", "source", "actor", "backfilled"]
+    list_filter = ["kind", "method", "backfilled"]
+    search_fields = ["phone_number", "source", "text"]
+    list_select_related = ["actor"]
 
 
 class ContactImportForm(forms.Form):

@@ -21,7 +21,7 @@ from smscampaigns.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 # ApplicationError codes that mean "the resource is in the wrong state for this", not "your input is wrong".
-CONFLICT_CODES = frozenset({"illegal_transition", "not_editable", "idempotency_key_reused"})
+CONFLICT_CODES = frozenset({"illegal_transition", "not_editable", "idempotency_key_reused", "opted_out_by_person"})
 
 
 class ApiErrorSerializer(serializers.Serializer):
