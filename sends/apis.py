@@ -141,7 +141,7 @@ class CampaignTestSendResultSerializer(serializers.Serializer):
 
 class CampaignTestSendApi(ApiView):
     queryset = Campaign.objects.all()
-    required_permissions = ["campaigns.view_campaign", "campaigns.send_campaign"]
+    required_permissions = ["campaigns.view_campaign", Campaign.SEND_PERMISSION]
 
     @extend_schema(
         operation_id="campaigns_test",

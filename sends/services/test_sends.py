@@ -79,6 +79,11 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
 
     The text is rendered for the number's own contact when it has one, else for a sample eligible recipient
     of the audience (so that personalisation shows), else with blank fields."""
+    if not campaign.may_test_send:
+        raise ApplicationError(
+            f"campaign {campaign.name!r} is {campaign.status}; a test send is for a draft or a scheduled campaign",
+            code="illegal_transition",
+        )
     e164s = _destinations(numbers)
     sender = campaign.effective_sender
     if not sender:
