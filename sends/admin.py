@@ -18,7 +18,7 @@ from campaigns.progress_selectors import failure_label
 from contacts.phones import normalize_phone
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.selectors import staff_phone_number
-from sends.services.test_sends import campaign_test_send_to_staff
+from sends.services.staff_test_sends import campaign_test_send_to_staff
 from smscampaigns.errors import ApplicationError
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES
 

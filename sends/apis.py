@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from campaigns.models import Campaign
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
-from sends.services.test_sends import MAX_TEST_NUMBERS, campaign_test_send
+from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
 from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
 from smscampaigns.api_views import ApiView
 

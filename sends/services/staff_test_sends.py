@@ -20,8 +20,6 @@ MAX_TEST_NUMBERS = 10
 
 @dataclass(frozen=True)
 class TestSendResult:
-    __test__ = False  # not a pytest test class, despite the name
-
     number: str  # as given
     to_number: str  # E.164
     rendered_for: str  # "contact": the number's own contact; "sample": an eligible audience contact; "blank"
