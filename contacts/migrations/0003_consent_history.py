@@ -6,7 +6,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+from smscampaigns.roles import roles_create
+
 BATCH = 2000
+
+
+def roles_refresh(apps, schema_editor):
+    # The staff roles cover the new model (every role reads the consent history).
+    roles_create(apps=apps, using=schema_editor.connection.alias)
 
 
 def backfill(apps, schema_editor):
@@ -64,6 +71,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0002_contact_import'),
+        ('smscampaigns', '0001_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -95,4 +103,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(roles_refresh, migrations.RunPython.noop),
     ]
