@@ -70,11 +70,9 @@ class ContactAdmin(admin.ModelAdmin):
     actions = ["add_to_list", "remove_from_list", "opt_out"]
     fieldsets = [
         (None, {"fields": ["phone_number", "first_name", "last_name", "timezone", "country", "attributes"]}),
-        (
-            "Consent evidence",
-            {"fields": ["status", "consented_at", "consent_source", "consent_text", "consent_events"]},
-        ),
+        ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
+        ("Consent history", {"fields": ["consent_events"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),
         ("Sends to this contact", {"fields": ["sends"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
