@@ -8,6 +8,7 @@ fail the same way forever; a 500 would be retried for hours.
 """
 
 import json
+import logging
 import uuid
 from decimal import Decimal
 from urllib.parse import quote_plus, urlencode
@@ -213,6 +214,14 @@ class TestHostileWebhookInput:
             assert sent.status == CampaignSend.Status.DELIVERED
         else:
             assert sent.status == CampaignSend.Status.SENT
+
+    def test_a_refused_field_is_logged_with_its_name(self, client, sent, caplog):
+        payload = status_payload(message_uuid="x" * 65, status="delivered", to=sent.to_number)
+        with caplog.at_level(logging.WARNING):
+            assert post_signed(client, STATUS_PATH, _body(list(payload.items()))).status_code == 400
+        [record] = [r.msg for r in caplog.records if "plivo_webhook_malformed" in str(r.msg)]
+        assert record["field"] == "MessageUUID"
+        assert "at most 64 characters" in record["error"]
 
     def test_status_callback_amounts_are_rounded_to_the_column(self, client, sent):
         payload = status_payload(message_uuid=sent.provider_message_uuid, status="delivered", to=sent.to_number)
