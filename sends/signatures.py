@@ -20,6 +20,8 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3
 
+from smscampaigns.client_address import client_address
+
 log = structlog.get_logger(__name__)
 
 V2_HEADERS = ("X-Plivo-Signature-V2", "X-Plivo-Signature-Ma-V2")
@@ -130,7 +132,7 @@ def plivo_request_verify(request: HttpRequest) -> SignatureCheck:
             "plivo_webhook_rejected",
             reason=verdict.value,
             path=request.path_info,
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
+            remote_addr=client_address(request),
             signing_configured=bool(settings.PLIVO_AUTH_TOKEN),
         )
     return verdict
