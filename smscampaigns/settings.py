@@ -372,17 +372,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+
 # --- REST framework -------------------------------------------------------------------------------
 # Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
-API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
-if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
-    raise ImproperlyConfigured(
-        f"Setting API_THROTTLE_RATE is malformed: expected requests per period such as 600/minute, "
-        f"got {API_THROTTLE_RATE!r}"
-    )
+def _rate(name: str, default: str, counted: str) -> str:
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"Setting {name} is malformed: expected {counted} per period such as {default}, got {value!r}"
+        )
+    return value
+
+
+API_THROTTLE_RATE = _rate("API_THROTTLE_RATE", "600/minute", "requests")
+# Wrong API tokens allowed per client address, e.g. 10/minute; over it every token from there gets 429.
+API_AUTH_FAILURE_RATE = _rate("API_AUTH_FAILURE_RATE", "10/minute", "attempts")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "smscampaigns.api.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["smscampaigns.api.ModelPermissions"],
@@ -390,7 +397,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "smscampaigns.api.PagePagination",
     "EXCEPTION_HANDLER": "smscampaigns.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smscampaigns.api.JSONParser"],
     "DEFAULT_METADATA_CLASS": "smscampaigns.api.ApiMetadata",
     "DEFAULT_SCHEMA_CLASS": "smscampaigns.api_views.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
