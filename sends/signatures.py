@@ -30,7 +30,6 @@ from plivo.utils.signature_v3 import construct_get_url, get_signature_v3, get_so
 
 from sends.models import WebhookNonce
 from sends.services.webhook_nonces import webhook_nonces_record, webhook_request_fingerprint
-
 from smscampaigns.client_address import client_address
 
 log = structlog.get_logger(__name__)
