@@ -388,8 +388,8 @@ X_FRAME_OPTIONS = "DENY"
 
 
 # --- REST framework -------------------------------------------------------------------------------
-# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
 def _rate(name: str, default: str, counted: str) -> str:
+    """A rate such as 600/minute; a malformed one stops start-up with one line that names it."""
     value = env.str(name, default=default)
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
         raise ImproperlyConfigured(
@@ -398,6 +398,7 @@ def _rate(name: str, default: str, counted: str) -> str:
     return value
 
 
+# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
 API_THROTTLE_RATE = _rate("API_THROTTLE_RATE", "600/minute", "requests")
 # Wrong API tokens allowed per client address, e.g. 10/minute; over it every token from there gets 429.
 API_AUTH_FAILURE_RATE = _rate("API_AUTH_FAILURE_RATE", "10/minute", "attempts")

@@ -42,3 +42,10 @@ def test_json_nested_too_deeply_in_an_admin_form_is_a_form_error(admin_client, d
     )
     assert response.status_code == 200  # the form again, with the error at the field
     assert "JSON nested deeper than 32 levels." in response.context["adminform"].form.errors["attributes"]
+
+
+def test_a_bad_request_refused_before_any_api_view_still_answers_in_the_api_format(client):
+    response = client.get("/api/v1/lists/", HTTP_HOST="not-an-allowed-host.example")  # DisallowedHost
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request.", "errors": {}}
+    assert client.get("/admin/", HTTP_HOST="not-an-allowed-host.example").status_code == 400
