@@ -174,20 +174,27 @@ RAW_MARKUP = re.compile(
 
 
 class _LiveMarkup(HTMLParser):
-    """Elements and attributes that only an injection can have put there: the admin has no inline handler,
-    no inline script calling alert, no image at src=x."""
+    """Elements and attributes that only an injection can have put there (the admin has no inline handler, no
+    inline script calling alert, no image at src=x), and, apart, whatever the Content-Security-Policy would
+    block because it is inline: every page must work without 'unsafe-inline'."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
+        self.inline: list[str] = []
         self._in_script = False
 
     def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}={value!r}>")
-        if tag == "img" and dict(attrs).get("src") == "x":
+            if name == "style" or (value or "").strip().lower().startswith("javascript:"):
+                self.inline.append(f"<{tag} {name}={value!r}>")
+        if tag == "img" and attributes.get("src") == "x":
             self.found.append(f"<img src=x {attrs!r}>")
+        if tag == "style" or (tag == "script" and "src" not in attributes and not _is_data_block(attributes)):
+            self.inline.append(f"inline <{tag}> {attrs!r}")
         self._in_script = tag == "script"
 
     def handle_endtag(self, tag):
@@ -196,6 +203,11 @@ class _LiveMarkup(HTMLParser):
     def handle_data(self, data):
         if self._in_script and "alert(" in data:
             self.found.append(f"<script>{data[:80]}</script>")
+
+
+def _is_data_block(attributes: dict) -> bool:
+    # <script type="application/json"> (json_script) is data the browser never runs: no policy applies to it.
+    return (attributes.get("type") or "text/javascript").lower() not in ("text/javascript", "module")
 
 
 def field_of(tag: str) -> str:
@@ -218,17 +230,25 @@ def live_markup(html: str) -> list[str]:
     return found
 
 
+def inline_code(html: str) -> list[str]:
+    """Scripts, styles and javascript: URLs written into `html`, which the Content-Security-Policy blocks."""
+    parser = _LiveMarkup()
+    parser.feed(html)
+    parser.close()
+    return parser.inline
+
+
 def assert_harmless(response, where: str) -> None:
     """Below 500; HTML with no live markup; JSON served as JSON, any HTML inside it with none either."""
     assert response.status_code < 500, f"{where}: {response.status_code}"
     content_type = response.get("Content-Type", "")
     body = _text(response)
     if content_type.startswith("text/html"):
-        problems = live_markup(body)
+        problems = live_markup(body) + [f"blocked by the policy: {code}" for code in inline_code(body)]
     elif content_type.startswith("application/json"):
         # Markup in a JSON value is data; only values meant to be put into a page as HTML (the progress panel's
         # "html") must have none live.
-        problems = [p for html in _html_values(json.loads(body)) for p in live_markup(html)]
+        problems = [p for html in _html_values(json.loads(body)) for p in live_markup(html) + inline_code(html)]
     else:
         assert "html" not in content_type, f"{where}: served as {content_type}"
         problems = []

@@ -181,6 +181,22 @@ def test_production_answers_https_only_with_hsts_secure_cookies_and_secure_heade
     assert unknown_host.status_code == 400  # ALLOWED_HOSTS holds; only /healthz answers any host
 
 
+def test_production_pages_carry_the_content_security_policy_and_permissions_policy(gunicorn):
+    from smscampaigns.tests.test_browser_policies import assert_strict_policy
+    from smscampaigns.tests.test_hostile_input import inline_code
+
+    base, _, _ = gunicorn
+    headers = {"Host": "sms.example.com", "X-Forwarded-Proto": "https"}
+    for path in ("/admin/login/", "/api/docs/", "/api/v1/contacts/", "/no-such-page/"):
+        answer = requests.get(f"{base}{path}", headers=headers, allow_redirects=False, timeout=30)
+        assert answer.status_code in (200, 401, 404), (path, answer.status_code)
+        assert_strict_policy(answer)
+        if answer.headers["Content-Type"].startswith("text/html"):
+            assert inline_code(answer.text) == [], path
+    script = requests.get(f"{base}/api/docs/?script=", headers=headers, timeout=30)
+    assert script.status_code == 200 and script.headers["Content-Type"] == "application/javascript"
+
+
 def test_the_access_log_leaves_query_strings_out(gunicorn):
     base, _, log = gunicorn
     headers = {"Host": "sms.example.com", "X-Forwarded-Proto": "https"}
