@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from smscampaigns.logging import AccessLogRedaction, request_line_redact
-from smscampaigns.tests.test_production_stack import _free_port
+from smscampaigns.tests.test_production_stack import _free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,14 +46,7 @@ def test_runserver_leaves_query_strings_and_numbers_out_of_its_access_log(tmp_pa
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "runserver.log").read_text()
-                time.sleep(0.2)
+        wait_until_answering(base, process, tmp_path / "runserver.log")
         requests.get(f"{base}/api/v1/contacts/", params={"search": "+14155550123"}, timeout=30)
         requests.get(f"{base}/api/v1/lists/", params={"search": "Okafor 4155550199"}, timeout=30)
         deadline = time.monotonic() + 10

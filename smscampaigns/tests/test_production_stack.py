@@ -108,6 +108,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_answering(base: str, process: subprocess.Popen, log: Path) -> None:
+    """Until the server at `base` answers /healthz; fails with its log if it exits or takes over a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{base}/healthz", timeout=10)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{process.args} did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def gunicorn(tmp_path):
     """gunicorn with gunicorn.conf.py and production settings, on SQLite (nothing here needs a table)."""
@@ -128,17 +141,7 @@ def gunicorn(tmp_path):
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        "gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text()
-                    ) from None
-                time.sleep(0.2)
+        wait_until_answering(base, process, tmp_path / "gunicorn.log")
         yield base, env, tmp_path / "gunicorn.log"
     finally:  # stopped even when it never answered
         process.terminate()
