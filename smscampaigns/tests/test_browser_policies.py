@@ -82,3 +82,13 @@ def test_the_checks_find_live_markup_and_inline_code_and_pass_escaped_text():
     assert inline_code('<p style="color: red">') and inline_code("<script>go()</script>")
     assert inline_code("<style>p {}</style>") and inline_code('<a href="javascript:go()">')
     assert inline_code('<script src="/static/a.js"></script><script type="application/json">{}</script>') == []
+
+
+def test_the_csrf_failure_page_has_nothing_inline():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(reverse("admin:login"), {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert "CSRF verification failed" in response.content.decode()
+    assert inline_code(response.content.decode()) == []
+    assert_strict_policy(response)
