@@ -30,6 +30,7 @@ class CampaignSend(models.Model):
         INVALID_NUMBER = "invalid_number", "Invalid number"
         DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
         CANCELLED = "cancelled", "Campaign cancelled"
+        MESSAGE_TOO_LONG = "message_too_long", "Message too long"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).
