@@ -141,11 +141,15 @@ def test_a_quick_send_with_a_body_that_cannot_be_sent_creates_nothing(api_client
     assert not Contact.objects.exists()
 
 
-def test_quick_send_service_refuses_an_unknown_filter(staff_user):
-    with pytest.raises(ApplicationError, match="Invalid filter: 'escape'"):
+def test_quick_send_service_refuses_an_unknown_filter_saying_which_filters_there_are(staff_user):
+    with pytest.raises(ApplicationError) as refused:
         campaign_quick_send(
             recipients=["+14155550123"], body="Hi {{ first_name|escape }}", consent_source="form", actor=staff_user
         )
+    assert refused.value.field == "body"
+    assert "Invalid filter: 'escape'; a message may use only the filters default, default_if_none" in (
+        refused.value.message
+    )
     assert not Contact.objects.exists()
 
 
