@@ -14,7 +14,7 @@ from campaigns.services import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.models import CampaignSend
-from sends.services.test_sends import campaign_test_send
+from sends.services.staff_test_sends import campaign_test_send
 from sends.simulator import DEMO_AUTH_ID
 from sends.tests.test_engine import assert_counters_match_rows
 from smscampaigns.errors import ApplicationError
