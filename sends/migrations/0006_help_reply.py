@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sends', '0004_webhook_nonce'),
+        ('sends', '0005_skip_reason_message_too_long'),
     ]
 
     operations = [
