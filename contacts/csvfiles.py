@@ -11,6 +11,7 @@ Every CSV the product writes goes through `spreadsheet_safe_writer`, so that a c
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,11 +98,21 @@ def spreadsheet_safe_cell(value):
 class SpreadsheetSafeWriter:
     """csv.writer whose every cell goes through spreadsheet_safe_cell."""
 
-    def __init__(self, file: TextIO, **fmtparams):
-        self._writer = csv.writer(file, **fmtparams)
+    def __init__(self, file: TextIO, *, lineterminator: str = "\r\n", **fmtparams):
+        # The csv module quotes a cell holding a line break only if the break is in its lineterminator: with
+        # "\n", a name holding a lone "\r" was written bare and split the row in two for every reader. Rows
+        # are therefore formatted with "\r\n" and their ending swapped for the one asked for.
+        self._file = file
+        self._ending = lineterminator
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n", **fmtparams)
 
     def writerow(self, row):
-        return self._writer.writerow([spreadsheet_safe_cell(cell) for cell in row])
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow([spreadsheet_safe_cell(cell) for cell in row])
+        line = self._buffer.getvalue()
+        return self._file.write(line if self._ending == "\r\n" else line[:-2] + self._ending)
 
     def writerows(self, rows) -> None:
         for row in rows:

@@ -439,6 +439,24 @@ class TestHostileFilesThroughEveryImportPath:
         assert outcome.status == (413 if path == "api" else 200)
         assert not ContactImport.objects.exists()
 
+    @pytest.mark.parametrize("path", UPLOAD_PATHS)
+    def test_an_announced_length_over_the_cap_is_refused_without_reading_a_byte(
+        self, path, tmp_path, settings, admin_client, api_client
+    ):
+        settings.CONTACT_IMPORT_MAX_BYTES = 10_000
+        big = chunks_of(f"phone,notes\n{GOOD_1},{'n' * 200_000}\n")
+        request = multipart_request(tmp_path, "big.csv", big, {"default_region": "US"})
+        if path == "admin":
+            client, url = admin_client, reverse("admin:contacts_contactimport_add")
+        else:
+            client, url = api_client("contacts.add_contactimport"), IMPORT_API
+        with request["wsgi.input"] as body:
+            response = client.generic("POST", url, b"", **request)
+            assert body.tell() == 0, "the body was read"
+        assert response.status_code == (200 if path == "admin" else 413)
+        assert "larger than 10,000 bytes" in response.content.decode()
+        assert not ContactImport.objects.exists()
+
     # Read: every good row kept, every bad one reported by line and column
 
     @pytest.mark.parametrize("path", EVERY_PATH)
