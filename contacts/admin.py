@@ -258,11 +258,10 @@ class ContactImportAdmin(admin.ModelAdmin):
         """The "Import contacts" page: upload, then the import's own page shows progress and the summary."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        try:
-            cap = upload_size_guard(request)
-        except ApplicationError as exc:  # its Content-Length says it is over the cap: not a byte is read
+        cap = upload_size_guard(request)
+        if cap.exceeded:  # its Content-Length says it is over the cap: not a byte is read
             form = ContactImportForm()
-            form.errors["file"] = form.error_class([exc.message])
+            form.errors["file"] = form.error_class([upload_too_large().message])
             return self._upload_page(request, form)
         return self._upload_view(request, cap)
 

@@ -530,6 +530,8 @@ class ContactImportStartApi(_ContactImportView):
 
     def initial(self, request, *args, **kwargs):
         # Before authentication: a session's CSRF check reads the body, and the cap must be in place first.
+        # A body announced over the cap is then parsed as an empty form; authentication and permissions
+        # are answered as usual, and post() refuses the upload.
         self.upload_cap = upload_size_guard(request)
         super().initial(request, *args, **kwargs)
 

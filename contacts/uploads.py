@@ -10,6 +10,8 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
 from django.utils.text import get_valid_filename
 
 from smscampaigns.errors import ApplicationError
@@ -57,9 +59,10 @@ def upload_names(file) -> tuple[str, str]:
 
 
 class UploadSizeCap(FileUploadHandler):
-    """Counts the bytes of uploaded files as they are read and stops reading past the cap.
+    """The first of a request's upload handlers: a body announced larger than the cap is not parsed at all,
+    and the bytes of files are counted as they arrive, reading stopping as soon as they pass the cap.
 
-    Placed first among the request's upload handlers; `exceeded` tells the view to refuse the upload.
+    `exceeded` tells the view to refuse the upload (the form then holds no file, or part of one).
     """
 
     def __init__(self, request=None, *, max_bytes: int):
@@ -67,6 +70,12 @@ class UploadSizeCap(FileUploadHandler):
         self.max_bytes = max_bytes
         self.received = 0
         self.exceeded = False
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length > self.max_bytes + FORM_FIELDS_ALLOWANCE:
+            self.exceeded = True
+            return QueryDict(encoding=encoding), MultiValueDict()  # an empty form: not a byte is read
+        return None
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
@@ -80,14 +89,13 @@ class UploadSizeCap(FileUploadHandler):
 
 
 def upload_size_guard(request) -> UploadSizeCap:
-    """Before anything reads the body: refuse a request whose Content-Length is over the cap, else install
-    the cap as the first upload handler; the caller refuses the upload if `exceeded` is then set."""
+    """Install the cap on `request` before anything reads its body (a CSRF check does). `exceeded` is set
+    at once when the announced Content-Length is over the cap, otherwise while the body is parsed."""
     cap = UploadSizeCap(request, max_bytes=settings.CONTACT_IMPORT_MAX_BYTES)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > cap.max_bytes + FORM_FIELDS_ALLOWANCE:
-        raise upload_too_large()
+    cap.exceeded = length > cap.max_bytes + FORM_FIELDS_ALLOWANCE
     request.upload_handlers.insert(0, cap)
     return cap

@@ -161,3 +161,31 @@ def test_a_redelivered_task_leaves_a_running_import_alone_unless_its_worker_went
     running.update(progress_at=timezone.now() - timedelta(minutes=10))
     assert contact_import_run(contact_import_id=record.pk).created == 1
     assert running.get().status == ContactImport.Status.COMPLETED
+
+
+class _Named(io.BytesIO):
+    """An upload with any name at all: SimpleUploadedFile would refuse some before the product sees them."""
+
+    def __init__(self, name: str, data: bytes):
+        super().__init__(data)
+        self.name, self.size = name, len(data)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "c" * 50 + "." + "d" * 140,  # an extension the storage cannot shorten: was a 500
+        " " * 20,  # nothing the storage can make a name of: was a 500
+        "..",
+        "\U0001f600" * 60 + ".csv",
+        "../../etc/passwd",
+    ],
+)
+def test_an_upload_with_an_awkward_name_is_stored_under_a_name_the_storage_keeps(admin_user, name):
+    record = contact_import_start(file=_Named(name, b"phone\n+14155550101\n"), actor=admin_user)
+    assert record.source_name == (name.strip() or "upload.csv")
+    stored = record.file.name.rsplit("/", 1)[-1]
+    assert len(record.file.name) <= 100 and ".." not in record.file.name.replace(stored, "")
+    assert record.file.read() == b"phone\n+14155550101\n"
+    assert contact_import_run(contact_import_id=record.pk).created == 1
