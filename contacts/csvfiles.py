@@ -5,22 +5,24 @@ MAX_LINE_BYTES is refused rather than read into memory. Whatever is wrong with t
 UTF-8, no phone column, duplicate headers, more columns than CONTACT_IMPORT_MAX_COLUMNS) is raised as an
 ApplicationError before the first row is returned, so nothing is written from a file that cannot be read.
 
-Every CSV the product writes goes through `spreadsheet_safe_writer`, so that a cell typed by a person
+Every CSV the product writes goes through `spreadsheet_safe_writer` (smscampaigns/spreadsheets.py, where
+apps below contacts can use it too; importable from here), so that a cell typed by a person
 (`=HYPERLINK(...)`) is shown by a spreadsheet, never run as a formula.
 """
 
 import codecs
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from django.conf import settings
 
 from contacts.attributes import attribute_name_problem
 from smscampaigns.errors import ApplicationError
+from smscampaigns.spreadsheets import spreadsheet_safe_cell as spreadsheet_safe_cell
+from smscampaigns.spreadsheets import spreadsheet_safe_writer as spreadsheet_safe_writer
 
 # Headers are compared after lower-casing and turning spaces and hyphens into underscores.
 PHONE_HEADERS = ("phone", "phone_number", "mobile")
@@ -73,55 +75,6 @@ def shortened(value: str, most: int = 60) -> str:
 
 def canonical_header(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip().lower())
-
-
-# --- Writing: cells a spreadsheet shows, never runs -----------------------------------------------------
-
-# Excel, LibreOffice and Google Sheets read a cell starting with one of these as a formula (a tab or a
-# carriage return is dropped and what follows is read as one).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
-
-
-def spreadsheet_safe_cell(value):
-    """`value` as a CSV cell that a spreadsheet shows as text and never evaluates.
-
-    Text starting with a formula trigger gets a leading `'`, which spreadsheets read as "this is text" and
-    do not display. A phone number in E.164 (`+14155550123`) is left as it is: it is written by the
-    product, not typed by a person, it cannot call anything, and it must stay a valid number in the file.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _E164.fullmatch(value):
-        return "'" + value
-    return value
-
-
-class SpreadsheetSafeWriter:
-    """csv.writer whose every cell goes through spreadsheet_safe_cell."""
-
-    def __init__(self, file: TextIO, *, lineterminator: str = "\r\n", **fmtparams):
-        # The csv module quotes a cell holding a line break only if the break is in its lineterminator: with
-        # "\n", a name holding a lone "\r" was written bare and split the row in two for every reader. Rows
-        # are therefore formatted with "\r\n" and their ending swapped for the one asked for.
-        self._file = file
-        self._ending = lineterminator
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n", **fmtparams)
-
-    def writerow(self, row):
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerow([spreadsheet_safe_cell(cell) for cell in row])
-        line = self._buffer.getvalue()
-        return self._file.write(line if self._ending == "\r\n" else line[:-2] + self._ending)
-
-    def writerows(self, rows) -> None:
-        for row in rows:
-            self.writerow(row)
-
-
-def spreadsheet_safe_writer(file: TextIO, **fmtparams) -> SpreadsheetSafeWriter:
-    """The writer for every CSV the product hands to people (exports, error reports)."""
-    return SpreadsheetSafeWriter(file, **fmtparams)
 
 
 # --- Reading --------------------------------------------------------------------------------------------
