@@ -39,6 +39,8 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("REDIS_URL", "localhost:6379"),
         ("API_THROTTLE_RATE", "lots"),
         ("DATABASE_URL", "nonsense://"),
+        ("CONTACT_IMPORT_MAX_BYTES", "fifty megabytes"),
+        ("CONTACT_MAX_ATTRIBUTES", "0"),
     ],
 )
 def test_malformed_setting_names_itself(name, value):
