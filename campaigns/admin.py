@@ -19,6 +19,7 @@ from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
+from smscampaigns.service_admin import ServiceModelAdmin
 
 Status = Campaign.Status
 SEND_PERMISSION = "campaigns.send_campaign"
@@ -122,6 +123,12 @@ class CampaignForm(forms.ModelForm):
             "you save. The counter counts the text as written: personalised values change the length."
         )
 
+    def clean_sender(self):
+        try:
+            return services.campaign_sender_clean(sender=self.cleaned_data["sender"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
+
 
 def _local_time_label(moment: datetime) -> str:
     """A time in the staff member's timezone, naming it."""
@@ -140,7 +147,7 @@ def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
+class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -241,6 +248,9 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
                 request,
                 f"The text did not say how to opt out, so “{services.OPT_OUT_FOOTER}” was added at the end.",
             )
+
+    def delete_model(self, request, obj):
+        services.campaign_delete(campaign=obj, actor=request.user)
 
     # --- Status buttons --------------------------------------------------------------------------------
 

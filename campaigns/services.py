@@ -226,7 +226,9 @@ def campaign_create(
 ) -> Campaign:
     """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
     _validate_name(name)
-    campaign = Campaign(name=name, body=body, sender=_clean_sender(sender), max_per_second=max_per_second)
+    campaign = Campaign(
+        name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
+    )
     with transaction.atomic():
         campaign_draft_save(campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True)
         if lists:
@@ -242,7 +244,7 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
     _require_draft(campaign, "edited")
     _validate_name(fields.get("name"))
     if "sender" in fields:
-        fields["sender"] = _clean_sender(fields["sender"])
+        fields["sender"] = campaign_sender_clean(sender=fields["sender"])
     for name, value in fields.items():
         setattr(campaign, name, value)
     changed = sorted([*fields, *(["lists"] if lists is not None else [])])
@@ -278,7 +280,7 @@ def _validate_name(name: str | None) -> None:
         raise ApplicationError("a campaign needs a name", field="name")
 
 
-def _clean_sender(sender: str) -> str:
+def campaign_sender_clean(*, sender: str) -> str:
     """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
     if not sender or _ALPHANUMERIC_SENDER.match(sender):
         return sender
