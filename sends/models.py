@@ -31,6 +31,17 @@ class CampaignSend(models.Model):
         DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
         CANCELLED = "cancelled", "Campaign cancelled"
 
+    # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.
+    STATUS_ORDER: dict[str, int] = {
+        Status.QUEUED: 0,
+        Status.SENDING: 0,
+        Status.UNKNOWN: 0,
+        Status.SENT: 1,
+        Status.DELIVERED: 2,
+        Status.UNDELIVERED: 2,
+        Status.FAILED: 2,
+    }
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
@@ -72,6 +83,11 @@ class CampaignSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} -> {self.to_number} ({self.status})"
+
+    @classmethod
+    def status_moves_forward(cls, old_status: str, new_status: str) -> bool:
+        """Whether a send at `old_status` may move to `new_status` (a late or repeated report may not)."""
+        return old_status in cls.STATUS_ORDER and cls.STATUS_ORDER[new_status] > cls.STATUS_ORDER[old_status]
 
 
 class DeliveryReport(models.Model):

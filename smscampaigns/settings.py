@@ -19,8 +19,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+# `.env` beside manage.py: the development one `make run` writes, or an operator's. Values already in the
+# environment win over it. ENV_FILE names another file, or none when empty (the test suite reads none, so a
+# developer's `.env` cannot change what the tests see).
+ENV_FILE = environ.Env().str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
 
 
 def _setting(name: str, parse, **kwargs):

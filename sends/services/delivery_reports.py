@@ -35,16 +35,6 @@ PLIVO_STATUS: dict[str, str] = {
     "failed": S.FAILED,
     "rejected": S.FAILED,
 }
-# The order statuses move in. Statuses not listed (skipped) never move.
-STATUS_RANK: dict[str, int] = {
-    S.QUEUED: 0,
-    S.SENDING: 0,
-    S.UNKNOWN: 0,
-    S.SENT: 1,
-    S.DELIVERED: 2,
-    S.UNDELIVERED: 2,
-    S.FAILED: 2,
-}
 
 
 class ReportOutcome(StrEnum):
@@ -136,7 +126,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
         log.warning("delivery_report_unknown_status", message_uuid=report.message_uuid, status=report.status)
         return ReportOutcome.RECORDED
     old_status = send.status
-    if old_status not in STATUS_RANK or STATUS_RANK[new_status] <= STATUS_RANK[old_status]:
+    if not CampaignSend.status_moves_forward(old_status, new_status):
         return ReportOutcome.RECORDED
 
     now = timezone.now()
@@ -145,7 +135,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
     old_counted_segments = send.segments if send.sent_at else 0
     send.status = new_status
     send.status_updated_at = now
-    if STATUS_RANK[new_status] >= STATUS_RANK[S.SENT] and send.sent_at is None:
+    if CampaignSend.STATUS_ORDER[new_status] >= CampaignSend.STATUS_ORDER[S.SENT] and send.sent_at is None:
         send.sent_at = now
     if report.units:
         send.segments = report.units
