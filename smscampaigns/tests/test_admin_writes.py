@@ -19,13 +19,15 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from smscampaigns.roles import APPS, EDITOR, MANAGER, VIEWER
+from smscampaigns.tests import test_permissions_matrix as matrix
 from smscampaigns.tests.admin_forms import made_invalid, posted_back
-from smscampaigns.tests.test_permissions_matrix import ADMIN_ALLOWED, World, rolled_back, world  # noqa: F401
+from smscampaigns.tests.test_permissions_matrix import ADMIN_ALLOWED, World, rolled_back
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 
 SUPERUSER = "superuser"
 WALKERS = (VIEWER, EDITOR, MANAGER, SUPERUSER)
+world = matrix.world  # the matrix's fixture: one saved object of every model in the admin, users of each role
 WALKED = sorted(model._meta.label for model in admin.site._registry if model._meta.app_label in APPS)
 
 
