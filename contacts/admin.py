@@ -207,6 +207,11 @@ class ContactAdmin(ServiceModelAdmin):
     def delete_model(self, request, obj):
         contact_delete(contact=obj, actor=request.user)
 
+    @admin.display(description="lists")
+    def contact_lists(self, obj: Contact) -> str:
+        """The Lists field as staff who may only view the contact see it."""
+        return ", ".join(contact_list.name for contact_list in obj.lists.all()) if obj.pk else "-"
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if term and any(ch.isdigit() for ch in term):
