@@ -237,7 +237,11 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             saved = services.campaign_draft_save(
-                campaign=obj, actor=request.user, changed_fields=form.changed_data, created=not change
+                campaign=obj,
+                actor=request.user,
+                changed_fields=form.changed_data,
+                created=not change,
+                lists=list(form.cleaned_data["lists"]) if "lists" in form.cleaned_data else None,
             )
         except ApplicationError as exc:
             # The engine claimed it between the page load and the save: say so rather than a server error.
@@ -250,6 +254,11 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
 
     def delete_model(self, request, obj):
         services.campaign_delete(campaign=obj, actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # --- Status buttons --------------------------------------------------------------------------------
 

@@ -174,9 +174,15 @@ DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
 
 
 def campaign_draft_save(
-    *, campaign: Campaign, actor, changed_fields: list[str] | None = None, created: bool = False
+    *,
+    campaign: Campaign,
+    actor,
+    changed_fields: list[str] | None = None,
+    created: bool = False,
+    lists: list[ContactList] | None = None,
 ) -> DraftSaved:
-    """Save a draft's edits, adding the opt-out footer when the body lacks one; audited with the fields changed."""
+    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one;
+    audited with the fields changed."""
     footer_added = not campaign_body_has_opt_out(campaign.body)
     if footer_added:
         campaign.body = f"{campaign.body.rstrip()}\n{OPT_OUT_FOOTER}"
@@ -195,6 +201,10 @@ def campaign_draft_save(
                 raise ApplicationError(
                     f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
                 )
+        # After the conditional UPDATE, which holds the row until commit: the lists change with the draft or
+        # not at all.
+        if lists is not None:
+            campaign.lists.set(lists)
         audit_record(
             actor=actor,
             action="campaign.created" if created else "campaign.edited",
@@ -218,10 +228,9 @@ def campaign_create(
     campaign = Campaign(
         name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
     )
-    with transaction.atomic():
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True)
-        if lists:
-            campaign.lists.set(lists)
+    campaign_draft_save(
+        campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True, lists=lists or None
+    )
     return campaign
 
 
@@ -237,11 +246,7 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
     for name, value in fields.items():
         setattr(campaign, name, value)
     changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-    with transaction.atomic():
-        # The draft save's conditional UPDATE holds the row until commit, so the lists change with it or not at all.
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed)
-        if lists is not None:
-            campaign.lists.set(lists)
+    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
     return campaign
 
 

@@ -265,3 +265,26 @@ def test_deleting_a_draft_goes_through_the_service_and_is_audited(client, manage
     )
     assert not Campaign.objects.exists()
     assert AuditEvent.objects.get(action="campaign.deleted").actor == manager
+
+
+def test_the_lists_of_a_draft_the_engine_just_claimed_are_not_changed_either(admin_user):
+    old, new = ContactListFactory(), ContactListFactory()
+    campaign = CampaignFactory(status=Status.SENDING)
+    campaign.lists.set([old])
+    stale = Campaign.objects.get(pk=campaign.pk)
+    stale.status = Status.DRAFT  # what the page showed when it was loaded
+    with pytest.raises(ApplicationError, match="no longer a draft"):
+        campaign_draft_save(campaign=stale, actor=admin_user, changed_fields=["lists"], lists=[new])
+    assert list(campaign.lists.all()) == [old]
+
+
+def test_changing_a_drafts_lists_in_the_admin_is_audited_with_the_draft(client, editor):
+    old, new = ContactListFactory(), ContactListFactory()
+    campaign = CampaignFactory()
+    campaign.lists.set([old])
+    client.force_login(editor)
+    data = {"name": campaign.name, "sender": campaign.sender, "body": campaign.body, "lists": [new.pk]}
+    assert client.post(change_url(campaign), data).status_code == 302
+    assert list(campaign.lists.all()) == [new]
+    event = AuditEvent.objects.get(action="campaign.edited")
+    assert event.actor == editor and "lists" in event.data["fields"]
