@@ -155,3 +155,29 @@ class StaffPhone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.phone_number}"
+
+
+class WebhookNonce(models.Model):
+    """A signature nonce of an accepted Plivo webhook, with a fingerprint of the request it came on.
+
+    The same nonce on the same request again is Plivo retrying; on a different request it is a captured
+    signature replayed. A V2 signature covers only the URL and the nonce and never expires, so V2 nonces are
+    kept for as long as V2-only requests are accepted; the rest are pruned after the acceptance window.
+    """
+
+    class Version(models.TextChoices):
+        V2 = "v2", "V2 / Ma-V2"
+        V3 = "v3", "V3 / Ma-V3"
+
+    # Digests cut to 128 bits and kept in uuid columns: 16 bytes a value, fixed whatever a header carries,
+    # and no second (pattern) index as PostgreSQL gets for a text key; one row per callback adds up.
+    nonce_digest = models.UUIDField(primary_key=True, help_text="SHA-256 of the version and the nonce")
+    version = models.CharField(max_length=2, choices=Version.choices)
+    fingerprint = models.UUIDField(help_text="SHA-256 of the request's method, URL and fields")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["version", "seen_at"], name="webhook_nonce_prune_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.version} nonce {self.nonce_digest}"
