@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -39,6 +40,7 @@ from contacts.services import (
     suppression_validate,
 )
 from smscampaigns.errors import ApplicationError
+from smscampaigns.json_limits import BoundedJSONFormField
 from smscampaigns.service_admin import ServiceModelAdmin, adopt_saved, form_error_from
 
 FIRST_ERRORS_SHOWN = 20
@@ -151,6 +153,7 @@ class ContactAdmin(ServiceModelAdmin):
     inlines = [MembershipInline]
     show_full_result_count = False
     actions = ["add_to_list", "remove_from_list", "opt_out", "opt_in"]
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
     fieldsets = [
         (
             None,
