@@ -1,9 +1,7 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
-import csv
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import phonenumbers
@@ -13,8 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
+from contacts.attributes import attributes_validate
 from contacts.bulksql import sql_row_sources
-from contacts.csvfiles import ContactCsv, RowError
+from contacts.csvfiles import ContactCsv, RowError, spreadsheet_safe_writer
 from contacts.importer import (
     BATCH_SIZE,
     ERROR_REPORT_HEADER,
@@ -32,6 +31,7 @@ from contacts.models import (
 )
 from contacts.phones import NormalizedNumber, normalize_phone
 from contacts.selectors import batched, suppression_reasons_blocking_opt_in
+from contacts.uploads import upload_names, upload_size_check
 from smscampaigns.errors import ApplicationError
 
 
@@ -51,7 +51,7 @@ def contact_create(
 ) -> Contact:
     """Create a contact; subscribed only when consent evidence is given and the number is not suppressed."""
     number = contact_details_validate(
-        phone_number=phone_number, timezone_name=timezone_name, attributes=attributes, region=region
+        phone_number=phone_number, timezone_name=timezone_name, attributes=attributes or {}, region=region
     )
     suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
     subscribe = bool(consent_source) and not suppressed
@@ -244,10 +244,12 @@ def contact_import_start(
 ) -> ContactImport:
     """Check an uploaded file, store it and queue its import for a worker; returns the import to poll."""
     region = _import_region(default_region)
+    upload_size_check(file)
+    source_name, stored_name = upload_names(file)
     ContactCsv(file)  # a file that cannot be read is refused now, with the reason, not later in a worker
     file.seek(0)
     record = ContactImport(
-        source_name=(getattr(file, "name", "") or "upload.csv")[:255],
+        source_name=source_name,
         list_name=contact_list_name,
         default_region=region,
         consent_source=consent_source,
@@ -256,7 +258,7 @@ def contact_import_start(
         bytes_total=getattr(file, "size", 0) or 0,
         created_by=user_or_none(actor),
     )
-    record.file.save(Path(record.source_name).name, file, save=False)
+    record.file.save(stored_name, file, save=False)
     record.save()
     _enqueue_contact_import(record)
     return record
@@ -380,7 +382,7 @@ def suppression_import(
     _suppression_reason_validate(reason)
     region = _import_region(default_region)
     source_file = ContactCsv(file, headerless_ok=True)
-    report = csv.writer(errors_to) if errors_to is not None else None
+    report = spreadsheet_safe_writer(errors_to) if errors_to is not None else None
     if report is not None:
         report.writerow(ERROR_REPORT_HEADER)
     summary = SuppressionImportSummary()
@@ -501,6 +503,9 @@ def contact_details_validate(
     if attributes is not None and not isinstance(attributes, dict):
         # Messages are personalised by name ({{ city }}): a list or a bare value has no names.
         raise ApplicationError('attributes must be names and values, e.g. {"city": "Lyon"}', field="attributes")
+    # Attributes stored before a limit was lowered stay editable as long as they are left as they are.
+    if attributes is not None and (contact is None or attributes != contact.attributes):
+        attributes_validate(attributes)
     return number
 
 

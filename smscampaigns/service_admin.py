@@ -18,8 +18,9 @@ from smscampaigns.errors import ApplicationError
 def form_error_from(form, exc: ApplicationError) -> None:
     """Show a service's refusal on the form: beside the field it names where the form has it, else above it."""
     for name, problems in (exc.errors or {exc.field: [exc.message]}).items():
+        field = (name or "").split(".")[0]  # "attributes.city": the attributes field
         for problem in problems:
-            form.add_error(name if name in form.fields else None, problem)
+            form.add_error(field if field in form.fields else None, problem)
 
 
 def adopt_saved(obj: models.Model, saved: models.Model) -> None:

@@ -385,6 +385,21 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 
+# --- Contact files: how much one upload, row or contact may hold (docs/contacts-import.md) ------------
+# Each bounds memory and the pages that list attributes; a file or contact past one gets an error naming it.
+CONTACT_IMPORT_MAX_BYTES = _setting("CONTACT_IMPORT_MAX_BYTES", env.int, default=50 * 1024 * 1024)
+CONTACT_IMPORT_MAX_COLUMNS = _setting("CONTACT_IMPORT_MAX_COLUMNS", env.int, default=200)
+CONTACT_MAX_ATTRIBUTES = _setting("CONTACT_MAX_ATTRIBUTES", env.int, default=100)
+CONTACT_ATTRIBUTE_MAX_CHARS = _setting("CONTACT_ATTRIBUTE_MAX_CHARS", env.int, default=1000)
+for _name in (
+    "CONTACT_IMPORT_MAX_BYTES",
+    "CONTACT_IMPORT_MAX_COLUMNS",
+    "CONTACT_MAX_ATTRIBUTES",
+    "CONTACT_ATTRIBUTE_MAX_CHARS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"Setting {_name} is malformed: expected a positive number, got {globals()[_name]}")
+
 # --- Security (secure by default outside DEBUG; `manage.py check --deploy` is clean) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = _setting("SECURE_SSL_REDIRECT", env.bool, default=not DEBUG)

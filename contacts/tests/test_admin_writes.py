@@ -201,6 +201,18 @@ def test_attributes_that_are_not_names_and_values_are_a_form_error(client, edito
     assert errors_on(response, "attributes") == ['attributes must be names and values, e.g. {"city": "Lyon"}']
 
 
+def test_the_attribute_limits_of_the_service_show_on_the_attributes_field(client, editor, settings):
+    settings.CONTACT_MAX_ATTRIBUTES = 2
+    contact = ContactFactory()
+    client.force_login(editor)
+    data = contact_form(client, contact, attributes='{"a": 1, "b": 2, "c": 3}')
+    response = client.post(url(Contact, "change", contact.pk), data)
+    [error] = errors_on(response, "attributes")
+    assert "a contact holds at most 2 (CONTACT_MAX_ATTRIBUTES)" in error
+    contact.refresh_from_db()
+    assert len(contact.attributes) < 3
+
+
 def test_the_lists_field_changes_memberships_through_the_service(client, editor):
     old, new = ContactListFactory(), ContactListFactory()
     contact = ContactFactory()
