@@ -12,11 +12,9 @@ holds, so running the same import again finishes the job without duplicates.
 
 import json
 import time
-import zoneinfo
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
-from functools import cache
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
@@ -33,6 +31,7 @@ from contacts.models import (
     ContactList,
     ContactListMembership,
     Suppression,
+    is_timezone_name,
 )
 from contacts.phones import normalize_phone
 from contacts.selectors import batched, opt_out_suppressions, person_opt_outs, suppression_reasons
@@ -321,7 +320,7 @@ class _BatchWriter:
             )
             return None
         zone = source_row.timezone
-        if zone and zone not in _timezone_names():
+        if zone and not is_timezone_name(zone):
             errors.append(
                 RowError(source_row.line, self.columns["timezone"], zone, "not a timezone name such as Europe/Paris")
             )
@@ -464,11 +463,6 @@ def _contact_values(
         stamp,
         stamp,
     )
-
-
-@cache
-def _timezone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 @dataclass(slots=True)

@@ -180,3 +180,79 @@ def test_the_migration_backfills_history_from_existing_contacts_and_opt_outs(sta
     by_staff.refresh_from_db()
     assert by_staff.origin == Suppression.Origin.STAFF
     assert Suppression.objects.get(phone_number=fictional_number(516)).origin == Suppression.Origin.PERSON
+
+
+# --- The admin: the same rule, as a message or a form error -------------------------------------------
+
+
+def _opted_out_by_texting(number: str) -> Contact:
+    contact = ContactFactory(phone_number=number)
+    with time_machine.travel(datetime(2026, 11, 20, 14, 3, tzinfo=UTC), tick=False):
+        person_opt_out_record(e164=number, method=Method.INBOUND_KEYWORD, source="inbound", text="STOP")
+    return contact
+
+
+def test_the_admin_opt_in_action_refuses_a_persons_opt_out_even_for_a_superuser(admin_client):
+    contact = _opted_out_by_texting(fictional_number(520))
+    page = admin_client.post(
+        "/admin/contacts/contact/",
+        {"action": "opt_in", "_selected_action": [contact.pk], "apply": "yes", "consent_source": "called us"},
+        follow=True,
+    )
+    shown = [str(m) for m in page.context["messages"]]
+    assert any(
+        "+14155550520 opted out by texting STOP on 2026-11-20 14:03 UTC; only they can opt back in" in m for m in shown
+    ), shown
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+    assert Suppression.objects.get(phone_number=contact.phone_number).origin == Suppression.Origin.PERSON
+
+
+def test_the_admin_opt_in_action_lifts_a_staff_opt_out_and_records_it_as_the_admins(admin_client, admin_user):
+    contact = ContactFactory(phone_number=fictional_number(521))
+    contact_opt_out(contact=contact, source="complaint", actor=admin_user)
+    admin_client.post(
+        "/admin/contacts/contact/",
+        {"action": "opt_in", "_selected_action": [contact.pk], "apply": "yes", "consent_source": "called us"},
+        REMOTE_ADDR="198.51.100.4",
+    )
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.SUBSCRIBED
+    lifted = ConsentEvent.objects.get(kind=Kind.OPT_OUT_LIFTED)
+    assert (lifted.method, lifted.actor, lifted.ip) == (Method.ADMIN, admin_user, "198.51.100.4")
+
+
+def test_deleting_a_persons_opt_out_in_the_admin_is_refused_with_when_and_how(admin_client):
+    contact = _opted_out_by_texting(fictional_number(522))
+    suppression = Suppression.objects.get(phone_number=contact.phone_number)
+    page = admin_client.post(f"/admin/contacts/suppression/{suppression.pk}/delete/", {"post": "yes"}, follow=True)
+    shown = " ".join(str(m) for m in page.context["messages"])
+    assert "opted out by texting STOP on 2026-11-20 14:03 UTC" in shown
+    bulk = admin_client.post(
+        "/admin/contacts/suppression/",
+        {"action": "delete_selected", "_selected_action": [suppression.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "only they can opt back in" in " ".join(str(m) for m in bulk.context["messages"])
+    assert Suppression.objects.filter(pk=suppression.pk).exists()
+
+
+def test_adding_a_contact_in_the_admin_for_a_number_that_opted_out_keeps_it_opted_out(admin_client):
+    number = fictional_number(523)
+    person_opt_out_record(e164=number, method=Method.INBOUND_KEYWORD, source="inbound", text="STOP")
+    admin_client.post(
+        "/admin/contacts/contact/add/",
+        {
+            "phone_number": number,
+            "first_name": "Fay",
+            "timezone": "",
+            "attributes": "{}",
+            "consent_source": "paper form",
+            "consent_text": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    contact = Contact.objects.get(phone_number=number)
+    assert (contact.first_name, contact.status, contact.consent_source) == ("Fay", "unsubscribed", "")
+    assert contact.opted_out_at is not None
