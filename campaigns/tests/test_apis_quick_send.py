@@ -276,11 +276,19 @@ def test_a_draft_for_lists_is_still_created_without_the_send_permission(api_clie
 def test_the_schema_documents_the_quick_send_request_and_its_202(api_client):
     schema = api_client().get("/api/schema/", {"format": "json"}).json()
     operation = schema["paths"]["/api/v1/campaigns/"]["post"]
-    request = schema["components"]["schemas"][
-        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    ]
-    assert {"recipients", "consent_source", "consent_text", "send", "lists"} <= set(request["properties"])
-    assert request["properties"]["recipients"]["maxItems"] == MAX_QUICK_SEND_RECIPIENTS
+    components = schema["components"]["schemas"]
+
+    def component(reference):
+        return components[reference["$ref"].rsplit("/", 1)[1]]
+
+    # One of two shapes: a draft for lists, or a quick send for recipients.
+    request = component(operation["requestBody"]["content"]["application/json"]["schema"])
+    draft, quick = (component(shape) for shape in request["oneOf"])
+    assert {"name", "body", "lists", "send"} <= set(draft["properties"])
+    assert {"recipients", "consent_source", "consent_text"}.isdisjoint(draft["properties"])
+    assert {"recipients", "consent_source", "consent_text", "send"} <= set(quick["properties"])
+    assert {"recipients", "body", "consent_source", "send"} <= set(quick["required"])
+    assert quick["properties"]["recipients"]["maxItems"] == MAX_QUICK_SEND_RECIPIENTS
     accepted = operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert set(schema["components"]["schemas"][accepted]["properties"]) == {"campaign", "summary", "recipients"}
     assert operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Campaign")
