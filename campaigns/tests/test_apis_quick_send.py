@@ -13,6 +13,7 @@ from campaigns.services import MAX_QUICK_SEND_RECIPIENTS, OPT_OUT_FOOTER
 from contacts.models import Contact, ContactList, Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory, fictional_number
+from smscampaigns.tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 CAMPAIGNS = "/api/v1/campaigns/"
@@ -356,25 +357,14 @@ def test_an_unusable_idempotency_key_is_a_400_naming_the_header(quick_sender, ke
 
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_racing_with_one_idempotency_key_launch_one_campaign(quick_sender):
-    import threading
-
-    from django.db import connection
-
     request = quick_send(["(415) 555-0101", "(415) 555-0102"])
-    start, answers = threading.Barrier(2), []
 
     def post():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=quick_sender._credentials["HTTP_AUTHORIZATION"])
-        start.wait()
-        answers.append(client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="race"))
-        connection.close()
+        return client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="race")
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_concurrently(post, post, together=True)
     assert sorted(answer.status_code for answer in answers) == [202, 202]
     assert len({answer.json()["campaign"]["id"] for answer in answers}) == 1
     assert (Campaign.objects.count(), Contact.objects.count()) == (1, 2)

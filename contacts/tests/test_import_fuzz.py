@@ -15,11 +15,9 @@ regression, not on a lucky draw.
 """
 
 import io
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +26,7 @@ from contacts.models import Contact, ContactImport, ContactList, ContactListMemb
 from contacts.services import contact_import
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
+from smscampaigns.tests.helpers import rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +37,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 EXISTING = fictional_number(9001)  # a contact already in the database before each import
-
-
-@contextmanager
-def rolled_back():
-    """Each example starts from the same database: what it wrote is undone after it."""
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def database_state() -> tuple:
