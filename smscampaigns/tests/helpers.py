@@ -17,6 +17,10 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x8#kP2!vQz9@Lm4$Tn7^Wr1&Ys6*Hb3(Jd5)Fg0-Ac+Ee=Ui~Oo",
     "ALLOWED_HOSTS": "sms.example.com",
     "PUBLIC_BASE_URL": "https://sms.example.com",
+    "SMS_BACKEND": "sends.backends.plivo.SmsBackend",
+    "PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX",
+    "PLIVO_AUTH_TOKEN": "production-auth-token-for-the-settings-tests",
+    "PLIVO_SENDER": "+14155550100",
 }
 
 
