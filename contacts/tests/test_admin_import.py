@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from contacts.tests.factories import csv_upload
 from contacts.tests.test_import import MESSY
 from smscampaigns.celery import app as celery_app
 from smscampaigns.errors import ApplicationError
+from smscampaigns.tests.helpers import end_worker_connections
 
 
 @pytest.fixture(autouse=True)
@@ -116,13 +117,7 @@ def test_upload_is_imported_by_a_real_celery_worker(admin_client):
         3,
     )  # no opted-out or suppressed numbers in this database
     assert Contact.objects.filter(lists__name="Fair").count() == 9
-    if connection.vendor == "postgresql":
-        # The worker thread's connection outlives it; end it so the test database can be dropped.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    end_worker_connections()
 
 
 @pytest.mark.django_db

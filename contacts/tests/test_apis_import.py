@@ -2,12 +2,12 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import connection
 
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_import_run
 from contacts.tests.factories import csv_upload
 from smscampaigns.celery import app as celery_app
+from smscampaigns.tests.helpers import end_worker_connections
 
 IMPORT = "/api/v1/contacts/import/"
 CSV = "phone,first_name,city\n(415) 555-0101,Ada,Paris\n+14155550102,Grace,Lyon\nnot a number,Bob,Nice\n"
@@ -83,10 +83,4 @@ def test_an_upload_is_imported_by_a_real_celery_worker(importer):
     assert polled["status"] == "completed", polled["failure"]
     assert polled["created"] == 2
     assert Contact.objects.filter(status=Contact.Status.SUBSCRIBED).count() == 2
-    if connection.vendor == "postgresql":
-        # The worker thread's connection outlives it; end it so the test database can be dropped.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    end_worker_connections()

@@ -76,3 +76,14 @@ def run_concurrently(*calls: Callable[[], object], together: bool = False) -> li
     if errors:
         raise errors[0]
     return results
+
+
+def end_worker_connections() -> None:
+    """End the database connections of an in-process Celery worker's threads: they outlive the worker and
+    would keep the test database from being dropped."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
