@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -118,8 +119,19 @@ class CampaignForm(forms.ModelForm):
             return  # a read-only campaign: no body to write
         self.fields["body"].help_text = (
             f"If the text does not say how to opt out, “{services.OPT_OUT_FOOTER}” is added on its own line when "
-            "you save. The counter counts the text as written: personalised values change the length."
+            "you save. The counter counts the text as written: personalised values change the length, and a "
+            f"recipient whose text would cost more than {settings.SMS_MAX_SEGMENTS} segments is skipped."
         )
+        self.fields["body"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+
+    def clean_body(self):
+        # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
+        body = self.cleaned_data["body"]
+        try:
+            services.campaign_body_as_saved(body)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+        return body
 
 
 def _local_time_label(moment: datetime) -> str:

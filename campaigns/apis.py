@@ -438,7 +438,9 @@ class CampaignStatsApi(_CampaignView):
 
 class CampaignAudienceSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="Contacts on the campaign's lists, each once")
-    eligible = serializers.IntegerField(help_text="Those who would be texted")
+    eligible = serializers.IntegerField(
+        help_text="Those the audience rules let through; of them, the preview's message_too_long are skipped at send"
+    )
     excluded = serializers.DictField(
         child=serializers.IntegerField(),
         help_text=f"Contacts left out per reason ({', '.join(ExclusionReason.ALL)}); only reasons that occur",
@@ -461,6 +463,11 @@ class CampaignPreviewSerializer(serializers.Serializer):
     )
     deferred_by_quiet_hours = serializers.IntegerField(
         help_text="Eligible recipients outside their quiet-hours window right now, who would wait for it"
+    )
+    message_too_long = serializers.IntegerField(
+        help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "
+        f"or SMS_MAX_SEGMENTS allows: skipped at send with reason {ExclusionReason.MESSAGE_TOO_LONG}, and not "
+        "counted in the segments and cost"
     )
 
 

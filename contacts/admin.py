@@ -1,4 +1,3 @@
-import csv
 import io
 
 from django import forms
@@ -10,10 +9,13 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from audit.selectors import audit_events_for
+from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
@@ -25,6 +27,7 @@ from contacts.services import (
     contact_list_remove_contacts,
     contacts_opt_out,
 )
+from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.errors import ApplicationError
 from smscampaigns.json_limits import BoundedJSONFormField
 
@@ -251,12 +254,27 @@ class ContactImportAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view(self.error_report_view)
         return [path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"), *super().get_urls()]
 
+    # The upload cap must be in place before anything reads the body, the CSRF check included: the check
+    # runs in _upload_view, after it. Refusing an upload too large to read changes nothing, so it needs none.
+    @method_decorator(csrf_exempt)
     def add_view(self, request, form_url="", extra_context=None):
         """The "Import contacts" page: upload, then the import's own page shows progress and the summary."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        cap = upload_size_guard(request)
+        if cap.exceeded:  # its Content-Length says it is over the cap: not a byte is read
+            form = ContactImportForm()
+            form.errors["file"] = form.error_class([upload_too_large().message])
+            return self._upload_page(request, form)
+        return self._upload_view(request, cap)
+
+    @method_decorator(csrf_protect)
+    def _upload_view(self, request, cap):
         form = ContactImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        if cap.exceeded:  # cut off at the cap while it was read
+            form.is_valid()
+            form.errors["file"] = form.error_class([upload_too_large().message])
+        elif request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 record = contact_import_start(
@@ -273,7 +291,16 @@ class ContactImportAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"{record} is queued; this page follows its progress.")
                 return redirect("admin:contacts_contactimport_change", record.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "title": "Import contacts"}
+        return self._upload_page(request, form)
+
+    def _upload_page(self, request, form: ContactImportForm):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": "Import contacts",
+            "max_bytes": settings.CONTACT_IMPORT_MAX_BYTES,
+        }
         return TemplateResponse(request, "admin/contacts/contactimport/upload.html", context)
 
     def error_report_view(self, request, pk: int):
@@ -299,5 +326,5 @@ class ContactImportAdmin(admin.ModelAdmin):
 
 def writer_line(row) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(row)
+    spreadsheet_safe_writer(buffer).writerow(row)  # values and column names come from the uploaded file
     return buffer.getvalue()

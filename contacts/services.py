@@ -1,9 +1,7 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
-import csv
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import BinaryIO, TextIO
 from zoneinfo import available_timezones
 
@@ -14,8 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
+from contacts.attributes import attributes_validate
 from contacts.bulksql import sql_row_sources
-from contacts.csvfiles import ContactCsv, RowError
+from contacts.csvfiles import ContactCsv, RowError, spreadsheet_safe_writer
 from contacts.importer import (
     BATCH_SIZE,
     ERROR_REPORT_HEADER,
@@ -26,6 +25,7 @@ from contacts.importer import (
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import batched, suppression_reasons_blocking_opt_in
+from contacts.uploads import upload_names, upload_size_check
 from smscampaigns.errors import ApplicationError
 
 
@@ -48,6 +48,7 @@ def contact_create(
     if Contact.objects.filter(phone_number=number.e164).exists():
         raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
     _validate_timezone(timezone_name)
+    attributes_validate(attributes or {})
     suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
     subscribe = bool(consent_source) and not suppressed
     contact = Contact.objects.create(
@@ -221,10 +222,12 @@ def contact_import_start(
 ) -> ContactImport:
     """Check an uploaded file, store it and queue its import for a worker; returns the import to poll."""
     region = _import_region(default_region)
+    upload_size_check(file)
+    source_name, stored_name = upload_names(file)
     ContactCsv(file)  # a file that cannot be read is refused now, with the reason, not later in a worker
     file.seek(0)
     record = ContactImport(
-        source_name=(getattr(file, "name", "") or "upload.csv")[:255],
+        source_name=source_name,
         list_name=contact_list_name,
         default_region=region,
         consent_source=consent_source,
@@ -233,7 +236,7 @@ def contact_import_start(
         bytes_total=getattr(file, "size", 0) or 0,
         created_by=user_or_none(actor),
     )
-    record.file.save(Path(record.source_name).name, file, save=False)
+    record.file.save(stored_name, file, save=False)
     record.save()
     _enqueue_contact_import(record)
     return record
@@ -347,7 +350,7 @@ def suppression_import(
         )
     region = _import_region(default_region)
     source_file = ContactCsv(file, headerless_ok=True)
-    report = csv.writer(errors_to) if errors_to is not None else None
+    report = spreadsheet_safe_writer(errors_to) if errors_to is not None else None
     if report is not None:
         report.writerow(ERROR_REPORT_HEADER)
     summary = SuppressionImportSummary()
@@ -467,6 +470,8 @@ def contact_update(
         raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
     if "timezone" in fields:
         _validate_timezone(fields["timezone"])
+    if "attributes" in fields and fields["attributes"] != contact.attributes:
+        attributes_validate(fields["attributes"])
     changed = [name for name, value in fields.items() if getattr(contact, name) != value]
     for name in changed:
         setattr(contact, name, fields[name])

@@ -30,6 +30,7 @@ class CampaignSend(models.Model):
         INVALID_NUMBER = "invalid_number", "Invalid number"
         DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
         CANCELLED = "cancelled", "Campaign cancelled"
+        MESSAGE_TOO_LONG = "message_too_long", "Message too long"
 
     # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.
     STATUS_ORDER: dict[str, int] = {

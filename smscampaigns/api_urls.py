@@ -44,7 +44,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI with nothing inline: its start-up script is fetched from this URL (?script), its page styles
     from a stylesheet, so it runs under the Content-Security-Policy without 'unsafe-inline'."""
 
-    template_name = "smscampaigns/swagger_ui.html"
+    template_name = "swagger_ui.html"
 
 
 @csrf_exempt  # else a POST to an unknown path would get the HTML CSRF page instead of this 404

@@ -242,6 +242,7 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "segments_total": 2,
         "estimated_cost": "0.01100",
         "deferred_by_quiet_hours": 0,
+        "message_too_long": 0,
     }
 
 
