@@ -20,6 +20,7 @@ from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
+from smscampaigns.service_admin import ServiceModelAdmin
 
 Status = Campaign.Status
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -133,6 +134,12 @@ class CampaignForm(forms.ModelForm):
             raise forms.ValidationError(exc.message, code=exc.code) from None
         return body
 
+    def clean_sender(self):
+        try:
+            return services.campaign_sender_clean(sender=self.cleaned_data["sender"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
+
 
 def _local_time_label(moment: datetime) -> str:
     """A time in the staff member's timezone, naming it."""
@@ -167,7 +174,7 @@ class CampaignAdminExtension:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
+class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -260,7 +267,11 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             saved = services.campaign_draft_save(
-                campaign=obj, actor=request.user, changed_fields=form.changed_data, created=not change
+                campaign=obj,
+                actor=request.user,
+                changed_fields=form.changed_data,
+                created=not change,
+                lists=list(form.cleaned_data["lists"]) if "lists" in form.cleaned_data else None,
             )
         except ApplicationError as exc:
             # The engine claimed it between the page load and the save: say so rather than a server error.
@@ -270,6 +281,14 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
                 request,
                 f"The text did not say how to opt out, so “{services.OPT_OUT_FOOTER}” was added at the end.",
             )
+
+    def delete_model(self, request, obj):
+        services.campaign_delete(campaign=obj, actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # --- Status buttons --------------------------------------------------------------------------------
 

@@ -203,10 +203,15 @@ DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
 
 
 def campaign_draft_save(
-    *, campaign: Campaign, actor, changed_fields: list[str] | None = None, created: bool = False
+    *,
+    campaign: Campaign,
+    actor,
+    changed_fields: list[str] | None = None,
+    created: bool = False,
+    lists: list[ContactList] | None = None,
 ) -> DraftSaved:
-    """Save a draft's edits, adding the opt-out footer when the body lacks one and refusing a body that could
-    not be sent (campaign_body_as_saved); audited with the fields changed."""
+    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one and
+    refusing a body that could not be sent (campaign_body_as_saved); audited with the fields changed."""
     body = campaign_body_as_saved(campaign.body)
     footer_added = body != campaign.body
     campaign.body = body
@@ -225,6 +230,10 @@ def campaign_draft_save(
                 raise ApplicationError(
                     f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
                 )
+        # After the conditional UPDATE, which holds the row until commit: the lists change with the draft or
+        # not at all.
+        if lists is not None:
+            campaign.lists.set(lists)
         audit_record(
             actor=actor,
             action="campaign.created" if created else "campaign.edited",
@@ -245,11 +254,12 @@ def campaign_create(
 ) -> Campaign:
     """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
     _validate_name(name)
-    campaign = Campaign(name=name, body=body, sender=_clean_sender(sender), max_per_second=max_per_second)
-    with transaction.atomic():
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True)
-        if lists:
-            campaign.lists.set(lists)
+    campaign = Campaign(
+        name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
+    )
+    campaign_draft_save(
+        campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True, lists=lists or None
+    )
     return campaign
 
 
@@ -261,15 +271,11 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
     _require_draft(campaign, "edited")
     _validate_name(fields.get("name"))
     if "sender" in fields:
-        fields["sender"] = _clean_sender(fields["sender"])
+        fields["sender"] = campaign_sender_clean(sender=fields["sender"])
     for name, value in fields.items():
         setattr(campaign, name, value)
     changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-    with transaction.atomic():
-        # The draft save's conditional UPDATE holds the row until commit, so the lists change with it or not at all.
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed)
-        if lists is not None:
-            campaign.lists.set(lists)
+    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
     return campaign
 
 
@@ -297,7 +303,7 @@ def _validate_name(name: str | None) -> None:
         raise ApplicationError("a campaign needs a name", field="name")
 
 
-def _clean_sender(sender: str) -> str:
+def campaign_sender_clean(*, sender: str) -> str:
     """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
     if not sender or _ALPHANUMERIC_SENDER.match(sender):
         return sender

@@ -12,11 +12,9 @@ holds, so running the same import again finishes the job without duplicates.
 
 import json
 import time
-import zoneinfo
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
-from functools import cache
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
@@ -25,7 +23,14 @@ from django.utils import timezone
 from contacts.attributes import attribute_problem
 from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
-from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportError,
+    ContactList,
+    ContactListMembership,
+    is_timezone_name,
+)
 from contacts.phones import normalize_phone
 from contacts.selectors import batched, suppression_reasons
 from smscampaigns.errors import ApplicationError
@@ -293,7 +298,7 @@ class _BatchWriter:
             )
             return None
         zone = source_row.timezone
-        if zone and zone not in _timezone_names():
+        if zone and not is_timezone_name(zone):
             errors.append(
                 RowError(source_row.line, self.columns["timezone"], zone, "not a timezone name such as Europe/Paris")
             )
@@ -421,11 +426,6 @@ def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now
         stamp,
         stamp,
     )
-
-
-@cache
-def _timezone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 @dataclass(slots=True)
