@@ -16,10 +16,16 @@ from campaigns.models import Campaign, QuickSendRequest
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
 from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
-from contacts.models import Contact, ContactList, Suppression
+from contacts.models import ConsentEvent, Contact, ContactList, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import suppression_reasons
-from contacts.services import contact_create, contact_list_add_contacts, contact_list_create, contact_opt_in
+from contacts.services import (
+    ConsentContext,
+    contact_create,
+    contact_list_add_contacts,
+    contact_list_create,
+    contact_opt_in,
+)
 from smscampaigns.errors import ApplicationError
 
 Status = Campaign.Status
@@ -558,6 +564,9 @@ def _quick_send_classify(report: list[QuickSendRecipient]) -> dict[str, Contact]
     return contacts
 
 
+QUICK_SEND_CONSENT = ConsentContext(method=ConsentEvent.Method.QUICK_SEND)
+
+
 def _quick_send_contact(
     recipient: QuickSendRecipient, contact: Contact | None, *, consent_source: str, consent_text: str, actor
 ) -> None:
@@ -570,8 +579,11 @@ def _quick_send_contact(
                     consent_source=consent_source,
                     consent_text=consent_text,
                     actor=actor,
+                    context=QUICK_SEND_CONSENT,
                 )
-            recipient.contact_created = recipient.consent_recorded = True
+            recipient.contact_created = True
+            # A number that opted out since this request looked is stored opted out, its consent void.
+            recipient.consent_recorded = contact.status == Contact.Status.SUBSCRIBED
         except (IntegrityError, ApplicationError):
             # A concurrent request made it a contact since this one looked: it stays as that request left it
             # (dispatch re-checks consent and opt-out before each send anyway).
@@ -581,6 +593,12 @@ def _quick_send_contact(
     elif contact.exclusion_reason == ExclusionReason.NO_CONSENT:
         # Known, never opted out, not suppressed, but no consent on record: the caller's evidence is the
         # first consent this person has, as it is for a new contact.
-        contact_opt_in(contact=contact, consent_source=consent_source, consent_text=consent_text, actor=actor)
+        contact_opt_in(
+            contact=contact,
+            consent_source=consent_source,
+            consent_text=consent_text,
+            actor=actor,
+            context=QUICK_SEND_CONSENT,
+        )
         recipient.consent_recorded = True
     recipient.contact_id = contact.pk

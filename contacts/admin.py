@@ -14,13 +14,15 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
 from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.importer import ERROR_REPORT_HEADER
-from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
-from contacts.selectors import contact_import_errors
+from contacts.selectors import consent_history, contact_import_errors
 from contacts.services import (
+    ConsentContext,
     contact_create,
     contact_delete,
     contact_details_validate,
@@ -49,6 +51,10 @@ from smscampaigns.service_admin import ServiceModelAdmin, adopt_saved, form_erro
 FIRST_ERRORS_SHOWN = 20
 # The contact page shows this many of the newest sends and inbound texts (a contact may have thousands).
 HISTORY_SHOWN = 50
+
+
+def _consent_context(request) -> ConsentContext:
+    return ConsentContext.from_request(request, method=ConsentEvent.Method.ADMIN)
 
 
 class ListActionForm(forms.Form):
@@ -149,6 +155,7 @@ class ContactAdmin(ServiceModelAdmin):
         "consented_at",
         "opted_out_at",
         "opt_out_source",
+        "consent_events",
         "history",
         "inbound_messages",
         "sends",
@@ -174,6 +181,7 @@ class ContactAdmin(ServiceModelAdmin):
         ),
         ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
+        ("Consent history", {"fields": ["consent_events"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),
         ("Sends to this contact", {"fields": ["sends"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
@@ -196,6 +204,7 @@ class ContactAdmin(ServiceModelAdmin):
                 consent_text=data["consent_text"],
                 lists=list(data["contact_lists"]),
                 actor=request.user,
+                context=_consent_context(request),
             )
             adopt_saved(obj, contact)
             return
@@ -230,6 +239,25 @@ class ContactAdmin(ServiceModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
     # --- The contact page's history (newest first, bounded, one query each) ---------------------------
+
+    @admin.display(description="consent history")
+    def consent_events(self, obj: Contact) -> str:
+        """Every consent and opt-out event of the contact and its number, newest first, as recorded."""
+        events = consent_history(contact=obj)[:HISTORY_SHOWN] if obj.pk else []
+        rows = (
+            (
+                e.created_at,
+                e.get_kind_display(),
+                e.get_method_display(),
+                e.source,
+                e.text,
+                e.actor or "",
+                e.ip or "",
+                " (backfilled)" if e.backfilled else "",
+            )
+            for e in events
+        )
+        return format_html_join(mark_safe("<br>"), "{} · {} · {} · {} · “{}” {} {}{}", rows) or "-"
 
     @admin.display(description="consent and opt-out history")
     def history(self, obj: Contact) -> str:
@@ -323,6 +351,7 @@ class ContactAdmin(ServiceModelAdmin):
                     consent_source=form.cleaned_data["consent_source"],
                     consent_text=form.cleaned_data["consent_text"],
                     actor=request.user,
+                    context=_consent_context(request),
                 )
             except ApplicationError as exc:
                 messages.error(request, f"{contact}: {exc.message}")
@@ -395,11 +424,12 @@ class SuppressionForm(forms.ModelForm):
 @admin.register(Suppression)
 class SuppressionAdmin(ServiceModelAdmin):
     form = SuppressionForm
-    list_display = ["phone_number", "reason", "source", "created_by", "created_at"]
-    list_filter = ["reason"]
+    list_display = ["phone_number", "reason", "origin", "source", "created_by", "created_at"]
+    list_filter = ["reason", "origin"]
     search_fields = ["phone_number", "source"]
     list_select_related = ["created_by"]
-    readonly_fields = ["created_by", "created_at"]
+    # Who opted the number out decides who may lift it: recorded by the services, never edited.
+    readonly_fields = ["origin", "created_by", "created_at"]
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
@@ -425,6 +455,16 @@ class SuppressionAdmin(ServiceModelAdmin):
 
     def delete_model(self, request, obj):
         suppression_remove(suppression=obj, actor=request.user)
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    """The consent history, read only: events are appended by the services and never changed."""
+
+    list_display = ["created_at", "phone_number", "kind", "method", "source", "actor", "backfilled"]
+    list_filter = ["kind", "method", "backfilled"]
+    search_fields = ["phone_number", "source", "text"]
+    list_select_related = ["actor"]
 
 
 class ContactImportForm(forms.Form):

@@ -13,9 +13,10 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from contacts.models import Contact, ContactImport, ContactImportError, ContactList, Suppression
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, ContactList, Suppression
 from contacts.selectors import contacts_matching, number_q
 from contacts.services import (
+    ConsentContext,
     contact_create,
     contact_delete,
     contact_import_start,
@@ -55,6 +56,10 @@ def attributes_field(**kwargs) -> serializers.DictField:
 
 def optional_text(max_length: int, help_text: str = "") -> StrictCharField:
     return StrictCharField(max_length=max_length, required=False, allow_blank=True, default="", help_text=help_text)
+
+
+def _consent_context(request) -> ConsentContext:
+    return ConsentContext.from_request(request, method=ConsentEvent.Method.API)
 
 
 # --- Contacts -----------------------------------------------------------------------------------------
@@ -175,6 +180,7 @@ class ContactCreateApi(_ContactView):
             consented_at=data["consented_at"],
             lists=data["lists"],
             actor=request.user,
+            context=_consent_context(request),
         )
         return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
@@ -228,9 +234,10 @@ class ContactOptOutApi(_ContactView):
         """Unsubscribe the contact and suppress the number."""
         contact = self.get_object()
         data = self.validated(ContactOptOutSerializer, request.data)
-        return Response(
-            ContactSerializer(contact_opt_out(contact=contact, source=data["source"], actor=request.user)).data
+        contact = contact_opt_out(
+            contact=contact, source=data["source"], actor=request.user, context=_consent_context(request)
         )
+        return Response(ContactSerializer(contact).data)
 
 
 class ContactOptInApi(_ContactView):
@@ -239,10 +246,12 @@ class ContactOptInApi(_ContactView):
     @extend_schema(
         operation_id="contacts_opt_in",
         request=ContactOptInSerializer,
-        responses={200: ContactSerializer},
+        responses={200: ContactSerializer, 409: ApiErrorSerializer},
     )
     def post(self, request, pk):
-        """Subscribe again with new consent evidence; refused while the number is on a do-not-call list."""
+        """Subscribe again with new consent evidence. Refused (409) while the person's own opt-out stands (a
+        STOP they texted, their carrier's opt-out): only they lift it, by texting START. Lifts an opt-out
+        that staff made; refused while the number is on a do-not-call list."""
         contact = self.get_object()
         data = self.validated(ContactOptInSerializer, request.data)
         contact = contact_opt_in(
@@ -250,6 +259,7 @@ class ContactOptInApi(_ContactView):
             consent_source=data["consent_source"],
             consent_text=data["consent_text"],
             actor=request.user,
+            context=_consent_context(request),
         )
         return Response(ContactSerializer(contact).data)
 
@@ -461,9 +471,12 @@ class SuppressionsApi(SuppressionListApi, SuppressionCreateApi):  # suppressions
 
 
 class SuppressionDeleteApi(_SuppressionView):
-    @extend_schema(operation_id="suppressions_destroy", responses={204: None, 400: ApiErrorSerializer})
+    @extend_schema(
+        operation_id="suppressions_destroy", responses={204: None, 400: ApiErrorSerializer, 409: ApiErrorSerializer}
+    )
     def delete(self, request, pk):
-        """Lift a do-not-call or manual suppression; an opt-out is lifted only by the contact's opt-in/ (400)."""
+        """Lift a do-not-call or manual suppression. An opt-out the person made is lifted only by the person
+        texting START (409); one staff made only by the contact's opt-in/ with consent evidence (400)."""
         suppression_remove(suppression=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

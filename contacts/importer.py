@@ -24,15 +24,17 @@ from contacts.attributes import attribute_problem
 from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
 from contacts.models import (
+    ConsentEvent,
     Contact,
     ContactImport,
     ContactImportError,
     ContactList,
     ContactListMembership,
+    Suppression,
     is_timezone_name,
 )
 from contacts.phones import normalize_phone
-from contacts.selectors import batched, suppression_reasons
+from contacts.selectors import batched, opt_out_suppressions, person_opt_outs, suppression_reasons
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000
@@ -134,6 +136,7 @@ def run_import(
         phone_column=source.phone_header,
         columns={name: source.headers[index] for name, index in source.named.items()},
         attribute_columns={name: source.headers[index] for name, index in source.attributes.items()},
+        actor_id=record.created_by_id if record is not None else None,
     )
     rows = (row for row in source.rows() if row.line > resume_after)
     with _seen_numbers() as seen:
@@ -191,7 +194,9 @@ class _BatchWriter:
         phone_column: str,
         columns: dict[str, str],
         attribute_columns: dict[str, str],
+        actor_id: int | None = None,
     ):
+        self.actor_id = actor_id
         self.contact_list = contact_list
         self.consent_source = consent_source
         self.update = update
@@ -225,6 +230,9 @@ class _BatchWriter:
         seen_before = seen.add(numbers)
         existing = _existing_contacts(numbers)
         suppressed = suppression_reasons(numbers=numbers)
+        opted_out = [e164 for e164 in numbers if Suppression.Reason.OPT_OUT in suppressed.get(e164, ())]
+        opt_outs = opt_out_suppressions(numbers=opted_out)
+        persons = person_opt_outs(numbers=opted_out)
         now = timezone.now()
         inserts: list[tuple] = []
         upserts: list[tuple] = []
@@ -236,13 +244,25 @@ class _BatchWriter:
             if duplicate:
                 outcome.duplicates += 1
             if e164 in suppressed or (contact is not None and contact.opted_out):
+                # A number that opted out before it was a contact is kept (names, attributes, lists) as an
+                # opted-out contact: the person's START later subscribes it on those lists.
+                keep = contact is None and e164 in opt_outs
                 if not duplicate:
                     outcome.suppressed += 1
                     why = ["opted out"] if contact is not None and contact.opted_out else []
                     if e164 in suppressed:
                         why.append(f"suppressed ({', '.join(suppressed[e164])})")
-                    reason = f"{' and '.join(why)}: left unchanged, never re-subscribed by an import"
+                    detail = persons.get(e164) or " and ".join(why)
+                    reason = (
+                        f"kept as an opted-out contact, not subscribed: {detail}"
+                        if keep
+                        else f"left unchanged, never re-subscribed by an import: {detail}"
+                    )
                     outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
+                    if keep:
+                        inserts.append(self._opted_out_contact(row, opt_outs[e164], now))
+                if keep:
+                    members.append(e164)
                 continue
             members.append(e164)
             if contact is None:
@@ -267,6 +287,8 @@ class _BatchWriter:
             _insert_contacts(upserts, update=True)
             if self.contact_list is not None and members:
                 _add_to_list(self.contact_list, members, now)
+            if self.consent_source and members:
+                _consent_events_add(members, source=self.consent_source, actor_id=self.actor_id, now=now)
 
     def _parse(self, source_row: SourceRow, default_region: str, errors: list[RowError]) -> _Row | None:
         if source_row.problem is not None:
@@ -322,6 +344,17 @@ class _BatchWriter:
             consented_at=now if subscribe else None,
             consent_source=self.consent_source,
             now=now,
+        )
+
+    def _opted_out_contact(self, row: _Row, opt_out, now) -> tuple:
+        return _contact_values(
+            row,
+            status=Contact.Status.UNSUBSCRIBED,
+            consented_at=None,
+            consent_source="",
+            now=now,
+            opted_out_at=opt_out.created_at,
+            opt_out_source=opt_out.source,
         )
 
     def _merged_contact(self, contact: "_Existing", row: _Row, now) -> tuple | None:
@@ -390,6 +423,7 @@ _CONTACT_COLUMNS = {
     "consented_at": "timestamptz",
     "consent_source": "text",
     "consent_text": "text",
+    "opted_out_at": "timestamptz",
     "opt_out_source": "text",
     "attributes": "jsonb",
     "created_at": "timestamptz",
@@ -407,7 +441,9 @@ _UPDATED_ON_CONFLICT = (
 )
 
 
-def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now) -> tuple:
+def _contact_values(
+    row: _Row, *, status, consented_at, consent_source: str, now, opted_out_at=None, opt_out_source: str = ""
+) -> tuple:
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
     return (
@@ -420,7 +456,8 @@ def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now
         ops.adapt_datetimefield_value(consented_at),
         consent_source,
         "",
-        "",
+        ops.adapt_datetimefield_value(opted_out_at),
+        opt_out_source,
         # As JSONField stores it (ensure_ascii), so a re-run compares equal.
         json.dumps(row.attributes),
         stamp,
@@ -483,6 +520,33 @@ def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
     with connection.cursor() as cursor:
         for source, params in sql_row_sources(_CONTACT_COLUMNS, rows):
             cursor.execute(f"INSERT INTO {table} ({', '.join(_CONTACT_COLUMNS)}) {source} {conflict}", params)
+
+
+def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None, now) -> None:
+    """A consent event for each of these contacts that this batch subscribed (they carry its timestamp)."""
+    events = connection.ops.quote_name(ConsentEvent._meta.db_table)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(numbers), SQLITE_ROWS_PER_STATEMENT * 10):
+            matching, params = sql_in(numbers[start : start + SQLITE_ROWS_PER_STATEMENT * 10])
+            cursor.execute(
+                f"INSERT INTO {events} (contact_id, phone_number, kind, method, source, text, actor_id, ip, "
+                "user_agent, backfilled, created_at) "
+                f"SELECT id, phone_number, %s, %s, %s, '', %s, NULL, '', %s, %s FROM {contacts} "
+                f"WHERE phone_number {matching} AND status = %s AND consented_at = %s",
+                [
+                    ConsentEvent.Kind.CONSENT_GIVEN,
+                    ConsentEvent.Method.IMPORT,
+                    source[:255],
+                    actor_id,
+                    False,
+                    stamp,
+                    *params,
+                    Contact.Status.SUBSCRIBED,
+                    stamp,
+                ],
+            )
 
 
 def _add_to_list(contact_list: ContactList, numbers: list[str], now) -> None:

@@ -4,6 +4,7 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -98,8 +99,20 @@ class Suppression(models.Model):
         DO_NOT_CALL = "do-not-call", "Do-not-call list"
         MANUAL = "manual", "Manual"
 
+    class Origin(models.TextChoices):
+        # Who asked for the suppression decides who may lift it: the person's own opt-out is lifted only by
+        # the person (a START-family keyword); staff lift what staff put in place.
+        PERSON = "person", "The person (a keyword, a reply, their carrier)"
+        STAFF = "staff", "Staff"
+
     phone_number = PhoneNumberField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
+    origin = models.CharField(
+        max_length=8,
+        choices=Origin.choices,
+        default=Origin.PERSON,
+        help_text="Who opted the number out: only the person lifts their own opt-out",
+    )
     source = models.CharField(max_length=255, blank=True, help_text="e.g. inbound STOP, dnc-2026-11.csv")
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -184,3 +197,59 @@ class ContactImportError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class ConsentEvent(models.Model):
+    """One consent or opt-out event as it happened, with its evidence; appended, never changed or replaced."""
+
+    class Kind(models.TextChoices):
+        CONSENT_GIVEN = "consent_given", "Consent given"
+        OPTED_OUT = "opted_out", "Opted out"
+        OPTED_IN = "opted_in", "Opted back in by the person"
+        OPT_OUT_LIFTED = "opt_out_lifted", "Opt-out lifted by staff"
+
+    class Method(models.TextChoices):
+        INBOUND_KEYWORD = "inbound_keyword", "Texted a keyword"
+        INBOUND_PHRASE = "inbound_phrase", "Texted an informal opt-out"
+        PLIVO_INTENT = "plivo_intent", "Text Plivo read as an opt-out"
+        CARRIER_ERROR = "carrier_error", "Carrier reported an opt-out"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        QUICK_SEND = "quick_send", "Quick send"
+        BACKFILL = "backfill", "Recorded before the consent history existed"
+
+    # The ways a person opts out by themself; an opt-out made so is theirs to lift.
+    PERSON_METHODS = frozenset(
+        {Method.INBOUND_KEYWORD, Method.INBOUND_PHRASE, Method.PLIVO_INTENT, Method.CARRIER_ERROR}
+    )
+
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
+    )
+    phone_number = models.CharField(max_length=32, help_text="E.164; kept when the contact is deleted")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    source = models.CharField(max_length=255, blank=True, help_text="e.g. checkout form, inbound text to +1...")
+    text = models.TextField(blank=True, help_text="The exact words received, or the consent wording shown")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    backfilled = models.BooleanField(default=False, help_text="Rebuilt from a contact's fields, not seen happen")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["phone_number", "-created_at"], name="consent_event_phone_idx"),
+            models.Index(fields=["contact", "-created_at"], name="consent_event_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number}: {self.get_kind_display()} ({self.get_method_display()})"
+
+    @property
+    def by_person(self) -> bool:
+        return self.method in self.PERSON_METHODS

@@ -3,13 +3,16 @@
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from contacts.bulksql import sql_in
-from contacts.models import Contact, ContactImport, ContactList, Suppression
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression
 from contacts.phones import normalize_phone
 from smscampaigns.errors import ApplicationError
 
@@ -22,6 +25,100 @@ def suppression_reasons_blocking_opt_in(*, e164: str) -> list[str]:
     """Suppression reasons that no opt-in may lift (everything but the person's own opt-out)."""
     blocking = Suppression.objects.filter(phone_number=e164).exclude(reason=Suppression.Reason.OPT_OUT)
     return sorted(blocking.values_list("reason", flat=True))
+
+
+# The methods by which staff, not the person, record an opt-out: never the evidence of the person's own.
+_STAFF_METHODS = (ConsentEvent.Method.API, ConsentEvent.Method.ADMIN, ConsentEvent.Method.QUICK_SEND)
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutSuppression:
+    source: str
+    created_at: datetime
+    origin: str
+
+
+def opt_out_suppressions(*, numbers: list[str]) -> dict[str, OptOutSuppression]:
+    """The opt-out suppression of each of these E.164 numbers that has one, in one query (plain SQL, as in
+    suppression_reasons)."""
+    if not numbers:
+        return {}
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    found = {}
+    with connection.cursor() as cursor:
+        matching, params = sql_in(numbers)
+        cursor.execute(
+            f"SELECT phone_number, source, created_at, origin FROM {table} WHERE reason = %s "
+            f"AND phone_number {matching}",
+            [Suppression.Reason.OPT_OUT, *params],
+        )
+        for phone, source, created_at, origin in cursor:
+            if isinstance(created_at, str):  # SQLite hands back the UTC text it stored
+                created_at = datetime.fromisoformat(created_at).replace(tzinfo=UTC)
+            found[phone] = OptOutSuppression(source, created_at, origin)
+    return found
+
+
+def person_opt_outs(*, numbers: list[str]) -> dict[str, str]:
+    """For each of these E.164 numbers whose opt-out came from the person: when and how, in a sentence that
+    says only they can lift it. Two queries, whatever the number of numbers."""
+    suppressions = {
+        phone: suppression
+        for phone, suppression in opt_out_suppressions(numbers=numbers).items()
+        if suppression.origin == Suppression.Origin.PERSON
+    }
+    if not suppressions:
+        return {}
+    latest: dict[str, ConsentEvent] = {}
+    events = (
+        ConsentEvent.objects.filter(phone_number__in=list(suppressions), kind=ConsentEvent.Kind.OPTED_OUT)
+        .exclude(method__in=_STAFF_METHODS)
+        .order_by("phone_number", "-created_at", "-id")
+        .only("phone_number", "method", "source", "text", "created_at")
+    )
+    for event in events:
+        latest.setdefault(event.phone_number, event)
+    start = (settings.SMS_OPT_IN_KEYWORDS or ["START"])[0].upper()
+    explained = {}
+    for phone, suppression in suppressions.items():
+        event = latest.get(phone)
+        if event is not None:
+            how, when = _opt_out_how(event), event.created_at
+        else:
+            how, when = (f"({suppression.source})" if suppression.source else ""), suppression.created_at
+        opted_out = " ".join(part for part in (phone, "opted out", how, "on", utc_minute(when)) if part)
+        explained[phone] = f"{opted_out}; only they can opt back in, by texting {start}"
+    return explained
+
+
+def person_opt_out(*, e164: str) -> str | None:
+    """person_opt_outs for one number: the sentence, or None when no opt-out of the person's stands."""
+    return person_opt_outs(numbers=[e164]).get(e164)
+
+
+def _opt_out_how(event: ConsentEvent) -> str:
+    Method = ConsentEvent.Method
+    words = " ".join(event.text.split())[:60]
+    if event.method in (Method.INBOUND_KEYWORD, Method.INBOUND_PHRASE) and words:
+        return f"by texting {words!r}" if event.method == Method.INBOUND_PHRASE else f"by texting {words}"
+    if event.method == Method.PLIVO_INTENT:
+        return f"by texting {words!r}, which Plivo read as an opt-out"
+    if event.method == Method.CARRIER_ERROR:
+        return f"through their carrier ({words})" if words else "through their carrier"
+    return f"({event.source})" if event.source else ""
+
+
+def utc_minute(moment) -> str:
+    """A moment as people read it in an error message: 2026-11-20 14:03 UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def consent_history(*, contact: Contact) -> QuerySet[ConsentEvent]:
+    """A contact's consent and opt-out events, newest first: those of the contact, and those of its number
+    from before it was a contact (an opt-out texted by someone we did not know yet)."""
+    return ConsentEvent.objects.filter(Q(contact=contact) | Q(phone_number=str(contact.phone_number))).select_related(
+        "actor"
+    )
 
 
 EXPORT_COLUMNS = [
@@ -40,6 +137,12 @@ EXPORT_COLUMNS = [
     "lists",
     "attributes",
     "created_at",
+    "last_consent_event_at",
+    "last_consent_event",
+    "last_consent_event_method",
+    "last_consent_event_source",
+    "last_consent_event_text",
+    "consent_events",
 ]
 
 
@@ -53,8 +156,10 @@ def contacts_for_export(*, list_name: str = "", status: str = "", chunk_size: in
     contacts = contacts.prefetch_related(Prefetch("lists", queryset=ContactList.objects.only("name").order_by("name")))
     for chunk in batched(contacts.iterator(chunk_size=chunk_size), chunk_size):
         reasons = suppression_reasons(numbers=[str(contact.phone_number) for contact in chunk])
+        histories = _consent_histories(chunk)
         for contact in chunk:
             phone = str(contact.phone_number)
+            latest, count = histories.get(contact.pk, (None, 0))
             yield [
                 phone,
                 contact.first_name,
@@ -71,7 +176,30 @@ def contacts_for_export(*, list_name: str = "", status: str = "", chunk_size: in
                 ";".join(contact_list.name for contact_list in contact.lists.all()),
                 json.dumps(contact.attributes, ensure_ascii=False, sort_keys=True) if contact.attributes else "",
                 _iso(contact.created_at),
+                *(
+                    [_iso(latest.created_at), latest.kind, latest.method, latest.source, latest.text]
+                    if latest is not None
+                    else [""] * 5
+                ),
+                count,
             ]
+
+
+def _consent_histories(contacts: list[Contact]) -> dict[int, tuple[ConsentEvent, int]]:
+    """Each contact's latest consent event and how many it has (those of its number included, as
+    consent_history shows them), in one query for the chunk."""
+    by_phone = {str(contact.phone_number): contact.pk for contact in contacts}
+    events = ConsentEvent.objects.filter(Q(contact__in=contacts) | Q(phone_number__in=list(by_phone)))
+    pks = set(by_phone.values())
+    histories: dict[int, tuple[ConsentEvent, int]] = {}
+    for event in events.order_by("created_at", "id").only(
+        "contact_id", "phone_number", "kind", "method", "source", "text", "created_at"
+    ):
+        owners = {event.contact_id, by_phone.get(event.phone_number)} & pks
+        for pk in owners:
+            _, count = histories.get(pk, (event, 0))
+            histories[pk] = (event, count + 1)
+    return histories
 
 
 def suppression_reasons(*, numbers: list[str]) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ from contacts.importer import (
     run_import,
 )
 from contacts.models import (
+    ConsentEvent,
     Contact,
     ContactImport,
     ContactList,
@@ -30,11 +31,57 @@ from contacts.models import (
     is_timezone_name,
 )
 from contacts.phones import NormalizedNumber, normalize_phone
-from contacts.selectors import batched, suppression_reasons_blocking_opt_in
+from contacts.selectors import batched, person_opt_out, suppression_reasons_blocking_opt_in, utc_minute
 from contacts.uploads import upload_names, upload_size_check
 from smscampaigns.errors import ApplicationError
 
 
+@dataclass(frozen=True)
+class ConsentContext:
+    """Where a staff request came from, kept on the consent events it writes (the API fills it in)."""
+
+    method: str = ConsentEvent.Method.API
+    ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request, *, method: str) -> "ConsentContext":
+        """The client address and user agent of an HTTP request (the address the server saw)."""
+        meta = request.META
+        return cls(method=method, ip=meta.get("REMOTE_ADDR") or None, user_agent=meta.get("HTTP_USER_AGENT", ""))
+
+
+def consent_event_record(
+    *,
+    phone_number: str,
+    kind: str,
+    method: str,
+    contact: Contact | None = None,
+    source: str = "",
+    text: str = "",
+    actor=None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> ConsentEvent:
+    """Append one event to the consent history; called in the transaction of the change it records."""
+    return ConsentEvent.objects.create(
+        contact=contact,
+        phone_number=str(phone_number),
+        kind=kind,
+        method=method,
+        source=source[:255],
+        text=text,
+        actor=user_or_none(actor),
+        ip=ip or None,
+        user_agent=(user_agent or "")[:512],
+    )
+
+
+def _staff_event(*, context: ConsentContext, **values) -> ConsentEvent:
+    return consent_event_record(method=context.method, ip=context.ip, user_agent=context.user_agent, **values)
+
+
+@transaction.atomic
 def contact_create(
     *,
     phone_number: str,
@@ -48,13 +95,21 @@ def contact_create(
     lists: list[ContactList] | None = None,
     region: str | None = None,
     actor=None,
+    context: ConsentContext = ConsentContext(),
 ) -> Contact:
-    """Create a contact; subscribed only when consent evidence is given and the number is not suppressed."""
+    """Create a contact; subscribed only when consent evidence is given and the number is not suppressed.
+
+    A number that opted out before it was a contact is stored all the same (names, attributes, lists), as
+    opted out with that opt-out's evidence: when the person texts START they are subscribed on those lists.
+    """
     number = contact_details_validate(
         phone_number=phone_number, timezone_name=timezone_name, attributes=attributes or {}, region=region
     )
-    suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
-    subscribe = bool(consent_source) and not suppressed
+    suppressions = {s.reason: s for s in Suppression.objects.filter(phone_number=number.e164)}
+    opt_out = suppressions.get(Suppression.Reason.OPT_OUT)
+    subscribe = bool(consent_source) and not suppressions
+    # Consent claimed for a number that opted out is void: only the person's own opt-in counts.
+    consent_source, consent_text = ("", "") if opt_out is not None else (consent_source, consent_text)
     contact = Contact.objects.create(
         phone_number=number.e164,
         country=number.region,
@@ -66,9 +121,21 @@ def contact_create(
         consent_source=consent_source,
         consent_text=consent_text,
         consented_at=(consented_at or timezone.now()) if consent_source else None,
+        opted_out_at=opt_out.created_at if opt_out is not None else None,
+        opt_out_source=opt_out.source if opt_out is not None else "",
     )
     if lists:
         contact_lists_add(contact=contact, contact_lists=lists)
+    if subscribe:
+        _staff_event(
+            context=context,
+            contact=contact,
+            phone_number=number.e164,
+            kind=ConsentEvent.Kind.CONSENT_GIVEN,
+            source=consent_source,
+            text=consent_text,
+            actor=actor,
+        )
     if actor is not None:
         audit_record(actor=actor, action="contact.created", target=contact)
     return contact
@@ -80,58 +147,216 @@ def contact_lists_add(*, contact: Contact, contact_lists: list[ContactList]) -> 
     )
 
 
-@transaction.atomic
-def contact_opt_out(*, contact: Contact, source: str, actor=None) -> Contact:
-    """Unsubscribe a contact and suppress the number, so no import or list can bring it back."""
-    now = timezone.now()
+def _contact_subscribe(contact: Contact, *, consent_source: str, consent_text: str) -> None:
+    contact.status = Contact.Status.SUBSCRIBED
+    contact.consented_at = timezone.now()
+    contact.consent_source = consent_source
+    contact.consent_text = consent_text.strip()
+    contact.save(update_fields=["status", "consented_at", "consent_source", "consent_text", "updated_at"])
+
+
+def _contact_unsubscribe(contact: Contact, *, source: str, now) -> None:
     contact.status = Contact.Status.UNSUBSCRIBED
     contact.opted_out_at = now
     contact.opt_out_source = source
     contact.save(update_fields=["status", "opted_out_at", "opt_out_source", "updated_at"])
+
+
+@transaction.atomic
+def contact_opt_out(
+    *, contact: Contact, source: str, actor=None, context: ConsentContext = ConsentContext()
+) -> Contact:
+    """Staff record an opt-out: unsubscribe the contact and suppress the number, so no import or list can
+    bring it back. Staff may lift an opt-out they made; one the person made stays the person's."""
+    now = timezone.now()
+    _contact_unsubscribe(contact, source=source, now=now)
     suppression_add(
         phone_number=str(contact.phone_number), reason=Suppression.Reason.OPT_OUT, source=source, actor=actor
+    )
+    _staff_event(
+        context=context,
+        contact=contact,
+        phone_number=str(contact.phone_number),
+        kind=ConsentEvent.Kind.OPTED_OUT,
+        source=source,
+        actor=actor,
     )
     audit_record(actor=actor, action="contact.opted_out", target=contact, data={"source": source})
     return contact
 
 
+@dataclass(frozen=True)
+class PersonOptOut:
+    contact: Contact | None
+    newly_opted_out: bool  # False when the number was already opted out (a repeated STOP)
+
+
 @transaction.atomic
-def contact_opt_in(*, contact: Contact, consent_source: str, consent_text: str = "", actor=None) -> Contact:
-    """Re-subscribe with new consent evidence; lifts an opt-out suppression, never a do-not-call one."""
+def person_opt_out_record(*, e164: str, method: str, source: str, text: str = "") -> PersonOptOut:
+    """The person opted out (a keyword, an informal phrase, Plivo's opt-out intent, their carrier): suppress
+    the number as the person's opt-out, which only they can lift, even without a contact (so that a later
+    import keeps it opted out), unsubscribe the contact, and record the event with the words received."""
+    if method not in ConsentEvent.PERSON_METHODS:
+        raise ApplicationError(f"{method!r} is not a way a person opts out", field="method")
+    already = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
+    now = timezone.now()
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    # One statement, so a staff member lifting a staff opt-out of this number at this moment cannot make the
+    # person's opt-out vanish: the conflict waits for that lift, then inserts or takes over the row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (phone_number, reason, origin, source, note, created_by_id, created_at) "
+            "VALUES (%s, %s, %s, %s, '', NULL, %s) ON CONFLICT (phone_number, reason) DO UPDATE SET "
+            "origin = excluded.origin, source = excluded.source, created_at = excluded.created_at, "
+            f"created_by_id = NULL WHERE {table}.origin <> excluded.origin",
+            [
+                e164,
+                Suppression.Reason.OPT_OUT,
+                Suppression.Origin.PERSON,
+                source[:255],
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
+    # Concurrent opt-outs of one number queue on this row, so each sees what the one before it did.
+    suppression = (
+        Suppression.objects.select_for_update().filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).first()
+    )
+    contact = Contact.objects.filter(phone_number=e164).first()
+    if contact is None:
+        newly = not already
+    else:
+        newly = contact.status != Contact.Status.UNSUBSCRIBED or contact.opted_out_at is None
+        if newly:
+            _contact_unsubscribe(contact, source=source, now=now)
+            audit_record(actor=None, action="contact.opted_out", target=contact, data={"source": source})
+    if not already and suppression is not None:
+        audit_record(actor=None, action="suppression.added", target=suppression, data={"reason": "opt-out"})
+    consent_event_record(
+        contact=contact,
+        phone_number=e164,
+        kind=ConsentEvent.Kind.OPTED_OUT,
+        method=method,
+        source=source,
+        text=text,
+    )
+    return PersonOptOut(contact=contact, newly_opted_out=newly)
+
+
+@transaction.atomic
+def person_opt_in_record(*, e164: str, keyword: str, text: str, to_number: str = "") -> bool:
+    """The person texted a START-family keyword: lift their opt-out (the only way it is lifted), subscribe
+    their contact with the keyword as consent evidence, and record the event. False when a do-not-call or
+    manual suppression forbids it."""
+    blocking = suppression_reasons_blocking_opt_in(e164=e164)
+    if blocking:
+        return False
+    contact = Contact.objects.select_for_update().filter(phone_number=e164).first()
+    opt_outs = list(
+        Suppression.objects.select_for_update().filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT)
+    )
+    if contact is not None and contact.status == Contact.Status.SUBSCRIBED and not opt_outs:
+        # Already subscribed (a YES to a question, say): the consent evidence on file stays as it is.
+        return True
+    consent_source = f"inbound keyword {keyword[:40]}"
+    for suppression in opt_outs:
+        audit_record(actor=None, action="suppression.lifted", target=suppression, data={"source": consent_source})
+        suppression.delete()
+    if contact is not None:
+        _contact_subscribe(contact, consent_source=consent_source, consent_text=f"Texted {keyword[:40]} to {to_number}")
+        audit_record(actor=None, action="contact.opted_in", target=contact, data={"source": consent_source})
+    consent_event_record(
+        contact=contact,
+        phone_number=e164,
+        kind=ConsentEvent.Kind.OPTED_IN,
+        method=ConsentEvent.Method.INBOUND_KEYWORD,
+        source=f"inbound text to {to_number}" if to_number else "inbound text",
+        text=text,
+    )
+    return True
+
+
+def _opt_outs_locked_unless_the_persons(*, e164: str) -> list[Suppression]:
+    """The one rule on who lifts an opt-out, for every staff path (API, admin, import, quick send): an
+    opt-out the person made stands until the person texts START, whatever the staff member's role. Raises
+    (code opted_out_by_person, naming when and how they opted out); else returns the number's opt-out
+    suppressions, which staff made, locked."""
+    # Locked first: a STOP arriving now waits for this transaction, then stands on its own.
+    opt_outs = list(
+        Suppression.objects.select_for_update().filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT)
+    )
+    if any(s.origin == Suppression.Origin.PERSON for s in opt_outs):
+        raise ApplicationError(
+            person_opt_out(e164=e164) or f"{e164} opted out; only they can opt back in", code="opted_out_by_person"
+        )
+    return opt_outs
+
+
+def _opt_out_lift_by_staff(*, contact: Contact, source: str, actor, context: ConsentContext) -> int:
+    """Lift the opt-outs staff made of the contact's number, audited and recorded; how many."""
+    e164 = str(contact.phone_number)
+    opt_outs = _opt_outs_locked_unless_the_persons(e164=e164)
+    for suppression in opt_outs:
+        audit_record(actor=actor, action="suppression.lifted", target=suppression, data={"source": source})
+        _staff_event(
+            context=context,
+            contact=contact,
+            phone_number=e164,
+            kind=ConsentEvent.Kind.OPT_OUT_LIFTED,
+            source=source,
+            text=f"opt-out of {utc_minute(suppression.created_at)} ({suppression.source})",
+            actor=actor,
+        )
+        suppression.delete()
+    return len(opt_outs)
+
+
+@transaction.atomic
+def contact_opt_in(
+    *,
+    contact: Contact,
+    consent_source: str,
+    consent_text: str = "",
+    actor=None,
+    context: ConsentContext = ConsentContext(),
+) -> Contact:
+    """Staff record new consent: refused while the person's own opt-out stands or the number is on a
+    do-not-call or manual list; lifts an opt-out that staff made (audited)."""
     if not consent_source:
         raise ApplicationError("consent evidence is required to subscribe a contact", field="consent_source")
-    blocking = suppression_reasons_blocking_opt_in(e164=str(contact.phone_number))
+    e164 = str(contact.phone_number)
+    _opt_out_lift_by_staff(contact=contact, source=consent_source, actor=actor, context=context)
+    blocking = suppression_reasons_blocking_opt_in(e164=e164)
     if blocking:
         raise ApplicationError(f"{contact.phone_number} is suppressed ({', '.join(blocking)}) and cannot be subscribed")
-    suppression_opt_out_lift(phone_number=str(contact.phone_number), source=consent_source, actor=actor)
-    contact.status = Contact.Status.SUBSCRIBED
-    contact.consented_at = timezone.now()
-    contact.consent_source = consent_source
-    contact.consent_text = consent_text or contact.consent_text
-    contact.save(update_fields=["status", "consented_at", "consent_source", "consent_text", "updated_at"])
+    _contact_subscribe(contact, consent_source=consent_source, consent_text=consent_text or contact.consent_text)
+    _staff_event(
+        context=context,
+        contact=contact,
+        phone_number=e164,
+        kind=ConsentEvent.Kind.CONSENT_GIVEN,
+        source=consent_source,
+        text=consent_text,
+        actor=actor,
+    )
     audit_record(actor=actor, action="contact.opted_in", target=contact, data={"source": consent_source})
     return contact
-
-
-def suppression_opt_out_lift(*, phone_number: str, source: str, actor=None) -> int:
-    """Lift the number's opt-out suppression (never a do-not-call or manual one), audited; how many lifted."""
-    lifted = 0
-    for suppression in Suppression.objects.filter(phone_number=phone_number, reason=Suppression.Reason.OPT_OUT):
-        audit_record(actor=actor, action="suppression.lifted", target=suppression, data={"source": source})
-        suppression.delete()
-        lifted += 1
-    return lifted
 
 
 def suppression_add(
     *, phone_number: str, reason: str, source: str = "", note: str = "", actor=None, region: str | None = None
 ) -> Suppression:
-    """Suppress a number for a reason (idempotent: a second call returns the existing entry)."""
+    """Suppress a number for a reason (idempotent: a second call returns the existing entry). An entry made
+    here is staff's: a person's own opt-out comes through person_opt_out_record."""
     number = suppression_validate(phone_number=phone_number, reason=reason, region=region)
     suppression, created = Suppression.objects.get_or_create(
         phone_number=number.e164,
         reason=reason,
-        defaults={"source": source, "note": note, "created_by": user_or_none(actor)},
+        defaults={
+            "source": source,
+            "note": note,
+            "created_by": user_or_none(actor),
+            "origin": Suppression.Origin.STAFF,
+        },
     )
     if created and actor is not None:
         audit_record(actor=actor, action="suppression.added", target=suppression, data={"reason": reason})
@@ -419,6 +644,7 @@ def suppression_import(
 _SUPPRESSION_COLUMNS = {
     "phone_number": "text",
     "reason": "text",
+    "origin": "text",
     "source": "text",
     "note": "text",
     "created_by_id": "bigint",
@@ -427,13 +653,20 @@ _SUPPRESSION_COLUMNS = {
 
 
 def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", actor=None) -> list[str]:
-    """Suppress E.164 numbers in one statement; returns those that were not yet suppressed for `reason`."""
+    """Suppress E.164 numbers in one statement; returns those that were not yet suppressed for `reason`.
+
+    An imported opt-out list records opt-outs people made elsewhere: each is theirs to lift (and recorded in
+    the consent history); do-not-call and manual lists are staff's.
+    """
     if not numbers:
         return []
     table = connection.ops.quote_name(Suppression._meta.db_table)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    moment = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(moment)
     user = user_or_none(actor)
-    rows = [(number, reason, source[:255], "", user and user.pk, now) for number in numbers]
+    opt_out = reason == Suppression.Reason.OPT_OUT
+    origin = Suppression.Origin.PERSON if opt_out else Suppression.Origin.STAFF
+    rows = [(number, reason, origin, source[:255], "", user and user.pk, now) for number in numbers]
     added = []
     with connection.cursor() as cursor:
         for row_source, params in sql_row_sources(_SUPPRESSION_COLUMNS, rows):
@@ -443,6 +676,23 @@ def suppressions_add_many(*, numbers: list[str], reason: str, source: str = "", 
                 params,
             )
             added.extend(phone for (phone,) in cursor.fetchall())
+    if opt_out and added:
+        contacts = {
+            str(phone): pk
+            for phone, pk in Contact.objects.filter(phone_number__in=added).values_list("phone_number", "pk")
+        }
+        ConsentEvent.objects.bulk_create(
+            ConsentEvent(
+                contact_id=contacts.get(number),
+                phone_number=number,
+                kind=ConsentEvent.Kind.OPTED_OUT,
+                method=ConsentEvent.Method.IMPORT,
+                source=source[:255],
+                actor=user,
+                created_at=moment,
+            )
+            for number in added
+        )
     return added
 
 
@@ -473,7 +723,12 @@ def contacts_opt_out(*, contacts: list[Contact], reason: str, actor) -> int:
     if not reason.strip():
         raise ApplicationError("say why these contacts are opted out", field="reason")
     for contact in contacts:
-        contact_opt_out(contact=contact, source=f"staff: {reason.strip()}"[:255], actor=actor)
+        contact_opt_out(
+            contact=contact,
+            source=f"staff: {reason.strip()}"[:255],
+            actor=actor,
+            context=ConsentContext(method=ConsentEvent.Method.ADMIN),
+        )
     return len(contacts)
 
 
@@ -607,13 +862,15 @@ def contact_list_members_change(
     return added, removed
 
 
+@transaction.atomic
 def suppression_remove(*, suppression: Suppression, actor=None) -> None:
-    """Lift a do-not-call or manual suppression; an opt-out is lifted only by the person's own opt-in."""
+    """Lift a do-not-call or manual suppression, audited. An opt-out is never just deleted: the person's own
+    is lifted only by their START, one staff made only by opting the contact in with consent evidence."""
     if suppression.reason == Suppression.Reason.OPT_OUT:
+        _opt_outs_locked_unless_the_persons(e164=str(suppression.phone_number))
         raise ApplicationError(
-            f"{suppression.phone_number} opted out; only the person's new consent lifts that "
-            "(opt the contact in with consent evidence)"
+            f"{suppression.phone_number} was opted out by staff ({suppression.source or 'no source given'}); "
+            "only new consent lifts that: opt the contact in with consent evidence"
         )
-    with transaction.atomic():
-        audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
-        suppression.delete()
+    audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
+    suppression.delete()

@@ -182,3 +182,13 @@ class WebhookNonce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} nonce {self.nonce_digest}"
+
+
+class HelpReply(models.Model):
+    """When a number was last answered HELP: it is answered at most once per SMS_HELP_REPLY_INTERVAL_SECONDS."""
+
+    phone_number = models.CharField(max_length=32, unique=True, help_text="E.164")
+    replied_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.phone_number}: HELP answered {self.replied_at:%Y-%m-%d %H:%M}"

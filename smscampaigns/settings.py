@@ -252,12 +252,25 @@ CELERY_BEAT_SCHEDULE = {
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
 # Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
 # characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).
+# The opt-out defaults hold the FCC's revocation words and the common Spanish and French ones.
 SMS_OPT_OUT_KEYWORDS = env.list(
     "SMS_OPT_OUT_KEYWORDS",
-    default=["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+    default=[
+        *["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+        *["OPT OUT", "BAJA", "ALTO", "PARAR", "PARE", "CANCELAR", "ARRET", "DESABONNER", "DESINSCRIRE"],
+    ],
 )
 SMS_OPT_IN_KEYWORDS = env.list("SMS_OPT_IN_KEYWORDS", default=["START", "UNSTOP", "YES", "RESUME"])
-SMS_HELP_KEYWORDS = env.list("SMS_HELP_KEYWORDS", default=["HELP", "INFO"])
+SMS_HELP_KEYWORDS = env.list("SMS_HELP_KEYWORDS", default=["HELP", "INFO", "AYUDA", "AIDE"])
+# The language of a keyword ("BAJA=es,AIDE=fr"): its opt-out confirmation or HELP reply is the template of
+# that language (SMS_OPT_OUT_CONFIRMATION_ES, SMS_HELP_TEXT_FR, ...) where one exists, else the default.
+SMS_KEYWORD_LANGUAGES = env.dict(
+    "SMS_KEYWORD_LANGUAGES",
+    default={
+        **dict.fromkeys(["BAJA", "ALTO", "PARAR", "PARE", "CANCELAR", "AYUDA"], "es"),
+        **dict.fromkeys(["ARRET", "DESABONNER", "DESINSCRIRE", "AIDE"], "fr"),
+    },
+)
 # Informal opt-outs (2025 TCPA revocation rules): honoured wherever they appear in a message, tolerant of
 # case and punctuation ("Please REMOVE me!!" matches "remove me"). Separate phrases with commas.
 SMS_OPT_OUT_PHRASES = env.list(
@@ -304,7 +317,37 @@ SMS_HELP_TEXT = env.str(
     default="{brand}: marketing texts. Msg & data rates may apply. Reply STOP to unsubscribe, START to resubscribe."
     + (" Help: {support}" if SMS_SUPPORT_CONTACT else ""),
 )
-for _name in ("SMS_OPT_OUT_CONFIRMATION", "SMS_OPT_IN_CONFIRMATION", "SMS_HELP_TEXT"):
+SMS_OPT_OUT_CONFIRMATION_ES = env.str(
+    "SMS_OPT_OUT_CONFIRMATION_ES",
+    default="Te diste de baja de {brand}. No recibirás más mensajes. Responde START para volver a suscribirte.",
+)
+SMS_OPT_OUT_CONFIRMATION_FR = env.str(
+    "SMS_OPT_OUT_CONFIRMATION_FR",
+    default="Vous êtes désabonné de {brand}. Vous ne recevrez plus de messages. Répondez START pour vous réabonner.",
+)
+SMS_HELP_TEXT_ES = env.str(
+    "SMS_HELP_TEXT_ES",
+    default="{brand}: mensajes de marketing. Pueden aplicarse tarifas de mensajes y datos. Responde BAJA para darte "
+    "de baja, START para volver a suscribirte." + (" Ayuda: {support}" if SMS_SUPPORT_CONTACT else ""),
+)
+SMS_HELP_TEXT_FR = env.str(
+    "SMS_HELP_TEXT_FR",
+    default="{brand} : messages marketing. Des frais de messagerie peuvent s'appliquer. Répondez ARRET pour vous "
+    "désabonner, START pour vous réabonner." + (" Aide : {support}" if SMS_SUPPORT_CONTACT else ""),
+)
+# A number is answered HELP at most once in this many seconds (0: every time), so HELP cannot be used to
+# make us text someone over and over.
+SMS_HELP_REPLY_INTERVAL_SECONDS = _setting("SMS_HELP_REPLY_INTERVAL_SECONDS", env.int, default=86400)
+for _name in (
+    "SMS_OPT_OUT_CONFIRMATION",
+    "SMS_OPT_IN_CONFIRMATION",
+    "SMS_HELP_TEXT",
+    *[
+        f"{template}_{language.upper()}"
+        for template in ("SMS_OPT_OUT_CONFIRMATION", "SMS_HELP_TEXT")
+        for language in ("es", "fr")
+    ],
+):
     try:
         globals()[_name].format(brand=SMS_BRAND_NAME, support=SMS_SUPPORT_CONTACT)
     except (KeyError, IndexError, ValueError) as _exc:

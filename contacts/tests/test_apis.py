@@ -310,7 +310,7 @@ def test_an_opt_out_suppression_cannot_be_deleted_only_lifted_by_opting_in(clien
     opt_out = Suppression.objects.get(phone_number="+14155550101", reason="opt-out")
     response = client.delete(f"/api/v1/suppressions/{opt_out.pk}/")
     assert response.status_code == 400
-    assert "only the person's new consent lifts that" in response.json()["detail"]
+    assert "only new consent lifts that: opt the contact in" in response.json()["detail"]
     assert Suppression.objects.filter(pk=opt_out.pk).exists()
 
 

@@ -14,6 +14,7 @@ import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contacts.models import ConsentEvent
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
@@ -92,7 +93,12 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
         if report.error_code == CARRIER_OPT_OUT_CODE:
             number = send.to_number if send is not None else plivo_number_e164(report.to_number)
             if number:
-                number_opt_out(e164=number, source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})")
+                number_opt_out(
+                    e164=number,
+                    method=ConsentEvent.Method.CARRIER_ERROR,
+                    source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})",
+                    text=f"Plivo error {CARRIER_OPT_OUT_CODE}",
+                )
         if send is None:
             log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
             return ReportOutcome.UNMATCHED

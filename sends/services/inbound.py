@@ -14,15 +14,15 @@ from functools import lru_cache
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contacts.models import Contact, Suppression
-from contacts.selectors import contact_get_by_phone, suppression_reasons_blocking_opt_in
-from contacts.services import contact_opt_in, suppression_opt_out_lift
+from contacts.models import ConsentEvent
+from contacts.selectors import contact_get_by_phone
+from contacts.services import person_opt_in_record
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
-from sends.models import InboundMessage
+from sends.models import HelpReply, InboundMessage
 from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender, plivo_text
 from sends.services.counters import campaign_counters_add
 from sends.services.opt_outs import number_opt_out, sends_in_flight_wait
@@ -66,8 +66,14 @@ def _vocabulary(
     return words(opt_out), words(opt_in), words(help_), tuple(n for n in map(text_normalize, phrases) if n)
 
 
-def inbound_text_action(text: str, *, intent: str = "") -> str:
-    """What a text asks for: opt-out, opt-in, help or none. An opt-out in any form wins over everything."""
+@dataclass(frozen=True)
+class TextReading:
+    action: str  # an InboundMessage.Action
+    method: str = ""  # for an opt-out, how it was made: a ConsentEvent.Method
+
+
+def inbound_text_read(text: str, *, intent: str = "") -> TextReading:
+    """What a text asks for, and for an opt-out how it was said. An opt-out in any form wins over everything."""
     opt_out, opt_in, help_, phrases = _vocabulary(
         tuple(settings.SMS_OPT_OUT_KEYWORDS),
         tuple(settings.SMS_OPT_IN_KEYWORDS),
@@ -77,13 +83,38 @@ def inbound_text_action(text: str, *, intent: str = "") -> str:
     normalized = text_normalize(text)
     padded = f" {normalized} "
     plivo_action = PLIVO_INTENT_ACTION.get((intent or "").strip().lower())
-    if normalized in opt_out or plivo_action == Action.OPT_OUT or any(f" {phrase} " in padded for phrase in phrases):
-        return Action.OPT_OUT
+    Method = ConsentEvent.Method
+    if normalized in opt_out:
+        return TextReading(Action.OPT_OUT, Method.INBOUND_KEYWORD)
+    if any(f" {phrase} " in padded for phrase in phrases):
+        return TextReading(Action.OPT_OUT, Method.INBOUND_PHRASE)
+    if plivo_action == Action.OPT_OUT:
+        return TextReading(Action.OPT_OUT, Method.PLIVO_INTENT)
     if normalized in opt_in:
-        return Action.OPT_IN
+        return TextReading(Action.OPT_IN)
     if normalized in help_:
-        return Action.HELP
-    return plivo_action or Action.NONE
+        return TextReading(Action.HELP)
+    return TextReading(plivo_action or Action.NONE)
+
+
+def inbound_text_action(text: str, *, intent: str = "") -> str:
+    """What a text asks for: opt-out, opt-in, help or none. An opt-out in any form wins over everything."""
+    return inbound_text_read(text, intent=intent).action
+
+
+@lru_cache(maxsize=8)
+def _languages(configured: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {text_normalize(keyword): language.strip().upper() for keyword, language in configured}
+
+
+def keyword_language(keyword: str) -> str:
+    """The language of a keyword ("ES", "FR"), or "" for the default; from SMS_KEYWORD_LANGUAGES."""
+    return _languages(tuple(settings.SMS_KEYWORD_LANGUAGES.items())).get(text_normalize(keyword), "")
+
+
+def _template(name: str, language: str) -> str:
+    """The setting `name` in that language where such a template exists, else the default one."""
+    return (language and getattr(settings, f"{name}_{language}", "")) or getattr(settings, name)
 
 
 @dataclass(frozen=True)
@@ -106,7 +137,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
     text = payload.get("Text") or payload.get("Body") or ""
     intent = (payload.get("MessageIntent") or "").strip()
     e164 = plivo_number_e164(raw_from)
-    action = inbound_text_action(text, intent=intent)
+    reading = inbound_text_read(text, intent=intent)
+    action = reading.action
     if e164 is None and action != Action.NONE:
         # A short code or a sender name cannot be suppressed or replied to; staff still see the text.
         log.warning("inbound_keyword_from_unusable_number", action=action, from_number=raw_from)
@@ -127,7 +159,9 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
                 )
         except IntegrityError:
             return InboundResult(message=None, reply="")
-        reply = _inbound_act(message=message, keyword=text_normalize(text).upper() or intent.upper())
+        reply = _inbound_act(
+            message=message, keyword=text_normalize(text).upper() or intent.upper(), method=reading.method
+        )
 
         def answer() -> None:
             # A message already on its way to this number leaves first: both the confirmation text and the
@@ -141,50 +175,48 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
     return InboundResult(message=message, reply=reply)
 
 
-def _inbound_act(*, message: InboundMessage, keyword: str) -> str:
+def _inbound_act(*, message: InboundMessage, keyword: str, method: str) -> str:
     """Apply the message's action; returns the reply to send ("" for none)."""
     e164 = message.from_number
+    language = keyword_language(keyword)
     if message.action == Action.OPT_OUT:
-        result = number_opt_out(e164=e164, source=f"inbound text {keyword[:40]!r} to {message.to_number}")
+        result = number_opt_out(
+            e164=e164,
+            method=method,
+            source=f"inbound text {keyword[:40]!r} to {message.to_number}",
+            text=message.text,
+        )
         if result.newly_opted_out:
             campaign_id = campaign_id_last_texted(e164=e164)
             if campaign_id is not None:
                 campaign_counters_add(campaign_id=campaign_id, opt_outs=1)
-        return _confirmation(message=message, template=settings.SMS_OPT_OUT_CONFIRMATION)
+        return _confirmation(message=message, template=_template("SMS_OPT_OUT_CONFIRMATION", language))
     if message.action == Action.OPT_IN:
-        if not _number_opt_in(message=message, keyword=keyword):
+        if not person_opt_in_record(e164=e164, keyword=keyword, text=message.text, to_number=message.to_number):
+            log.warning("inbound_opt_in_blocked", from_number=e164)
             message.action = Action.NONE
             message.save(update_fields=["action"])
             return ""
-        return _confirmation(message=message, template=settings.SMS_OPT_IN_CONFIRMATION)
+        return _confirmation(message=message, template=_template("SMS_OPT_IN_CONFIRMATION", language))
     if message.action == Action.HELP:
-        return _render(settings.SMS_HELP_TEXT)
+        return _render(_template("SMS_HELP_TEXT", language)) if _help_reply_due(e164=e164) else ""
     return ""
 
 
-def _number_opt_in(*, message: InboundMessage, keyword: str) -> bool:
-    """Re-subscribe the contact (consent source: the keyword) and lift an opt-out suppression; False when a
-    do-not-call or manual suppression forbids it."""
-    e164 = message.from_number
-    blocking = suppression_reasons_blocking_opt_in(e164=e164)
-    if blocking:
-        log.warning("inbound_opt_in_blocked", from_number=e164, reasons=blocking)
-        return False
-    contact = Contact.objects.select_for_update().filter(phone_number=e164).first()
-    opted_out = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
-    if contact is not None and contact.status == Contact.Status.SUBSCRIBED and not opted_out:
-        # Already subscribed (a YES to a question, say): the consent evidence on file stays as it is.
-        return True
-    if contact is not None:
-        contact_opt_in(
-            contact=contact,
-            consent_source=f"inbound keyword {keyword[:40]}",
-            consent_text=f"Texted {keyword[:40]} to {message.to_number}",
+def _help_reply_due(*, e164: str) -> bool:
+    """Whether this number may be answered HELP now (recording that it is): once per the configured interval.
+    One statement, so two HELPs arriving together get one answer."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS)
+    table = connection.ops.quote_name(HelpReply._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (phone_number, replied_at) VALUES (%s, %s) ON CONFLICT (phone_number) "
+            f"DO UPDATE SET replied_at = excluded.replied_at WHERE {table}.replied_at <= %s RETURNING phone_number",
+            [e164, adapt(now), adapt(cutoff)],
         )
-        return True
-    # No contact to subscribe: lifting the opt-out lets a later import with consent subscribe the number.
-    suppression_opt_out_lift(phone_number=e164, source=f"inbound {keyword[:40]}")
-    return True
+        return cursor.fetchone() is not None
 
 
 def _confirmation(*, message: InboundMessage, template: str) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Contact, Suppression
-from contacts.services import contact_opt_out, suppression_add
+from contacts.models import Contact
+from contacts.services import person_opt_out_record
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
 from sends.webhook_selectors import campaign_ids_with_queued_sends, sends_in_flight_exist
@@ -25,22 +25,12 @@ class OptOutResult:
 
 
 @transaction.atomic
-def number_opt_out(*, e164: str, source: str) -> OptOutResult:
-    """Unsubscribe the contact (if any), suppress the number (even without a contact, so that a later import
-    cannot add it as subscribed) and skip every send still queued to it."""
-    already_suppressed = Suppression.objects.filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).exists()
-    suppression_add(phone_number=e164, reason=Suppression.Reason.OPT_OUT, source=source)
-    # Concurrent opt-outs of one number queue on this row, so each sees what the one before it did.
-    Suppression.objects.select_for_update().filter(phone_number=e164, reason=Suppression.Reason.OPT_OUT).first()
-    contact = Contact.objects.filter(phone_number=e164).first()
-    if contact is None:
-        newly = not already_suppressed
-    else:
-        newly = contact.status != Contact.Status.UNSUBSCRIBED or contact.opted_out_at is None
-        if newly:
-            contact_opt_out(contact=contact, source=source)
+def number_opt_out(*, e164: str, method: str, source: str, text: str = "") -> OptOutResult:
+    """The person opted out (`method`: a keyword, a phrase, Plivo's intent, their carrier): record it as
+    theirs (contacts.services.person_opt_out_record) and skip every send still queued to the number."""
+    recorded = person_opt_out_record(e164=e164, method=method, source=source, text=text)
     skipped = queued_sends_skip(e164=e164, reason=CampaignSend.SkipReason.OPTED_OUT)
-    return OptOutResult(newly_opted_out=newly, contact=contact, sends_skipped=skipped)
+    return OptOutResult(newly_opted_out=recorded.newly_opted_out, contact=recorded.contact, sends_skipped=skipped)
 
 
 def queued_sends_skip(*, e164: str, reason: str) -> int:

@@ -19,7 +19,7 @@ from contacts.models import Contact, Suppression
 from contacts.services import contact_create, contact_import
 from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.backends.base import BaseSmsBackend
-from sends.models import CampaignSend, InboundMessage
+from sends.models import CampaignSend, HelpReply, InboundMessage
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.inbound import inbound_message_receive, inbound_text_action, text_normalize
 from sends.tests.factories import CampaignSendFactory
@@ -34,9 +34,12 @@ from smscampaigns.tests.helpers import run_concurrently
 
 Action = InboundMessage.Action
 OUR_NUMBER = "+14155550100"
-OPT_OUT_KEYWORDS = ["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
+OPT_OUT_KEYWORDS = [
+    *["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"],
+    *["BAJA", "ALTO", "PARAR", "PARE", "CANCELAR", "ARRET", "ARRÊT", "DESABONNER", "DÉSABONNER", "DESINSCRIRE"],
+]
 OPT_IN_KEYWORDS = ["START", "UNSTOP", "YES", "RESUME"]
-HELP_KEYWORDS = ["HELP", "INFO"]
+HELP_KEYWORDS = ["HELP", "INFO", "AYUDA", "AIDE"]
 
 # --- The parser ------------------------------------------------------------------------------------
 
@@ -328,19 +331,61 @@ class TestOptInAndHelp:
         assert AuditEvent.objects.filter(action="suppression.lifted").exists()
         assert contact_create(phone_number=number, consent_source="web form").status == Contact.Status.SUBSCRIBED
 
-    @pytest.mark.parametrize("keyword", HELP_KEYWORDS)
+    @pytest.mark.parametrize("keyword", ["HELP", "INFO"])
     def test_help_replies_with_the_configured_help_text(self, keyword, run_on_commit, sms_outbox, settings):
         settings.SMS_BRAND_NAME = "Acme Shoes"
         settings.SMS_SUPPORT_CONTACT = "help@acme.example"
         settings.SMS_HELP_TEXT = "{brand}: deals by text. Help: {support}. Reply STOP to stop."
         number = str(ContactFactory().phone_number)
         run_on_commit(inbound_payload(sender=number, to="+14155550111", text=keyword))
-        run_on_commit(inbound_payload(sender=number, to="+14155550111", text=keyword))
         assert [m.body for m in sms_outbox] == [
             "Acme Shoes: deals by text. Help: help@acme.example. Reply STOP to stop."
-        ] * 2
+        ]
         assert {m.sender for m in sms_outbox} == {"+14155550111"}
-        assert InboundMessage.objects.filter(action=Action.HELP).count() == 2
+        assert InboundMessage.objects.filter(action=Action.HELP).count() == 1
+
+    def test_help_is_answered_once_per_number_per_interval(self, run_on_commit, sms_outbox, settings):
+        settings.SMS_HELP_REPLY_INTERVAL_SECONDS = 3600
+        number, other = str(ContactFactory().phone_number), str(ContactFactory().phone_number)
+        run_on_commit(inbound_payload(sender=number, text="HELP"))
+        run_on_commit(inbound_payload(sender=number, text="help!"))
+        run_on_commit(inbound_payload(sender=other, text="INFO"))
+        assert [m.destinations for m in sms_outbox] == [[number], [other]]
+        # Every HELP is still recorded for staff; only the reply is held back.
+        assert InboundMessage.objects.filter(from_number=number, action=Action.HELP).count() == 2
+        # Once the interval has passed (the last answer is older than it), the number is answered again.
+        HelpReply.objects.filter(phone_number=number).update(replied_at=timezone.now() - timedelta(seconds=3601))
+        run_on_commit(inbound_payload(sender=number, text="HELP"))
+        assert [m.destinations for m in sms_outbox] == [[number], [other], [number]]
+
+    @pytest.mark.parametrize(
+        ("text", "reply"),
+        [
+            ("BAJA", "Te diste de baja de smscampaigns."),
+            ("Arrêt", "Vous êtes désabonné de smscampaigns."),
+            ("alto!", "Te diste de baja de smscampaigns."),
+            ("STOP", "You are unsubscribed from smscampaigns."),
+            ("AYUDA", "smscampaigns: mensajes de marketing."),
+            ("aide", "smscampaigns : messages marketing."),
+            ("HELP", "smscampaigns: marketing texts."),
+        ],
+    )
+    def test_the_reply_is_in_the_language_of_the_keyword(self, text, reply, run_on_commit, sms_outbox):
+        run_on_commit(inbound_payload(sender=str(ContactFactory().phone_number), text=text))
+        assert [m.body.startswith(reply) for m in sms_outbox] == [True]
+
+    def test_a_language_without_a_template_gets_the_default_reply(self, run_on_commit, sms_outbox, settings):
+        settings.SMS_OPT_OUT_KEYWORDS = [*settings.SMS_OPT_OUT_KEYWORDS, "HALT"]
+        settings.SMS_KEYWORD_LANGUAGES = {"HALT": "de"}
+        run_on_commit(inbound_payload(sender=str(ContactFactory().phone_number), text="halt"))
+        assert sms_outbox[0].body.startswith("You are unsubscribed from smscampaigns.")
+
+    def test_help_interval_zero_answers_every_help(self, run_on_commit, sms_outbox, settings):
+        settings.SMS_HELP_REPLY_INTERVAL_SECONDS = 0
+        number = str(ContactFactory().phone_number)
+        run_on_commit(inbound_payload(sender=number, text="HELP"))
+        run_on_commit(inbound_payload(sender=number, text="HELP"))
+        assert len(sms_outbox) == 2
 
     def test_other_texts_are_kept_for_staff_without_reply(self, run_on_commit, sms_outbox):
         contact = ContactFactory()

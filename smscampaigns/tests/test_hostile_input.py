@@ -36,7 +36,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import Contact, ContactImport, ContactImportError
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
@@ -65,6 +65,8 @@ TYPED_FIELDS = {
     ],
     "contacts.ContactList": ["name", "description"],
     "contacts.Suppression": ["source", "note"],
+    # The words a person texted, the consent wording and source an integration gave, a client's user agent.
+    "contacts.ConsentEvent": ["source", "text", "user_agent"],
     "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
@@ -90,6 +92,7 @@ WRITTEN_BY_CODE = {
         "timezone": "validated against the IANA names",
     },
     "contacts.Suppression": {"phone_number": "validated and stored as E.164"},
+    "contacts.ConsentEvent": {"phone_number": "the validated E.164 number of a contact or of an inbound text"},
     "contacts.ContactImport": {
         "default_region": "validated: two letters",
         "file": "a storage path the server chooses",
@@ -355,6 +358,13 @@ def hostile_world(django_user_model) -> HostileWorld:
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),
+        ConsentEvent.objects.create(
+            **_typed("contacts.ConsentEvent"),
+            contact=texted,
+            phone_number=str(texted.phone_number),
+            kind=ConsentEvent.Kind.OPTED_OUT,
+            method=ConsentEvent.Method.INBOUND_PHRASE,
+        ),
         AuditEvent.objects.create(
             **_typed("audit.AuditEvent"), actor=manager, action="contact.opted_out", target_type="contacts.contact"
         ),

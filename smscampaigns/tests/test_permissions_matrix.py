@@ -29,6 +29,7 @@ from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
+from contacts.services import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
@@ -120,6 +121,7 @@ ADMIN_ALLOWED = {
     **_per_model("axes.AccessFailureLog", _SUPERUSERS_ONLY),
     # Records of what happened: read by every role, written by nobody through the admin.
     **_per_model("audit.AuditEvent", _READ_ONLY_RECORD),
+    **_per_model("contacts.ConsentEvent", _READ_ONLY_RECORD),
     **_per_model("sends.CampaignSend", _READ_ONLY_RECORD),
     **_per_model("sends.DeliveryReport", _READ_ONLY_RECORD),
     **_per_model("sends.InboundMessage", _READ_ONLY_RECORD),
@@ -304,6 +306,7 @@ def world(django_user_model) -> World:
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
         audit_record(actor=superuser, action="contact.created", target=contact),
+        consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
         superuser,
         Group.objects.get(name=VIEWER),
         TokenProxy.objects.get(pk=Token.objects.create(user=superuser).pk),
