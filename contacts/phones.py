@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+import phonenumbers.geocoder
 from django.conf import settings
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as number_timezones
@@ -44,7 +45,9 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 class NormalizedNumber:
     e164: str
     region: str  # ISO 3166 alpha-2, e.g. "US"
-    timezone: str  # IANA name derived from the number; "" when it cannot be told
+    # Every IANA zone the number's area may be in, as phonenumbers knows them; () when it cannot be told. A
+    # guess, never what the person told us: it is not stored on the contact (campaigns.quiet_hours uses it).
+    timezones: tuple[str, ...]
 
 
 def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
@@ -70,37 +73,83 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
         raise ApplicationError(f"{text!r} is not a valid phone number: {reason}", field="phone_number")
     e164 = f"+{country_code}{national}"
     if phonenumbers.is_number_type_geographical(number_type, country_code):
-        zone = _zone_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
+        zones = _zones_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
     else:
-        zone = _zone_for_country_code(country_code)
+        zones = _zones_for_country_code(country_code)
     # Non-geographic numbers (+800 ...) belong to region "001", which is no country.
     country = number_region if number_region and number_region.isalpha() else ""
-    return NormalizedNumber(e164=e164, region=country, timezone=zone)
+    return NormalizedNumber(e164=e164, region=country, timezones=zones)
 
 
-def timezone_for_number(number: phonenumbers.PhoneNumber) -> str:
-    """The IANA timezone of a number's area, or "" when the number spans several and none is implied."""
-    return _first_zone(number_timezones.time_zones_for_number(number))
-
-
-def _first_zone(zones) -> str:
-    # A number whose area spans several zones (e.g. a US toll-free number) still gets the first one:
-    # quiet hours then apply in a plausible local time rather than in UTC.
-    zones = [z for z in zones if z != _UNKNOWN_ZONE]
-    return zones[0] if zones else ""
+def timezones_for_number(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    """Every IANA zone a number's area may be in; () when phonenumbers cannot tell."""
+    return _known_zones(number_timezones.time_zones_for_number(number))
 
 
 @lru_cache(maxsize=65536)
-def _zone_for_prefix(digits: str) -> str:
+def number_zones(e164: str) -> tuple[str, ...]:
+    """Every IANA zone the number (E.164) may be in, as its numbering area says; () when it cannot be told."""
+    try:
+        return timezones_for_number(phonenumbers.parse(e164, None))
+    except NumberParseException:
+        return ()
+
+
+# The names phonenumbers' geocoder gives US states (a whole area code, or "City, ST" within one), keyed by
+# the USPS code that quiet-hours rules use ("US-FL"). The geocoder has no codes of its own.
+_US_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
+    "CT": "Connecticut", "DE": "Delaware", "DC": "Washington D.C.", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
+    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
+    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
+    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
+    "WA": "Washington State", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+}  # fmt: skip
+_US_STATE_BY_NAME = {name: code for code, name in _US_STATES.items()}
+# The geocoder's data for the US reads at most the country code and the first six digits (NPA-NXX).
+_US_GEOCODE_PREFIX = 7
+
+
+def number_subdivision(e164: str) -> str:
+    """The ISO 3166-2 code of the US state a number's area code belongs to ("US-FL"); "" elsewhere, for
+    numbers of no one state (toll-free) and for areas the geocoder does not name."""
+    if not e164.startswith("+1"):
+        return ""
+    return _us_state_for_prefix(e164[1 : 1 + _US_GEOCODE_PREFIX])
+
+
+@lru_cache(maxsize=65536)
+def _us_state_for_prefix(digits: str) -> str:
+    try:
+        number = phonenumbers.parse(f"+{digits}{'0' * (11 - len(digits))}", None)
+    except NumberParseException:
+        return ""
+    if phonenumbers.region_code_for_number(number) != "US":
+        return ""
+    description = phonenumbers.geocoder.description_for_number(number, "en")
+    code = description.rsplit(", ", 1)[1] if ", " in description else _US_STATE_BY_NAME.get(description, "")
+    return f"US-{code}" if code in _US_STATES else ""
+
+
+def _known_zones(zones) -> tuple[str, ...]:
+    return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+
+
+@lru_cache(maxsize=65536)
+def _zones_for_prefix(digits: str) -> tuple[str, ...]:
     # The longest-prefix match of phonenumbers' time_zones_for_geographical_number, on the leading digits
     # only (all it reads), so area codes shared by many rows are looked up once.
     for length in range(len(digits), 0, -1):
         zones = number_timezones.TIMEZONE_DATA.get(digits[:length])
         if zones is not None:
-            return _first_zone(zones)
-    return ""
+            return _known_zones(zones)
+    return ()
 
 
 @lru_cache(maxsize=1024)
-def _zone_for_country_code(country_code: int) -> str:
-    return _first_zone(number_timezones.TIMEZONE_DATA.get(str(country_code), ()))
+def _zones_for_country_code(country_code: int) -> tuple[str, ...]:
+    return _known_zones(number_timezones.TIMEZONE_DATA.get(str(country_code), ()))

@@ -55,7 +55,8 @@ def contact_create(
         country=number.region,
         first_name=first_name,
         last_name=last_name,
-        timezone=timezone_name or number.timezone,
+        # Only a zone the person gave is stored; quiet hours derive the number's zones at send time.
+        timezone=timezone_name,
         attributes=attributes or {},
         status=Contact.Status.SUBSCRIBED if subscribe else Contact.Status.UNSUBSCRIBED,
         consent_source=consent_source,
@@ -477,9 +478,6 @@ def contact_update(
                 raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
             contact.phone_number, contact.country = number.e164, number.region
             changed += ["phone_number", "country"]
-            if "timezone" not in fields:
-                contact.timezone = number.timezone
-                changed.append("timezone")
     if changed:
         contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
     if lists is not None:

@@ -30,6 +30,8 @@ class CampaignSend(models.Model):
         INVALID_NUMBER = "invalid_number", "Invalid number"
         DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
         CANCELLED = "cancelled", "Campaign cancelled"
+        # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
+        NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).

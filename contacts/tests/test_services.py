@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def test_normalize_phone_accepts_every_format(raw, region, e164, country):
     number = normalize_phone(raw, region=region)
     assert (number.e164, number.region) == (e164, country)
-    assert number.timezone
+    assert number.timezones
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,11 @@ def test_normalize_phone_rejects_with_a_reason(raw, reason):
     assert excinfo.value.field == "phone_number"
 
 
-def test_contact_create_derives_timezone_and_records_consent():
+def test_contact_create_stores_no_derived_timezone_and_records_consent():
+    """The timezone field holds what the person gave; the number's zones are worked out at send time."""
     contact = contact_create(phone_number="(212) 555-0142", consent_source="signup form")
     assert contact.phone_number == "+12125550142"
-    assert contact.timezone == "America/New_York"
+    assert contact.timezone == ""
     assert contact.status == Contact.Status.SUBSCRIBED
     assert contact.consented_at is not None
 
@@ -92,11 +93,11 @@ def test_suppression_add_rejects_unknown_reason():
         suppression_add(phone_number="+14155550154", reason="because")
 
 
-def test_contact_update_rederives_country_and_timezone_from_a_new_number():
-    contact = contact_create(phone_number="+14155550150", consent_source="web")
+def test_contact_update_rederives_country_from_a_new_number_and_keeps_the_given_timezone():
+    contact = contact_create(phone_number="+14155550150", consent_source="web", timezone_name="Europe/Paris")
     contact_update(contact=contact, phone_number="020 7946 0958", region="GB")
     contact.refresh_from_db()
-    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "Europe/London")
+    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "Europe/Paris")
     assert contact.status == Contact.Status.SUBSCRIBED
 
 
@@ -122,3 +123,19 @@ def test_list_members_change_counts_only_real_changes():
     with pytest.raises(ApplicationError, match="both added and removed"):
         contact_list_members_change(contact_list=vip, add=[a], remove=[a])
     assert list(vip.contacts.all()) == [a]
+
+
+def test_contact_create_of_a_multi_zone_number_stores_no_guessed_zone():
+    """An Australian mobile once got Australia/Adelaide, the first zone of phonenumbers' list, as if the person
+    had said so."""
+    contact = contact_create(phone_number="+61 412 345 678", consent_source="web")
+    assert contact.timezone == ""
+    given = contact_create(phone_number="+61 412 345 679", consent_source="web", timezone_name="Australia/Perth")
+    assert given.timezone == "Australia/Perth"
+
+
+def test_contact_update_of_the_number_stores_no_guessed_zone():
+    contact = contact_create(phone_number="+14155550151", consent_source="web")
+    contact_update(contact=contact, phone_number="+1 800 555 0199")
+    contact.refresh_from_db()
+    assert contact.timezone == ""
