@@ -15,6 +15,7 @@ Dispatch asks once per send, so everything here is cached per number prefix, per
 day: a wave of sends to the same few areas costs a few dictionary look-ups each.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -46,6 +47,10 @@ DEFAULT_QUIET_HOURS_RULES: dict[str, tuple[str, str]] = {
     # 8:00 a.m. or after 8:00 p.m. at the recipient's local time.
     "US-WA": ("08:00", "20:00"),
 }
+
+# QUIET_HOURS_RULES (as the environment gives it) lifting every default above: drills and benchmarks, whose
+# real clocks run at any hour, set it beside a QUIET_HOURS_START-END of the whole day.
+WITHOUT_LOCAL_RULES = json.dumps(dict.fromkeys(DEFAULT_QUIET_HOURS_RULES))
 
 # Plivo's message_expiry bounds, in seconds (Plivo support, "Message Expiry": 5 to 10,799; default 10,800).
 PLIVO_MIN_EXPIRY_SECONDS = 5
@@ -90,6 +95,11 @@ def quiet_hours_verdict(
     else:
         zones = number_zones(e164) or (settings.TIME_ZONE,)
     window = quiet_window(country=country, e164=e164)
+    uncertain = len(zones) > 1
+    if not window:
+        # The settings and rules leave no moment at all, whatever the zone: everyone waits (not a skip, which
+        # would be final), and is looked at again a day later.
+        return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=None, next_window=now + timedelta(days=1))
     if min_left is None:
         min_left = timedelta(seconds=settings.QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS)
     open_until = next_window = None
@@ -102,7 +112,7 @@ def quiet_hours_verdict(
         if start > now:
             next_window = start
             break
-    return QuietHoursVerdict(zones=zones, uncertain=len(zones) > 1, open_until=open_until, next_window=next_window)
+    return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=open_until, next_window=next_window)
 
 
 def message_expiry_seconds(*, now: datetime, open_until: datetime) -> int:
@@ -151,13 +161,14 @@ def _clock(value) -> time:
 
 
 def _minutes(value: time) -> int:
-    return value.hour * 60 + value.minute
+    # Up to the next whole minute: 23:59:59.999 ends the day, and a window is never widened by rounding.
+    return value.hour * 60 + value.minute + (1 if value.second or value.microsecond else 0)
 
 
 def _day_parts(start: time, end: time) -> Minutes:
     s, e = _minutes(start), _minutes(end)
     if s == e:
-        return ((0, _DAY),)  # no quiet hours at all
+        return ()  # a window of no length: no moment is allowed
     if s < e:
         return ((s, e),)
     return ((0, e), (s, _DAY))  # a window across midnight, e.g. 20:00-02:00

@@ -478,6 +478,11 @@ def contact_update(
                 raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
             contact.phone_number, contact.country = number.e164, number.region
             changed += ["phone_number", "country"]
+            if "timezone" not in fields and contact.timezone:
+                # The zone went with the old number (a person given one for a Los Angeles number and now on a
+                # London one would be texted at night): the new number's zones are derived at send time.
+                contact.timezone = ""
+                changed.append("timezone")
     if changed:
         contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
     if lists is not None:

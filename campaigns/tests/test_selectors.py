@@ -1,5 +1,5 @@
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -273,3 +273,30 @@ def test_grouped_preview_equals_the_preview_of_every_recipient_one_by_one(body):
         deferred.add(preview.deferred_by_quiet_hours)
     assert 0 < preview.audience.eligible < preview.audience.total
     assert len(deferred) > 3
+
+
+def test_preview_counts_uncertain_zones_those_waiting_for_a_common_window_and_those_without_one(settings):
+    """11:15 UTC in June: 21:15 in Sydney. An Australian mobile without a zone waits (though 19:15 in Perth);
+    with its zone given (Perth) it goes now; a toll-free number has no common window in 09:00-18:00."""
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(8), time(21)
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Sale today")
+    campaign.lists.set([audience])
+    people = [
+        ContactFactory(phone_number="+61412345678", country="AU", timezone=""),
+        ContactFactory(phone_number="+61412345679", country="AU", timezone="Australia/Perth"),
+        ContactFactory(phone_number="+18005550199", country="US", timezone=""),
+    ]
+    for contact in people:
+        contact_lists_add(contact=contact, contact_lists=[audience])
+    now = datetime(2026, 6, 1, 11, 15, tzinfo=UTC)
+
+    preview = campaign_preview(campaign=campaign, now=now)
+    # The toll-free number's zones share 22:00-23:30 UTC: it waits too.
+    assert (preview.uncertain_zone, preview.waiting_for_common_window, preview.no_common_quiet_window) == (2, 2, 0)
+    assert preview.deferred_by_quiet_hours == 2
+
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(9), time(18)
+    preview = campaign_preview(campaign=campaign, now=now)
+    assert (preview.uncertain_zone, preview.waiting_for_common_window, preview.no_common_quiet_window) == (2, 1, 1)
+    assert preview.deferred_by_quiet_hours == 2  # the Australian waits; in Perth it is 19:15, past 18:00

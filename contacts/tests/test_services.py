@@ -93,11 +93,14 @@ def test_suppression_add_rejects_unknown_reason():
         suppression_add(phone_number="+14155550154", reason="because")
 
 
-def test_contact_update_rederives_country_from_a_new_number_and_keeps_the_given_timezone():
-    contact = contact_create(phone_number="+14155550150", consent_source="web", timezone_name="Europe/Paris")
+def test_contact_update_rederives_country_from_a_new_number_and_drops_the_old_numbers_zone():
+    contact = contact_create(phone_number="+14155550150", consent_source="web", timezone_name="America/Los_Angeles")
     contact_update(contact=contact, phone_number="020 7946 0958", region="GB")
     contact.refresh_from_db()
-    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "Europe/Paris")
+    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "")
+    contact_update(contact=contact, phone_number="+14155550150", timezone="America/Denver")
+    contact.refresh_from_db()
+    assert contact.timezone == "America/Denver"  # given with the new number: kept
     assert contact.status == Contact.Status.SUBSCRIBED
 
 
