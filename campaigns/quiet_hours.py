@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
-from contacts.phones import number_subdivision, number_zones
+from contacts.phones import number_subdivisions, number_zones
 
 # Local windows stricter than the federal baseline, by ISO 3166-1 country ("US") or ISO 3166-2 subdivision
 # ("US-FL", the state of a US number's area code). Only rules whose source could be cited are listed; a
@@ -124,7 +124,7 @@ def message_expiry_seconds(*, now: datetime, open_until: datetime) -> int:
 
 def quiet_window(*, country: str, e164: str) -> Minutes:
     """The local window for a number: the baseline narrowed by its country's and its state's rules."""
-    return _window(country.upper(), number_subdivision(e164), _rules_key())
+    return _window(country.upper(), number_subdivisions(e164), _rules_key())
 
 
 def quiet_hours_rules() -> dict[str, tuple[time, time]]:
@@ -185,10 +185,10 @@ def _intersect(a: Minutes, b: Minutes) -> Minutes:
 
 
 @lru_cache(maxsize=4096)
-def _window(country: str, subdivision: str, key: tuple) -> Minutes:
+def _window(country: str, subdivisions: tuple[str, ...], key: tuple) -> Minutes:
     rules = _rules(key)
     window = _day_parts(key[0], key[1])
-    for name in (country, subdivision):
+    for name in (country, *subdivisions):
         if name and name in rules:
             window = _intersect(window, _day_parts(*rules[name]))
     return window

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-import phonenumbers.geocoder
 from django.conf import settings
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as number_timezones
@@ -20,6 +19,7 @@ from phonenumbers import timezone as number_timezones
 # equivalence test fails if an upgrade changes its meaning.
 from phonenumbers.phonenumberutil import _number_type_helper
 
+from contacts.us_area_codes import US_AREA_CODE_STATES
 from smscampaigns.errors import ApplicationError
 
 _PARSE_ERRORS = {
@@ -95,44 +95,18 @@ def number_zones(e164: str) -> tuple[str, ...]:
         return ()
 
 
-# The names phonenumbers' geocoder gives US states (a whole area code, or "City, ST" within one), keyed by
-# the USPS code that quiet-hours rules use ("US-FL"). The geocoder has no codes of its own.
-_US_STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "Washington D.C.", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
-    "WA": "Washington State", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-}  # fmt: skip
-_US_STATE_BY_NAME = {name: code for code, name in _US_STATES.items()}
-# The geocoder's data for the US reads at most the country code and the first six digits (NPA-NXX).
-_US_GEOCODE_PREFIX = 7
-
-
-def number_subdivision(e164: str) -> str:
-    """The ISO 3166-2 code of the US state a number's area code belongs to ("US-FL"); "" elsewhere, for
-    numbers of no one state (toll-free) and for areas the geocoder does not name."""
+def number_subdivisions(e164: str) -> tuple[str, ...]:
+    """The ISO 3166-2 codes of the US state of a number's area code (("US-FL",); both states where the area
+    code straddles two); () elsewhere, for numbers of no one state (toll-free) and for areas phonenumbers'
+    geocoder names no state for."""
     if not e164.startswith("+1"):
-        return ""
-    return _us_state_for_prefix(e164[1 : 1 + _US_GEOCODE_PREFIX])
+        return ()
+    return _us_states_of_area_code(e164[2:5])
 
 
-@lru_cache(maxsize=65536)
-def _us_state_for_prefix(digits: str) -> str:
-    try:
-        number = phonenumbers.parse(f"+{digits}{'0' * (11 - len(digits))}", None)
-    except NumberParseException:
-        return ""
-    if phonenumbers.region_code_for_number(number) != "US":
-        return ""
-    description = phonenumbers.geocoder.description_for_number(number, "en")
-    code = description.rsplit(", ", 1)[1] if ", " in description else _US_STATE_BY_NAME.get(description, "")
-    return f"US-{code}" if code in _US_STATES else ""
+@lru_cache(maxsize=1024)
+def _us_states_of_area_code(area_code: str) -> tuple[str, ...]:
+    return tuple(f"US-{code}" for code in US_AREA_CODE_STATES.get(area_code, "").split())
 
 
 def _known_zones(zones) -> tuple[str, ...]:

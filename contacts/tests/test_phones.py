@@ -1,7 +1,8 @@
 import phonenumbers
 import pytest
 
-from contacts.phones import normalize_phone, number_subdivision, number_zones, timezones_for_number
+from contacts.phones import normalize_phone, number_subdivisions, number_zones, timezones_for_number
+from contacts.us_area_codes import US_AREA_CODE_STATES, area_code_states_from_geocoder
 from smscampaigns.errors import ApplicationError
 
 NUMBERS = [
@@ -66,17 +67,24 @@ def test_a_number_spanning_several_zones_keeps_them_all_not_the_first():
 
 
 @pytest.mark.parametrize(
-    ("e164", "subdivision"),
+    ("e164", "subdivisions"),
     [
-        ("+13055550123", "US-FL"),  # the geocoder names the state
-        ("+12125550142", "US-NY"),  # the geocoder names a city: "New York, NY"
-        ("+12065550123", "US-WA"),  # "Washington State"
-        ("+14055550123", "US-OK"),
-        ("+14105550123", "US-MD"),
-        ("+18005550199", ""),  # toll-free: no state
-        ("+16045550123", ""),  # Canada under +1
-        ("+442079460958", ""),
+        ("+13055550123", ("US-FL",)),  # the geocoder names the state
+        ("+12125550142", ("US-NY",)),  # the geocoder names a city: "New York, NY"
+        ("+12065550123", ("US-WA",)),  # "Washington State"
+        ("+14055550123", ("US-OK",)),
+        ("+14105550123", ("US-MD",)),
+        ("+12015550123", ("US-NJ", "US-NY")),  # one of its prefixes is in New York
+        ("+18005550199", ()),  # toll-free: no state
+        ("+16045550123", ()),  # Canada under +1
+        ("+442079460958", ()),
     ],
 )
-def test_number_subdivision_is_the_state_of_a_us_area_code(e164, subdivision):
-    assert number_subdivision(e164) == subdivision
+def test_number_subdivisions_are_the_state_of_a_us_area_code(e164, subdivisions):
+    assert number_subdivisions(e164) == subdivisions
+
+
+def test_the_area_code_table_is_what_phonenumbers_geocoder_says():
+    """Generated, not hand-written: after a phonenumbers upgrade, `python -m contacts.us_area_codes` prints the
+    new table."""
+    assert area_code_states_from_geocoder() == US_AREA_CODE_STATES
