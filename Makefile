@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 SIMULATOR_PORT ?= 8999
 
-.PHONY: install run test lint format audit audit-if-reachable bench drills migrate clean chromium
+.PHONY: install setup run test lint format audit audit-if-reachable bench drills migrate clean chromium
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -20,24 +20,23 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-# The embedded default: SQLite, a file-system Celery broker, web + worker + beat in the foreground.
-run: export DEBUG ?= true
-run: export WEB_PORT = $(PORT)
-run: export PATH := $(CURDIR)/$(BIN):$(PATH)
-run: export SIMULATOR_PORT := $(SIMULATOR_PORT)
-# Offline by default: the plivo backend talks to the Plivo simulator (Procfile.dev starts it) with demo
-# credentials, and the simulator calls this web server back. Set these in the environment to change them.
-run: export SMS_BACKEND ?= sends.backends.plivo.SmsBackend
-run: export PLIVO_API_URL ?= http://127.0.0.1:$(SIMULATOR_PORT)
-run: export PLIVO_AUTH_ID ?= MADEMOSIMULATOR00001
-run: export PLIVO_AUTH_TOKEN ?= demo-simulator-auth-token-not-a-secret
-run: export PLIVO_SENDER ?= +14155550100
-run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(INSTALLED)
+# Everything `make run` does before it starts the processes: install, the development `.env` (written the
+# first time: DEBUG on, a generated SECRET_KEY, the embedded database and broker, the simulator's
+# credentials; later runs only move its loopback ports to this run's), the database, the demo login. After
+# it, `.venv/bin/python manage.py ...` works in any terminal with nothing exported by hand.
+setup: $(INSTALLED)
 	@mkdir -p var
+	@DEBUG=true $(BIN)/python manage.py dev_env --port $(PORT) --simulator-port $(SIMULATOR_PORT)
 	$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py demo_setup --port $(PORT)
-	$(BIN)/honcho --procfile Procfile.dev start
+
+# The embedded default: SQLite, a file-system Celery broker, web + worker + beat + the Plivo simulator in the
+# foreground. Each reads `.env` through the settings, where a variable set in the shell wins over the file
+# (so honcho is told not to inject the file itself: it would win over the shell).
+run: export WEB_PORT = $(PORT)
+run: export PATH := $(CURDIR)/$(BIN):$(PATH)
+run: setup
+	$(BIN)/honcho --env /dev/null --procfile Procfile.dev start
 
 test: $(INSTALLED) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -50,9 +49,11 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
+# ruff, then the import direction of docs/architecture.md (import-linter's contracts in pyproject.toml).
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

@@ -21,7 +21,6 @@ from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
 
 Status = Campaign.Status
-SEND_PERMISSION = "campaigns.send_campaign"
 CHANGE_PERMISSION = "campaigns.change_campaign"
 NAME_PLACEHOLDERS = ["first_name", "last_name"]
 
@@ -47,15 +46,15 @@ class CampaignAction:
 CAMPAIGN_ACTIONS = {
     action.name: action
     for action in [
-        CampaignAction("schedule", "Schedule", SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
-        CampaignAction("send_now", "Send now", SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
+        CampaignAction("schedule", "Schedule", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
+        CampaignAction("send_now", "Send now", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
         CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION, frozenset({Status.SCHEDULED})),
         CampaignAction("pause", "Pause", CHANGE_PERMISSION, frozenset({Status.SENDING})),
-        CampaignAction("resume", "Resume", SEND_PERMISSION, frozenset({Status.PAUSED})),
+        CampaignAction("resume", "Resume", Campaign.SEND_PERMISSION, frozenset({Status.PAUSED})),
         CampaignAction(
             "cancel",
             "Cancel campaign",
-            SEND_PERMISSION,
+            Campaign.SEND_PERMISSION,
             frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}),
             "Cancel this campaign? This cannot be undone.",
         ),
@@ -339,7 +338,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
             "scheduled_at_value": f"{timezone.localtime(scheduled_at):%Y-%m-%dT%H:%M:%S}" if scheduled_at else "",
             "scheduled_at_label": _local_time_label(scheduled_at) if scheduled_at else "",
             "staff_timezone": timezone.get_current_timezone_name(),
-            "may_send": request.user.has_perm(SEND_PERMISSION),
+            "may_send": request.user.has_perm(Campaign.SEND_PERMISSION),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context)
 
@@ -361,7 +360,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
                 messages.success(request, f"{campaign}: now {campaign.get_status_display()}.")
 
     def has_send_permission(self, request):
-        return request.user.has_perm(SEND_PERMISSION)
+        return request.user.has_perm(Campaign.SEND_PERMISSION)
 
     @admin.action(description="Send the selected drafts now", permissions=["send"])
     def send_now_selected(self, request, queryset):

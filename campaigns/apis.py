@@ -305,7 +305,7 @@ class CampaignApi(CampaignRetrieveApi, CampaignUpdateApi, CampaignDeleteApi):  #
     pass
 
 
-SEND_PERMISSIONS = ["campaigns.change_campaign", "campaigns.send_campaign"]
+SEND_PERMISSIONS = ["campaigns.change_campaign", Campaign.SEND_PERMISSION]
 # A quick send also makes contacts (recording consent on those without) and the list of its audience.
 QUICK_SEND_PERMISSIONS = [
     "campaigns.add_campaign",

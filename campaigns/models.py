@@ -16,19 +16,21 @@ class Campaign(models.Model):
         PAUSED = "paused", "Paused"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
 
     # Which statuses each status may move to. Terminal statuses move nowhere.
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.DRAFT: frozenset({Status.SCHEDULED, Status.CANCELLED}),
         Status.SCHEDULED: frozenset({Status.DRAFT, Status.SENDING, Status.CANCELLED}),
-        Status.SENDING: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED, Status.FAILED}),
-        Status.PAUSED: frozenset({Status.SENDING, Status.CANCELLED, Status.FAILED}),
+        Status.SENDING: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED}),
+        Status.PAUSED: frozenset({Status.SENDING, Status.CANCELLED}),
         Status.COMPLETED: frozenset(),
         Status.CANCELLED: frozenset(),
-        Status.FAILED: frozenset(),
     }
     EDITABLE_STATUSES = frozenset({Status.DRAFT})
+    # A test send is for before launch: once it is sending, the real messages are the test.
+    TEST_SEND_STATUSES = frozenset({Status.DRAFT, Status.SCHEDULED})
+    # The permission that sending, scheduling, resuming and test sends need, wherever they are asked for.
+    SEND_PERMISSION = "campaigns.send_campaign"
 
     name = models.CharField(max_length=200)
     body = models.TextField(help_text="Template: {{ first_name }}, {{ last_name }}, contact attributes")
@@ -37,7 +39,7 @@ class Campaign(models.Model):
     )
     lists = models.ManyToManyField(ContactList, related_name="campaigns", blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    status_reason = models.TextField(blank=True, help_text="Why it is paused or failed, for staff")
+    status_reason = models.TextField(blank=True, help_text="Why it was paused or cancelled, for staff")
     scheduled_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -77,12 +79,13 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def can_transition_to(self, status: str) -> bool:
-        return status in self.TRANSITIONS[self.status]
-
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
+
+    @property
+    def may_test_send(self) -> bool:
+        return self.status in self.TEST_SEND_STATUSES
 
     @property
     def effective_sender(self) -> str:

@@ -144,17 +144,6 @@ def campaign_complete(*, campaign: Campaign) -> Campaign:
     )
 
 
-def campaign_fail(*, campaign: Campaign, reason: str) -> Campaign:
-    return _transition(
-        campaign=campaign,
-        to_status=Status.FAILED,
-        actor=None,
-        action="failed",
-        reason=reason,
-        extra={"completed_at": timezone.now()},
-    )
-
-
 def _validate_ready(campaign: Campaign) -> None:
     if not campaign.body.strip():
         raise ApplicationError("the campaign has no message body", field="body")

@@ -18,10 +18,6 @@ def contact_get_by_phone(*, e164: str) -> Contact | None:
     return Contact.objects.filter(phone_number=e164).first()
 
 
-def number_is_suppressed(*, e164: str) -> bool:
-    return Suppression.objects.filter(phone_number=e164).exists()
-
-
 def suppression_reasons_blocking_opt_in(*, e164: str) -> list[str]:
     """Suppression reasons that no opt-in may lift (everything but the person's own opt-out)."""
     blocking = Suppression.objects.filter(phone_number=e164).exclude(reason=Suppression.Reason.OPT_OUT)

@@ -12,13 +12,13 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from audit.admin import ReadOnlyAdmin
-from campaigns.admin import SEND_PERMISSION, CampaignAdmin
+from campaigns.admin import CampaignAdmin
 from campaigns.models import Campaign
 from campaigns.progress_selectors import failure_label
 from contacts.phones import normalize_phone
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.selectors import staff_phone_number
-from sends.services.test_sends import campaign_test_send_to_staff
+from sends.services.staff_test_sends import campaign_test_send_to_staff
 from smscampaigns.errors import ApplicationError
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES
 
@@ -161,9 +161,6 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 # extends the campaign admin rather than campaigns reaching for it: a subclass adds the button and its view,
 # and is registered in the place of the campaigns app's own. campaigns/admin.py stays whole without sends.
 
-# Before launch: once it is sending, the real messages are the test.
-TEST_SEND_STATUSES = frozenset({Campaign.Status.DRAFT, Campaign.Status.SCHEDULED})
-
 
 class StaffTestSendForm(forms.Form):
     phone_number = forms.CharField(
@@ -179,7 +176,7 @@ class CampaignWithTestSendAdmin(CampaignAdmin):
         return [path("<int:pk>/test-send/", view, name="campaigns_campaign_test_send"), *super().get_urls()]
 
     def _may_test(self, request, campaign: Campaign) -> bool:
-        return request.user.has_perm(SEND_PERMISSION) and campaign.status in TEST_SEND_STATUSES
+        return request.user.has_perm(Campaign.SEND_PERMISSION) and campaign.may_test_send
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)
@@ -193,7 +190,7 @@ class CampaignWithTestSendAdmin(CampaignAdmin):
 
     def test_send_view(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
-        if not request.user.has_perm(SEND_PERMISSION):
+        if not request.user.has_perm(Campaign.SEND_PERMISSION):
             raise PermissionDenied
         back = redirect("admin:campaigns_campaign_change", campaign.pk)
         if not self._may_test(request, campaign):

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from campaigns.models import Campaign
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
-from sends.services.test_sends import MAX_TEST_NUMBERS, campaign_test_send
+from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
 from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
 from smscampaigns.api_views import ApiView
 
@@ -141,7 +141,7 @@ class CampaignTestSendResultSerializer(serializers.Serializer):
 
 class CampaignTestSendApi(ApiView):
     queryset = Campaign.objects.all()
-    required_permissions = ["campaigns.view_campaign", "campaigns.send_campaign"]
+    required_permissions = ["campaigns.view_campaign", Campaign.SEND_PERMISSION]
 
     @extend_schema(
         operation_id="campaigns_test",

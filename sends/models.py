@@ -33,6 +33,17 @@ class CampaignSend(models.Model):
         # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
         NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
 
+    # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.
+    STATUS_ORDER: dict[str, int] = {
+        Status.QUEUED: 0,
+        Status.SENDING: 0,
+        Status.UNKNOWN: 0,
+        Status.SENT: 1,
+        Status.DELIVERED: 2,
+        Status.UNDELIVERED: 2,
+        Status.FAILED: 2,
+    }
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
@@ -74,6 +85,11 @@ class CampaignSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} -> {self.to_number} ({self.status})"
+
+    @classmethod
+    def status_moves_forward(cls, old_status: str, new_status: str) -> bool:
+        """Whether a send at `old_status` may move to `new_status` (a late or repeated report may not)."""
+        return old_status in cls.STATUS_ORDER and cls.STATUS_ORDER[new_status] > cls.STATUS_ORDER[old_status]
 
 
 class DeliveryReport(models.Model):
@@ -141,3 +157,29 @@ class StaffPhone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.phone_number}"
+
+
+class WebhookNonce(models.Model):
+    """A signature nonce of an accepted Plivo webhook, with a fingerprint of the request it came on.
+
+    The same nonce on the same request again is Plivo retrying; on a different request it is a captured
+    signature replayed. A V2 signature covers only the URL and the nonce and never expires, so V2 nonces are
+    kept for as long as V2-only requests are accepted; the rest are pruned after the acceptance window.
+    """
+
+    class Version(models.TextChoices):
+        V2 = "v2", "V2 / Ma-V2"
+        V3 = "v3", "V3 / Ma-V3"
+
+    # Digests cut to 128 bits and kept in uuid columns: 16 bytes a value, fixed whatever a header carries,
+    # and no second (pattern) index as PostgreSQL gets for a text key; one row per callback adds up.
+    nonce_digest = models.UUIDField(primary_key=True, help_text="SHA-256 of the version and the nonce")
+    version = models.CharField(max_length=2, choices=Version.choices)
+    fingerprint = models.UUIDField(help_text="SHA-256 of the request's method, URL and fields")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["version", "seen_at"], name="webhook_nonce_prune_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.version} nonce {self.nonce_digest}"

@@ -1,10 +1,18 @@
-"""Is this webhook request really from Plivo? Checks Plivo's V3 and V2 / Ma-V2 signatures.
+"""Is this webhook request really from Plivo? Checks Plivo's V3 / Ma-V3 and V2 / Ma-V2 signatures.
 
-V3 (`X-Plivo-Signature-V3`, `-V3-Nonce`) signs the URL, the nonce and every parameter; V2
-(`X-Plivo-Signature-V2`, `X-Plivo-Signature-Ma-V2`, `-V2-Nonce`) signs only the URL and the nonce. One valid
-signature is enough. The URL is the one Plivo called, rebuilt from PUBLIC_BASE_URL because behind a proxy
-the request's own host and scheme are not what Plivo signed. The base strings come from the SDK's helpers
-(plivo.utils); the comparison is ours, in constant time, since the SDK compares with `==`/`in`.
+V3 (`X-Plivo-Signature-V3`, `-Ma-V3`, `-V3-Nonce`) signs the URL, the nonce and every parameter; V2
+(`X-Plivo-Signature-V2`, `-Ma-V2`, `-V2-Nonce`) signs only the URL and the nonce. The "Ma" variants are made
+with the main account's token, the others with the token of the (sub)account; either may match ours.
+
+When a request carries V3, its V3 signature decides: a correct V2 beside a wrong V3 is a body changed on
+the way. A request with V2 alone is accepted while PLIVO_WEBHOOK_ACCEPT_V2_ONLY is on, as it must be for an
+account whose message callbacks Plivo signs with V2 only (what Plivo documents for messaging). Because V2
+leaves the body unsigned, every nonce of an accepted request is stored with a fingerprint of the request
+(sends.services.webhook_nonces) and refused on any other request; without that store nothing is accepted.
+
+The URL is the one Plivo called, rebuilt from PUBLIC_BASE_URL because behind a proxy the request's own host
+and scheme are not what Plivo signed. The base strings come from the SDK's helpers (plivo.utils); the
+comparison is ours, in constant time, since the SDK compares with `==`/`in`.
 """
 
 import base64
@@ -12,19 +20,22 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import structlog
 from django.conf import settings
-from django.core.cache import cache
+from django.db import Error as DatabaseError
 from django.http import HttpRequest
-from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3
+from plivo.utils.signature_v3 import construct_get_url, get_signature_v3, get_sorted_params_string
+
+from sends.models import WebhookNonce
+from sends.services.webhook_nonces import webhook_nonces_record, webhook_request_fingerprint
 
 log = structlog.get_logger(__name__)
 
 V2_HEADERS = ("X-Plivo-Signature-V2", "X-Plivo-Signature-Ma-V2")
 V2_NONCE_HEADER = "X-Plivo-Signature-V2-Nonce"
-V3_HEADER = "X-Plivo-Signature-V3"
+V3_HEADERS = ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3")
 V3_NONCE_HEADER = "X-Plivo-Signature-V3-Nonce"
 
 
@@ -33,6 +44,8 @@ class SignatureCheck(StrEnum):
     MISSING = "missing"  # no signature header at all
     INVALID = "invalid"  # a signature that does not match, or no auth token to check it with
     REPLAYED = "replayed"  # a valid signature seen before on a different request
+    V2_ONLY_REFUSED = "v2-only-refused"  # V2 alone, and PLIVO_WEBHOOK_ACCEPT_V2_ONLY is off
+    STORE_UNAVAILABLE = "store-unavailable"  # valid, but its nonce could not be checked against those seen
 
 
 def plivo_callback_url(request: HttpRequest) -> str:
@@ -50,13 +63,21 @@ def signature_v2(*, auth_token: str, url: str, nonce: str) -> str:
 
 
 def signature_v3(*, auth_token: str, method: str, url: str, params: Mapping[str, list[str]], nonce: str) -> str:
-    """Plivo's V3 signature, built exactly as plivo.utils.validate_v3_signature builds it."""
+    """Plivo's V3 signature, on the base string plivo.utils.validate_v3_signature builds.
+
+    The URL's own query is parsed here and handed to the SDK's helpers as parameters: they would parse it
+    from bytes as ASCII and raise on any percent-encoded non-ASCII character, which anyone can put in a
+    URL. For every query they can read, the string is the same.
+    """
+    parts = urlsplit(url)
+    bare_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    query = parse_qs(parts.query, keep_blank_values=True)
     if method.upper() == "GET":
-        # For GET the parameters are in the URL's query string, which the SDK reads itself.
-        base_url = construct_get_url(url, {}).decode("utf-8")
+        base_url = construct_get_url(bare_url, query)
     else:
-        base_url = construct_post_url(url, {key: list(values) for key, values in params.items()}).decode("utf-8")
-    return get_signature_v3(auth_token.encode(), base_url, nonce.encode()).decode()
+        fields = get_sorted_params_string({key: list(values) for key, values in params.items()})
+        base_url = construct_get_url(bare_url, query, not params) + fields.encode()
+    return get_signature_v3(auth_token.encode(), base_url.decode(), nonce.encode()).decode()
 
 
 def _matches(expected: str, received: str) -> bool:
@@ -64,47 +85,38 @@ def _matches(expected: str, received: str) -> bool:
 
 
 def plivo_signature_check(
-    *, method: str, url: str, params: Mapping[str, list[str]], headers: Mapping[str, str], auth_token: str
+    *,
+    method: str,
+    url: str,
+    params: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+    auth_token: str,
+    accept_v2_only: bool = True,
 ) -> SignatureCheck:
-    """Check the signature headers of one request: valid when any one signature matches."""
-    v3, v3_nonce = headers.get(V3_HEADER, ""), headers.get(V3_NONCE_HEADER, "")
+    """Check the signature headers of one request: V3 when present (it covers the body), else V2."""
+    v3_signatures = [headers.get(name, "") for name in V3_HEADERS]
+    v3_nonce = headers.get(V3_NONCE_HEADER, "")
     v2_signatures = [headers.get(name, "") for name in V2_HEADERS]
     v2_nonce = headers.get(V2_NONCE_HEADER, "")
-    if not (v3 and v3_nonce) and not (any(v2_signatures) and v2_nonce):
+    signed_v3 = any(v3_signatures) or bool(v3_nonce)
+    if not signed_v3 and not (any(v2_signatures) or v2_nonce):
         return SignatureCheck.MISSING
     if not auth_token:
         return SignatureCheck.INVALID
-    if v3 and v3_nonce:
+    if signed_v3:
+        if not v3_nonce:
+            return SignatureCheck.INVALID
         expected = signature_v3(auth_token=auth_token, method=method, url=url, params=params, nonce=v3_nonce)
-        # V3 may carry several comma-separated signatures (one per valid token, during a rotation).
-        if any(_matches(expected, candidate) for candidate in v3.split(",")):
-            return SignatureCheck.VALID
+        # A V3 header may carry several comma-separated signatures (one per valid token, during a rotation).
+        candidates = [candidate for header in v3_signatures if header for candidate in header.split(",")]
+        return SignatureCheck.VALID if any(_matches(expected, c) for c in candidates) else SignatureCheck.INVALID
+    if not accept_v2_only:
+        return SignatureCheck.V2_ONLY_REFUSED
     if v2_nonce:
         expected = signature_v2(auth_token=auth_token, url=url, nonce=v2_nonce)
         if any(_matches(expected, candidate) for candidate in v2_signatures if candidate):
             return SignatureCheck.VALID
     return SignatureCheck.INVALID
-
-
-def _request_fingerprint(*, method: str, url: str, params: Mapping[str, list[str]]) -> str:
-    text = "\n".join([method.upper(), url, *(f"{key}={value}" for key in sorted(params) for value in params[key])])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def nonce_first_use(*, nonce: str, fingerprint: str) -> bool:
-    """False when this nonce was already used on a request with different content (a replayed signature).
-
-    The same request sent again (Plivo retrying) keeps its answer: handlers are idempotent. If the cache is
-    down the check is skipped, so a Redis outage never stops opt-outs from being recorded.
-    """
-    key = "plivo-webhook-nonce:" + hashlib.sha256(nonce.encode()).hexdigest()
-    try:
-        if cache.add(key, fingerprint, timeout=settings.PLIVO_WEBHOOK_NONCE_TTL_SECONDS):
-            return True
-        return cache.get(key) in (fingerprint, None)
-    except Exception as exc:  # any cache backend error: the signature itself was valid
-        log.warning("plivo_webhook_nonce_cache_unavailable", error=exc.__class__.__name__)
-        return True
 
 
 def plivo_request_verify(request: HttpRequest) -> SignatureCheck:
@@ -117,14 +129,22 @@ def plivo_request_verify(request: HttpRequest) -> SignatureCheck:
         params=params,
         headers=request.headers,
         auth_token=settings.PLIVO_AUTH_TOKEN,
+        accept_v2_only=settings.PLIVO_WEBHOOK_ACCEPT_V2_ONLY,
     )
     if verdict is SignatureCheck.VALID:
-        fingerprint = _request_fingerprint(method=request.method, url=url, params=params)
         # Every nonce of the request is remembered, whichever signature was checked: the V2 headers of a
         # request accepted on its V3 signature must not authorise another body later.
-        nonces = [request.headers.get(name, "") for name in (V2_NONCE_HEADER, V3_NONCE_HEADER)]
-        if not all(nonce_first_use(nonce=nonce, fingerprint=fingerprint) for nonce in nonces if nonce):
-            verdict = SignatureCheck.REPLAYED
+        nonces = {
+            WebhookNonce.Version.V2: request.headers.get(V2_NONCE_HEADER, ""),
+            WebhookNonce.Version.V3: request.headers.get(V3_NONCE_HEADER, ""),
+        }
+        fingerprint = webhook_request_fingerprint(method=request.method, url=url, fields=params)
+        try:
+            if not webhook_nonces_record(nonces=nonces, fingerprint=fingerprint):
+                verdict = SignatureCheck.REPLAYED
+        except DatabaseError as exc:
+            log.error("plivo_webhook_nonce_store_unavailable", path=request.path_info, error=exc.__class__.__name__)
+            verdict = SignatureCheck.STORE_UNAVAILABLE
     if verdict is not SignatureCheck.VALID:
         log.warning(
             "plivo_webhook_rejected",

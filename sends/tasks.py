@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from sends.services import dispatch, fanout
+from sends.services import dispatch, fanout, webhook_nonces
 
 
 @shared_task(acks_late=True)
@@ -18,3 +18,8 @@ def sends_dispatch_chunk(campaign_id: int, first_id: int, last_id: int) -> None:
 @shared_task(acks_late=True)
 def sends_dispatch_tick() -> None:
     dispatch.sends_dispatch_tick()
+
+
+@shared_task(acks_late=True)
+def webhook_nonces_prune() -> int:
+    return webhook_nonces.webhook_nonces_prune()

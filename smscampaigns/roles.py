@@ -18,7 +18,7 @@ APPS = ("contacts", "campaigns", "sends", "audit")
 
 
 def role_permissions(Permission) -> dict:
-    """{group name: permission queryset}, from the rules of issue 8."""
+    """{group name: permission queryset}, by role: managers send, editors draft and edit, viewers read."""
     in_apps = Permission.objects.filter(content_type__app_label__in=APPS)
     view_only = in_apps.filter(codename__startswith="view_")
     return {

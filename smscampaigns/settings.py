@@ -20,8 +20,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+# `.env` beside manage.py: the development one `make run` writes, or an operator's. Values already in the
+# environment win over it. ENV_FILE names another file, or none when empty (the test suite reads none, so a
+# developer's `.env` cannot change what the tests see).
+ENV_FILE = environ.Env().str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
 
 
 def _setting(name: str, parse, **kwargs):
@@ -341,9 +345,19 @@ for _name in ("SMS_OPT_OUT_CONFIRMATION", "SMS_OPT_IN_CONFIRMATION", "SMS_HELP_T
 SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
 # Repeated STOPs (or STARTs) within this window get no second confirmation.
 SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", env.int, default=600)
-# How long a webhook signature nonce is remembered: a V2 signature does not cover the body, so a nonce
-# seen again with a different body is refused as a replay. Plivo's own retries end within ~7 minutes.
+# Webhook signatures (sends/signatures.py, sends/services/webhook_nonces.py). A request carrying V3 (which
+# signs the body) is judged on V3 alone. V2 signs only the URL and a nonce; Plivo documents V2 alone for
+# message callbacks, so V2-only requests are accepted unless this is turned off (do, once your callbacks
+# carry X-Plivo-Signature-V3). Every nonce accepted is stored with the request it came on and refused on
+# any other; V2 nonces are kept while V2-only requests are accepted (a V2 signature never expires), the
+# others are pruned after PLIVO_WEBHOOK_NONCE_TTL_SECONDS (Plivo's own retries end within ~7 minutes).
+PLIVO_WEBHOOK_ACCEPT_V2_ONLY = _setting("PLIVO_WEBHOOK_ACCEPT_V2_ONLY", env.bool, default=True)
 PLIVO_WEBHOOK_NONCE_TTL_SECONDS = _setting("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", env.int, default=3600)
+CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
+    "task": "sends.tasks.webhook_nonces_prune",
+    "schedule": 600.0,
+    "options": {"expires": 600.0},
+}
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 # Brute-force protection for the admin login (django-axes): after AXES_FAILURE_LIMIT wrong passwords for

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sends.models import CampaignSend, DeliveryReport
-from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required
+from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
 from sends.webhook_selectors import send_for_message_uuid_locked
@@ -34,16 +34,6 @@ PLIVO_STATUS: dict[str, str] = {
     "undelivered": S.UNDELIVERED,
     "failed": S.FAILED,
     "rejected": S.FAILED,
-}
-# The order statuses move in. Statuses not listed (skipped) never move.
-STATUS_RANK: dict[str, int] = {
-    S.QUEUED: 0,
-    S.SENDING: 0,
-    S.UNKNOWN: 0,
-    S.SENT: 1,
-    S.DELIVERED: 2,
-    S.UNDELIVERED: 2,
-    S.FAILED: 2,
 }
 
 
@@ -65,14 +55,23 @@ class DeliveryReportData:
     payload: dict[str, str]
 
 
+# Units becomes a send's segments; both columns are small integers.
+UNITS_MAX = 32_767
+
+
 def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
-    """Read a status callback's fields (Plivo's names); ApplicationError names a missing or malformed one."""
+    """Read a status callback's fields (Plivo's names); ApplicationError names a missing or malformed one,
+    including one too long or too large for the column it is stored in."""
+    column = DeliveryReport._meta.get_field
+    amount = column("total_amount")
     return DeliveryReportData(
-        message_uuid=plivo_required(payload, "MessageUUID"),
-        status=plivo_required(payload, "Status").lower(),
-        error_code=(payload.get("ErrorCode") or "").strip(),
-        units=plivo_int(payload, "Units"),
-        total_amount=plivo_decimal(payload, "TotalAmount"),
+        message_uuid=plivo_required(payload, "MessageUUID", max_length=column("message_uuid").max_length),
+        status=plivo_required(payload, "Status", max_length=column("status").max_length, lower=True),
+        error_code=plivo_text(payload, "ErrorCode", max_length=column("error_code").max_length),
+        units=plivo_int(payload, "Units", max_value=UNITS_MAX),
+        total_amount=plivo_decimal(
+            payload, "TotalAmount", max_digits=amount.max_digits, decimal_places=amount.decimal_places
+        ),
         to_number=(payload.get("To") or "").strip(),
         payload=dict(payload),
     )
@@ -109,8 +108,8 @@ def _report_insert(*, report: DeliveryReportData, send_id: int | None) -> bool:
     values = {
         "message_uuid": report.message_uuid,
         "send": send_id,
-        "status": report.status[:32],
-        "error_code": report.error_code[:16],
+        "status": report.status,
+        "error_code": report.error_code,
         "units": report.units,
         "total_amount": report.total_amount,
         "payload": report.payload,
@@ -136,7 +135,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
         log.warning("delivery_report_unknown_status", message_uuid=report.message_uuid, status=report.status)
         return ReportOutcome.RECORDED
     old_status = send.status
-    if old_status not in STATUS_RANK or STATUS_RANK[new_status] <= STATUS_RANK[old_status]:
+    if not CampaignSend.status_moves_forward(old_status, new_status):
         return ReportOutcome.RECORDED
 
     now = timezone.now()
@@ -145,14 +144,14 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
     old_counted_segments = send.segments if send.sent_at else 0
     send.status = new_status
     send.status_updated_at = now
-    if STATUS_RANK[new_status] >= STATUS_RANK[S.SENT] and send.sent_at is None:
+    if CampaignSend.STATUS_ORDER[new_status] >= CampaignSend.STATUS_ORDER[S.SENT] and send.sent_at is None:
         send.sent_at = now
     if report.units:
         send.segments = report.units
     if report.total_amount is not None and report.total_amount > 0:
         send.cost = report.total_amount
     if report.error_code not in NO_ERROR_CODES:
-        send.error_code = report.error_code[:16]
+        send.error_code = report.error_code
         send.error_message = error_code_meaning(report.error_code)
     CampaignSend.objects.filter(pk=send.pk).update(
         status=send.status,

@@ -290,7 +290,7 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
             campaign=campaign, backend=backend, wave=wave, claimed_ids=claimed_ids, outcomes=outcomes, unsent=unsent
         )
     except Exception:
-        # Redis or the database failed between two requests (drill 2 lost 200 sends so): record what went
+        # Redis or the database failed between two requests: record what went
         # out and give back what did not, rather than leave it all `sending`, to end `unknown` and unsent.
         gone = {recipient.send_id for recipient, _, _ in outcomes}
         unsent.extend(send_id for send_id in claimed_ids if send_id not in gone and send_id not in unsent)
@@ -424,7 +424,7 @@ RECORD_RETRY_SECONDS = 30.0
 
 def _record_results_surely(**kwargs) -> SendError | None:
     """_record_results, tried again while the database is away (a restart, a failover): the provider has
-    these messages, and unrecorded they would end `unknown` (drill 3 left 100 so). Safe to repeat: each
+    these messages, and unrecorded they would end `unknown`. Safe to repeat: each
     update is conditional on the send still being `sending`."""
     deadline = time.monotonic() + RECORD_RETRY_SECONDS
     while True:

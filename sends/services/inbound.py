@@ -23,7 +23,7 @@ from contacts.services import contact_opt_in, suppression_opt_out_lift
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import InboundMessage
-from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender
+from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender, plivo_text
 from sends.services.counters import campaign_counters_add
 from sends.services.opt_outs import number_opt_out, sends_in_flight_wait
 from sends.webhook_selectors import campaign_id_last_texted, inbound_last_keyword_action
@@ -98,8 +98,11 @@ class InboundResult:
 
 def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
     """Record an inbound text and act on it; the confirmation (if any) is sent once the changes commit."""
-    raw_from = plivo_required(payload, "From")
-    to_number = plivo_sender(payload.get("To", ""))
+    column = InboundMessage._meta.get_field
+    # A unique MessageUUID is what makes a repeated callback (a retry, or a signed request replayed) a no-op.
+    message_uuid = plivo_required(payload, "MessageUUID", max_length=column("message_uuid").max_length)
+    raw_from = plivo_required(payload, "From", max_length=column("from_number").max_length)
+    to_number = plivo_sender(plivo_text(payload, "To", max_length=column("to_number").max_length))
     text = payload.get("Text") or payload.get("Body") or ""
     intent = (payload.get("MessageIntent") or "").strip()
     e164 = plivo_number_e164(raw_from)
@@ -113,8 +116,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
         try:
             with transaction.atomic():
                 message = InboundMessage.objects.create(
-                    message_uuid=(payload.get("MessageUUID") or "").strip() or None,
-                    from_number=e164 or raw_from.strip(),
+                    message_uuid=message_uuid,
+                    from_number=e164 or raw_from,
                     to_number=to_number,
                     text=text,
                     intent=intent[:32],

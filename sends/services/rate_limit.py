@@ -20,7 +20,7 @@ from django.conf import settings
 _MAX_BACKLOG_SECONDS = 3600.0
 # A request reaches the provider a little after its turn (the claim, the connection), and not always equally
 # late. Turns spaced 5% wider than the rate needs keep a request up to ~50 ms later than the one before it
-# inside its own second, as a provider counting per second sees it (drill 4 saw 120 in one second at 100/s).
+# inside its own second, as a provider counting per second sees it (without it, 120 went in one second at 100/s).
 RATE_HEADROOM = 0.05
 
 _RESERVE = """

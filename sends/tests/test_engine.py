@@ -425,7 +425,7 @@ def test_a_delivery_report_that_arrives_before_dispatch_commits_the_uuid_is_stil
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_waiting_for_the_senders_rate_holds_no_send_claimed(staff_user, sms_outbox):
     # A worker killed while it waits for its turn at the sender's rate must leave nothing `sending`: such
-    # sends would end `unknown`, never sent (drill 1 found 1,400 of 20,000 so). So the wait comes first.
+    # sends would end `unknown`, never sent. So the wait comes first.
     from sends.services.rate_limit import rate_limit_reserve
 
     campaign, contacts = make_campaign(10, body="Sale today. STOP to opt out")
@@ -453,7 +453,7 @@ def test_a_worker_waiting_for_the_senders_rate_holds_no_send_claimed(staff_user,
 
 
 class RedisGoesAwayBackend(locmem_backend.SmsBackend):
-    """The locmem backend, whose first request is also the last moment Redis answers (drill 2)."""
+    """The locmem backend, whose first request is also the last moment Redis answers."""
 
     def send_message(self, message):
         results = super().send_message(message)
@@ -480,7 +480,7 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
 
 
 class DatabaseDropsBackend(locmem_backend.SmsBackend):
-    """The locmem backend, during whose request the worker's database connection is cut (drill 3)."""
+    """The locmem backend, during whose request the worker's database connection is cut."""
 
     def send_message(self, message):
         import psycopg

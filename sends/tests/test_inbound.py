@@ -478,7 +478,7 @@ def test_inbound_by_get_with_the_fields_in_the_query_string_is_handled(client, s
 @pytest.mark.django_db(transaction=True)
 def test_stop_is_answered_only_once_a_message_already_on_its_way_has_left(sms_outbox):
     # A worker claimed a send to this number just before the STOP: it cannot be stopped, but the STOP's
-    # answer must come after it, so that nobody is texted after their STOP was answered (drill 6).
+    # answer must come after it, so that nobody is texted after their STOP was answered.
     contact = ContactFactory()
     in_flight = CampaignSendFactory(contact=contact, status=CampaignSend.Status.SENDING)
     recorded_at, confirmations_by_then = [], []

@@ -1,10 +1,17 @@
 import logging
+import socket
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
 from plivo.utils import validate_signature, validate_v3_signature
 
-from sends.models import DeliveryReport, InboundMessage
+from contacts.models import Suppression
+from sends.models import DeliveryReport, InboundMessage, WebhookNonce
+from sends.services.webhook_nonces import webhook_nonces_prune, webhook_request_fingerprint
 from sends.signatures import SignatureCheck, plivo_signature_check, signature_v2, signature_v3
 from sends.tests.plivo_callbacks import (
     AUTH_TOKEN,
@@ -81,11 +88,42 @@ def test_a_callback_with_any_one_valid_signature_is_accepted(client, versions):
     assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"]).exists()
 
 
-def test_a_valid_v2_signature_is_enough_even_if_the_v3_one_is_wrong(client):
+def test_a_wrong_v3_signature_is_refused_even_beside_a_valid_v2_one(client):
+    # V3 covers the body and V2 does not: a correct V2 next to a wrong V3 is a body changed on the way.
     params = report()
     headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
     headers["X-Plivo-Signature-V3"] = "bm90IGEgc2lnbmF0dXJl"
+    assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+def test_a_body_changed_under_v2_and_v3_headers_is_refused_on_v3(client):
+    params = report(status="sent")
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    tampered = {**params, "Status": "undelivered", "ErrorCode": "200"}
+    assert post_callback(client, STATUS_PATH, tampered, headers=headers).status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+def test_a_v3_nonce_without_its_signature_is_refused_even_beside_a_valid_v2_one(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    del headers["X-Plivo-Signature-V3"]
+    assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 403
+
+
+def test_a_ma_v3_signature_made_with_the_main_account_token_is_accepted(client):
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params, versions=("v3",))
+    headers["X-Plivo-Signature-Ma-V3"] = headers.pop("X-Plivo-Signature-V3")
     assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 200
+
+
+def test_v2_only_requests_are_refused_when_v2_only_is_turned_off(client, settings):
+    settings.PLIVO_WEBHOOK_ACCEPT_V2_ONLY = False
+    assert post_callback(client, STATUS_PATH, report(), versions=("v2", "ma-v2")).status_code == 403
+    assert post_callback(client, STATUS_PATH, report(), versions=("v2", "v3")).status_code == 200
+    assert DeliveryReport.objects.count() == 1
 
 
 def test_v3_header_with_several_signatures_accepts_the_one_that_matches(client):
@@ -156,6 +194,13 @@ def test_get_callback_signed_over_its_query_string_is_accepted(client):
     assert get_callback(client, STATUS_PATH, report(), versions=("v2",)).status_code == 200
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_non_ascii_query_under_a_wrong_v3_signature_is_403_not_a_server_error(client, method):
+    headers = {"X-Plivo-Signature-V3": "bm90IGEgc2lnbmF0dXJl", "X-Plivo-Signature-V3-Nonce": nonce()}
+    response = getattr(client, method)(STATUS_PATH + "?Units=%C2%B2&Text=%ED%A0%80", headers=headers)
+    assert response.status_code == 403
+
+
 def test_other_http_methods_are_refused(client):
     assert client.put(STATUS_PATH).status_code == 405
 
@@ -191,3 +236,108 @@ def test_v2_headers_of_a_request_accepted_on_its_v3_signature_cannot_carry_anoth
     forged = inbound_payload(sender="+14155550199", text="STOP")
     assert post_callback(client, INBOUND_PATH, forged, headers=v2_only).status_code == 403
     assert not InboundMessage.objects.filter(from_number="+14155550199").exists()
+
+
+def test_v2_headers_replayed_on_another_body_after_the_cache_is_flushed_are_403(client):
+    # The nonces live in the database: flushing the cache (a Redis restart) forgets none of them.
+    original = inbound_payload(sender="+14155550123", text="hello")
+    headers = signed_headers(url="http://testserver" + INBOUND_PATH, params=original, versions=("v2", "ma-v2"))
+    assert post_callback(client, INBOUND_PATH, original, headers=headers).status_code == 200
+    cache.clear()
+    forged = inbound_payload(sender="+14155550199", text="START")
+    assert post_callback(client, INBOUND_PATH, forged, headers=headers).status_code == 403
+    assert not InboundMessage.objects.filter(from_number="+14155550199").exists()
+
+
+def test_a_v2_nonce_outlives_the_window_while_v2_only_requests_are_accepted(client, settings):
+    original = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=original, versions=("v2",))
+    assert post_callback(client, STATUS_PATH, original, headers=headers).status_code == 200
+    later = timezone.now() + timedelta(seconds=settings.PLIVO_WEBHOOK_NONCE_TTL_SECONDS * 10)
+    assert webhook_nonces_prune(now=later) == 0
+    forged = report(status="undelivered", error_code="200")
+    assert post_callback(client, STATUS_PATH, forged, headers=headers).status_code == 403
+    assert not DeliveryReport.objects.filter(message_uuid=forged["MessageUUID"]).exists()
+    assert not Suppression.objects.exists()
+
+
+def test_nonces_are_pruned_after_the_window_the_v2_ones_once_v2_only_is_refused(client, settings):
+    assert post_callback(client, STATUS_PATH, report()).status_code == 200  # a V2 nonce and a V3 nonce
+    window = settings.PLIVO_WEBHOOK_NONCE_TTL_SECONDS
+    assert webhook_nonces_prune(now=timezone.now() + timedelta(seconds=window - 5)) == 0
+    assert webhook_nonces_prune(now=timezone.now() + timedelta(seconds=window + 5)) == 1
+    assert list(WebhookNonce.objects.values_list("version", flat=True)) == [WebhookNonce.Version.V2]
+    settings.PLIVO_WEBHOOK_ACCEPT_V2_ONLY = False
+    assert webhook_nonces_prune(now=timezone.now() + timedelta(seconds=window + 5)) == 1
+    assert not WebhookNonce.objects.exists()
+
+
+def test_a_v3_callback_replayed_after_its_nonce_was_pruned_changes_nothing(client, settings):
+    # V3 signs the body, so all a forgotten V3 nonce allows is the very same callback again: a duplicate.
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params, versions=("v3",))
+    assert post_callback(client, STATUS_PATH, params, headers=headers).json()["result"] == "unmatched"
+    webhook_nonces_prune(now=timezone.now() + timedelta(seconds=settings.PLIVO_WEBHOOK_NONCE_TTL_SECONDS + 5))
+    assert not WebhookNonce.objects.exists()
+    assert post_callback(client, STATUS_PATH, params, headers=headers).json()["result"] == "duplicate"
+    assert DeliveryReport.objects.count() == 1
+
+
+def test_the_nonce_of_a_callback_answered_400_cannot_carry_another_body(client):
+    # The nonce is stored before the handler runs, not in its transaction: a callback refused as malformed
+    # must not leave its V2 headers free for a body of someone else's choosing.
+    malformed = {**report(), "Units": "²"}
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=malformed, versions=("v2",))
+    assert post_callback(client, STATUS_PATH, malformed, headers=headers).status_code == 400
+    assert post_callback(client, STATUS_PATH, report(), headers=headers).status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+def test_the_fingerprint_tells_apart_fields_that_would_print_alike():
+    url = "http://testserver" + INBOUND_PATH
+    one = webhook_request_fingerprint(method="POST", url=url, fields={"From": ["1"], "Text": ["hi\nTo=2"]})
+    two = webhook_request_fingerprint(method="POST", url=url, fields={"From": ["1"], "Text": ["hi"], "To": ["2"]})
+    assert one != two
+    assert one == webhook_request_fingerprint(method="post", url=url, fields={"Text": ["hi\nTo=2"], "From": ["1"]})
+    assert one != webhook_request_fingerprint(method="GET", url=url, fields={"From": ["1"], "Text": ["hi\nTo=2"]})
+
+
+# --- Without the nonce store nothing is accepted ---------------------------------------------------------
+
+
+def test_callbacks_are_answered_503_while_the_nonce_table_is_missing(client):
+    # New code serving before its migration ran: nothing can be checked for replay, so Plivo must retry.
+    params = report()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE sends_webhooknonce RENAME TO sends_webhooknonce_away")
+    response = post_callback(client, STATUS_PATH, params)
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert not DeliveryReport.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE sends_webhooknonce_away RENAME TO sends_webhooknonce")
+    assert post_callback(client, STATUS_PATH, params).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_callbacks_are_answered_503_while_the_database_is_unreachable(client, caplog):
+    params = report()
+    reachable = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=_closed_port())
+    try:
+        with caplog.at_level(logging.WARNING):
+            response = post_callback(client, STATUS_PATH, params)
+    finally:
+        connection.close()
+        connection.settings_dict.update(reachable)
+    assert response.status_code == 503
+    assert "plivo_webhook_nonce_store_unavailable" in " ".join(str(record.msg) for record in caplog.records)
+    assert not DeliveryReport.objects.exists()
+    assert post_callback(client, STATUS_PATH, params).status_code == 200  # Plivo's retry, once it is back
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # free once the probe closes: nothing listens there

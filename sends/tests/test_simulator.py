@@ -15,7 +15,7 @@ from plivo.utils import validate_signature, validate_v3_signature
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.backends.plivo import PlivoClient
-from sends.simulator import DEMO_AUTH_ID, DEMO_AUTH_TOKEN
+from sends.simulator import DEMO_AUTH_ID
 
 SENDER = "+14155550100"
 
@@ -257,13 +257,6 @@ def test_the_live_fixture_points_callbacks_and_inbound_texts_at_the_live_server(
     stats = plivo_simulator_live.stats()
     # The live server answered each callback (whatever its status while the webhook views do not exist yet).
     assert stats["callbacks_delivered"] + stats["callbacks_failed_attempts"] == 3
-
-
-def test_make_run_uses_the_demo_credentials_the_tests_use():
-    makefile = (settings.BASE_DIR / "Makefile").read_text()
-    assert f"PLIVO_AUTH_ID ?= {DEMO_AUTH_ID}" in makefile
-    assert f"PLIVO_AUTH_TOKEN ?= {DEMO_AUTH_TOKEN}" in makefile
-    assert "plivo_simulator --port ${SIMULATOR_PORT}" in (settings.BASE_DIR / "Procfile.dev").read_text()
 
 
 def test_get_callbacks_carry_the_fields_in_the_query_and_validate_with_the_sdk(plivo_simulator, webhook_receiver):

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.services import contact_lists_add
@@ -103,6 +104,19 @@ def test_refuses_a_contact_without_recorded_consent_and_sends_nothing(api_client
     assert response.status_code == 400
     assert "may not be texted (no_consent)" in response.json()["errors"]["numbers.1"][0]
     assert sms_outbox == []
+
+
+@pytest.mark.parametrize("status", ["sending", "paused", "completed", "cancelled"])
+def test_a_campaign_past_launch_takes_no_test_send_on_the_api_as_in_the_admin(api_client, sms_outbox, status):
+    campaign = _campaign()
+    Campaign.objects.filter(pk=campaign.pk).update(status=status)
+    response = api_client(*TESTER).post(
+        f"/api/v1/campaigns/{campaign.pk}/test/", {"numbers": [fictional_number(49)]}, format="json"
+    )
+    assert response.status_code == 409
+    assert f"is {status}; a test send is for a draft or a scheduled campaign" in response.json()["detail"]
+    assert sms_outbox == []
+    assert not AuditEvent.objects.filter(action="campaign.test_sent").exists()
 
 
 def test_refuses_the_anonymous_those_without_send_permission_and_unknown_ids(api_client, sms_outbox):

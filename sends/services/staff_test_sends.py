@@ -20,8 +20,6 @@ MAX_TEST_NUMBERS = 10
 
 @dataclass(frozen=True)
 class TestSendResult:
-    __test__ = False  # not a pytest test class, despite the name
-
     number: str  # as given
     to_number: str  # E.164
     rendered_for: str  # "contact": the number's own contact; "sample": an eligible audience contact; "blank"
@@ -79,6 +77,11 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
 
     The text is rendered for the number's own contact when it has one, else for a sample eligible recipient
     of the audience (so that personalisation shows), else with blank fields."""
+    if not campaign.may_test_send:
+        raise ApplicationError(
+            f"campaign {campaign.name!r} is {campaign.status}; a test send is for a draft or a scheduled campaign",
+            code="illegal_transition",
+        )
     e164s = _destinations(numbers)
     sender = campaign.effective_sender
     if not sender:
