@@ -5,9 +5,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
-import pytest
-from django.core.exceptions import ImproperlyConfigured
-
 from campaigns.quiet_hours import (
     PLIVO_MAX_EXPIRY_SECONDS,
     message_expiry_seconds,
@@ -15,7 +12,6 @@ from campaigns.quiet_hours import (
     quiet_hours_verdict,
     quiet_window,
 )
-from smscampaigns import settings as project_settings
 
 AU_MOBILE = "+61412345678"  # any of eight zones, Cocos (UTC+6:30) to Lord Howe (UTC+10:30)
 TOLL_FREE = "+18005550199"  # every North American zone, Guam (UTC+10) to Samoa (UTC-11)
@@ -128,25 +124,3 @@ def test_verdicts_are_cheap_enough_for_the_dispatch_hot_path():
     for number in numbers:
         verdict(now + timedelta(seconds=1), number, country="US")
     assert time.perf_counter() - started < 0.5  # about 10 microseconds each on a quiet machine
-
-
-@pytest.mark.parametrize(
-    ("raw", "problem"),
-    [
-        ("[1]", "expected an object"),
-        ('{"Florida": ["08:00", "20:00"]}', "is not a country"),
-        ('{"US-FL": ["20:00", "08:00"]}', "start before the end"),
-        ('{"US-FL": "08:00-20:00"}', "start before the end"),
-        ("{nope", "not JSON"),
-    ],
-)
-def test_a_malformed_rules_setting_stops_start_up_naming_it(monkeypatch, raw, problem):
-    monkeypatch.setenv("QUIET_HOURS_RULES", raw)
-    with pytest.raises(ImproperlyConfigured, match="QUIET_HOURS_RULES") as excinfo:
-        project_settings._quiet_hours_rules("QUIET_HOURS_RULES")
-    assert problem in str(excinfo.value)
-
-
-def test_a_rules_setting_is_read_from_the_environment(monkeypatch):
-    monkeypatch.setenv("QUIET_HOURS_RULES", '{"US-TX": ["09:00", "21:00"], "US-FL": null}')
-    assert project_settings._quiet_hours_rules("QUIET_HOURS_RULES") == {"US-TX": ["09:00", "21:00"], "US-FL": None}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sends', '0003_staff_phone'),
+        ('sends', '0004_webhook_nonce'),
     ]
 
     operations = [
