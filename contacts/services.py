@@ -1,6 +1,7 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -557,3 +558,23 @@ def suppression_remove(*, suppression: Suppression, actor=None) -> None:
     with transaction.atomic():
         audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
         suppression.delete()
+
+
+def contact_timezones_clear(*, contact_ids: Iterable[int], reason: str, actor=None) -> int:
+    """Clear the stored timezone of these contacts (quiet hours then hold in every zone their number may be
+    in); each change audited with `reason`. Returns how many were cleared."""
+    cleared = 0
+    for batch in batched(contact_ids, BATCH_SIZE):
+        with transaction.atomic():
+            contacts = list(Contact.objects.filter(pk__in=batch).exclude(timezone="").select_for_update())
+            for contact in contacts:
+                audit_record(
+                    actor=actor,
+                    action="contact.timezone_cleared",
+                    target=contact,
+                    data={"timezone": contact.timezone, "reason": reason},
+                )
+            cleared += Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(
+                timezone="", updated_at=timezone.now()
+            )
+    return cleared

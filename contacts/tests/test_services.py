@@ -1,8 +1,11 @@
+import io
+
 import pytest
+from django.core.management import call_command
 
 from audit.models import AuditEvent
 from contacts.models import Contact, Suppression
-from contacts.phones import normalize_phone
+from contacts.phones import normalize_phone, number_zones
 from contacts.services import (
     contact_create,
     contact_list_create,
@@ -12,6 +15,7 @@ from contacts.services import (
     contact_update,
     suppression_add,
 )
+from contacts.tests.factories import ContactFactory
 from smscampaigns.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +146,23 @@ def test_contact_update_of_the_number_stores_no_guessed_zone():
     contact_update(contact=contact, phone_number="+1 800 555 0199")
     contact.refresh_from_db()
     assert contact.timezone == ""
+
+
+def test_timezones_possibly_guessed_are_counted_and_cleared_only_on_request():
+    """A stored zone equal to the first of a multi-zone number's zones is what an earlier version stored when
+    none was given: the command finds those, and clears them only with --clear (audited)."""
+    guessed = ContactFactory(phone_number="+61412345678", timezone=number_zones("+61412345678")[0])
+    given = ContactFactory(phone_number="+61412345679", timezone="Australia/Perth")
+    single = ContactFactory(phone_number="+12125550142", timezone="America/New_York")
+    out = io.StringIO()
+    call_command("timezones_possibly_guessed", stdout=out)
+    assert "1 contacts hold the first zone" in out.getvalue()
+    guessed.refresh_from_db()
+    assert guessed.timezone
+    call_command("timezones_possibly_guessed", "--clear", stdout=out)
+    assert "cleared 1" in out.getvalue()
+    for contact in (guessed, given, single):
+        contact.refresh_from_db()
+    assert (guessed.timezone, given.timezone, single.timezone) == ("", "Australia/Perth", "America/New_York")
+    event = AuditEvent.objects.get(action="contact.timezone_cleared")
+    assert event.target_id == str(guessed.pk) and event.data["timezone"] == "Australia/Adelaide"
