@@ -3,14 +3,21 @@ plivo backend passes it through the SDK, and the simulator fails a message that 
 (failed, error 420, not charged)."""
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 import requests
+import time_machine
 
+from campaigns.services import campaign_send_now
+from campaigns.tests.factories import CampaignFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.backends.plivo import PlivoClient
+from sends.models import CampaignSend
 from sends.simulator import DEMO_AUTH_ID
+from sends.tests.engine import run_in_process
 from sends.tests.test_simulator import SENDER, wait_until
 
 
@@ -69,3 +76,31 @@ def test_the_simulator_refuses_a_message_expiry_plivo_would_refuse(plivo_simulat
     )
     assert response.status_code == 400
     assert "message_expiry" in response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_message_held_past_its_window_ends_failed_420_and_costs_nothing(plivo_simulator_live, staff_user):
+    """20:50 in New York: the message may wait ten minutes; Plivo's queue is twenty minutes behind."""
+    plivo_simulator_live.set_faults(queue_backlog_ms=20 * 60 * 1000)
+    with time_machine.travel(datetime(2026, 6, 2, 0, 50, tzinfo=UTC), tick=True):
+        contact = ContactFactory(phone_number="+12125550142", timezone="America/New_York")
+        audience = ContactListFactory()
+        contact.lists.add(audience)
+        campaign = CampaignFactory(body="Sale today. STOP to opt out")
+        campaign.lists.add(audience)
+        campaign_send_now(campaign=campaign, actor=staff_user)
+        run_in_process()
+        [record] = plivo_simulator_live.messages()
+        assert 590 <= record["message_expiry"] <= 600
+        plivo_simulator_live.wait_for_status(record["uuid"], "failed")
+        plivo_simulator_live.wait_for_callbacks()
+        send = CampaignSend.objects.get(contact=contact)
+        deadline = time.monotonic() + 10
+        while send.status != CampaignSend.Status.FAILED and time.monotonic() < deadline:
+            time.sleep(0.05)
+            send.refresh_from_db()
+    assert (send.status, send.error_code) == (CampaignSend.Status.FAILED, "420")
+    assert not send.cost
+    campaign.refresh_from_db()
+    assert campaign.failed_by_error_code == {"420": 1}
+    assert not campaign.cost
