@@ -22,3 +22,22 @@ errorlog = "-"
 # ($HOME/.gunicorn/gunicorn.ctl) that a second gunicorn on the host takes over (unlinks and re-creates).
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Refuse to start on missing or malformed settings with the one line that names the setting.
+
+    Checked once in the master, before any worker is forked: a worker that fails to load the settings would
+    only log a traceback per boot attempt.
+    """
+    import sys
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+    try:
+        from django.conf import settings
+
+        settings.SECRET_KEY  # noqa: B018 - reading one setting loads (and checks) them all
+    except ImproperlyConfigured as exc:
+        sys.exit(f"Configuration error: {exc}")

@@ -4,9 +4,13 @@ from audit.models import AuditEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: staff read them, nobody adds, edits or deletes them from the admin."""
+    """Records of what happened: staff read them, nobody adds, edits or deletes them from the admin.
+
+    Superusers included: these answer False whatever permissions a user holds.
+    """
 
     show_full_result_count = False
+    actions = None
 
     def has_add_permission(self, request):
         return False

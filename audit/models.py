@@ -3,7 +3,11 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, and when. Written by services; never edited."""
+    """Who did what to which object, and when. Written by services; never edited or deleted.
+
+    No permission to add, change or delete exists for anyone to be granted, and on PostgreSQL a trigger
+    (migration 0002) refuses UPDATE and DELETE from any client, the admin and a database shell alike.
+    """
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -18,6 +22,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)
         indexes = [
             models.Index(fields=["target_type", "target_id", "-created_at"], name="audit_target_idx"),
             models.Index(fields=["action"], name="audit_action_idx"),

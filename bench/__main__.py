@@ -39,6 +39,8 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-for-anything-real-0123456789")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Benchmarks text the simulator and locmem, over plain http: nobody may be texted.
+    os.environ.setdefault("SMS_DELIVERY_REQUIRED", "false")
     _prepare_database(url)
 
     import django

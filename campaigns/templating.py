@@ -90,4 +90,8 @@ def body_render(body: str, *, first_name: str = "", last_name: str = "", attribu
     # blank by itself, but Django resolves a filter's argument strictly ({{ x|default:nickname }} would raise).
     context = dict.fromkeys(body_variables(body), "")
     context.update(personalisation_context(first_name=first_name, last_name=last_name, attributes=attributes))
-    return template.render(Context(context, autoescape=False))
+    rendered = template.render(Context(context, autoescape=False))
+    # Template.render marks its result safe (a SafeString), which would let a page print a contact's
+    # "<script>" as markup. The message is plain text: hand it on as a plain str, so every template that
+    # shows it escapes it. str.__str__ copies the characters; str(rendered) would return the SafeString.
+    return str.__str__(rendered)

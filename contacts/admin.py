@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -25,6 +26,7 @@ from contacts.services import (
     contacts_opt_out,
 )
 from smscampaigns.errors import ApplicationError
+from smscampaigns.json_limits import BoundedJSONFormField
 
 FIRST_ERRORS_SHOWN = 20
 # The contact page shows this many of the newest sends and inbound texts (a contact may have thousands).
@@ -66,6 +68,7 @@ class ContactAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     show_full_result_count = False
     actions = ["add_to_list", "remove_from_list", "opt_out"]
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
     fieldsets = [
         (None, {"fields": ["phone_number", "first_name", "last_name", "timezone", "country", "attributes"]}),
         ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),

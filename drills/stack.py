@@ -187,6 +187,8 @@ class Stack:
             "PLIVO_AUTH_TOKEN": DEMO_AUTH_TOKEN,
             "PLIVO_SENDER": SENDER,
             "PUBLIC_BASE_URL": self.web_url,
+            # The simulator over plain http on loopback: a production stack that must text nobody.
+            "SMS_DELIVERY_REQUIRED": "false",
             # Real time runs on: let every hour be a sending hour.
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "23:59:59.999999",

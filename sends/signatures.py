@@ -30,6 +30,7 @@ from plivo.utils.signature_v3 import construct_get_url, get_signature_v3, get_so
 
 from sends.models import WebhookNonce
 from sends.services.webhook_nonces import webhook_nonces_record, webhook_request_fingerprint
+from smscampaigns.client_address import client_address
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,7 @@ def plivo_request_verify(request: HttpRequest) -> SignatureCheck:
             "plivo_webhook_rejected",
             reason=verdict.value,
             path=request.path_info,
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
+            remote_addr=client_address(request),
             signing_configured=bool(settings.PLIVO_AUTH_TOKEN),
         )
     return verdict

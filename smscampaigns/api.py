@@ -4,19 +4,23 @@ Kept apart from api_views.py because DRF imports these while rest_framework.view
 """
 
 import logging
+import time
 
 import django_filters
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import authentication, exceptions, parsers, serializers, status
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from smscampaigns.errors import ApplicationError
+from smscampaigns.client_address import client_address
+from smscampaigns.errors import ApplicationError, request_limit_refusal
+from smscampaigns.json_limits import TOO_DEEP, json_depth_exceeds
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,10 @@ def exception_handler(exc, context):
         code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
         errors = exc.errors or ({exc.field: [exc.message]} if exc.field else {})
         return Response({"detail": exc.message, "errors": errors}, status=code)
+    if refusal := request_limit_refusal(exc):
+        code, detail = refusal
+        logger.warning("API request refused", extra={"reason": detail, "path": context["request"].path})
+        return Response({"detail": detail, "errors": {}}, status=code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -170,6 +178,9 @@ class UserThrottle(UserRateThrottle):
     def get_rate(self):
         return settings.API_THROTTLE_RATE
 
+    def get_ident(self, request):
+        return client_address(request)
+
     def allow_request(self, request, view):
         # The rate is re-read per request so that operators (and tests) can change it without a restart.
         self.rate = self.get_rate()
@@ -227,3 +238,63 @@ class ApiMetadata(SimpleMetadata):
 
     def determine_actions(self, request, view):
         return {}
+
+
+def _parse_rate(rate: str) -> tuple[int, int]:
+    """'10/minute' as (10, 60): the format of the throttle rates, checked when settings load."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """Token authentication that counts wrong tokens per client address: past API_AUTH_FAILURE_RATE, 429.
+
+    Throttles run after authentication, so a wrong token (a 401) never met one: guesses were unlimited. While
+    an address is over the rate every token it presents is refused, the right one too, or a guesser would
+    learn which guess was right; requests without a token (a session) are not affected.
+    """
+
+    cache_prefix = "api-auth-failures"
+
+    def authenticate(self, request):
+        presented = authentication.get_authorization_header(request).split()
+        if not presented or presented[0].lower() != self.keyword.lower().encode():
+            return None
+        limit, duration = _parse_rate(settings.API_AUTH_FAILURE_RATE)
+        key, wait = self._failures_key(client_address(request), duration)
+        if (cache.get(key) or 0) >= limit:
+            raise exceptions.Throttled(wait=wait, detail="Too many failed authentication attempts from this address.")
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            self._failure_record(key, wait)
+            raise
+
+    def _failures_key(self, address: str, duration: int) -> tuple[str, float]:
+        """The cache key counting this address's failures in the current window, and the seconds it has left."""
+        now = time.time()
+        window = int(now // duration)
+        return f"{self.cache_prefix}:{address}:{duration}:{window}", (window + 1) * duration - now
+
+    @staticmethod
+    def _failure_record(key: str, wait: float) -> None:
+        # add + incr is atomic on Redis: concurrent guesses are all counted.
+        cache.add(key, 0, timeout=int(wait) + 1)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between the two calls: a new window begins with this failure
+            cache.set(key, 1, timeout=int(wait) + 1)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser that answers JSON nested too deeply with a 400 instead of a RecursionError (500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = exceptions.ParseError(f"JSON parse error - {TOO_DEEP}")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if json_depth_exceeds(data):
+            raise too_deep
+        return data

@@ -1,10 +1,12 @@
 """The Celery app: configured from Django settings (CELERY_*), tasks discovered in each app's tasks.py."""
 
 import os
+import sys
 from pathlib import Path
 
 from celery import Celery
 from celery.signals import setup_logging
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
 
@@ -12,7 +14,15 @@ app = Celery("smscampaigns")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-if str(app.conf.broker_url).startswith("filesystem://"):
+try:
+    broker_url = str(app.conf.broker_url)
+except ImproperlyConfigured as exc:
+    if Path(sys.argv[0]).name == "celery" or sys.argv[0].endswith(f"celery{os.sep}__main__.py"):
+        # Worker and beat start here: one line that names the setting, as manage.py and gunicorn print it.
+        sys.exit(f"Configuration error: {exc}")
+    raise
+
+if broker_url.startswith("filesystem://"):
     # The embedded broker is a folder; kombu expects it to exist before the first message.
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         Path(app.conf.broker_transport_options[key]).mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Structured logging: JSON lines in production, readable lines in DEBUG; secrets never written."""
 
+import logging
 import re
 from typing import Any
 
@@ -71,6 +72,26 @@ def redact_secrets(logger, method_name, event_dict: dict) -> dict:
     }
 
 
+_QUERY_STRING = re.compile(r"\?[^\s\"]*")
+
+
+def request_line_redact(line: str) -> str:
+    """A request line as production's access log keeps it (gunicorn.conf.py): the path without its query string,
+    which can hold a phone number or a name (the admin's ?q=, the API's ?search=); any number left, masked."""
+    return _scrub(_QUERY_STRING.sub("", line), _secret_values())
+
+
+class AccessLogRedaction(logging.Filter):
+    """The development server's request lines (logger django.server, `make run`), redacted like production's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = request_line_redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(request_line_redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
 def drop_duplicate_message(logger, method_name, event_dict: dict) -> dict:
     """stdlib records carry their text twice (event and message); keep one."""
     if event_dict.get("message") == event_dict.get("event"):
@@ -119,11 +140,26 @@ def build_logging_config(*, json_lines: bool, level: str) -> dict:
                     renderer,
                 ],
                 "foreign_pre_chain": _shared_processors(),
-            }
+            },
+            # runserver's request lines keep Django's own format (django.utils.log.DEFAULT_LOGGING), redacted.
+            "django.server": {
+                "()": "django.utils.log.ServerFormatter",
+                "format": "[{server_time}] {message}",
+                "style": "{",
+            },
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "filters": {"access_log_redaction": {"()": AccessLogRedaction}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+            "django.server": {
+                "class": "logging.StreamHandler",
+                "formatter": "django.server",
+                "filters": ["access_log_redaction"],
+            },
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
             "django.db.backends": {"level": "WARNING"},
             "celery": {"level": level},
             # Beat's engine ticks run every ENGINE_TICK_SECONDS: at INFO, Celery's "sending due task", "received"

@@ -85,6 +85,9 @@ MIDDLEWARE = [
     # First: probes reach /healthz by the server's own address and over plain HTTP (smscampaigns/health.py).
     "smscampaigns.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (see "Browser policies" below).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -359,6 +362,25 @@ CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
     "options": {"expires": 600.0},
 }
 
+# --- Client address behind a proxy (smscampaigns/client_address.py) ---------------------------------
+# The request header (X-Forwarded-For, or as Django names it: HTTP_X_FORWARDED_FOR) to which each proxy in
+# front of the app appends the address it received the request from, and how many such proxies there are.
+# Login lockouts, API throttles and logs use the client address found there; unset, the connection's peer.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="").strip().upper().replace("-", "_")
+if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.startswith("HTTP_"):
+    TRUSTED_PROXY_HEADER = f"HTTP_{TRUSTED_PROXY_HEADER}"
+if TRUSTED_PROXY_HEADER and not re.fullmatch(r"HTTP_[A-Z0-9_]+", TRUSTED_PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"Setting TRUSTED_PROXY_HEADER is malformed: expected a request header such as X-Forwarded-For "
+        f"or HTTP_X_FORWARDED_FOR, got {TRUSTED_PROXY_HEADER!r}"
+    )
+TRUSTED_PROXY_COUNT = _setting("TRUSTED_PROXY_COUNT", env.int, default=1 if TRUSTED_PROXY_HEADER else 0)
+if TRUSTED_PROXY_COUNT < 0 or (TRUSTED_PROXY_COUNT and not TRUSTED_PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"Setting TRUSTED_PROXY_COUNT is malformed: expected the number of proxies (0 or more) in front of the "
+        f"app, with TRUSTED_PROXY_HEADER set when it is not 0; got {TRUSTED_PROXY_COUNT}"
+    )
+
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 # Brute-force protection for the admin login (django-axes): after AXES_FAILURE_LIMIT wrong passwords for
 # one username from one address, that pair is locked out for the cool-off time (answered 429).
@@ -372,6 +394,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its start-up banner would land in every management command's output
 AXES_SENSITIVE_PARAMETERS = ["password", "auth_token", "token"]
+# The client behind the trusted proxies, not the proxy: else one person's failures lock out everyone.
+AXES_CLIENT_IP_CALLABLE = "smscampaigns.client_address.client_address"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -406,17 +430,68 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# --- REST framework -------------------------------------------------------------------------------
-# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
-API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
-if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
-    raise ImproperlyConfigured(
-        f"Setting API_THROTTLE_RATE is malformed: expected requests per period such as 600/minute, "
-        f"got {API_THROTTLE_RATE!r}"
+# --- Browser policies (django-csp, django-permissions-policy) -------------------------------------
+# Scripts, styles, fonts and fetches from this site only, nothing inline: a value that ever reaches a page
+# unescaped still cannot run. No page is framed (as X-Frame-Options), no <base> or plugin, forms post here.
+# img-src allows data: for the icons that Swagger UI's stylesheet embeds. Every page keeps to this policy
+# (smscampaigns/tests/test_hostile_input.py checks the admin's pages, the browser tests watch the console).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no page here uses, switched off for the page and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
     )
+}
+
+
+# --- REST framework -------------------------------------------------------------------------------
+def _rate(name: str, default: str, counted: str) -> str:
+    """A rate such as 600/minute; a malformed one stops start-up with one line that names it."""
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"Setting {name} is malformed: expected {counted} per period such as {default}, got {value!r}"
+        )
+    return value
+
+
+# Requests per user (per client address before login), e.g. 600/minute; over it the API answers 429.
+API_THROTTLE_RATE = _rate("API_THROTTLE_RATE", "600/minute", "requests")
+# Wrong API tokens allowed per client address, e.g. 10/minute; over it every token from there gets 429.
+API_AUTH_FAILURE_RATE = _rate("API_AUTH_FAILURE_RATE", "10/minute", "attempts")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "smscampaigns.api.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["smscampaigns.api.ModelPermissions"],
@@ -424,7 +499,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "smscampaigns.api.PagePagination",
     "EXCEPTION_HANDLER": "smscampaigns.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smscampaigns.api.JSONParser"],
     "DEFAULT_METADATA_CLASS": "smscampaigns.api.ApiMetadata",
     "DEFAULT_SCHEMA_CLASS": "smscampaigns.api_views.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -455,3 +530,37 @@ SPECTACULAR_SETTINGS = {
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = build_logging_config(json_lines=not DEBUG, level=LOG_LEVEL)
+
+# --- Production never sends into the void -----------------------------------------------------------
+# With DEBUG off, settings under which campaigns would "complete" with nothing sent stop every process at
+# start-up (web, worker, beat, every manage.py command, `check --deploy` included) with one line naming the
+# setting. SMS_DELIVERY_REQUIRED=false lifts this for a production-like install that must not text anyone:
+# the test suite, the drills and benchmarks, a staging copy.
+SMS_DELIVERY_REQUIRED = _setting("SMS_DELIVERY_REQUIRED", env.bool, default=not DEBUG)
+# Backends that accept a message and deliver it to no phone.
+NON_DELIVERING_SMS_BACKENDS = frozenset(
+    f"sends.backends.{name}.SmsBackend" for name in ("console", "locmem", "filebased")
+)
+
+
+def _delivery_problem() -> str:
+    if not SMS_BACKEND.strip():
+        return "Setting SMS_BACKEND is required when DEBUG is off: sends.backends.plivo.SmsBackend."
+    if SMS_BACKEND.strip() in NON_DELIVERING_SMS_BACKENDS:
+        return (
+            f"Setting SMS_BACKEND is {SMS_BACKEND}, which delivers nothing, and DEBUG is off: use "
+            f"sends.backends.plivo.SmsBackend (or SMS_DELIVERY_REQUIRED=false where nobody may be texted)."
+        )
+    for name in ("PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_SENDER"):
+        if not globals()[name].strip():
+            return f"Setting {name} is required when DEBUG is off."
+    if not re.fullmatch(r"https://[^/\s]+(/\S*)?", PUBLIC_BASE_URL):
+        return (
+            f"Setting PUBLIC_BASE_URL must be an https:// URL when DEBUG is off (Plivo calls it back), "
+            f"got {PUBLIC_BASE_URL!r}."
+        )
+    return ""
+
+
+if SMS_DELIVERY_REQUIRED and (_problem := _delivery_problem()):
+    raise ImproperlyConfigured(_problem)

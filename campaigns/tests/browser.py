@@ -42,14 +42,45 @@ def browser(monkeypatch):
     # told it is safe, which it is: the test code and the loop never touch the database concurrently.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     ARTIFACTS.mkdir(exist_ok=True)
+    violations: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _watch_policy_violations(browser, monkeypatch, violations)
         yield browser
         browser.close()
         # Database calls the test made while Playwright ran went through a connection of their own (Django keeps
         # connections per context, and Playwright's greenlets give the test another one): close it here, where
         # it is reachable, or it outlives the test and blocks dropping the test database at the end.
         connections.close_all()
+    # Every page must work under the Content-Security-Policy and Permissions-Policy: a script, style or
+    # feature they block is a page that is broken in production, whatever the test itself checked.
+    assert not violations, "the browser reported policy violations:\n" + "\n".join(violations)
+
+
+POLICY_MESSAGES = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy", "Permissions policy")
+
+
+def _watch_policy_violations(browser, monkeypatch, violations: list[str]) -> None:
+    """Collect what Chromium writes to the console of any page of the test about a policy it enforced."""
+
+    def on_console(message):
+        if any(words in message.text for words in POLICY_MESSAGES):
+            violations.append(f"{message.type}: {message.text} ({message.location.get('url', '')})")
+
+    new_context, new_page = browser.new_context, browser.new_page
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.on("console", on_console)
+        return context
+
+    def watched_page(*args, **kwargs):
+        page = new_page(*args, **kwargs)
+        page.on("console", on_console)
+        return page
+
+    monkeypatch.setattr(browser, "new_context", watched_context)
+    monkeypatch.setattr(browser, "new_page", watched_page)
 
 
 def staff(django_user_model, username: str, group: str):

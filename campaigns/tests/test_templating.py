@@ -50,3 +50,15 @@ def test_body_variables_names_every_value_a_body_reads_and_no_literal():
 def test_body_variables_of_a_broken_body_names_the_problem():
     with pytest.raises(ApplicationError, match="not a valid template"):
         body_variables("Hi {{ first_name|shout }}")
+
+
+def test_rendered_text_is_a_plain_str_so_pages_that_show_it_escape_it():
+    from django.template import Context, Template
+    from django.utils.safestring import SafeData
+
+    hostile = "<script>alert(1)</script>"
+    rendered = body_render("Hi {{ first_name }} & co", first_name=hostile)
+    assert rendered == f"Hi {hostile} & co"  # the SMS itself is the text as typed
+    assert type(rendered) is str and not isinstance(rendered, SafeData)
+    shown = Template("{{ body }}").render(Context({"body": rendered}))
+    assert "<script>" not in shown and "&lt;script&gt;" in shown

@@ -261,17 +261,25 @@ class World:
     objects: dict  # model label -> one saved instance
 
     def object_for_api_route(self, route: str):
-        for prefix, label in [
-            ("api/v1/contacts/import/", "contacts.ContactImport"),
-            ("api/v1/contacts/", "contacts.Contact"),
-            ("api/v1/lists/", "contacts.ContactList"),
-            ("api/v1/suppressions/", "contacts.Suppression"),
-            ("api/v1/campaigns/", "campaigns.Campaign"),
-            ("api/v1/inbound/", "sends.InboundMessage"),
-        ]:
-            if route.startswith(prefix):
-                return self.objects[label]
-        raise AssertionError(f"no object for /{route}: say which model its <pk> is in object_for_api_route()")
+        return self.objects[api_route_model(route)]
+
+
+# The model whose id an API route's <pk> is, by route prefix (longest first).
+API_ROUTE_MODELS = [
+    ("api/v1/contacts/import/", "contacts.ContactImport"),
+    ("api/v1/contacts/", "contacts.Contact"),
+    ("api/v1/lists/", "contacts.ContactList"),
+    ("api/v1/suppressions/", "contacts.Suppression"),
+    ("api/v1/campaigns/", "campaigns.Campaign"),
+    ("api/v1/inbound/", "sends.InboundMessage"),
+]
+
+
+def api_route_model(route: str) -> str:
+    for prefix, label in API_ROUTE_MODELS:
+        if route.startswith(prefix):
+            return label
+    raise AssertionError(f"no object for /{route}: say which model its <pk> is in API_ROUTE_MODELS")
 
 
 @pytest.fixture

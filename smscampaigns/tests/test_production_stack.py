@@ -108,6 +108,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_answering(base: str, process: subprocess.Popen, log: Path) -> None:
+    """Until the server at `base` answers /healthz; fails with its log if it exits or takes over a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{base}/healthz", timeout=10)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{process.args} did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def gunicorn(tmp_path):
     """gunicorn with gunicorn.conf.py and production settings, on SQLite (nothing here needs a table)."""
@@ -128,17 +141,7 @@ def gunicorn(tmp_path):
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        "gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text()
-                    ) from None
-                time.sleep(0.2)
+        wait_until_answering(base, process, tmp_path / "gunicorn.log")
         yield base, env, tmp_path / "gunicorn.log"
     finally:  # stopped even when it never answered
         process.terminate()
@@ -179,6 +182,22 @@ def test_production_answers_https_only_with_hsts_secure_cookies_and_secure_heade
 
     unknown_host = requests.get(f"{base}/admin/login/", headers={"Host": "evil.example"}, timeout=30)
     assert unknown_host.status_code == 400  # ALLOWED_HOSTS holds; only /healthz answers any host
+
+
+def test_production_pages_carry_the_content_security_policy_and_permissions_policy(gunicorn):
+    from smscampaigns.tests.test_browser_policies import assert_strict_policy
+    from smscampaigns.tests.test_hostile_input import inline_code
+
+    base, _, _ = gunicorn
+    headers = {"Host": "sms.example.com", "X-Forwarded-Proto": "https"}
+    for path in ("/admin/login/", "/api/docs/", "/api/v1/contacts/", "/no-such-page/"):
+        answer = requests.get(f"{base}{path}", headers=headers, allow_redirects=False, timeout=30)
+        assert answer.status_code in (200, 401, 404), (path, answer.status_code)
+        assert_strict_policy(answer)
+        if answer.headers["Content-Type"].startswith("text/html"):
+            assert inline_code(answer.text) == [], path
+    script = requests.get(f"{base}/api/docs/?script=", headers=headers, timeout=30)
+    assert script.status_code == 200 and script.headers["Content-Type"] == "application/javascript"
 
 
 def test_the_access_log_leaves_query_strings_out(gunicorn):

@@ -13,6 +13,10 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x8#kP2!vQz9@Lm4$Tn7^Wr1&Ys6*Hb3(Jd5)Fg0-Ac+Ee=Ui~Oo",
     "ALLOWED_HOSTS": "sms.example.com",
     "PUBLIC_BASE_URL": "https://sms.example.com",
+    "SMS_BACKEND": "sends.backends.plivo.SmsBackend",
+    "PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX",
+    "PLIVO_AUTH_TOKEN": "production-auth-token-for-the-settings-tests",
+    "PLIVO_SENDER": "+14155550100",
 }
 
 
@@ -43,6 +47,9 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("REDIS_URL", "localhost:6379"),
         ("API_THROTTLE_RATE", "lots"),
         ("DATABASE_URL", "nonsense://"),
+        ("TRUSTED_PROXY_HEADER", "X Forwarded For"),
+        ("TRUSTED_PROXY_COUNT", "two"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
     ],
 )
 def test_malformed_setting_names_itself(name, value):
@@ -62,3 +69,58 @@ def test_check_deploy_is_clean_with_production_settings():
 def test_embedded_default_needs_no_environment_in_debug():
     result = manage("check", env={"DEBUG": "true"})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMS_BACKEND", "sends.backends.console.SmsBackend"),
+        ("SMS_BACKEND", "sends.backends.locmem.SmsBackend"),
+        ("SMS_BACKEND", "sends.backends.filebased.SmsBackend"),
+        ("SMS_BACKEND", ""),
+        ("PLIVO_AUTH_ID", ""),
+        ("PLIVO_AUTH_TOKEN", ""),
+        ("PLIVO_SENDER", ""),
+        ("PUBLIC_BASE_URL", "http://sms.example.com"),
+    ],
+)
+def test_production_that_would_send_nothing_is_refused_by_check_deploy(name, value):
+    result = manage("check", "--deploy", env={**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"Configuration error: Setting {name} "), lines[0]
+
+
+def test_a_non_delivering_backend_is_allowed_when_delivery_is_declared_not_required():
+    env = {**PRODUCTION_ENV, "SMS_BACKEND": "sends.backends.locmem.SmsBackend", "SMS_DELIVERY_REQUIRED": "false"}
+    result = manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["gunicorn", "smscampaigns.wsgi:application", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+        ["celery", "-A", "smscampaigns", "worker", "--pool", "solo"],
+        ["celery", "-A", "smscampaigns", "beat"],
+    ],
+    ids=["web", "worker", "beat"],
+)
+def test_web_worker_and_beat_refuse_to_start_with_a_backend_that_sends_nothing(command, tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "VAR_DIR": str(tmp_path),
+        **PRODUCTION_ENV,
+        "SMS_BACKEND": "sends.backends.console.SmsBackend",
+    }
+    executable = str(Path(sys.executable).parent / command[0])
+    result = subprocess.run([executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("Configuration error:")]
+    assert refusals == [
+        "Configuration error: Setting SMS_BACKEND is sends.backends.console.SmsBackend, which delivers nothing, "
+        "and DEBUG is off: use sends.backends.plivo.SmsBackend (or SMS_DELIVERY_REQUIRED=false where nobody may "
+        "be texted)."
+    ]
+    assert "Traceback" not in result.stderr
