@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -19,6 +20,7 @@ from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
+from smscampaigns.service_admin import ServiceModelAdmin
 
 Status = Campaign.Status
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -118,8 +120,25 @@ class CampaignForm(forms.ModelForm):
             return  # a read-only campaign: no body to write
         self.fields["body"].help_text = (
             f"If the text does not say how to opt out, “{services.OPT_OUT_FOOTER}” is added on its own line when "
-            "you save. The counter counts the text as written: personalised values change the length."
+            "you save. The counter counts the text as written: personalised values change the length, and a "
+            f"recipient whose text would cost more than {settings.SMS_MAX_SEGMENTS} segments is skipped."
         )
+        self.fields["body"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+
+    def clean_body(self):
+        # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
+        body = self.cleaned_data["body"]
+        try:
+            services.campaign_body_as_saved(body)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+        return body
+
+    def clean_sender(self):
+        try:
+            return services.campaign_sender_clean(sender=self.cleaned_data["sender"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 def _local_time_label(moment: datetime) -> str:
@@ -139,7 +158,7 @@ def _status_actions(request, campaign: Campaign) -> list[CampaignAction]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
+class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -230,7 +249,11 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             saved = services.campaign_draft_save(
-                campaign=obj, actor=request.user, changed_fields=form.changed_data, created=not change
+                campaign=obj,
+                actor=request.user,
+                changed_fields=form.changed_data,
+                created=not change,
+                lists=list(form.cleaned_data["lists"]) if "lists" in form.cleaned_data else None,
             )
         except ApplicationError as exc:
             # The engine claimed it between the page load and the save: say so rather than a server error.
@@ -240,6 +263,14 @@ class CampaignAdmin(CampaignProgressAdminMixin, admin.ModelAdmin):
                 request,
                 f"The text did not say how to opt out, so “{services.OPT_OUT_FOOTER}” was added at the end.",
             )
+
+    def delete_model(self, request, obj):
+        services.campaign_delete(campaign=obj, actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # --- Status buttons --------------------------------------------------------------------------------
 

@@ -392,7 +392,9 @@ class CampaignStatsApi(_CampaignView):
 
 class CampaignAudienceSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="Contacts on the campaign's lists, each once")
-    eligible = serializers.IntegerField(help_text="Those who would be texted")
+    eligible = serializers.IntegerField(
+        help_text="Those the audience rules let through; of them, the preview's message_too_long are skipped at send"
+    )
     excluded = serializers.DictField(
         child=serializers.IntegerField(),
         help_text=f"Contacts left out per reason ({', '.join(ExclusionReason.ALL)}); only reasons that occur",
@@ -426,6 +428,11 @@ class CampaignPreviewSerializer(serializers.Serializer):
     )
     no_common_quiet_window = serializers.IntegerField(
         help_text="Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess"
+    )
+    message_too_long = serializers.IntegerField(
+        help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "
+        f"or SMS_MAX_SEGMENTS allows: skipped at send with reason {ExclusionReason.MESSAGE_TOO_LONG}, and not "
+        "counted in the segments and cost"
     )
 
 

@@ -23,6 +23,14 @@ GSM7 = "GSM-7"
 UCS2 = "UCS-2"
 _LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
 
+# The longest `text` Plivo's Message API accepts: "Messages containing only GSM03.38 7 bit characters have a
+# maximum limit of 1600 characters ... containing one or more UCS-2 16 bit unicode characters have a maximum
+# limit of 737 characters" (Plivo docs, Send a Message, parameter `text`:
+# https://www.plivo.com/docs/sms/api/message/send-a-message/ ; also "Encoding and Concatenation"). A longer
+# text is refused for every recipient. 737 is 11 UCS-2 segments of 67 units, so a UCS-2 text is measured in
+# UTF-16 units (an emoji counts twice), the stricter reading; a GSM-7 text in characters, as documented.
+PLIVO_MAX_CHARACTERS = {GSM7: 1600, UCS2: 737}
+
 
 @dataclass(frozen=True)
 class SegmentInfo:
@@ -94,6 +102,26 @@ def segment_info(text: str) -> SegmentInfo:
         ucs2_characters=offending,
         segments_if_gsm7=segments_if_gsm7,
     )
+
+
+def plivo_length(info: SegmentInfo) -> tuple[int, int]:
+    """(the text's length as Plivo counts it, the most Plivo accepts) for a text of this encoding."""
+    return (info.units if info.encoding == UCS2 else info.characters), PLIVO_MAX_CHARACTERS[info.encoding]
+
+
+def message_length_problem(info: SegmentInfo) -> str:
+    """Why a text of this size may not be sent, for staff ("" when it may): longer than Plivo accepts, or more
+    segments than SMS_MAX_SEGMENTS."""
+    length, limit = plivo_length(info)
+    if length > limit:
+        return f"{length:,} characters in {info.encoding}, and Plivo refuses a text longer than {limit:,}"
+    ceiling = settings.SMS_MAX_SEGMENTS
+    if info.segments > ceiling:
+        return (
+            f"{info.segments} segments ({info.characters:,} characters in {info.encoding}), more than the "
+            f"{ceiling} a message may cost (SMS_MAX_SEGMENTS)"
+        )
+    return ""
 
 
 def price_per_segment(country: str) -> Decimal:

@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce, Left
 
 from campaigns.models import Campaign
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
-from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, segment_info
+from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
 from contacts.models import Contact, ContactListMembership, Suppression
 
@@ -43,6 +43,11 @@ class ExclusionReason:
     NO_CONSENT = "no_consent"
 
     ALL = (INVALID_NUMBER, OPTED_OUT, SUPPRESSED, NO_CONSENT)
+
+    # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
+    # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules
+    # above: so not in ALL.
+    MESSAGE_TOO_LONG = "message_too_long"
 
 
 ELIGIBLE = ""
@@ -139,6 +144,7 @@ class PreviewSample:
     body: str
     segments: int
     encoding: str
+    too_long: str = ""  # why this text would not be sent (message_length_problem), "" when it would
 
 
 PREVIEW_SAMPLES = 3
@@ -153,6 +159,9 @@ class CampaignPreview:
     segments_total: int
     estimated_cost: Decimal
     deferred_by_quiet_hours: int  # eligible recipients outside their quiet-hours window at `now`
+    # Eligible recipients whose own text would be too long: skipped at send (ExclusionReason.MESSAGE_TOO_LONG),
+    # and left out of the segments, cost and quiet-hours figures above.
+    message_too_long: int = 0
     samples: tuple[PreviewSample, ...] = ()  # the first PREVIEW_SAMPLES eligible recipients, by id
     # Eligible recipients with no zone given whose number may be in several zones: texted only while the
     # window is open in all of them.
@@ -162,11 +171,16 @@ class CampaignPreview:
     # Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess.
     no_common_quiet_window: int = 0
 
+    @property
+    def will_be_texted(self) -> int:
+        return self.audience.eligible - self.message_too_long
+
 
 def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
     """What sending the campaign at `now` would do: who gets it, in how many segments, at what cost, and how
     many would wait for their quiet-hours window. Each eligible recipient's message is rendered as the send
-    engine renders it, so personalisation that lengthens a message or forces UCS-2 is counted."""
+    engine renders it, so personalisation that lengthens a message or forces UCS-2 is counted, and so are the
+    recipients whose message it makes too long to send."""
     personalised = body_is_personalised(campaign.body)
     names = body_variables(campaign.body) if personalised else ()
     # Recipients who share the values the body reads, a country and a timezone get the same text at the same
@@ -194,7 +208,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
 
     counts: dict[str, int] = {}
     ucs2: dict[str, None] = {}
-    longest = total = deferred = uncertain = waiting = no_common = 0
+    longest = total = deferred = too_long = uncertain = waiting = no_common = 0
     cost = Decimal("0")
     for group in groups.iterator(chunk_size=2000):
         reason, recipients = group["exclusion_reason"], group["n"]
@@ -202,6 +216,9 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         if reason != ELIGIBLE:
             continue
         info = plain or rendered(tuple(group[name] for name in values))
+        if message_length_problem(info):
+            too_long += recipients
+            continue
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = max(longest, info.segments)
         total += info.segments * recipients
@@ -218,7 +235,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
             deferred += recipients
             waiting += recipients * quiet.uncertain
     audience = _breakdown(campaign=campaign, counts=counts)
-    if not audience.eligible:
+    if audience.eligible == too_long:  # nobody would be sent a text: describe the body itself
         info = plain or segment_info(body_render(campaign.body))
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = info.segments
@@ -230,6 +247,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         segments_total=total,
         estimated_cost=cost,
         deferred_by_quiet_hours=deferred,
+        message_too_long=too_long,
         samples=_preview_samples(campaign=campaign),
         uncertain_zone=uncertain,
         waiting_for_common_window=waiting,
@@ -286,7 +304,9 @@ def _preview_samples(*, campaign: Campaign) -> tuple[PreviewSample, ...]:
         body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
         info = segment_info(body)
         name = f"{first_name} {last_name}".strip()
-        samples.append(PreviewSample(pk, phone_number, name, body, info.segments, info.encoding))
+        samples.append(
+            PreviewSample(pk, phone_number, name, body, info.segments, info.encoding, message_length_problem(info))
+        )
     return tuple(samples)
 
 

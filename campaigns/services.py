@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
 from campaigns.models import Campaign, QuickSendRequest
+from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
-from campaigns.templating import body_validate
+from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
 from contacts.models import Contact, ContactList, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import suppression_reasons
@@ -147,7 +148,8 @@ def campaign_complete(*, campaign: Campaign) -> Campaign:
 def _validate_ready(campaign: Campaign) -> None:
     if not campaign.body.strip():
         raise ApplicationError("the campaign has no message body", field="body")
-    body_validate(campaign.body)
+    # Checked again: SMS_MAX_SEGMENTS may have been lowered since the draft was saved.
+    campaign_body_check(campaign.body)
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
 
@@ -163,6 +165,33 @@ def campaign_body_has_opt_out(body: str) -> bool:
     return bool(_OPT_OUT_WORDING.search(body))
 
 
+def campaign_body_check(body: str, *, footer_added: bool = False) -> None:
+    """Refuse (ApplicationError on `body`) a body the message engine cannot compile, or whose fixed text alone
+    is longer than Plivo accepts or SMS_MAX_SEGMENTS allows: then every recipient's text would be. What the
+    placeholders add is known per recipient only; dispatch skips a recipient whose text it makes too long."""
+    body_validate(body)
+    problem = message_length_problem(segment_info(body_fixed_text(body)))
+    if problem:
+        notes = [
+            *(["with the opt-out footer added"] if footer_added else []),
+            *(["counting its fixed text only, without the placeholders"] if body_is_personalised(body) else []),
+        ]
+        raise ApplicationError(
+            f"the message is too long{' (' + ', '.join(notes) + ')' if notes else ''}: {problem}", field="body"
+        )
+
+
+def campaign_body_as_saved(body: str) -> str:
+    """`body` as a draft saves it: the opt-out footer added on its own line when the text lacks one, then
+    checked (campaign_body_check) as the text recipients would get."""
+    if campaign_body_has_opt_out(body):
+        campaign_body_check(body)
+        return body
+    with_footer = f"{body.rstrip()}\n{OPT_OUT_FOOTER}"
+    campaign_body_check(with_footer, footer_added=True)
+    return with_footer
+
+
 @dataclass(frozen=True)
 class DraftSaved:
     campaign: Campaign
@@ -174,12 +203,18 @@ DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
 
 
 def campaign_draft_save(
-    *, campaign: Campaign, actor, changed_fields: list[str] | None = None, created: bool = False
+    *,
+    campaign: Campaign,
+    actor,
+    changed_fields: list[str] | None = None,
+    created: bool = False,
+    lists: list[ContactList] | None = None,
 ) -> DraftSaved:
-    """Save a draft's edits, adding the opt-out footer when the body lacks one; audited with the fields changed."""
-    footer_added = not campaign_body_has_opt_out(campaign.body)
-    if footer_added:
-        campaign.body = f"{campaign.body.rstrip()}\n{OPT_OUT_FOOTER}"
+    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one and
+    refusing a body that could not be sent (campaign_body_as_saved); audited with the fields changed."""
+    body = campaign_body_as_saved(campaign.body)
+    footer_added = body != campaign.body
+    campaign.body = body
     with transaction.atomic():
         if created:
             campaign.status = Status.DRAFT
@@ -195,6 +230,10 @@ def campaign_draft_save(
                 raise ApplicationError(
                     f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
                 )
+        # After the conditional UPDATE, which holds the row until commit: the lists change with the draft or
+        # not at all.
+        if lists is not None:
+            campaign.lists.set(lists)
         audit_record(
             actor=actor,
             action="campaign.created" if created else "campaign.edited",
@@ -215,11 +254,12 @@ def campaign_create(
 ) -> Campaign:
     """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
     _validate_name(name)
-    campaign = Campaign(name=name, body=body, sender=_clean_sender(sender), max_per_second=max_per_second)
-    with transaction.atomic():
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True)
-        if lists:
-            campaign.lists.set(lists)
+    campaign = Campaign(
+        name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
+    )
+    campaign_draft_save(
+        campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True, lists=lists or None
+    )
     return campaign
 
 
@@ -231,15 +271,11 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
     _require_draft(campaign, "edited")
     _validate_name(fields.get("name"))
     if "sender" in fields:
-        fields["sender"] = _clean_sender(fields["sender"])
+        fields["sender"] = campaign_sender_clean(sender=fields["sender"])
     for name, value in fields.items():
         setattr(campaign, name, value)
     changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-    with transaction.atomic():
-        # The draft save's conditional UPDATE holds the row until commit, so the lists change with it or not at all.
-        campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed)
-        if lists is not None:
-            campaign.lists.set(lists)
+    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
     return campaign
 
 
@@ -267,7 +303,7 @@ def _validate_name(name: str | None) -> None:
         raise ApplicationError("a campaign needs a name", field="name")
 
 
-def _clean_sender(sender: str) -> str:
+def campaign_sender_clean(*, sender: str) -> str:
     """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
     if not sender or _ALPHANUMERIC_SENDER.match(sender):
         return sender

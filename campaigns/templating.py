@@ -11,11 +11,13 @@ from functools import lru_cache
 
 from django.template import Context, Engine, Library, TemplateSyntaxError, Variable
 from django.template import defaultfilters as filters
+from django.template.base import TextNode
 
 from smscampaigns.errors import ApplicationError
 
 register = Library()
-for _name in ("default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars"):
+FILTERS = ("default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars")
+for _name in FILTERS:
     register.filter(_name, getattr(filters, _name))
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -39,7 +41,24 @@ def _template(body: str):
     try:
         return _compile(body)
     except TemplateSyntaxError as exc:
-        raise ApplicationError(f"the message body is not a valid template: {exc}", field="body") from None
+        raise ApplicationError(
+            f"the message body is not a valid template: {_syntax_problem(str(exc))}", field="body"
+        ) from None
+
+
+_UNKNOWN_TAG = re.compile(r"^Invalid block tag on line (\d+): '([^']*)'")
+
+
+def _syntax_problem(message: str) -> str:
+    """Django's complaint in the terms of a message body: its hint to load a tag library cannot apply here."""
+    if tag := _UNKNOWN_TAG.match(message):
+        return (
+            f"{{% {tag[2]} %}} on line {tag[1]} is not allowed: a message has no tags, only {{{{ placeholders }}}} "
+            f"and the filters {', '.join(FILTERS)}"
+        )
+    if message.startswith("Invalid filter:"):
+        return f"{message}; a message may use only the filters {', '.join(FILTERS)}"
+    return message
 
 
 def body_validate(body: str) -> None:
@@ -68,6 +87,14 @@ def body_variables(body: str) -> tuple[str, ...]:
         ]
         names.update(var.lookups[0] for var in variables if isinstance(var, Variable) and var.lookups)
     return tuple(sorted(names))
+
+
+def body_fixed_text(body: str) -> str:
+    """The text every recipient receives whatever their values: `body` without its {{ variables }}. A contact's
+    values only add to it, so it is the shortest text (and fewest segments) the body can render to."""
+    if not body_is_personalised(body):
+        return body
+    return "".join(node.s for node in _template(body).nodelist if isinstance(node, TextNode))
 
 
 def personalisation_context(*, first_name: str, last_name: str, attributes: dict | None) -> dict[str, str]:

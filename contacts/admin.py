@@ -1,4 +1,3 @@
-import csv
 import io
 
 from django import forms
@@ -10,23 +9,42 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from audit.selectors import audit_events_for
+from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import contact_import_errors
 from contacts.services import (
+    contact_create,
+    contact_delete,
+    contact_details_validate,
+    contact_import_delete,
     contact_import_resume,
     contact_import_start,
     contact_list_add_contacts,
+    contact_list_create,
+    contact_list_delete,
+    contact_list_name_validate,
     contact_list_remove_contacts,
+    contact_list_update,
+    contact_opt_in,
+    contact_update,
     contacts_opt_out,
+    suppression_add,
+    suppression_remove,
+    suppression_update,
+    suppression_validate,
 )
+from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.errors import ApplicationError
 from smscampaigns.json_limits import BoundedJSONFormField
+from smscampaigns.service_admin import ServiceModelAdmin, adopt_saved, form_error_from
 
 FIRST_ERRORS_SHOWN = 20
 # The contact page shows this many of the newest sends and inbound texts (a contact may have thousands).
@@ -41,21 +59,91 @@ class OptOutActionForm(forms.Form):
     reason = forms.CharField(max_length=200, help_text="Recorded on each contact and in the audit trail")
 
 
+class OptInActionForm(forms.Form):
+    consent_source = forms.CharField(max_length=255, help_text="Where each person consented again, e.g. 'phone call'")
+    consent_text = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), help_text="The wording agreed to"
+    )
+
+
 class MembershipInline(admin.TabularInline):
+    """When the contact joined each list; the lists change with the Lists field, which the service audits."""
+
     model = ContactListMembership
     extra = 0
-    autocomplete_fields = ["contact_list"]
-    readonly_fields = ["added_at"]
+    fields = ["contact_list", "added_at"]
+    readonly_fields = ["contact_list", "added_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ContactForm(forms.ModelForm):
+    """The contact's details, checked by the service that saves them; status and consent are not edited here."""
+
+    # Any format: the service normalises it (the model field would insist on one).
+    phone_number = forms.CharField(max_length=64, help_text="Any format; stored as E.164, e.g. +14155550123")
+    contact_lists = forms.ModelMultipleChoiceField(
+        queryset=ContactList.objects.all(),
+        required=False,
+        label="Lists",
+        widget=admin.widgets.FilteredSelectMultiple("lists", is_stacked=False),
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["phone_number", "first_name", "last_name", "timezone", "attributes", "consent_source", "consent_text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "contact_lists" in self.fields:
+            self.fields["contact_lists"].initial = list(self.instance.lists.all())
+        if "consent_source" in self.fields:
+            self.fields["consent_source"].help_text = (
+                "Where the person consented. Given, the contact is subscribed (unless the number is suppressed); "
+                "blank, unsubscribed."
+            )
+
+    def clean_attributes(self):
+        return self.cleaned_data.get("attributes") or {}
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            contact_details_validate(
+                phone_number=cleaned.get("phone_number"),
+                timezone_name=cleaned.get("timezone"),
+                attributes=cleaned.get("attributes"),
+                contact=self.instance if self.instance.pk else None,
+            )
+        except ApplicationError as exc:
+            form_error_from(self, exc)
+        return cleaned
+
+
+# What staff edit on a contact; contact_update refuses anything else.
+CONTACT_DETAILS = ("first_name", "last_name", "timezone", "attributes")
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceModelAdmin):
+    form = ContactForm
     list_display = ["phone_number", "first_name", "last_name", "status", "country", "consent_source", "created_at"]
     list_filter = ["status", "country", "consent_source", "lists"]
     # A number in any format is normalised and looked up exactly (get_search_results); these are the fallback.
     search_fields = ["first_name", "last_name"]
     search_help_text = "A phone number in any format, or a name"
+    # Status and consent change only through the opt-out and opt-in actions (audited); the consent evidence
+    # is given once, when the contact is added.
     readonly_fields = [
+        "country",
+        "status",
         "created_at",
         "updated_at",
         "consented_at",
@@ -67,16 +155,68 @@ class ContactAdmin(admin.ModelAdmin):
     ]
     inlines = [MembershipInline]
     show_full_result_count = False
-    actions = ["add_to_list", "remove_from_list", "opt_out"]
+    actions = ["add_to_list", "remove_from_list", "opt_out", "opt_in"]
     formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
     fieldsets = [
-        (None, {"fields": ["phone_number", "first_name", "last_name", "timezone", "country", "attributes"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "phone_number",
+                    "first_name",
+                    "last_name",
+                    "timezone",
+                    "country",
+                    "attributes",
+                    "contact_lists",
+                ]
+            },
+        ),
         ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),
         ("Sends to this contact", {"fields": ["sends"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if obj is None else [*readonly, "consent_source", "consent_text"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            contact = contact_create(
+                phone_number=data["phone_number"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                timezone_name=data["timezone"],
+                attributes=data["attributes"],
+                consent_source=data["consent_source"],
+                consent_text=data["consent_text"],
+                lists=list(data["contact_lists"]),
+                actor=request.user,
+            )
+            adopt_saved(obj, contact)
+            return
+        changed = set(form.changed_data)
+        # The row as stored: the form has already copied its values onto `obj`.
+        contact_update(
+            contact=Contact.objects.get(pk=obj.pk),
+            phone_number=data["phone_number"] if "phone_number" in changed else None,
+            lists=list(data["contact_lists"]) if "contact_lists" in changed else None,
+            actor=request.user,
+            **{name: data[name] for name in CONTACT_DETAILS if name in changed},
+        )
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        contact_delete(contact=obj, actor=request.user)
+
+    @admin.display(description="lists")
+    def contact_lists(self, obj: Contact) -> str:
+        """The Lists field as staff who may only view the contact see it."""
+        return ", ".join(contact_list.name for contact_list in obj.lists.all()) if obj.pk else "-"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -157,7 +297,7 @@ class ContactAdmin(admin.ModelAdmin):
             "removed from",
         )
 
-    @admin.action(description="Opt out the selected contacts", permissions=["change"])
+    @admin.action(description="Opt out (staff): unsubscribe and suppress the selected contacts", permissions=["change"])
     def opt_out(self, request, queryset):
         form = OptOutActionForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
@@ -170,21 +310,121 @@ class ContactAdmin(admin.ModelAdmin):
         messages.success(request, f"{count} contact(s) opted out and suppressed.")
         return None
 
+    @admin.action(description="Opt in again with new consent evidence (lifts a staff opt-out)", permissions=["change"])
+    def opt_in(self, request, queryset):
+        form = OptInActionForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._ask(request, queryset, form, "opt_in", "Opt contacts in again")
+        opted_in = 0
+        for contact in queryset:
+            try:
+                contact_opt_in(
+                    contact=contact,
+                    consent_source=form.cleaned_data["consent_source"],
+                    consent_text=form.cleaned_data["consent_text"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                messages.error(request, f"{contact}: {exc.message}")
+            else:
+                opted_in += 1
+        if opted_in:
+            messages.success(request, f"{opted_in} contact(s) subscribed with the new consent evidence.")
+        return None
+
+
+class ContactListForm(forms.ModelForm):
+    class Meta:
+        model = ContactList
+        fields = ["name", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("name") is not None:
+            renamed = self.instance if self.instance.pk else None
+            try:
+                contact_list_name_validate(name=cleaned["name"], contact_list=renamed)
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
+
 
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
+class ContactListAdmin(ServiceModelAdmin):
+    form = ContactListForm
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
 
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            contact_list_update(
+                contact_list=ContactList.objects.get(pk=obj.pk),
+                name=data["name"],
+                description=data["description"],
+                actor=request.user,
+            )
+            obj.refresh_from_db()
+        else:
+            adopt_saved(
+                obj, contact_list_create(name=data["name"], description=data["description"], actor=request.user)
+            )
+
+    def delete_model(self, request, obj):
+        contact_list_delete(contact_list=obj, actor=request.user)
+
+
+class SuppressionForm(forms.ModelForm):
+    # Any format: the service normalises it.
+    phone_number = forms.CharField(max_length=64, help_text="Any format; stored as E.164")
+
+    class Meta:
+        model = Suppression
+        fields = ["phone_number", "reason", "source", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("phone_number") is not None and cleaned.get("reason"):
+            try:
+                suppression_validate(phone_number=cleaned["phone_number"], reason=cleaned["reason"])
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
+
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ServiceModelAdmin):
+    form = SuppressionForm
     list_display = ["phone_number", "reason", "source", "created_by", "created_at"]
     list_filter = ["reason"]
     search_fields = ["phone_number", "source"]
     list_select_related = ["created_by"]
     readonly_fields = ["created_by", "created_at"]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # The number, the reason and where it came from are the record of why the number is suppressed:
+        # a different number or reason is another suppression, added on its own and audited.
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if obj is None else ["phone_number", "reason", "source", *readonly]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            suppression_update(suppression=Suppression.objects.get(pk=obj.pk), note=data["note"], actor=request.user)
+            obj.refresh_from_db()
+        else:
+            suppression = suppression_add(
+                phone_number=data["phone_number"],
+                reason=data["reason"],
+                source=data["source"],
+                note=data["note"],
+                actor=request.user,
+            )
+            adopt_saved(obj, suppression)
+
+    def delete_model(self, request, obj):
+        suppression_remove(suppression=obj, actor=request.user)
 
 
 class ContactImportForm(forms.Form):
@@ -205,7 +445,7 @@ class ContactImportForm(forms.Form):
 
 
 @admin.register(ContactImport)
-class ContactImportAdmin(admin.ModelAdmin):
+class ContactImportAdmin(ServiceModelAdmin):
     list_display = ["__str__", "status", "progress", "rows_read", "created", "rejected", "created_by", "created_at"]
     list_filter = ["status"]
     list_select_related = ["created_by"]
@@ -226,6 +466,9 @@ class ContactImportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # an import is a record of what happened; it is not edited
+
+    def delete_model(self, request, obj):
+        contact_import_delete(contact_import=obj, actor=request.user)
 
     @admin.display(description="progress")
     def progress(self, obj: ContactImport) -> str:
@@ -251,12 +494,27 @@ class ContactImportAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view(self.error_report_view)
         return [path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"), *super().get_urls()]
 
+    # The upload cap must be in place before anything reads the body, the CSRF check included: the check
+    # runs in _upload_view, after it. Refusing an upload too large to read changes nothing, so it needs none.
+    @method_decorator(csrf_exempt)
     def add_view(self, request, form_url="", extra_context=None):
         """The "Import contacts" page: upload, then the import's own page shows progress and the summary."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        cap = upload_size_guard(request)
+        if cap.exceeded:  # its Content-Length says it is over the cap: not a byte is read
+            form = ContactImportForm()
+            form.errors["file"] = form.error_class([upload_too_large().message])
+            return self._upload_page(request, form)
+        return self._upload_view(request, cap)
+
+    @method_decorator(csrf_protect)
+    def _upload_view(self, request, cap):
         form = ContactImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        if cap.exceeded:  # cut off at the cap while it was read
+            form.is_valid()
+            form.errors["file"] = form.error_class([upload_too_large().message])
+        elif request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 record = contact_import_start(
@@ -273,7 +531,16 @@ class ContactImportAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"{record} is queued; this page follows its progress.")
                 return redirect("admin:contacts_contactimport_change", record.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "title": "Import contacts"}
+        return self._upload_page(request, form)
+
+    def _upload_page(self, request, form: ContactImportForm):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": "Import contacts",
+            "max_bytes": settings.CONTACT_IMPORT_MAX_BYTES,
+        }
         return TemplateResponse(request, "admin/contacts/contactimport/upload.html", context)
 
     def error_report_view(self, request, pk: int):
@@ -299,5 +566,5 @@ class ContactImportAdmin(admin.ModelAdmin):
 
 def writer_line(row) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(row)
+    spreadsheet_safe_writer(buffer).writerow(row)  # values and column names come from the uploaded file
     return buffer.getvalue()

@@ -1,8 +1,13 @@
 """Reading contact CSV files as spreadsheets export them: any delimiter, a BOM, stray spaces, short rows.
 
-The reader streams: it holds one line at a time, so a 1 GB file never loads whole. Whatever is wrong
-with the file as a whole (not UTF-8, no phone column, duplicate headers) is raised as an ApplicationError
-before the first row is returned, so nothing is written from a file that cannot be read.
+The reader streams: it holds one line at a time, so a 1 GB file never loads whole, and a line longer than
+MAX_LINE_BYTES is refused rather than read into memory. Whatever is wrong with the file as a whole (not
+UTF-8, no phone column, duplicate headers, more columns than CONTACT_IMPORT_MAX_COLUMNS) is raised as an
+ApplicationError before the first row is returned, so nothing is written from a file that cannot be read.
+
+Every CSV the product writes goes through `spreadsheet_safe_writer` (smscampaigns/spreadsheets.py, where
+apps below contacts can use it too; importable from here), so that a cell typed by a person
+(`=HYPERLINK(...)`) is shown by a spreadsheet, never run as a formula.
 """
 
 import codecs
@@ -12,7 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from django.conf import settings
+
+from contacts.attributes import attribute_name_problem
 from smscampaigns.errors import ApplicationError
+from smscampaigns.spreadsheets import spreadsheet_safe_cell as spreadsheet_safe_cell
+from smscampaigns.spreadsheets import spreadsheet_safe_writer as spreadsheet_safe_writer
 
 # Headers are compared after lower-casing and turning spaces and hyphens into underscores.
 PHONE_HEADERS = ("phone", "phone_number", "mobile")
@@ -26,7 +36,10 @@ NAMED_HEADERS = {
     "time_zone": "timezone",
 }
 DELIMITERS = (",", ";", "\t")
-_CHECK_CHUNK = 1 << 20
+# A line (a header row, or a data row with its cells) is at most this long. A longer one is not a contact
+# spreadsheet, and reading it would hold all of it in memory. _check_utf8 reads in chunks of this size.
+MAX_LINE_BYTES = 1 << 20
+_CHECK_CHUNK = MAX_LINE_BYTES
 _LOOKS_LIKE_A_NUMBER = re.compile(r"[\d\s()+.\-]{6,}")
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 
@@ -55,8 +68,16 @@ class SourceRow:
     problem: RowError | None = None
 
 
+def shortened(value: str, most: int = 60) -> str:
+    """A cell as an error report quotes it: enough to find it in the file, never the whole of a huge one."""
+    return value if len(value) <= most else value[:most] + "..."
+
+
 def canonical_header(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
+# --- Reading --------------------------------------------------------------------------------------------
 
 
 class ContactCsv:
@@ -74,14 +95,43 @@ class ContactCsv:
             raise ApplicationError("the file is empty: expected a header row naming a phone column", field="file")
         self.delimiter = max(DELIMITERS, key=header_line.count) if any(d in header_line for d in DELIMITERS) else ","
         self._reader = csv.reader(_chain_one(header_line, self._lines), delimiter=self.delimiter, skipinitialspace=True)
-        self.headers = [h.strip() for h in next(self._reader)]
+        self.header_line = self._blank_lines_before_header + 1
+        self.headers = [h.strip() for h in self._header_cells(header_line)]
         self._first_row: list[str] | None = None
         if headerless_ok and len(self.headers) == 1 and _LOOKS_LIKE_A_NUMBER.fullmatch(self.headers[0]):
             # A bare list of numbers (a do-not-call extract): the first line is data, not a header.
             self._first_row, self.headers = self.headers, ["phone"]
         self._map_headers()
 
+    def _header_cells(self, header_line: str) -> list[str]:
+        try:
+            cells = next(self._reader)
+        except csv.Error as exc:
+            # The csv module does not say which cell; a header is rarely quoted, so a plain split finds it.
+            limit = csv.field_size_limit()
+            column = next((n for n, cell in enumerate(header_line.split(self.delimiter), 1) if len(cell) > limit), None)
+            where = f"line {self.header_line}" + (f", column {column}" if column else "")
+            raise ApplicationError(
+                f"{where}: the header row cannot be read as CSV ({exc}); a header is a short name such as 'phone'",
+                field="file",
+            ) from None
+        most = settings.CONTACT_IMPORT_MAX_COLUMNS
+        if len(cells) > most:
+            raise ApplicationError(
+                f"line {self.header_line} has {len(cells):,} columns; a contact file may have at most {most:,} "
+                "(CONTACT_IMPORT_MAX_COLUMNS): remove the columns you do not need",
+                field="file",
+            )
+        return cells
+
     def _map_headers(self) -> None:
+        for index, header in enumerate(self.headers):
+            if problem := attribute_name_problem(header):
+                raise ApplicationError(
+                    f"line {self.header_line}, column {index + 1}: header {shortened(header, 40)!r} is too long: "
+                    f"{problem}",
+                    field="file",
+                )
         canonical = [canonical_header(h) for h in self.headers]
         seen: dict[str, int] = {}
         for index, name in enumerate(canonical):
@@ -144,13 +194,15 @@ class ContactCsv:
                 row.problem = RowError(
                     line,
                     "",
-                    self.delimiter.join(extra),
-                    f"{len(cells)} cells but the header has {width}: is a value holding a "
+                    shortened(self.delimiter.join(extra)),
+                    f"{len(cells):,} cells but the header has {width}: is a value holding a "
                     f"{self.delimiter!r} missing its quotes?",
                 )
             yield row
 
     def _decoded_lines(self) -> Iterator[str]:
+        # Line lengths were checked by _check_utf8 (a stream that cannot seek back is not checked, and the
+        # csv module's field limit and CONTACT_IMPORT_MAX_COLUMNS still bound what a line can become).
         first = True
         for number, raw in enumerate(self._binary, 1):
             self.bytes_read += len(raw)
@@ -164,7 +216,8 @@ class ContactCsv:
                 text = text.removeprefix("\ufeff")
                 first = False
             # A lone carriage return ends a line too (old Mac exports); the csv module refuses one unquoted.
-            yield from _LONE_CR.split(text) if "\r" in text else (text,)
+            # Django's File splits lines at a lone CR already: the empty piece after it is no line.
+            yield from (piece for piece in _LONE_CR.split(text) if piece) if "\r" in text else (text,)
 
     def _first_non_blank_line(self) -> str | None:
         self._blank_lines_before_header = 0
@@ -197,6 +250,14 @@ def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
 def _encoding_error(line: int, byte: int) -> ApplicationError:
     return ApplicationError(
         f"line {line} is not UTF-8 text (byte 0x{byte:02X}); save the file as 'CSV UTF-8' and import it again",
+        field="file",
+    )
+
+
+def _long_line_error(line: int) -> ApplicationError:
+    return ApplicationError(
+        f"line {line} is longer than {MAX_LINE_BYTES:,} bytes, more than any contact row holds: is this the "
+        "right file, saved as CSV?",
         field="file",
     )
 
@@ -237,9 +298,18 @@ def _check_utf8(binary: BinaryIO) -> None:
     binary.seek(start)
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines_before = 0
+    since_newline = 0  # bytes of the line still open at the end of the previous chunk
     while chunk := binary.read(_CHECK_CHUNK):
         if (nul := chunk.find(b"\x00")) >= 0:
             raise _nul_error(lines_before + chunk.count(b"\n", 0, nul) + 1)
+        # A chunk is no longer than a line may be, so only a line running across chunks can be too long.
+        # A lone CR ends a line too (old Mac exports).
+        first_end = min((i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0), default=-1)
+        since_newline += len(chunk) if first_end < 0 else first_end + 1
+        if since_newline > MAX_LINE_BYTES:
+            raise _long_line_error(lines_before + 1)
+        if first_end >= 0:
+            since_newline = len(chunk) - max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) - 1
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as exc:

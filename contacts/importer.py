@@ -10,22 +10,27 @@ A crash or Ctrl-C leaves whole batches behind; every write is an upsert decided 
 holds, so running the same import again finishes the job without duplicates.
 """
 
-import csv
 import json
 import time
-import zoneinfo
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
-from functools import cache
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from contacts.attributes import attribute_problem
 from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
-from contacts.csvfiles import ContactCsv, RowError, SourceRow
-from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership
+from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportError,
+    ContactList,
+    ContactListMembership,
+    is_timezone_name,
+)
 from contacts.phones import normalize_phone
 from contacts.selectors import batched, suppression_reasons
 from smscampaigns.errors import ApplicationError
@@ -118,7 +123,7 @@ def run_import(
     contact_list = None
     if contact_list_name and not dry_run:
         contact_list, _ = ContactList.objects.get_or_create(name=contact_list_name)
-    report = csv.writer(errors_to) if errors_to is not None else None
+    report = spreadsheet_safe_writer(errors_to) if errors_to is not None else None
     if report is not None and not resume_after:
         report.writerow(ERROR_REPORT_HEADER)
     batch_writer = _BatchWriter(
@@ -128,6 +133,7 @@ def run_import(
         dry_run=dry_run,
         phone_column=source.phone_header,
         columns={name: source.headers[index] for name, index in source.named.items()},
+        attribute_columns={name: source.headers[index] for name, index in source.attributes.items()},
     )
     rows = (row for row in source.rows() if row.line > resume_after)
     with _seen_numbers() as seen:
@@ -184,6 +190,7 @@ class _BatchWriter:
         dry_run: bool,
         phone_column: str,
         columns: dict[str, str],
+        attribute_columns: dict[str, str],
     ):
         self.contact_list = contact_list
         self.consent_source = consent_source
@@ -191,6 +198,7 @@ class _BatchWriter:
         self.dry_run = dry_run
         self.phone_column = phone_column
         self.columns = columns
+        self.attribute_columns = attribute_columns
 
     def prepare(self, batch: list[SourceRow], *, default_region: str) -> tuple[_BatchOutcome, dict[str, _Row]]:
         """Parse and validate a batch, merging repeated numbers: the CPU work, done outside any transaction."""
@@ -242,7 +250,13 @@ class _BatchWriter:
                     outcome.created += 1
                     inserts.append(self._new_contact(row, now))
                 continue
-            values = self._merged_contact(contact, row, now)
+            try:
+                values = self._merged_contact(contact, row, now)
+            except _RowRejected as rejected:
+                members.pop()  # nothing of a rejected row is applied, list membership included
+                outcome.errors.append(rejected.error)
+                outcome.rejected += 0 if duplicate else 1
+                continue
             if values is None:
                 outcome.unchanged += 0 if duplicate else 1
             else:
@@ -270,13 +284,21 @@ class _BatchWriter:
                     RowError(
                         source_row.line,
                         self.columns[name],
-                        value[:60] + "...",
+                        shortened(value),
                         f"longer than {NAME_MAX_LENGTH} characters",
                     )
                 )
                 return None
+        if problem := attribute_problem(source_row.attributes):
+            value = source_row.attributes.get(problem.name, "")
+            errors.append(
+                RowError(
+                    source_row.line, self.attribute_columns.get(problem.name, ""), shortened(value), problem.message
+                )
+            )
+            return None
         zone = source_row.timezone
-        if zone and zone not in _timezone_names():
+        if zone and not is_timezone_name(zone):
             errors.append(
                 RowError(source_row.line, self.columns["timezone"], zone, "not a timezone name such as Europe/Paris")
             )
@@ -314,6 +336,12 @@ class _BatchWriter:
             last_name = contact.last_name or row.last_name
             attributes = {**row.attributes, **contact.attributes}
             zone = contact.timezone or row.timezone
+        if attributes != contact.attributes and (problem := attribute_problem(attributes)):
+            # The row alone was within the limits (checked in _parse); with the contact's own it is not.
+            column = self.attribute_columns.get(problem.name, "")
+            raise _RowRejected(
+                RowError(row.line, column, shortened(str(attributes.get(problem.name, ""))), problem.message)
+            )
         status, consented_at, consent_source = contact.status, contact.consented_at, contact.consent_source
         if self.consent_source and status != Contact.Status.SUBSCRIBED:
             status, consented_at, consent_source = Contact.Status.SUBSCRIBED, now, self.consent_source
@@ -327,6 +355,12 @@ class _BatchWriter:
             return None
         merged = _Row(row.line, row.e164, contact.country or row.country, zone, first_name, last_name, attributes)
         return _contact_values(merged, status=status, consented_at=consented_at, consent_source=consent_source, now=now)
+
+
+class _RowRejected(Exception):
+    def __init__(self, error: RowError):
+        super().__init__(error.reason)
+        self.error = error
 
 
 def _merge_into(kept: _Row, later: _Row, *, overwrite: bool) -> None:
@@ -392,11 +426,6 @@ def _contact_values(row: _Row, *, status, consented_at, consent_source: str, now
         stamp,
         stamp,
     )
-
-
-@cache
-def _timezone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 @dataclass(slots=True)

@@ -1,7 +1,21 @@
+from functools import cache
+from zoneinfo import available_timezones
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
+
+
+@cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_timezone_name(name: str) -> bool:
+    """Whether `name` is an IANA time zone: a contact's quiet hours are computed in it, so an unknown
+    name would make them silently wrong. The one check used by the services, the admin and the importer."""
+    return name in _timezone_names()
 
 
 class ContactList(models.Model):

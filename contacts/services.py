@@ -1,12 +1,9 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import BinaryIO, TextIO
-from zoneinfo import available_timezones
 
 import phonenumbers
 from django.conf import settings
@@ -15,8 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
+from contacts.attributes import attributes_validate
 from contacts.bulksql import sql_row_sources
-from contacts.csvfiles import ContactCsv, RowError
+from contacts.csvfiles import ContactCsv, RowError, spreadsheet_safe_writer
 from contacts.importer import (
     BATCH_SIZE,
     ERROR_REPORT_HEADER,
@@ -24,9 +22,17 @@ from contacts.importer import (
     ProgressCallback,
     run_import,
 )
-from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
-from contacts.phones import normalize_phone
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactList,
+    ContactListMembership,
+    Suppression,
+    is_timezone_name,
+)
+from contacts.phones import NormalizedNumber, normalize_phone
 from contacts.selectors import batched, suppression_reasons_blocking_opt_in
+from contacts.uploads import upload_names, upload_size_check
 from smscampaigns.errors import ApplicationError
 
 
@@ -45,10 +51,9 @@ def contact_create(
     actor=None,
 ) -> Contact:
     """Create a contact; subscribed only when consent evidence is given and the number is not suppressed."""
-    number = normalize_phone(phone_number, region=region)
-    if Contact.objects.filter(phone_number=number.e164).exists():
-        raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
-    _validate_timezone(timezone_name)
+    number = contact_details_validate(
+        phone_number=phone_number, timezone_name=timezone_name, attributes=attributes or {}, region=region
+    )
     suppressed = Suppression.objects.filter(phone_number=number.e164).exists()
     subscribe = bool(consent_source) and not suppressed
     contact = Contact.objects.create(
@@ -124,12 +129,7 @@ def suppression_add(
     *, phone_number: str, reason: str, source: str = "", note: str = "", actor=None, region: str | None = None
 ) -> Suppression:
     """Suppress a number for a reason (idempotent: a second call returns the existing entry)."""
-    if reason not in Suppression.Reason.values:
-        raise ApplicationError(
-            f"unknown suppression reason {reason!r}; use one of {', '.join(Suppression.Reason.values)}",
-            field="reason",
-        )
-    number = normalize_phone(phone_number, region=region)
+    number = suppression_validate(phone_number=phone_number, reason=reason, region=region)
     suppression, created = Suppression.objects.get_or_create(
         phone_number=number.e164,
         reason=reason,
@@ -137,6 +137,29 @@ def suppression_add(
     )
     if created and actor is not None:
         audit_record(actor=actor, action="suppression.added", target=suppression, data={"reason": reason})
+    return suppression
+
+
+def suppression_validate(*, phone_number: str, reason: str, region: str | None = None) -> NormalizedNumber:
+    """Check a suppression as suppression_add does, writing nothing; the number normalised."""
+    _suppression_reason_validate(reason)
+    return normalize_phone(phone_number, region=region)
+
+
+def _suppression_reason_validate(reason: str) -> None:
+    if reason not in Suppression.Reason.values:
+        raise ApplicationError(
+            f"unknown suppression reason {reason!r}; use one of {', '.join(Suppression.Reason.values)}",
+            field="reason",
+        )
+
+
+def suppression_update(*, suppression: Suppression, note: str, actor=None) -> Suppression:
+    """Change a suppression's note; its number, reason and source are the record of why it exists."""
+    with transaction.atomic():
+        suppression.note = note
+        suppression.save(update_fields=["note"])
+        audit_record(actor=actor, action="suppression.updated", target=suppression, data={"fields": ["note"]})
     return suppression
 
 
@@ -223,10 +246,12 @@ def contact_import_start(
 ) -> ContactImport:
     """Check an uploaded file, store it and queue its import for a worker; returns the import to poll."""
     region = _import_region(default_region)
+    upload_size_check(file)
+    source_name, stored_name = upload_names(file)
     ContactCsv(file)  # a file that cannot be read is refused now, with the reason, not later in a worker
     file.seek(0)
     record = ContactImport(
-        source_name=(getattr(file, "name", "") or "upload.csv")[:255],
+        source_name=source_name,
         list_name=contact_list_name,
         default_region=region,
         consent_source=consent_source,
@@ -235,7 +260,7 @@ def contact_import_start(
         bytes_total=getattr(file, "size", 0) or 0,
         created_by=user_or_none(actor),
     )
-    record.file.save(Path(record.source_name).name, file, save=False)
+    record.file.save(stored_name, file, save=False)
     record.save()
     _enqueue_contact_import(record)
     return record
@@ -252,6 +277,20 @@ def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
     ContactImport.objects.filter(pk=contact_import.pk).update(status=ContactImport.Status.PENDING, failure="")
     _enqueue_contact_import(contact_import)
     return contact_import
+
+
+def contact_import_delete(*, contact_import: ContactImport, actor=None) -> None:
+    """Delete an import's record, its error report and its uploaded file (the people's numbers and names)."""
+    with transaction.atomic():
+        locked = ContactImport.objects.select_for_update().get(pk=contact_import.pk)
+        if locked.status == ContactImport.Status.RUNNING:
+            # Its worker still writes the counts and the rejected rows to this record.
+            raise ApplicationError(f"import #{locked.pk} is running; delete it once it has finished or failed")
+        audit_record(actor=actor, action="contact_import.deleted", target=locked, data={"file": locked.source_name})
+        stored = locked.file
+        locked.delete()
+    if stored:
+        stored.delete(save=False)
 
 
 IMPORT_WORKER_PRESUMED_DEAD = timedelta(minutes=5)  # a batch commits in about a second
@@ -342,14 +381,10 @@ def suppression_import(
     batch_size: int = BATCH_SIZE,
 ) -> SuppressionImportSummary:
     """Suppress every number of a file (a CSV with a phone column, or a bare list of numbers), batch by batch."""
-    if reason not in Suppression.Reason.values:
-        raise ApplicationError(
-            f"unknown suppression reason {reason!r}; use one of {', '.join(Suppression.Reason.values)}",
-            field="reason",
-        )
+    _suppression_reason_validate(reason)
     region = _import_region(default_region)
     source_file = ContactCsv(file, headerless_ok=True)
-    report = csv.writer(errors_to) if errors_to is not None else None
+    report = spreadsheet_safe_writer(errors_to) if errors_to is not None else None
     if report is not None:
         report.writerow(ERROR_REPORT_HEADER)
     summary = SuppressionImportSummary()
@@ -444,10 +479,36 @@ def contacts_opt_out(*, contacts: list[Contact], reason: str, actor) -> int:
     return len(contacts)
 
 
-def _validate_timezone(name: str) -> None:
-    # Quiet hours are computed in this zone: an unknown name would make them silently wrong.
-    if name and name not in available_timezones():
-        raise ApplicationError(f"{name!r} is not an IANA time zone such as America/New_York", field="timezone")
+def contact_details_validate(
+    *,
+    phone_number: str | None = None,
+    timezone_name: str | None = None,
+    attributes: dict | None = None,
+    contact: Contact | None = None,
+    region: str | None = None,
+) -> NormalizedNumber | None:
+    """Check details as contact_create and contact_update do, writing nothing; the number normalised if given.
+
+    `contact` is the one being changed (its own number is not a duplicate). Forms call it to show the error
+    beside the field instead of failing on save.
+    """
+    number = None
+    if phone_number is not None:
+        number = normalize_phone(phone_number, region=region)
+        others = Contact.objects.filter(phone_number=number.e164)
+        if contact is not None:
+            others = others.exclude(pk=contact.pk)
+        if others.exists():
+            raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
+    if timezone_name and not is_timezone_name(timezone_name):
+        raise ApplicationError(f"{timezone_name!r} is not an IANA time zone such as America/New_York", field="timezone")
+    if attributes is not None and not isinstance(attributes, dict):
+        # Messages are personalised by name ({{ city }}): a list or a bare value has no names.
+        raise ApplicationError('attributes must be names and values, e.g. {"city": "Lyon"}', field="attributes")
+    # Attributes stored before a limit was lowered stay editable as long as they are left as they are.
+    if attributes is not None and (contact is None or attributes != contact.attributes):
+        attributes_validate(attributes)
+    return number
 
 
 _UPDATABLE_CONTACT_FIELDS = ("first_name", "last_name", "timezone", "attributes")
@@ -467,23 +528,24 @@ def contact_update(
     unknown = set(fields) - set(_UPDATABLE_CONTACT_FIELDS)
     if unknown:
         raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
-    if "timezone" in fields:
-        _validate_timezone(fields["timezone"])
+    number = contact_details_validate(
+        phone_number=phone_number,
+        timezone_name=fields.get("timezone"),
+        attributes=fields.get("attributes"),
+        contact=contact,
+        region=region,
+    )
     changed = [name for name, value in fields.items() if getattr(contact, name) != value]
     for name in changed:
         setattr(contact, name, fields[name])
-    if phone_number is not None:
-        number = normalize_phone(phone_number, region=region)
-        if number.e164 != contact.phone_number:
-            if Contact.objects.filter(phone_number=number.e164).exclude(pk=contact.pk).exists():
-                raise ApplicationError(f"a contact with number {number.e164} already exists", field="phone_number")
-            contact.phone_number, contact.country = number.e164, number.region
-            changed += ["phone_number", "country"]
-            if "timezone" not in fields and contact.timezone:
-                # The zone went with the old number (a person given one for a Los Angeles number and now on a
-                # London one would be texted at night): the new number's zones are derived at send time.
-                contact.timezone = ""
-                changed.append("timezone")
+    if number is not None and number.e164 != contact.phone_number:
+        contact.phone_number, contact.country = number.e164, number.region
+        changed += ["phone_number", "country"]
+        if "timezone" not in fields and contact.timezone:
+            # The zone went with the old number (a person given one for a Los Angeles number and now on a
+            # London one would be texted at night): the new number's zones are derived at send time.
+            contact.timezone = ""
+            changed.append("timezone")
     if changed:
         contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
     if lists is not None:
@@ -500,15 +562,16 @@ def contact_delete(*, contact: Contact, actor=None) -> None:
     contact.delete()
 
 
-def _validate_list_name(name: str, *, exclude_pk: int | None = None) -> None:
+def contact_list_name_validate(*, name: str, contact_list: ContactList | None = None) -> None:
+    """A list needs a name of its own (`contact_list`: the one being renamed); writes nothing."""
     if not name.strip():
         raise ApplicationError("a list needs a name", field="name")
-    if ContactList.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+    if ContactList.objects.filter(name=name).exclude(pk=getattr(contact_list, "pk", None)).exists():
         raise ApplicationError(f"a list named {name!r} already exists", field="name")
 
 
 def contact_list_create(*, name: str, description: str = "", actor=None) -> ContactList:
-    _validate_list_name(name)
+    contact_list_name_validate(name=name)
     contact_list = ContactList.objects.create(name=name, description=description)
     audit_record(actor=actor, action="contact_list.created", target=contact_list)
     return contact_list
@@ -518,7 +581,7 @@ def contact_list_update(
     *, contact_list: ContactList, name: str | None = None, description: str | None = None, actor=None
 ) -> ContactList:
     if name is not None:
-        _validate_list_name(name, exclude_pk=contact_list.pk)
+        contact_list_name_validate(name=name, contact_list=contact_list)
         contact_list.name = name
     if description is not None:
         contact_list.description = description

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # ApplicationError codes that mean "the resource is in the wrong state for this", not "your input is wrong".
 CONFLICT_CODES = frozenset({"illegal_transition", "not_editable", "idempotency_key_reused"})
+# ApplicationError codes that mean "the request is larger than this service takes" (an upload over its cap).
+TOO_LARGE_CODES = frozenset({"too_large"})
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -64,6 +66,8 @@ def exception_handler(exc, context):
     """Answer every error as {"detail": ..., "errors": {field: [...]}}; never a stack trace."""
     if isinstance(exc, ApplicationError):
         code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+        if exc.code in TOO_LARGE_CODES:
+            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         errors = exc.errors or ({exc.field: [exc.message]} if exc.field else {})
         return Response({"detail": exc.message, "errors": errors}, status=code)
     if refusal := request_limit_refusal(exc):

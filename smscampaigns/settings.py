@@ -197,6 +197,14 @@ SMS_PRICE_PER_SEGMENT = {
         default={"US": "0.0055", "CA": "0.0055", "GB": "0.0400", "FR": "0.0750", "DE": "0.0850", "*": "0.0500"},
     ).items()
 }
+# The most segments one recipient's message may cost; a longer text is refused when a campaign is saved and
+# skipped (reason message_too_long) when a contact's values make it longer. 10 segments is 1,530 GSM-7 or
+# 670 UCS-2 characters, more than any campaign text a person reads on a phone, while a runaway attribute
+# (thousands of characters) can cost at most ten times one SMS per recipient. Plivo's own ceiling is about
+# 11 segments (campaigns.segments.PLIVO_MAX_CHARACTERS), so a value above 11 changes nothing.
+SMS_MAX_SEGMENTS = _setting("SMS_MAX_SEGMENTS", env.int, default=10)
+if SMS_MAX_SEGMENTS < 1:
+    raise ImproperlyConfigured(f"Setting SMS_MAX_SEGMENTS is malformed: expected 1 or more, got {SMS_MAX_SEGMENTS}")
 
 # --- Compliance -----------------------------------------------------------------------------------
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US").upper()
@@ -417,6 +425,21 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Contact files: how much one upload, row or contact may hold (docs/contacts-import.md) ------------
+# Each bounds memory and the pages that list attributes; a file or contact past one gets an error naming it.
+CONTACT_IMPORT_MAX_BYTES = _setting("CONTACT_IMPORT_MAX_BYTES", env.int, default=50 * 1024 * 1024)
+CONTACT_IMPORT_MAX_COLUMNS = _setting("CONTACT_IMPORT_MAX_COLUMNS", env.int, default=200)
+CONTACT_MAX_ATTRIBUTES = _setting("CONTACT_MAX_ATTRIBUTES", env.int, default=100)
+CONTACT_ATTRIBUTE_MAX_CHARS = _setting("CONTACT_ATTRIBUTE_MAX_CHARS", env.int, default=1000)
+for _name in (
+    "CONTACT_IMPORT_MAX_BYTES",
+    "CONTACT_IMPORT_MAX_COLUMNS",
+    "CONTACT_MAX_ATTRIBUTES",
+    "CONTACT_ATTRIBUTE_MAX_CHARS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"Setting {_name} is malformed: expected a positive number, got {globals()[_name]}")
 
 # --- Security (secure by default outside DEBUG; `manage.py check --deploy` is clean) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -66,3 +66,10 @@ def test_since_and_until_are_days_both_included(trail):
 def test_a_bad_range_is_refused_naming_the_option(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("export_audit", *args, stdout=io.StringIO())
+
+
+def test_export_neutralises_a_formula_typed_as_a_name(admin_user):
+    contact = ContactFactory(phone_number="+14155550123", first_name='=HYPERLINK("http://evil.example")', last_name="")
+    audit_record(actor=admin_user, action="contact.created", target=contact)
+    [row] = _export()
+    assert row["target_repr"] == '\'=HYPERLINK("http://evil.example") (+14155550123)'

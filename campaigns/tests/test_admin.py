@@ -235,3 +235,56 @@ def test_campaign_list_runs_a_fixed_number_of_queries(admin_client, django_asser
     CampaignFactory.create_batch(30, created_by=manager)
     with django_assert_max_num_queries(10):
         assert admin_client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("(415) 555-0100", "+14155550100"), ("ACME Shop", "ACME Shop"), ("", "")]
+)
+def test_the_sender_is_cleaned_by_the_service_rule(client, editor, typed, stored):
+    client.force_login(editor)
+    data = {"name": "Sale", "sender": typed, "body": "Sale today. Reply STOP to opt out"}
+    assert client.post(reverse("admin:campaigns_campaign_add"), data).status_code == 302
+    assert Campaign.objects.get().sender == stored
+
+
+def test_a_sender_that_is_neither_a_number_nor_an_id_is_a_form_error(client, editor):
+    client.force_login(editor)
+    data = {"name": "Sale", "sender": "+1 not-a-sender!", "body": "Sale today. Reply STOP to opt out"}
+    response = client.post(reverse("admin:campaigns_campaign_add"), data)
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["sender"]
+    assert error.startswith("the sender must be a phone number or an alphanumeric id of up to 11 characters")
+    assert not Campaign.objects.exists()
+
+
+def test_deleting_a_draft_goes_through_the_service_and_is_audited(client, manager):
+    campaign = CampaignFactory()
+    client.force_login(manager)
+    assert (
+        client.post(reverse("admin:campaigns_campaign_delete", args=[campaign.pk]), {"post": "yes"}).status_code == 302
+    )
+    assert not Campaign.objects.exists()
+    assert AuditEvent.objects.get(action="campaign.deleted").actor == manager
+
+
+def test_the_lists_of_a_draft_the_engine_just_claimed_are_not_changed_either(admin_user):
+    old, new = ContactListFactory(), ContactListFactory()
+    campaign = CampaignFactory(status=Status.SENDING)
+    campaign.lists.set([old])
+    stale = Campaign.objects.get(pk=campaign.pk)
+    stale.status = Status.DRAFT  # what the page showed when it was loaded
+    with pytest.raises(ApplicationError, match="no longer a draft"):
+        campaign_draft_save(campaign=stale, actor=admin_user, changed_fields=["lists"], lists=[new])
+    assert list(campaign.lists.all()) == [old]
+
+
+def test_changing_a_drafts_lists_in_the_admin_is_audited_with_the_draft(client, editor):
+    old, new = ContactListFactory(), ContactListFactory()
+    campaign = CampaignFactory()
+    campaign.lists.set([old])
+    client.force_login(editor)
+    data = {"name": campaign.name, "sender": campaign.sender, "body": campaign.body, "lists": [new.pk]}
+    assert client.post(change_url(campaign), data).status_code == 302
+    assert list(campaign.lists.all()) == [new]
+    event = AuditEvent.objects.get(action="campaign.edited")
+    assert event.actor == editor and "lists" in event.data["fields"]

@@ -247,6 +247,7 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "uncertain_zone": 0,
         "waiting_for_common_window": 0,
         "no_common_quiet_window": 0,
+        "message_too_long": 0,
     }
 
 

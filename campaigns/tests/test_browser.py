@@ -33,6 +33,25 @@ def test_segment_counter_switches_to_ucs2_when_an_emoji_is_typed(browser, live_s
     assert Campaign.objects.get(name="Autumn sale").body.endswith("\nReply STOP to opt out")
 
 
+def test_segment_counter_warns_over_the_ceiling_and_the_save_is_refused_on_the_field(
+    browser, live_server, django_user_model, settings
+):
+    settings.SMS_MAX_SEGMENTS = 2
+    staff(django_user_model, "manager", MANAGER)
+    page = logged_in_page(browser, live_server, "manager")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
+    warning = page.locator(".segment-counter-warning")
+    page.fill("#id_body", "a" * 300)
+    playwright_api.expect(warning).to_be_hidden()
+    page.fill("#id_body", "a" * 400)
+    playwright_api.expect(warning).to_be_visible()
+    playwright_api.expect(warning).to_contain_text("More than 2 segments")
+    page.fill("#id_name", "Too long")
+    page.click("input[name=_continue]")
+    playwright_api.expect(page.locator(".field-body .errorlist")).to_contain_text("more than the 2 a message may cost")
+    assert not Campaign.objects.filter(name="Too long").exists()
+
+
 def test_a_viewer_is_not_offered_send_or_schedule(browser, live_server, django_user_model):
     staff(django_user_model, "manager", MANAGER)
     staff(django_user_model, "viewer", VIEWER)

@@ -102,3 +102,16 @@ def test_counter_notices_a_change_that_breaks_the_agreement(tmp_path):
         [NODE, "-e", RUNNER, str(broken)], input=json.dumps(["€" * 81]), capture_output=True, text=True, check=True
     )
     assert json.loads(completed.stdout)["results"][0] != expected("€" * 81)
+
+
+def test_js_counter_warns_once_the_text_costs_more_than_the_segment_ceiling():
+    script = (
+        "const c = require(process.argv[1]);"
+        "const w = (text, ceiling) => c.ceilingWarning(c.segmentInfo(text), ceiling);"
+        "const cases = [w('a'.repeat(306), 2), w('a'.repeat(307), 2), w('a'.repeat(5000), NaN)];"
+        "process.stdout.write(JSON.stringify(cases));"
+    )
+    completed = subprocess.run([NODE, "-e", script, str(COUNTER_JS)], capture_output=True, text=True, check=True)
+    at_ceiling, over, no_ceiling = json.loads(completed.stdout)
+    assert at_ceiling == "" and no_ceiling == ""
+    assert over.startswith("More than 2 segments, the most a message may cost (SMS_MAX_SEGMENTS)")

@@ -177,6 +177,31 @@ def test_update_refuses_a_number_of_another_contact(client):
     assert "already exists" in response.json()["errors"]["phone_number"][0]
 
 
+@pytest.mark.parametrize(
+    ("attributes", "field", "says"),
+    [
+        ({"a": "1", "b": "2", "c": "3"}, "attributes", "3 attributes; a contact holds at most 2"),
+        ({"city": "L" * 21}, "attributes.city", "21 characters; an attribute value holds at most 20"),
+        ({"tags": ["x" * 30]}, "attributes.tags", "an attribute value holds at most 20"),
+        ({"n" * 101: "x"}, f"attributes.{'n' * 40}...", "an attribute name is at most 100 characters"),
+    ],
+)
+def test_create_and_update_apply_the_attribute_limits_the_importer_applies(client, settings, attributes, field, says):
+    settings.CONTACT_MAX_ATTRIBUTES = 2
+    settings.CONTACT_ATTRIBUTE_MAX_CHARS = 20
+    created = client.post(CONTACTS, {"phone_number": "+14155550101", "attributes": attributes}, format="json")
+    assert created.status_code == 400, created.json()
+    assert says in created.json()["errors"][field][0]
+    assert not Contact.objects.exists()
+
+    contact = ContactFactory(phone_number="+14155550102", attributes={"city": "Lyon"})
+    updated = client.patch(f"{CONTACTS}{contact.pk}/", {"attributes": attributes}, format="json")
+    assert updated.status_code == 400, updated.json()
+    assert says in updated.json()["errors"][field][0]
+    contact.refresh_from_db()
+    assert contact.attributes == {"city": "Lyon"}
+
+
 def test_delete(client):
     contact = ContactFactory()
     assert client.delete(f"{CONTACTS}{contact.pk}/").status_code == 204

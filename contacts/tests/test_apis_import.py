@@ -4,9 +4,11 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_import_run
+from contacts.tests.test_import_fuzz import multipart_request
 from smscampaigns.celery import app as celery_app
 
 IMPORT = "/api/v1/contacts/import/"
@@ -94,3 +96,13 @@ def test_an_upload_is_imported_by_a_real_celery_worker(importer):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.mark.django_db
+def test_an_upload_announced_over_the_cap_is_answered_401_before_413_and_never_read(settings, tmp_path):
+    settings.CONTACT_IMPORT_MAX_BYTES = 1000
+    request = multipart_request(tmp_path, "big.csv", [b"phone\n" + b"+14155550101\n" * 10_000], {})
+    with request["wsgi.input"] as body:
+        response = APIClient().generic("POST", IMPORT, b"", **request)
+        assert body.tell() == 0
+    assert response.status_code == 401

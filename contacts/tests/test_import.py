@@ -327,3 +327,18 @@ def test_a_row_without_a_number_is_rejected_naming_the_phone_column(tmp_path):
         "Mobile",
         "phone number is empty",
     )
+
+
+def test_a_row_that_would_take_a_contact_past_the_attribute_cap_is_rejected_and_changes_nothing(tmp_path, settings):
+    settings.CONTACT_MAX_ATTRIBUTES = 2
+    ContactFactory(phone_number="+14155550101", first_name="", attributes={"city": "Lyon", "tier": "gold"})
+    errors = io.StringIO()
+    text = "phone,first_name,shoe_size\n+14155550101,Ann,42\n+14155550102,Bob,43\n"
+    summary = run(write(tmp_path, text), update=True, contact_list_name="Shoes", errors_to=errors)
+
+    assert (summary.read, summary.created, summary.rejected) == (2, 1, 1)
+    ann = Contact.objects.get(phone_number="+14155550101")
+    assert (ann.first_name, ann.attributes) == ("", {"city": "Lyon", "tier": "gold"})
+    assert list(ContactListMembership.objects.values_list("contact__phone_number", flat=True)) == ["+14155550102"]
+    [_header, row] = list(csv.reader(io.StringIO(errors.getvalue())))
+    assert row[:2] == ["2", ""] and "3 attributes; a contact holds at most 2" in row[3]

@@ -4,6 +4,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from contacts.csvfiles import spreadsheet_safe_cell
 from contacts.models import Contact, Suppression
 from contacts.services import contact_lists_add, contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory
@@ -77,3 +78,45 @@ def test_export_contacts_filters_by_list_and_status():
     assert [row["phone_number"] for row in export("--list=VIP", "--status=subscribed")] == ["+14155550100"]
     with pytest.raises(CommandError, match="no list named 'Nope'"):
         export("--list=Nope")
+
+
+def test_export_neutralises_formulas_typed_by_people_and_keeps_numbers_as_they_are():
+    ContactFactory(
+        phone_number="+14155550123",
+        first_name="+1-800 CALL",
+        last_name='=HYPERLINK("http://evil.example","click")',
+        consent_source="@SUM(A1)",
+        opt_out_source="-2+3",
+        attributes={"note": "=1+1"},
+    )
+    ContactFactory(phone_number="+14155550124", first_name="\tTab", last_name="\rReturn", consent_source="Ann")
+    rows = {row["phone_number"]: row for row in export()}
+    assert set(rows) == {"+14155550123", "+14155550124"}  # E.164 stays a number a spreadsheet reads as one
+    first = rows["+14155550123"]
+    assert first["first_name"] == "'+1-800 CALL"
+    assert first["last_name"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert (first["consent_source"], first["opt_out_source"]) == ("'@SUM(A1)", "'-2+3")
+    assert first["attributes"] == '{"note": "=1+1"}'  # a JSON cell starts with "{": nothing to run
+    second = rows["+14155550124"]
+    assert (second["first_name"], second["last_name"], second["consent_source"]) == ("'\tTab", "'\rReturn", "Ann")
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("+14155550123", "+14155550123"),
+        ("+442079460958", "+442079460958"),
+        ("+1-800 CALL", "'+1-800 CALL"),
+        ("+14155550123)", "'+14155550123)"),
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Ann = Bob", "Ann = Bob"),
+        ("", ""),
+        (12, 12),
+    ],
+)
+def test_spreadsheet_safe_cell(cell, written):
+    assert spreadsheet_safe_cell(cell) == written

@@ -5,7 +5,8 @@ is its own job with its own status and attempts. For one chunk:
 
 1. re-check consent, opt-out and suppression (campaigns.selectors, the audience rules) and skip those who
    may no longer be texted; defer those outside quiet hours to the start of their next window;
-2. render each body and group recipients who share one text, to use the provider's bulk form;
+2. render each body, skip those whose text is too long (campaigns.segments.message_length_problem), and
+   group recipients who share one text, to use the provider's bulk form;
 3. per request: wait for the sender's rate (segments), then claim the sends, queued -> sending, in one
    short transaction that also re-checks the campaign is still sending and the recipients still
    eligible, then call the backend, then record each result. The claim is what makes a redelivered or
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.quiet_hours import PLIVO_MIN_EXPIRY_SECONDS, message_expiry_seconds, quiet_hours_verdict
-from campaigns.segments import segment_info
+from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
 from campaigns.services import campaign_complete, campaign_pause
 from campaigns.templating import body_render
@@ -188,7 +189,8 @@ def _due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datet
 
 
 def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) -> list[tuple[_Recipient, str]]:
-    """Skip who may no longer be texted, defer who is in quiet hours; the rest with their rendered body."""
+    """Skip who may no longer be texted or whose text is too long, defer who is in quiet hours; the rest with
+    their rendered body."""
     contact_ids = [r.contact_id for r in recipients if r.contact_id is not None]
     reasons = dict(
         contacts_with_exclusion_reason(Contact.objects.filter(pk__in=contact_ids)).values_list("pk", "exclusion_reason")
@@ -197,6 +199,7 @@ def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) 
     deferrals: dict[datetime, list[int]] = defaultdict(list)
     failures: dict[str, list[int]] = defaultdict(list)
     ready: list[tuple[_Recipient, str]] = []
+    too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
         reason = reasons.get(recipient.contact_id, ExclusionReason.NO_CONSENT)
@@ -223,6 +226,13 @@ def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) 
             )
         except ApplicationError as exc:
             failures[exc.message].append(recipient.send_id)
+            continue
+        if body not in too_long:
+            too_long[body] = bool(message_length_problem(segment_info(body)))
+        if too_long[body]:
+            # Their values made the text longer than Plivo accepts or SMS_MAX_SEGMENTS allows: never sent,
+            # rather than refused by Plivo or billed for dozens of segments.
+            skips[ExclusionReason.MESSAGE_TOO_LONG].append(recipient.send_id)
             continue
         ready.append((recipient, body))
     for reason, send_ids in skips.items():

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from audit.services import audit_record
 from campaigns.models import Campaign
-from campaigns.segments import segment_info
+from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, campaign_audience, contacts_with_exclusion_reason
 from campaigns.templating import body_render
 from contacts.models import Contact, Suppression
@@ -72,11 +72,15 @@ _REFUSAL_HINTS = {
 }
 
 
+_RENDERED_FOR = {"contact": "its own contact", "sample": "a sample recipient", "blank": "blank fields"}
+
+
 def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list[TestSendResult]:
     """Send the campaign's message to each number through the configured backend and answer each result.
 
     The text is rendered for the number's own contact when it has one, else for a sample eligible recipient
-    of the audience (so that personalisation shows), else with blank fields."""
+    of the audience (so that personalisation shows), else with blank fields. A text too long to send
+    (message_length_problem) refuses the whole test, as any that cannot be rendered does."""
     if not campaign.may_test_send:
         raise ApplicationError(
             f"campaign {campaign.name!r} is {campaign.status}; a test send is for a draft or a scheduled campaign",
@@ -98,6 +102,13 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
             rendered_for, person = "blank", ("", "", None)
         first_name, last_name, attributes = person
         body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        if problem := message_length_problem(segment_info(body)):
+            # Refused here, as dispatch would skip it, rather than sent for Plivo to refuse or to bill.
+            raise ApplicationError(
+                f"the message for {e164} (rendered for {_RENDERED_FOR[rendered_for]}) is too long: {problem}",
+                field="body",
+                code="message_too_long",
+            )
         renders.append((rendered_for, body))
     results = []
     with get_connection() as backend:

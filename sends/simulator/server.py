@@ -29,12 +29,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from campaigns.segments import segment_info
+from campaigns.segments import plivo_length, segment_info
 from sends.simulator.callbacks import JobQueue, WebhookSender
 from sends.simulator.state import (
     MAX_DESTINATIONS,
     MAX_MESSAGE_EXPIRY,
-    MAX_TEXT_LENGTH,
     MIN_MESSAGE_EXPIRY,
     FaultError,
     Faults,
@@ -197,8 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise Rejected(400, "src, dst and text must be strings (several destinations are joined with '<')")
         if len(dst.split("<")) > MAX_DESTINATIONS:
             raise Rejected(400, f"dst has more than {MAX_DESTINATIONS} destination numbers")
-        if len(text) > MAX_TEXT_LENGTH:
-            raise Rejected(400, f"text is longer than {MAX_TEXT_LENGTH} characters")
+        length, limit = plivo_length(segment_info(text))
+        if length > limit:
+            raise Rejected(400, f"text parameter length exceeds {limit} characters")
         url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
         expiry = _message_expiry(params.get("message_expiry"))
         messages, invalid = sim.state.accept(

@@ -19,7 +19,6 @@ import phonenumbers
 from campaigns.segments import price_per_segment, segment_info
 
 MAX_DESTINATIONS = 1000
-MAX_TEXT_LENGTH = 1600
 # Plivo's error code for a handset that cannot be reached (https://www.plivo.com/docs/sms/api/message#error-codes).
 DEFAULT_UNDELIVERED_CODE = "70"
 # Plivo fails a message still in its queue when its message_expiry passes, with this error code, and does not

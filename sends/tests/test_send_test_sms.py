@@ -26,7 +26,7 @@ def test_send_test_sms_says_which_argument_is_wrong(plivo_simulator):
         call_command("send_test_sms", "12", "Hello")
     with pytest.raises(CommandError, match="Argument `text`: the message is empty"):
         call_command("send_test_sms", "+14155550123", "  ")
-    with pytest.raises(CommandError, match="1601 characters"):
+    with pytest.raises(CommandError, match="too long to send: 1,601 characters in GSM-7"):
         call_command("send_test_sms", "+14155550123", "x" * 1601)
     assert plivo_simulator.messages() == []
 

@@ -136,6 +136,7 @@ ADMIN_ALLOWED = {
             "action:add_to_list": WRITERS,
             "action:remove_from_list": WRITERS,
             "action:opt_out": WRITERS,
+            "action:opt_in": WRITERS,
         },
     ),
     **_per_model(

@@ -50,6 +50,8 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("TRUSTED_PROXY_HEADER", "X Forwarded For"),
         ("TRUSTED_PROXY_COUNT", "two"),
         ("TRUSTED_PROXY_COUNT", "-1"),
+        ("CONTACT_IMPORT_MAX_BYTES", "fifty megabytes"),
+        ("CONTACT_MAX_ATTRIBUTES", "0"),
     ],
 )
 def test_malformed_setting_names_itself(name, value):

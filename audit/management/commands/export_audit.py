@@ -1,6 +1,5 @@
 """python manage.py export_audit [--since 2026-01-01] [--until 2026-03-31] > audit.csv"""
 
-import csv
 import json
 import os
 import sys
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from audit.selectors import AUDIT_EXPORT_COLUMNS, audit_events_for_export
+from smscampaigns.spreadsheets import spreadsheet_safe_writer
 
 
 def _day_start(value: str, option: str) -> datetime:
@@ -35,7 +35,8 @@ class Command(BaseCommand):
         until = _day_start(options["until"], "--until") + timedelta(days=1) if options["until"] else None
         if since and until and since >= until:
             raise CommandError(f"--since {options['since']} is after --until {options['until']}")
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        # Actor labels and target names (a contact's name) are typed by people: a spreadsheet must not run them.
+        writer = spreadsheet_safe_writer(self.stdout, lineterminator="\n")
         try:
             writer.writerow(AUDIT_EXPORT_COLUMNS)
             for event_id, created_at, *middle, data in audit_events_for_export(since=since, until=until):

@@ -345,6 +345,16 @@
     return info.characters + " character" + chars + " · " + info.segments + " segment" + plural + " · " + info.encoding;
   }
 
+  // The warning shown once the text as written costs more segments than SMS_MAX_SEGMENTS (the textarea's
+  // data-max-segments), "" below it. The server decides at save, on the text with its opt-out footer.
+  function ceilingWarning(info, ceiling) {
+    if (!(ceiling > 0) || info.segments <= ceiling) {
+      return "";
+    }
+    return "More than " + ceiling + " segments, the most a message may cost (SMS_MAX_SEGMENTS): " +
+      "shorten it, or it is refused when you save.";
+  }
+
   // Attach a counter under every textarea marked data-segment-counter (the campaign body).
   function attach(textarea) {
     var counter = document.createElement("div");
@@ -355,8 +365,12 @@
     summary.className = "segment-counter-summary";
     var note = document.createElement("div");
     note.className = "segment-counter-note";
+    var warning = document.createElement("div");
+    warning.className = "segment-counter-warning";
+    var ceiling = parseInt(textarea.dataset.maxSegments || "", 10);
     counter.appendChild(summary);
     counter.appendChild(note);
+    counter.appendChild(warning);
     (textarea.closest(".flex-container") || textarea).insertAdjacentElement("afterend", counter);
     function update() {
       var info = segmentInfo(textarea.value);
@@ -365,12 +379,14 @@
       counter.dataset.segments = String(info.segments);
       note.textContent = info.forces_ucs2_note;
       note.hidden = !info.forces_ucs2_note;
+      warning.textContent = ceilingWarning(info, ceiling);
+      warning.hidden = !warning.textContent;
     }
     textarea.addEventListener("input", update);
     update();
   }
 
-  var api = { segmentInfo: segmentInfo, describe: describe, GSM7_BASIC: GSM7_BASIC, GSM7_EXTENSION: GSM7_EXTENSION, INVISIBLE: INVISIBLE };
+  var api = { segmentInfo: segmentInfo, describe: describe, ceilingWarning: ceilingWarning, GSM7_BASIC: GSM7_BASIC, GSM7_EXTENSION: GSM7_EXTENSION, INVISIBLE: INVISIBLE };
   if (typeof module !== "undefined" && module.exports) {
     module.exports = api;
   } else {

@@ -1,11 +1,11 @@
 """python manage.py export_contacts [--list NAME] [--status subscribed] > out.csv"""
 
-import csv
 import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.models import Contact, ContactList
 from contacts.selectors import EXPORT_COLUMNS, contacts_for_export
 
@@ -20,7 +20,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["list_name"] and not ContactList.objects.filter(name=options["list_name"]).exists():
             raise CommandError(f"no list named {options['list_name']!r}")
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        # Names, consent wording and list names are typed by people: a spreadsheet must not run them.
+        writer = spreadsheet_safe_writer(self.stdout, lineterminator="\n")
         try:
             writer.writerow(EXPORT_COLUMNS)
             for row in contacts_for_export(list_name=options["list_name"], status=options["status"]):

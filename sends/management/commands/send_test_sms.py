@@ -3,13 +3,11 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.segments import segment_info
+from campaigns.segments import message_length_problem, segment_info
 from contacts.phones import normalize_phone
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from smscampaigns.errors import ApplicationError
-
-MAX_TEXT_LENGTH = 1600  # Plivo's limit for one SMS body
 
 
 class Command(BaseCommand):
@@ -30,10 +28,9 @@ class Command(BaseCommand):
             raise CommandError("No sender: set PLIVO_SENDER or pass --from")
         if not text.strip():
             raise CommandError("Argument `text`: the message is empty")
-        if len(text) > MAX_TEXT_LENGTH:
-            raise CommandError(f"Argument `text`: {len(text)} characters, more than the {MAX_TEXT_LENGTH} allowed")
-
         info = segment_info(text)
+        if problem := message_length_problem(info):
+            raise CommandError(f"Argument `text`: too long to send: {problem}")
         plural = "s" if info.segments != 1 else ""
         self.stdout.write(
             f"{settings.SMS_BACKEND}: {sender} -> {destination}, {info.segments} segment{plural} ({info.encoding})"
