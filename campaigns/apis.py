@@ -7,7 +7,7 @@ URL, a small class joins their views.
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -82,7 +82,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CampaignWriteSerializer(serializers.Serializer):
+class CampaignMessageSerializer(serializers.Serializer):
+    """What a draft and a quick send both give: the name, the text and how it is sent."""
+
     name = StrictCharField(max_length=200)
     body = StrictCharField(max_length=1600, help_text="Template: {{ first_name }}, {{ last_name }}, attributes")
     sender = StrictCharField(
@@ -91,58 +93,83 @@ class CampaignWriteSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="E.164 number (any format) or alphanumeric id; blank uses PLIVO_SENDER",
     )
-    lists = ids_field(ContactList.objects.all(), required=False)
     max_per_second = StrictIntegerField(
         min_value=1, max_value=10000, required=False, allow_null=True, help_text="Segments per second"
     )
 
 
-class CampaignCreateSerializer(CampaignWriteSerializer):
-    """A draft for `lists`; or, with `recipients` and `send: true`, a quick send: created and launched at once."""
+class CampaignWriteSerializer(CampaignMessageSerializer):
+    lists = ids_field(ContactList.objects.all(), required=False)
 
-    name = StrictCharField(max_length=200, required=False, help_text="Required for a draft; a quick send has a default")
+
+SEND_MUST_BE_TRUE = (
+    "must be true with recipients: a quick send is launched at once (for a draft, put the numbers on a list and "
+    "give lists)"
+)
+
+
+# The two values of `send` in the schema keep a draft and a quick send apart (a request is exactly one of them).
+@extend_schema_field({"type": "boolean", "enum": [False]})
+class DraftSendField(StrictBooleanField):
+    """`send` on a draft: false or left out."""
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class QuickSendSendField(StrictBooleanField):
+    """`send` on a quick send: true, the campaign is launched at once."""
+
+    def to_internal_value(self, data):
+        if super().to_internal_value(data) is not True:
+            raise serializers.ValidationError(SEND_MUST_BE_TRUE)
+        return True
+
+
+class CampaignCreateSerializer(CampaignWriteSerializer):
+    """A draft for `lists`, previewed and sent later (POST .../{id}/send/)."""
+
+    send = DraftSendField(required=False, help_text="false or left out: a draft (true, with recipients, quick sends)")
+
+    def validate(self, data):
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
+        quick_send_only = [name for name in ("consent_source", "consent_text") if name in given]
+        if quick_send_only:
+            raise serializers.ValidationError(
+                {name: ["only with recipients (a quick send)"] for name in quick_send_only}
+            )
+        data.pop("send", None)
+        return data
+
+
+class CampaignQuickSendSerializer(CampaignMessageSerializer):
+    """A quick send: a campaign for `recipients` instead of lists, created and launched at once (202)."""
+
+    name = StrictCharField(max_length=200, required=False, help_text="Default: 'Quick send' and the time")
     recipients = serializers.ListField(
         child=StrictCharField(max_length=64),
-        required=False,
         min_length=1,
         max_length=MAX_QUICK_SEND_RECIPIENTS,
-        help_text="Quick send: phone numbers in any format, instead of lists; needs send: true and consent_source",
+        # Braces doubled: DRF formats its error messages.
+        error_messages={"required": "required with send: true (to send a draft for lists, POST .../{{id}}/send/)"},
+        help_text="Phone numbers in any format, instead of lists",
     )
     consent_source = StrictCharField(
         max_length=255,
-        required=False,
-        help_text="Quick send: where the recipients consented (e.g. 'checkout form'); recorded on the contacts "
-        "created and on those without consent, never over an existing consent or an opt-out",
+        error_messages={"required": "required with recipients: where did they consent to be texted?"},
+        help_text="Where the recipients consented (e.g. 'checkout form'); recorded on the contacts created and on "
+        "those without consent, never over an existing consent or an opt-out",
     )
     consent_text = StrictCharField(
-        max_length=2000, required=False, allow_blank=True, help_text="Quick send: the wording they agreed to"
+        max_length=2000, required=False, allow_blank=True, help_text="The wording they agreed to"
     )
-    send = StrictBooleanField(
-        required=False, default=False, help_text="true with recipients: launch at once (202); needs send permission"
+    send = QuickSendSendField(
+        error_messages={"required": SEND_MUST_BE_TRUE},
+        help_text="true: launch at once; needs the send permission",
     )
 
     def validate(self, data):
-        errors = {}
-        if "recipients" in data:
-            if "lists" in data:
-                errors["lists"] = ["give either lists or recipients, not both"]
-            if not data["send"]:
-                errors["send"] = [
-                    "must be true with recipients: a quick send is launched at once (for a draft, put the numbers "
-                    "on a list and give lists)"
-                ]
-            if not data.get("consent_source", "").strip():
-                errors["consent_source"] = ["required with recipients: where did they consent to be texted?"]
-        else:
-            if data["send"]:
-                errors["recipients"] = ["required with send: true (to send a draft for lists, POST .../{id}/send/)"]
-            if "name" not in data:
-                errors["name"] = ["This field is required."]
-            for quick_send_only in ("consent_source", "consent_text"):
-                if quick_send_only in data:
-                    errors[quick_send_only] = ["only with recipients (a quick send)"]
-        if errors:
-            raise serializers.ValidationError(errors)
+        if isinstance(self.initial_data, dict) and "lists" in self.initial_data:
+            raise serializers.ValidationError({"lists": ["give either lists or recipients, not both"]})
+        data.pop("send")
         return data
 
 
@@ -235,9 +262,40 @@ def _idempotency_key(request) -> str:
 
 
 class CampaignCreateApi(_CampaignView):
+    def post(self, request):
+        """Create a draft campaign for lists (201)."""
+        data = self.validated(CampaignCreateSerializer, request.data)
+        return self.campaign_response(campaign_create(actor=request.user, **data), status.HTTP_201_CREATED)
+
+
+class CampaignQuickSendApi(_CampaignView):
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        missing = [p for p in QUICK_SEND_PERMISSIONS if not request.user.has_perm(p)]
+        if missing:
+            raise exceptions.PermissionDenied(f"quick send needs these permissions: {', '.join(missing)}")
+
+    def post(self, request):
+        """Quick send: create the campaign for recipients and launch it (202), answering for each number."""
+        data = self.validated(CampaignQuickSendSerializer, request.data)
+        result = campaign_quick_send(actor=request.user, idempotency_key=_idempotency_key(request), **data)
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+def _is_quick_send(data) -> bool:
+    """recipients, or send given as anything but false, make a POST to campaigns/ a quick send."""
+    return isinstance(data, dict) and ("recipients" in data or data.get("send") not in (None, False))
+
+
+class CampaignsApi(CampaignListApi):  # campaigns/
     @extend_schema(
         operation_id="campaigns_create",
-        request=CampaignCreateSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="CampaignCreateOrQuickSend",
+            serializers=[CampaignCreateSerializer, CampaignQuickSendSerializer],
+            resource_type_field_name=None,
+        ),
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -255,22 +313,10 @@ class CampaignCreateApi(_CampaignView):
         send: true, create and launch it in one call (202) and answer what became of each number. Numbers
         not yet contacts become contacts with that consent; opted-out and suppressed ones are never texted.
         Delivery results follow on campaigns/{id}/sends/."""
-        given = request.data if isinstance(request.data, dict) else {}
-        if "recipients" in given or given.get("send") not in (None, False):
-            missing = [p for p in QUICK_SEND_PERMISSIONS if not request.user.has_perm(p)]
-            if missing:
-                raise exceptions.PermissionDenied(f"quick send needs these permissions: {', '.join(missing)}")
-        data = self.validated(CampaignCreateSerializer, request.data)
-        if not data.pop("send"):
-            campaign = campaign_create(actor=request.user, **data)
-            return self.campaign_response(campaign, status.HTTP_201_CREATED)
-        result = campaign_quick_send(actor=request.user, idempotency_key=_idempotency_key(request), **data)
-        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return Response(QuickSendSerializer(result).data, status=status.HTTP_202_ACCEPTED, headers=headers)
-
-
-class CampaignsApi(CampaignListApi, CampaignCreateApi):  # campaigns/
-    pass
+        operation = CampaignQuickSendApi if _is_quick_send(request.data) else CampaignCreateApi
+        view = operation(request=request, args=self.args, kwargs=self.kwargs, format_kwarg=self.format_kwarg)
+        view.check_permissions(request)
+        return view.post(request)
 
 
 class CampaignRetrieveApi(_CampaignView):

@@ -1,6 +1,5 @@
 """The campaign pages of the admin: the draft form, the status buttons and who may press them."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -10,36 +9,13 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.services import OPT_OUT_FOOTER, campaign_draft_save
+from campaigns.tests.admin_pages import action_url, change_url, confirm_through_preview
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from smscampaigns.errors import ApplicationError
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 Status = Campaign.Status
-
-
-def action_url(campaign, name):
-    return reverse("admin:campaigns_campaign_action", args=[campaign.pk, name])
-
-
-def change_url(campaign):
-    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-
-
-def preview_url(campaign):
-    return reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
-
-
-def hidden_inputs(page: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-
-
-def confirm_through_preview(client, campaign, name: str = "send_now", **query):
-    """What staff do: open the preview from the campaign page's button, then press its confirm button."""
-    page = client.get(preview_url(campaign), {"action": name, **query}).content.decode()
-    fields = hidden_inputs(page)
-    assert "preview_token" in fields, "the preview offers no confirmation"
-    return client.post(action_url(campaign, name), fields, follow=True)
 
 
 def test_saving_a_draft_without_opt_out_wording_adds_the_footer_and_says_so(client, editor):

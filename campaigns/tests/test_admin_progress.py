@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.progress_selectors import RATE_WINDOW_SECONDS, campaign_progress
+from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_admin import change_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 Status = Campaign.Status

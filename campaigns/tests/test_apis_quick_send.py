@@ -13,6 +13,7 @@ from campaigns.services import MAX_QUICK_SEND_RECIPIENTS, OPT_OUT_FOOTER
 from contacts.models import Contact, ContactList, Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory, fictional_number
+from smscampaigns.tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 CAMPAIGNS = "/api/v1/campaigns/"
@@ -276,11 +277,19 @@ def test_a_draft_for_lists_is_still_created_without_the_send_permission(api_clie
 def test_the_schema_documents_the_quick_send_request_and_its_202(api_client):
     schema = api_client().get("/api/schema/", {"format": "json"}).json()
     operation = schema["paths"]["/api/v1/campaigns/"]["post"]
-    request = schema["components"]["schemas"][
-        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    ]
-    assert {"recipients", "consent_source", "consent_text", "send", "lists"} <= set(request["properties"])
-    assert request["properties"]["recipients"]["maxItems"] == MAX_QUICK_SEND_RECIPIENTS
+    components = schema["components"]["schemas"]
+
+    def component(reference):
+        return components[reference["$ref"].rsplit("/", 1)[1]]
+
+    # One of two shapes: a draft for lists, or a quick send for recipients.
+    request = component(operation["requestBody"]["content"]["application/json"]["schema"])
+    draft, quick = (component(shape) for shape in request["oneOf"])
+    assert {"name", "body", "lists", "send"} <= set(draft["properties"])
+    assert {"recipients", "consent_source", "consent_text"}.isdisjoint(draft["properties"])
+    assert {"recipients", "consent_source", "consent_text", "send"} <= set(quick["properties"])
+    assert {"recipients", "body", "consent_source", "send"} <= set(quick["required"])
+    assert quick["properties"]["recipients"]["maxItems"] == MAX_QUICK_SEND_RECIPIENTS
     accepted = operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert set(schema["components"]["schemas"][accepted]["properties"]) == {"campaign", "summary", "recipients"}
     assert operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Campaign")
@@ -348,25 +357,14 @@ def test_an_unusable_idempotency_key_is_a_400_naming_the_header(quick_sender, ke
 
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_racing_with_one_idempotency_key_launch_one_campaign(quick_sender):
-    import threading
-
-    from django.db import connection
-
     request = quick_send(["(415) 555-0101", "(415) 555-0102"])
-    start, answers = threading.Barrier(2), []
 
     def post():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=quick_sender._credentials["HTTP_AUTHORIZATION"])
-        start.wait()
-        answers.append(client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="race"))
-        connection.close()
+        return client.post(CAMPAIGNS, request, format="json", HTTP_IDEMPOTENCY_KEY="race")
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_concurrently(post, post, together=True)
     assert sorted(answer.status_code for answer in answers) == [202, 202]
     assert len({answer.json()["campaign"]["id"] for answer in answers}) == 1
     assert (Campaign.objects.count(), Contact.objects.count()) == (1, 2)

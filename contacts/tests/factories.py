@@ -1,7 +1,13 @@
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
 from contacts.models import Contact, ContactList, Suppression
+
+
+def csv_upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
+    """A CSV file as a browser or an integration uploads it."""
+    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
 
 
 def fictional_number(n: int) -> str:

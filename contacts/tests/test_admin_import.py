@@ -7,26 +7,23 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_import_resume, contact_import_run, contact_import_start
+from contacts.tests.factories import csv_upload
 from contacts.tests.test_import import MESSY
 from smscampaigns.celery import app as celery_app
 from smscampaigns.errors import ApplicationError
+from smscampaigns.tests.helpers import end_worker_connections
 
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def upload(text: str, name: str = "fair.csv") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, text.encode("utf-8"), content_type="text/csv")
 
 
 @pytest.mark.django_db
@@ -38,7 +35,8 @@ def test_contact_list_page_links_to_the_import_page(admin_client):
 @pytest.mark.django_db
 def test_import_page_refuses_a_file_without_a_phone_column_and_says_what_it_found(admin_client):
     response = admin_client.post(
-        reverse("admin:contacts_contactimport_add"), {"file": upload("name,email\nAnn,a@b.c\n"), "default_region": "US"}
+        reverse("admin:contacts_contactimport_add"),
+        {"file": csv_upload("name,email\nAnn,a@b.c\n"), "default_region": "US"},
     )
     assert response.status_code == 200
     assert "no phone column" in response.content.decode() and "&#x27;email&#x27;" in response.content.decode()
@@ -50,7 +48,7 @@ def test_import_page_stores_the_upload_and_queues_it(admin_client, admin_user, d
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(
             reverse("admin:contacts_contactimport_add"),
-            {"file": upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
+            {"file": csv_upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
         )
     record = ContactImport.objects.get()
     assert response.status_code == 302
@@ -64,7 +62,7 @@ def test_import_page_stores_the_upload_and_queues_it(admin_client, admin_user, d
 
 @pytest.mark.django_db
 def test_import_page_shows_the_summary_and_offers_the_error_report(admin_client, admin_user):
-    record = contact_import_start(file=upload(MESSY), consent_source="fair sheet", actor=admin_user)
+    record = contact_import_start(file=csv_upload(MESSY), consent_source="fair sheet", actor=admin_user)
     contact_import_run(contact_import_id=record.pk)
 
     page = admin_client.get(reverse("admin:contacts_contactimport_change", args=[record.pk])).content.decode()
@@ -79,7 +77,7 @@ def test_import_page_shows_the_summary_and_offers_the_error_report(admin_client,
 @pytest.mark.django_db
 def test_an_upload_that_failed_midway_resumes_after_its_last_batch(failing_insert, admin_user):
     lines = ["phone"] + [f"+1415555{100 + n:04d}" for n in range(10)]
-    record = contact_import_start(file=upload("\n".join(lines) + "\n"), consent_source="fair", actor=admin_user)
+    record = contact_import_start(file=csv_upload("\n".join(lines) + "\n"), consent_source="fair", actor=admin_user)
     with pytest.raises(DatabaseError):
         contact_import(record, batch_size=2)
     record.refresh_from_db()
@@ -105,7 +103,7 @@ def test_upload_is_imported_by_a_real_celery_worker(admin_client):
     with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
         response = admin_client.post(
             reverse("admin:contacts_contactimport_add"),
-            {"file": upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
+            {"file": csv_upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
         )
         assert response.status_code == 302
         record = ContactImport.objects.get()
@@ -120,18 +118,12 @@ def test_upload_is_imported_by_a_real_celery_worker(admin_client):
         3,
     )  # no opted-out or suppressed numbers in this database
     assert Contact.objects.filter(lists__name="Fair").count() == 9
-    if connection.vendor == "postgresql":
-        # The worker thread's connection outlives it; end it so the test database can be dropped.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    end_worker_connections()
 
 
 @pytest.mark.django_db
 def test_only_a_failed_upload_can_be_resumed(admin_user, django_capture_on_commit_callbacks):
-    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    record = contact_import_start(file=csv_upload("phone\n+14155550101\n"), actor=admin_user)
     with pytest.raises(ApplicationError, match="waiting for a worker"):
         contact_import_resume(contact_import=record)
     ContactImport.objects.filter(pk=record.pk).update(status=ContactImport.Status.FAILED)
@@ -144,7 +136,7 @@ def test_only_a_failed_upload_can_be_resumed(admin_user, django_capture_on_commi
 
 @pytest.mark.django_db
 def test_a_worker_that_cannot_read_the_upload_marks_the_import_failed(admin_user):
-    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    record = contact_import_start(file=csv_upload("phone\n+14155550101\n"), actor=admin_user)
     record.file.storage.delete(record.file.name)
     contact_import_run(contact_import_id=record.pk)
     record.refresh_from_db()
@@ -153,7 +145,7 @@ def test_a_worker_that_cannot_read_the_upload_marks_the_import_failed(admin_user
 
 @pytest.mark.django_db
 def test_a_redelivered_task_leaves_a_running_import_alone_unless_its_worker_went_silent(admin_user):
-    record = contact_import_start(file=upload("phone\n+14155550101\n"), actor=admin_user)
+    record = contact_import_start(file=csv_upload("phone\n+14155550101\n"), actor=admin_user)
     running = ContactImport.objects.filter(pk=record.pk)
     running.update(status=ContactImport.Status.RUNNING, progress_at=timezone.now())
     assert contact_import_run(contact_import_id=record.pk) is None
@@ -198,12 +190,12 @@ def test_the_import_page_still_checks_the_csrf_token(admin_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     url = reverse("admin:contacts_contactimport_add")
-    response = client.post(url, {"file": upload("phone\n+14155550101\n"), "default_region": "US"})
+    response = client.post(url, {"file": csv_upload("phone\n+14155550101\n"), "default_region": "US"})
     assert response.status_code == 403
     assert not ContactImport.objects.exists()
 
     token = client.get(url).context["csrf_token"]
     response = client.post(
-        url, {"file": upload("phone\n+14155550101\n"), "default_region": "US", "csrfmiddlewaretoken": str(token)}
+        url, {"file": csv_upload("phone\n+14155550101\n"), "default_region": "US", "csrfmiddlewaretoken": str(token)}
     )
     assert response.status_code == 302 and ContactImport.objects.count() == 1

@@ -2,21 +2,17 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_import_run
+from contacts.tests.factories import csv_upload
 from contacts.tests.test_import_fuzz import multipart_request
 from smscampaigns.celery import app as celery_app
+from smscampaigns.tests.helpers import end_worker_connections
 
 IMPORT = "/api/v1/contacts/import/"
 CSV = "phone,first_name,city\n(415) 555-0101,Ada,Paris\n+14155550102,Grace,Lyon\nnot a number,Bob,Nice\n"
-
-
-def upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ def importer(api_client):
 @pytest.mark.django_db
 def test_upload_answers_202_with_the_import_to_poll_and_queues_it(importer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as queued:
-        response = importer.post(IMPORT, {"file": upload(CSV), "list_name": "Fair", "consent_source": "fair sheet"})
+        response = importer.post(IMPORT, {"file": csv_upload(CSV), "list_name": "Fair", "consent_source": "fair sheet"})
     assert response.status_code == 202, response.json()
     body = response.json()
     assert (body["status"], body["source_name"], body["list_name"]) == ("pending", "contacts.csv", "Fair")
@@ -50,9 +46,9 @@ def test_upload_answers_202_with_the_import_to_poll_and_queues_it(importer, djan
     ("payload", "field", "says"),
     [
         ({}, "file", "No file was submitted"),
-        ({"file": upload("name,email\nAnn,a@b.c\n")}, None, "phone"),
-        ({"file": upload(CSV), "default_region": "ZZ"}, "default_region", "unknown region"),
-        ({"file": upload(CSV), "dry_run": "perhaps"}, "dry_run", "valid boolean"),
+        ({"file": csv_upload("name,email\nAnn,a@b.c\n")}, None, "phone"),
+        ({"file": csv_upload(CSV), "default_region": "ZZ"}, "default_region", "unknown region"),
+        ({"file": csv_upload(CSV), "dry_run": "perhaps"}, "dry_run", "valid boolean"),
     ],
 )
 def test_a_bad_upload_is_refused_at_once_with_the_reason(importer, payload, field, says):
@@ -73,14 +69,14 @@ def test_json_is_not_an_upload(importer):
 @pytest.mark.django_db
 def test_importing_needs_the_import_permission(api_client):
     client = api_client("contacts.add_contact", "contacts.view_contactimport")
-    assert client.post(IMPORT, {"file": upload(CSV)}).status_code == 403
+    assert client.post(IMPORT, {"file": csv_upload(CSV)}).status_code == 403
     assert api_client().get(f"{IMPORT}1/").status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_is_imported_by_a_real_celery_worker(importer):
     with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
-        location = importer.post(IMPORT, {"file": upload(CSV), "consent_source": "fair sheet"})["Location"]
+        location = importer.post(IMPORT, {"file": csv_upload(CSV), "consent_source": "fair sheet"})["Location"]
         deadline = time.monotonic() + 60
         polled = importer.get(location).json()
         while polled["status"] in ("pending", "running") and time.monotonic() < deadline:
@@ -89,13 +85,7 @@ def test_an_upload_is_imported_by_a_real_celery_worker(importer):
     assert polled["status"] == "completed", polled["failure"]
     assert polled["created"] == 2
     assert Contact.objects.filter(status=Contact.Status.SUBSCRIBED).count() == 2
-    if connection.vendor == "postgresql":
-        # The worker thread's connection outlives it; end it so the test database can be dropped.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    end_worker_connections()
 
 
 @pytest.mark.django_db

@@ -18,13 +18,11 @@ import csv
 import html
 import io
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +32,7 @@ from contacts.models import Contact, ContactImport, ContactList, ContactListMemb
 from contacts.services import contact_import, contact_import_run
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
+from smscampaigns.tests.helpers import rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -44,14 +43,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 EXISTING = fictional_number(9001)  # a contact already in the database before each import
-
-
-@contextmanager
-def rolled_back():
-    """Each example starts from the same database: what it wrote is undone after it."""
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def database_state() -> tuple:

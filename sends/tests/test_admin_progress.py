@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_now
+from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.admin import CappedCountPaginator
@@ -81,7 +82,7 @@ def test_the_page_shows_what_the_sends_say(admin_client, sent_campaign):
     assert (data["recipients"], data["done"]) == (12, 11)
     assert data["funnel"] == {"Recipients": 12, "Queued to send": 11, "Sent": 8, "Delivered": 4}
     assert Decimal(data["cost"]) == Decimal("0.00550") * 7  # seven reports at status_payload's rate, one unit each
-    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    page = admin_client.get(change_url(campaign)).content.decode()
     assert "91.7% done</strong>:\n    11 of 12 recipients" in page
     assert "30: Spam detected" in page and "50: Invalid destination number" in page
     # The counters agree with a recount from the sends, failures by code included.
@@ -96,7 +97,7 @@ def test_each_link_of_the_page_lists_exactly_those_sends(admin_client, sent_camp
     # A send waiting to be tried again keeps its last error code: it is no failure (yet).
     retrying = CampaignSend.objects.filter(campaign=campaign, status=S.QUEUED).first()
     CampaignSend.objects.filter(pk=retrying.pk).update(error_code="30")
-    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    page = admin_client.get(change_url(campaign)).content.decode()
     rows = re.findall(r'<tr data-(?:status|error-code)="([^"]*)">(.*?)</tr>', page, re.S)
     links = {key: link.group(1) for key, row in rows if (link := re.search(r'href="([^"]+)">view sends', row))}
     expected = {
@@ -135,7 +136,7 @@ def a_sending_campaign_with(n: int) -> Campaign:
 
 def page_queries(client, campaign: Campaign) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
-        assert client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).status_code == 200
+        assert client.get(change_url(campaign)).status_code == 200
         assert client.get(reverse("admin:campaigns_campaign_progress", args=[campaign.pk])).status_code == 200
     return [query["sql"] for query in captured.captured_queries]
 
@@ -150,7 +151,7 @@ def test_the_page_costs_the_same_queries_with_10_or_200_sends_and_never_reads_th
     large_queries = page_queries(admin_client, large)
     assert len(small_queries) == len(large_queries)
     assert not [sql for sql in large_queries if SENDS in sql]  # no COUNT(*), nor anything else, over sends
-    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[large.pk])).content.decode()
+    page = admin_client.get(change_url(large)).content.decode()
     assert "of 200 recipients" in page
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
+from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
 from contacts.services import contact_lists_add
@@ -17,10 +18,6 @@ MY_PHONE = "+14155550142"
 
 def url_of_test_send(campaign):
     return reverse("admin:campaigns_campaign_test_send", args=[campaign.pk])
-
-
-def change_url(campaign):
-    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-import threading
 import uuid
 from decimal import Decimal
+from functools import partial
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -13,7 +13,7 @@ from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport
 from sends.services.counters import campaign_counters_add_or_rebuild, campaign_counters_rebuild, transition_deltas
 from sends.services.delivery_reports import ReportOutcome, delivery_report_record, delivery_reports_attach
-from sends.tests.factories import CampaignSendFactory
+from sends.tests.factories import CampaignSendFactory, sent_send
 from sends.tests.plivo_callbacks import (
     STATUS_PATH,
     plivo_signing,  # noqa: F401 (fixture)
@@ -21,22 +21,9 @@ from sends.tests.plivo_callbacks import (
     status_payload,
 )
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES, error_code_meaning
+from smscampaigns.tests.helpers import run_concurrently
 
 S = CampaignSend.Status
-
-
-def sent_send(campaign=None, **fields) -> CampaignSend:
-    """A send handed to Plivo (what dispatch leaves behind), with the campaign counters to match."""
-    send = CampaignSendFactory(
-        campaign=campaign or CampaignFactory(status=Campaign.Status.SENDING),
-        status=S.SENT,
-        provider_message_uuid=str(uuid.uuid4()),
-        sent_at=timezone.now(),
-        segments=1,
-        **fields,
-    )
-    campaign_counters_rebuild(campaign_id=send.campaign_id)
-    return send
 
 
 def report_for(send: CampaignSend, status: str, **fields) -> dict[str, str]:
@@ -280,23 +267,12 @@ def test_concurrent_out_of_order_reports_for_many_sends_leave_true_counters():
     payloads = []
     for send in sends:
         payloads += [report_for(send, s) for s in ("delivered", "sent", "queued", "delivered")]
-    errors = []
 
-    def worker(chunk):
-        try:
-            for payload in chunk:
-                delivery_report_record(payload=payload)
-        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
-            errors.append(exc)
-        finally:
-            connection.close()
+    def record_each(chunk):
+        for payload in chunk:
+            delivery_report_record(payload=payload)
 
-    threads = [threading.Thread(target=worker, args=(payloads[i::4],)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_concurrently(*(partial(record_each, payloads[i::4]) for i in range(4)))
     assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", flat=True)) == {S.DELIVERED}
     assert counters(campaign.pk)["delivered_count"] == 12
     assert counters(campaign.pk)["sent_count"] == 0
@@ -332,43 +308,25 @@ def test_reports_racing_dispatch_storing_the_uuid_all_end_on_their_send():
     sends = [CampaignSendFactory(campaign=campaign, status=S.SENDING, segments=1) for _ in range(30)]
     campaign_counters_rebuild(campaign_id=campaign.pk)
     uuids = {send.pk: str(uuid.uuid4()) for send in sends}
-    errors = []
 
     def dispatch(send):
-        try:
-            with transaction.atomic():  # as dispatch stores a send's outcome: the row and its counters together
-                CampaignSend.objects.filter(pk=send.pk).update(
-                    provider_message_uuid=uuids[send.pk], status=S.SENT, sent_at=timezone.now()
-                )
-                campaign_counters_add_or_rebuild(
-                    campaign_id=campaign.pk,
-                    deltas=transition_deltas(from_status=S.SENDING, to_status=S.SENT),
-                    segments=1,
-                )
-            delivery_reports_attach(send_id=send.pk)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():  # as dispatch stores a send's outcome: the row and its counters together
+            CampaignSend.objects.filter(pk=send.pk).update(
+                provider_message_uuid=uuids[send.pk], status=S.SENT, sent_at=timezone.now()
+            )
+            campaign_counters_add_or_rebuild(
+                campaign_id=campaign.pk,
+                deltas=transition_deltas(from_status=S.SENDING, to_status=S.SENT),
+                segments=1,
+            )
+        delivery_reports_attach(send_id=send.pk)
 
     def plivo(send):
-        try:
-            delivery_report_record(
-                payload=status_payload(message_uuid=uuids[send.pk], status="delivered", to=send.to_number)
-            )
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+        delivery_report_record(
+            payload=status_payload(message_uuid=uuids[send.pk], status="delivered", to=send.to_number)
+        )
 
-    threads = []
-    for send in sends:
-        threads += [threading.Thread(target=dispatch, args=(send,)), threading.Thread(target=plivo, args=(send,))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_concurrently(*(partial(step, send) for send in sends for step in (dispatch, plivo)))
     assert list(CampaignSend.objects.filter(campaign=campaign).exclude(status=S.DELIVERED)) == []
     assert DeliveryReport.objects.filter(send__isnull=True).count() == 0
     assert_counters_match_the_sends(campaign.pk)

@@ -3,6 +3,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -29,13 +30,13 @@ from sends.tests.plivo_callbacks import (
     plivo_signing,  # noqa: F401 (fixture)
     post_callback,
 )
+from smscampaigns.tests.helpers import run_concurrently
 
 Action = InboundMessage.Action
 OUR_NUMBER = "+14155550100"
 OPT_OUT_KEYWORDS = ["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 OPT_IN_KEYWORDS = ["START", "UNSTOP", "YES", "RESUME"]
 HELP_KEYWORDS = ["HELP", "INFO"]
-
 
 # --- The parser ------------------------------------------------------------------------------------
 
@@ -411,24 +412,13 @@ def test_simultaneous_stops_from_one_number_send_one_confirmation_and_count_one_
     contact = ContactFactory()
     number = str(contact.phone_number)
     texted = CampaignSendFactory(contact=contact, status=CampaignSend.Status.SENT, sent_at=timezone.now())
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def text_stop(word):
-        try:
-            barrier.wait()
-            inbound_message_receive(payload=inbound_payload(sender=number, text=word))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=text_stop, args=(word,)) for word in ("STOP", "stop", "Stop.", "STOP ALL")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_concurrently(
+        *(
+            partial(inbound_message_receive, payload=inbound_payload(sender=number, text=word))
+            for word in ("STOP", "stop", "Stop.", "STOP ALL")
+        ),
+        together=True,
+    )
     assert InboundMessage.objects.filter(action=Action.OPT_OUT).count() == 4
     assert len(sms_outbox) == 1
     assert Campaign.objects.get(pk=texted.campaign_id).opt_out_count == 1
@@ -442,24 +432,8 @@ def test_simultaneous_stops_from_an_already_opted_out_number_send_one_confirmati
     contact = ContactFactory(status=Contact.Status.UNSUBSCRIBED, opted_out_at=timezone.now() - timedelta(days=3))
     number = str(contact.phone_number)
     SuppressionFactory(phone_number=number, reason=Suppression.Reason.OPT_OUT)
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def text_stop():
-        try:
-            barrier.wait()
-            inbound_message_receive(payload=inbound_payload(sender=number, text="STOP"))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=text_stop) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    stop = partial(inbound_message_receive, payload=inbound_payload(sender=number, text="STOP"))
+    run_concurrently(stop, stop, stop, stop, together=True)
     assert len(sms_outbox) == 1
 
 

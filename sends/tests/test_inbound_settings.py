@@ -1,6 +1,6 @@
 import pytest
 
-from smscampaigns.tests.test_settings import PRODUCTION_ENV, manage
+from smscampaigns.tests.helpers import PRODUCTION_ENV, assert_start_up_refused_naming, manage
 
 
 @pytest.mark.parametrize(
@@ -14,11 +14,7 @@ from smscampaigns.tests.test_settings import PRODUCTION_ENV, manage
     ],
 )
 def test_malformed_reply_setting_stops_start_up_naming_itself(name, value):
-    result = manage("check", env={**PRODUCTION_ENV, name: value})
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert name in lines[0]
+    assert_start_up_refused_naming(name, value)
 
 
 def test_reply_templates_from_the_environment_are_used():

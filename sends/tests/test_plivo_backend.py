@@ -11,13 +11,7 @@ from contacts.tests.factories import fictional_number
 from sends.backends import get_connection
 from sends.backends.base import BackendError, ErrorClass, OutboundMessage
 from sends.backends.plivo import PlivoClient, SmsBackend
-
-SENDER = "+14155550100"
-
-
-def send(destinations, body="Hello", **backend_kwargs):
-    with get_connection(**backend_kwargs) as backend:
-        return backend.send_message(OutboundMessage(sender=SENDER, destinations=destinations, body=body))
+from sends.tests.outbound import SENDER, send
 
 
 def test_single_send_returns_the_message_uuid_the_provider_recorded(plivo_simulator):

@@ -16,15 +16,7 @@ from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.backends.plivo import PlivoClient
 from sends.simulator import DEMO_AUTH_ID
-
-SENDER = "+14155550100"
-
-
-def send(destinations, *, url=None, body="Hello"):
-    with get_connection() as backend:
-        return backend.send_message(
-            OutboundMessage(sender=SENDER, destinations=destinations, body=body, status_callback_url=url)
-        )
+from sends.tests.outbound import SENDER, send
 
 
 def wait_until(condition, timeout=10.0):

@@ -1,38 +1,30 @@
 """The nonce store behind the webhook signatures: one use per nonce under races, pruned by beat."""
 
-import threading
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from sends import tasks
 from sends.models import WebhookNonce
 from sends.services.webhook_nonces import webhook_nonces_record
+from smscampaigns.tests.helpers import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)
 def test_one_nonce_raced_on_two_bodies_is_accepted_for_one_of_them_only():
     # Two requests with the same V2 nonce at the same moment (a replay racing the genuine callback): the
     # unique key lets exactly one of them through, whichever commits first.
-    start = threading.Barrier(2)
-    outcomes = []
-
-    def record(fingerprint: uuid.UUID) -> None:
-        try:
-            start.wait()
-            outcomes.append(webhook_nonces_record(nonces={"v2": "12345678901234567890"}, fingerprint=fingerprint))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=record, args=(uuid.uuid4(),)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_concurrently(
+        *(
+            partial(webhook_nonces_record, nonces={"v2": "12345678901234567890"}, fingerprint=uuid.uuid4())
+            for _ in "ab"
+        ),
+        together=True,
+    )
     assert sorted(outcomes) == [False, True]
     assert WebhookNonce.objects.count() == 1
 

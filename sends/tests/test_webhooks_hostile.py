@@ -17,18 +17,16 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 from django.http import QueryDict
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaigns.models import Campaign
-from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.services.counters import campaign_counters_rebuild
 from sends.simulator.callbacks import signed_headers as simulator_signed_headers
-from sends.tests.factories import CampaignSendFactory
+from sends.tests.factories import sent_send
 from sends.tests.plivo_callbacks import (
     AUTH_TOKEN,
     INBOUND_PATH,
@@ -83,16 +81,7 @@ def in_arabic_indic_digits(text: str) -> str:
 
 @pytest.fixture
 def sent():
-    """A send handed to Plivo, waiting for its delivery report, with counters to match."""
-    send = CampaignSendFactory(
-        campaign=CampaignFactory(status=Campaign.Status.SENDING),
-        status=CampaignSend.Status.SENT,
-        provider_message_uuid=str(uuid.uuid4()),
-        sent_at=timezone.now(),
-        segments=1,
-    )
-    campaign_counters_rebuild(campaign_id=send.campaign_id)
-    return send
+    return sent_send()
 
 
 STATUS_CASES = [

@@ -13,7 +13,6 @@ An expectation is the set of roles allowed. Everyone else is refused, the way ea
 send, or 409 for a status that forbids the move, but never 401, 403, 404, 405 or a server error.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -21,7 +20,6 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
-from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
@@ -35,6 +33,7 @@ from contacts.tests.factories import ContactFactory, ContactListFactory, Suppres
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
+from smscampaigns.tests.helpers import rolled_back
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
 
@@ -313,13 +312,6 @@ def world(django_user_model) -> World:
         AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1"),
     ]
     return World(users=users, objects={obj._meta.label: obj for obj in objects})
-
-
-@contextmanager
-def rolled_back():
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def _refusals(results: dict, allowed: frozenset, refused_as: dict) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from smscampaigns.tests.test_settings import PRODUCTION_ENV
+from smscampaigns.tests.helpers import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -7,25 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_ENV = {
-    "DEBUG": "false",
-    "SECRET_KEY": "x8#kP2!vQz9@Lm4$Tn7^Wr1&Ys6*Hb3(Jd5)Fg0-Ac+Ee=Ui~Oo",
-    "ALLOWED_HOSTS": "sms.example.com",
-    "PUBLIC_BASE_URL": "https://sms.example.com",
-    "SMS_BACKEND": "sends.backends.plivo.SmsBackend",
-    "PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX",
-    "PLIVO_AUTH_TOKEN": "production-auth-token-for-the-settings-tests",
-    "PLIVO_SENDER": "+14155550100",
-}
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    # Only PATH and the given values: nothing from the developer's shell or the test run leaks in.
-    clean = {"PATH": os.environ["PATH"], "VAR_DIR": os.environ.get("VAR_DIR", str(ROOT / "var")), **env}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
-    )
+from smscampaigns.tests.helpers import PRODUCTION_ENV, ROOT, assert_start_up_refused_naming, manage
 
 
 def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
@@ -55,11 +37,7 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
     ],
 )
 def test_malformed_setting_names_itself(name, value):
-    result = manage("check", env={**PRODUCTION_ENV, name: value})
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert name in lines[0]
+    assert_start_up_refused_naming(name, value)
 
 
 def test_check_deploy_is_clean_with_production_settings():
