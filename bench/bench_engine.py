@@ -69,8 +69,8 @@ def _prepare_audience() -> int:
         )
         cursor.execute(
             """
-            INSERT INTO contacts_suppression (phone_number, reason, source, note, created_at)
-            SELECT '+1' || (%s + g)::text, 'do-not-call', 'bench', '', now()
+            INSERT INTO contacts_suppression (phone_number, reason, origin, source, note, created_at)
+            SELECT '+1' || (%s + g)::text, 'do-not-call', 'staff', 'bench', '', now()
             FROM generate_series(7, %s, 100) AS g
             ON CONFLICT DO NOTHING
             """,
