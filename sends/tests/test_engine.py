@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import Suppression
+from contacts.models import Contact, Suppression
 from contacts.services import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.backends import locmem as locmem_backend
@@ -467,7 +467,9 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
     # Personalised texts: one request per recipient, ten to a wave at 50/s. Before the fix, the nine sends
     # after the failure stayed `sending`, to be flagged `unknown` and never sent.
     settings.SMS_BACKEND = "sends.tests.test_engine.RedisGoesAwayBackend"
-    campaign, _ = make_campaign(10)
+    campaign, contacts = make_campaign(10)
+    for index, contact in enumerate(contacts):  # the factory's random names can repeat: one text would go to two
+        Contact.objects.filter(pk=contact.pk).update(first_name=f"Person {index}")
     Campaign.objects.filter(pk=campaign.pk).update(max_per_second=50)
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()
