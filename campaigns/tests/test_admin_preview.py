@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_preview
-from campaigns.services import campaign_update
+from campaigns.services.drafts import campaign_update
 from campaigns.tests.admin_pages import action_url, change_url, confirm_through_preview, hidden_inputs, preview_url
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tests.test_selectors import audience_with_every_exclusion

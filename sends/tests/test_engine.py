@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
+from campaigns.services.lifecycle import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
 from contacts.services import contact_opt_out

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_cancel, campaign_resume, campaign_send_now
+from campaigns.services.lifecycle import campaign_cancel, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact
 from contacts.services import contact_opt_out

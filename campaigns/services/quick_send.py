@@ -1,22 +1,19 @@
-"""Campaign writes. The status moves only through these functions, which enforce Campaign.TRANSITIONS
-with a conditional UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
+"""Quick send: a campaign for a handful of numbers, created, given its audience and sent now in one request,
+the numbers not yet contacts becoming contacts with the caller's consent evidence."""
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
 
-import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record, user_or_none
+from audit.services import audit_record
 from campaigns.models import Campaign, QuickSendRequest
-from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
-from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
-from contacts.models import ConsentEvent, Contact, ContactList, Suppression
+from campaigns.services.drafts import campaign_create, campaign_update
+from campaigns.services.lifecycle import campaign_ready_check, campaign_send_now
+from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import suppression_reasons
 from contacts.services import (
@@ -27,302 +24,6 @@ from contacts.services import (
     contact_opt_in,
 )
 from smscampaigns.errors import ApplicationError
-
-Status = Campaign.Status
-log = structlog.get_logger(__name__)
-
-
-def _transition(
-    *,
-    campaign: Campaign,
-    to_status: str,
-    actor,
-    action: str,
-    from_statuses: set[str] | None = None,
-    reason: str = "",
-    extra: dict | None = None,
-) -> Campaign:
-    allowed_from = {s for s, targets in Campaign.TRANSITIONS.items() if to_status in targets}
-    if from_statuses is not None:
-        allowed_from &= from_statuses
-    updates = {"status": to_status, "status_reason": reason, "updated_at": timezone.now(), **(extra or {})}
-    with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign.pk, status__in=allowed_from).update(**updates)
-        if not changed:
-            campaign.refresh_from_db(fields=["status"])
-            raise ApplicationError(
-                f"campaign {campaign.name!r} is {campaign.status}; it cannot become {to_status}",
-                code="illegal_transition",
-            )
-        for field, value in updates.items():
-            setattr(campaign, field, value)
-        audit_record(
-            actor=actor,
-            action=f"campaign.{action}",
-            target=campaign,
-            data={"to": to_status, **({"reason": reason} if reason else {})},
-        )
-    # The audit trail is the record; this line is for whoever watches a worker or the web server's output.
-    log.info("campaign_status_changed", campaign_id=campaign.pk, action=action, status=to_status, reason=reason)
-    return campaign
-
-
-def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime, actor) -> Campaign:
-    """Schedule a draft to start at `scheduled_at` (must not be in the past)."""
-    if scheduled_at < timezone.now() - timedelta(seconds=5):
-        raise ApplicationError("the schedule time must be in the future", field="scheduled_at")
-    _validate_ready(campaign)
-    return _transition(
-        campaign=campaign,
-        to_status=Status.SCHEDULED,
-        actor=actor,
-        action="scheduled",
-        from_statuses={Status.DRAFT},
-        extra={"scheduled_at": scheduled_at},
-    )
-
-
-def campaign_send_now(*, campaign: Campaign, actor) -> Campaign:
-    """Send now: the scheduled path with the time set to now; the beat task picks it up within seconds."""
-    _validate_ready(campaign)
-    return _transition(
-        campaign=campaign,
-        to_status=Status.SCHEDULED,
-        actor=actor,
-        action="send_now",
-        from_statuses={Status.DRAFT},
-        extra={"scheduled_at": timezone.now()},
-    )
-
-
-def campaign_unschedule(*, campaign: Campaign, actor) -> Campaign:
-    return _transition(
-        campaign=campaign, to_status=Status.DRAFT, actor=actor, action="unscheduled", extra={"scheduled_at": None}
-    )
-
-
-def campaign_launch(*, campaign: Campaign, actor=None) -> Campaign:
-    """Mark a due scheduled campaign as sending (called by the engine once it has claimed it)."""
-    return _transition(
-        campaign=campaign,
-        to_status=Status.SENDING,
-        actor=actor,
-        action="launched",
-        from_statuses={Status.SCHEDULED},
-        extra={"started_at": timezone.now()},
-    )
-
-
-def campaign_pause(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
-    return _transition(
-        campaign=campaign,
-        to_status=Status.PAUSED,
-        actor=actor,
-        action="paused",
-        reason=reason or "paused by staff",
-    )
-
-
-def campaign_resume(*, campaign: Campaign, actor) -> Campaign:
-    return _transition(
-        campaign=campaign, to_status=Status.SENDING, actor=actor, action="resumed", from_statuses={Status.PAUSED}
-    )
-
-
-def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
-    return _transition(
-        campaign=campaign,
-        to_status=Status.CANCELLED,
-        actor=actor,
-        action="cancelled",
-        reason=reason,
-        extra={"completed_at": timezone.now()},
-    )
-
-
-def campaign_complete(*, campaign: Campaign) -> Campaign:
-    return _transition(
-        campaign=campaign,
-        to_status=Status.COMPLETED,
-        actor=None,
-        action="completed",
-        from_statuses={Status.SENDING},
-        extra={"completed_at": timezone.now()},
-    )
-
-
-def _validate_ready(campaign: Campaign) -> None:
-    if not campaign.body.strip():
-        raise ApplicationError("the campaign has no message body", field="body")
-    # Checked again: SMS_MAX_SEGMENTS may have been lowered since the draft was saved.
-    campaign_body_check(campaign.body)
-    if not campaign.effective_sender:
-        raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
-
-
-# --- Drafts -----------------------------------------------------------------------------------------
-
-OPT_OUT_FOOTER = "Reply STOP to opt out"
-# Wording that already tells the person how to opt out; carriers and the law want one such line per text.
-_OPT_OUT_WORDING = re.compile(r"\b(stop|unsubscribe|opt[ -]?out)\b", re.IGNORECASE)
-
-
-def campaign_body_has_opt_out(body: str) -> bool:
-    return bool(_OPT_OUT_WORDING.search(body))
-
-
-def campaign_body_check(body: str, *, footer_added: bool = False) -> None:
-    """Refuse (ApplicationError on `body`) a body the message engine cannot compile, or whose fixed text alone
-    is longer than Plivo accepts or SMS_MAX_SEGMENTS allows: then every recipient's text would be. What the
-    placeholders add is known per recipient only; dispatch skips a recipient whose text it makes too long."""
-    body_validate(body)
-    problem = message_length_problem(segment_info(body_fixed_text(body)))
-    if problem:
-        notes = [
-            *(["with the opt-out footer added"] if footer_added else []),
-            *(["counting its fixed text only, without the placeholders"] if body_is_personalised(body) else []),
-        ]
-        raise ApplicationError(
-            f"the message is too long{' (' + ', '.join(notes) + ')' if notes else ''}: {problem}", field="body"
-        )
-
-
-def campaign_body_as_saved(body: str) -> str:
-    """`body` as a draft saves it: the opt-out footer added on its own line when the text lacks one, then
-    checked (campaign_body_check) as the text recipients would get."""
-    if campaign_body_has_opt_out(body):
-        campaign_body_check(body)
-        return body
-    with_footer = f"{body.rstrip()}\n{OPT_OUT_FOOTER}"
-    campaign_body_check(with_footer, footer_added=True)
-    return with_footer
-
-
-@dataclass(frozen=True)
-class DraftSaved:
-    campaign: Campaign
-    footer_added: bool
-
-
-# What staff edit on a draft; status, counters and times belong to the services and the engine.
-DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
-
-
-def campaign_draft_save(
-    *,
-    campaign: Campaign,
-    actor,
-    changed_fields: list[str] | None = None,
-    created: bool = False,
-    lists: list[ContactList] | None = None,
-) -> DraftSaved:
-    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one and
-    refusing a body that could not be sent (campaign_body_as_saved); audited with the fields changed."""
-    body = campaign_body_as_saved(campaign.body)
-    footer_added = body != campaign.body
-    campaign.body = body
-    with transaction.atomic():
-        if created:
-            campaign.status = Status.DRAFT
-            campaign.created_by = user_or_none(actor)
-            campaign.save()
-        else:
-            # Conditional UPDATE of the draft fields only: a campaign the engine has just claimed keeps its
-            # status and counters, and the edit is refused instead of silently applied to a sending campaign.
-            changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE_STATUSES).update(
-                updated_at=timezone.now(), **{field: getattr(campaign, field) for field in DRAFT_FIELDS}
-            )
-            if not changed:
-                raise ApplicationError(
-                    f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
-                )
-        # After the conditional UPDATE, which holds the row until commit: the lists change with the draft or
-        # not at all.
-        if lists is not None:
-            campaign.lists.set(lists)
-        audit_record(
-            actor=actor,
-            action="campaign.created" if created else "campaign.edited",
-            target=campaign,
-            data={"fields": sorted(changed_fields or []), **({"footer_added": True} if footer_added else {})},
-        )
-    return DraftSaved(campaign=campaign, footer_added=footer_added)
-
-
-def campaign_create(
-    *,
-    name: str,
-    body: str,
-    sender: str = "",
-    lists: list[ContactList] | None = None,
-    max_per_second: int | None = None,
-    actor=None,
-) -> Campaign:
-    """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
-    _validate_name(name)
-    campaign = Campaign(
-        name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
-    )
-    campaign_draft_save(
-        campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True, lists=lists or None
-    )
-    return campaign
-
-
-def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = None, actor=None, **fields) -> Campaign:
-    """Edit a draft as the admin does; once scheduled or sent, its text and audience are what was approved."""
-    unknown = set(fields) - set(DRAFT_FIELDS)
-    if unknown:
-        raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
-    _require_draft(campaign, "edited")
-    _validate_name(fields.get("name"))
-    if "sender" in fields:
-        fields["sender"] = campaign_sender_clean(sender=fields["sender"])
-    for name, value in fields.items():
-        setattr(campaign, name, value)
-    changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
-    return campaign
-
-
-def campaign_delete(*, campaign: Campaign, actor=None) -> None:
-    """Delete a draft; a campaign that was ever scheduled stays, as the record of what was sent."""
-    with transaction.atomic():
-        _require_draft(Campaign.objects.select_for_update().get(pk=campaign.pk), "deleted")
-        audit_record(actor=actor, action="campaign.deleted", target=campaign)
-        campaign.delete()
-
-
-def _require_draft(campaign: Campaign, verb: str) -> None:
-    if not campaign.is_editable:
-        raise ApplicationError(
-            f"campaign {campaign.name!r} is {campaign.status}; only a draft can be {verb}", code="illegal_transition"
-        )
-
-
-# An alphanumeric sender id: 1 to 11 letters, digits or spaces, with at least one letter (carrier rules).
-_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
-
-
-def _validate_name(name: str | None) -> None:
-    if name is not None and not name.strip():
-        raise ApplicationError("a campaign needs a name", field="name")
-
-
-def campaign_sender_clean(*, sender: str) -> str:
-    """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
-    if not sender or _ALPHANUMERIC_SENDER.match(sender):
-        return sender
-    try:
-        return normalize_phone(sender).e164
-    except ApplicationError as exc:
-        raise ApplicationError(
-            f"the sender must be a phone number or an alphanumeric id of up to 11 characters ({exc.message})",
-            field="sender",
-        ) from None
-
-
-# --- Quick send -------------------------------------------------------------------------------------
 
 # Recipients per quick send: each new one is a contact created with its consent and audited in the request,
 # which stays within a few seconds at this size. Larger audiences go through an import and a list.
@@ -473,7 +174,7 @@ def _quick_send(
             max_per_second=max_per_second,
             actor=actor,
         )
-        _validate_ready(campaign)  # before contacts are written for a campaign that could not be sent
+        campaign_ready_check(campaign)  # before contacts are written for a campaign that could not be sent
         for recipient in report:
             if recipient.result == RecipientResult.ACCEPTED:
                 contact = contacts.get(recipient.phone_number)
