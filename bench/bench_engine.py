@@ -27,6 +27,8 @@ import time
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
+
 RECIPIENTS = int(os.environ.get("BENCH_ENGINE_RECIPIENTS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_ENGINE_REPEAT", "3"))
 LIST_NAME = f"bench-engine-v2-{RECIPIENTS}"
@@ -200,6 +202,7 @@ def _run_worker(campaign_id: int, limit: int, sim_env: dict[str, str]) -> dict:
         **sim_env,
         "QUIET_HOURS_START": "00:00",
         "QUIET_HOURS_END": "23:59:59.999999",
+        "QUIET_HOURS_RULES": WITHOUT_LOCAL_RULES,
         "LOG_LEVEL": "WARNING",
         "SEND_RATE_PER_SECOND": "0",  # the rate limit off
     }

@@ -128,7 +128,7 @@ def orm_update_or_create(path: Path, rows: int) -> float:
                 phone_number=number.e164,
                 defaults={
                     "country": number.region,
-                    "timezone": number.timezone,
+                    "timezone": "",  # only a zone the person gave is stored
                     "first_name": first,
                     "last_name": last,
                     "attributes": {"city": city, "tier": tier},

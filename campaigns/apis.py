@@ -460,6 +460,17 @@ class CampaignPreviewSerializer(serializers.Serializer):
     deferred_by_quiet_hours = serializers.IntegerField(
         help_text="Eligible recipients outside their quiet-hours window right now, who would wait for it"
     )
+    uncertain_zone = serializers.IntegerField(
+        help_text="Eligible recipients with no timezone given whose number may be in several zones: texted only "
+        "while the window is open in all of them"
+    )
+    waiting_for_common_window = serializers.IntegerField(
+        help_text="Of uncertain_zone, those deferred right now until a window common to all their zones "
+        "(counted in deferred_by_quiet_hours too)"
+    )
+    no_common_quiet_window = serializers.IntegerField(
+        help_text="Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess"
+    )
     message_too_long = serializers.IntegerField(
         help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "
         f"or SMS_MAX_SEGMENTS allows: skipped at send with reason {ExclusionReason.MESSAGE_TOO_LONG}, and not "

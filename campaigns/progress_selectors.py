@@ -44,6 +44,13 @@ class FailureCount:
 
 
 @dataclass(frozen=True)
+class SkipCount:
+    reason: str  # the send's skip reason, e.g. "opted_out"
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
 class SendRate:
     """Messages that left the queue (sent or failed trying) per second."""
 
@@ -80,6 +87,7 @@ class CampaignProgress:
     opt_outs: int
     rate: SendRate | None
     unfinished: int  # queued or in flight
+    skips: tuple[SkipCount, ...] = ()  # never sent, by reason, most first
 
     @property
     def live(self) -> bool:
@@ -112,6 +120,7 @@ class CampaignProgress:
             "counts": {s.key: s.count for s in self.statuses},
             "funnel": {stage.label: stage.count for stage in self.funnel},
             "failed_by_error_code": {failure.code: failure.count for failure in self.failures},
+            "skipped_by_reason": {skip.reason: skip.count for skip in self.skips},
             "cost": str(self.cost),
             "segments": self.segments,
             "opt_outs": self.opt_outs,
@@ -148,6 +157,16 @@ def failure_label(code: str) -> str:
     if code in PLIVO_ERROR_CODES:
         return f"{code}: {PLIVO_ERROR_CODES[code]}"
     return f"Plivo error {code}" if code.isdigit() else code.replace("_", " ")
+
+
+# Skip reasons whose name alone would not say enough; the others read well as they are ("opted out").
+_SKIP_LABELS = {
+    "no_common_quiet_window": "No common quiet-hours window: no zone given, and the number's zones share none",
+}
+
+
+def skip_label(reason: str) -> str:
+    return _SKIP_LABELS.get(reason) or (reason.replace("_", " ").capitalize() if reason else "no reason recorded")
 
 
 def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
@@ -195,6 +214,12 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         opt_outs=campaign.opt_out_count,
         rate=send_rate(campaign=campaign, left_queue=left_queue, now=now),
         unfinished=count["queued"],
+        skips=tuple(
+            sorted(
+                (SkipCount(reason, skip_label(reason), n) for reason, n in campaign.skipped_by_reason.items() if n),
+                key=lambda skip: (-skip.count, skip.reason),
+            )
+        ),
     )
 
 

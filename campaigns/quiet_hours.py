@@ -1,14 +1,197 @@
-"""Quiet hours: a recipient may be texted only between QUIET_HOURS_START and QUIET_HOURS_END of their own
-local time (contact timezone, else the number's, else the server's)."""
+"""Quiet hours: a recipient may be texted only inside the window of their own local time.
 
-from datetime import UTC, datetime, time, timedelta
+Which clock: the zone the person or an import *gave* (the contact's timezone). Without one, the zones the
+number's area may be in (contacts.phones.number_zones), all of them: the message leaves only while the window
+is open in every one (their intersection). A guess of one zone among several would text some people at
+night. A North American toll-free number may ring anywhere from Guam to Newfoundland: with the 08:00-21:00
+window, their clocks agree for an hour and a half a day. When the zones leave no common window at all (the
+same number under a 09:00-18:00 window), the send is skipped rather than sent at a guessed hour.
+
+Which window: the baseline QUIET_HOURS_START-QUIET_HOURS_END, narrowed by every rule of the table below that
+applies to the number (its country, and for a US number the state of its area code); the strictest wins,
+since each must hold. QUIET_HOURS_RULES in the settings changes or removes entries.
+
+Dispatch asks once per send, so everything here is cached per number prefix, per rule and per zone set and
+day: a wave of sends to the same few areas costs a few dictionary look-ups each.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from django.conf import settings
 
-from contacts.phones import timezone_for_number
+from contacts.phones import number_subdivisions, number_zones
+
+# Local windows stricter than the federal baseline, by ISO 3166-1 country ("US") or ISO 3166-2 subdivision
+# ("US-FL", the state of a US number's area code). Only rules whose source could be cited are listed; a
+# texting programme's counsel may know more, and QUIET_HOURS_RULES adds them.
+DEFAULT_QUIET_HOURS_RULES: dict[str, tuple[str, str]] = {
+    # TCPA rules, 47 CFR 64.1200(c)(1): no telephone solicitation before 8 a.m. or after 9 p.m. local time at
+    # the called party's location (the FCC treats a text message as a call).
+    "US": ("08:00", "21:00"),
+    # Florida Telemarketing Act, Fla. Stat. 501.616(6)(a), as amended by SB 1120 (2021): no commercial
+    # telephone solicitation before 8 a.m. or after 8 p.m. local time in the called person's time zone; the
+    # Florida Telephone Solicitation Act (501.059) counts text messages as telephonic sales calls.
+    "US-FL": ("08:00", "20:00"),
+    # Oklahoma Telephone Solicitation Act of 2022 (HB 3168, 15 O.S. 775C.1 et seq., in force 2022-11-01):
+    # commercial telephonic sales calls, text messages included, only from 8 a.m. to 8 p.m. local time.
+    "US-OK": ("08:00", "20:00"),
+    # Maryland Stop the Spam Calls Act of 2023 (SB 90, Md. Code Com. Law 14-4501 et seq., in force
+    # 2024-01-01): telephone solicitations, texts included, only from 8 a.m. to 8 p.m. in the called party's
+    # time zone.
+    "US-MD": ("08:00", "20:00"),
+    # Washington, RCW 19.158.040(2): a commercial telephone solicitor may not place calls received before
+    # 8:00 a.m. or after 8:00 p.m. at the recipient's local time.
+    "US-WA": ("08:00", "20:00"),
+}
+
+# QUIET_HOURS_RULES (as the environment gives it) lifting every default above: drills and benchmarks, whose
+# real clocks run at any hour, set it beside a QUIET_HOURS_START-END of the whole day.
+WITHOUT_LOCAL_RULES = json.dumps(dict.fromkeys(DEFAULT_QUIET_HOURS_RULES))
+
+# Plivo's message_expiry bounds, in seconds (Plivo support, "Message Expiry": 5 to 10,799; default 10,800).
+PLIVO_MIN_EXPIRY_SECONDS = 5
+PLIVO_MAX_EXPIRY_SECONDS = 10_799
+
+_DAY = 24 * 60
+# How many local days of windows are computed around `now`: enough to find the next one from any hour.
+_HORIZON_DAYS = 4
+
+Minutes = tuple[tuple[int, int], ...]  # parts of a local day, in minutes from midnight: ((480, 1260),)
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHoursVerdict:
+    """What quiet hours say about texting one recipient at one moment."""
+
+    zones: tuple[str, ...]  # the zones whose clocks decide (one when given)
+    uncertain: bool  # no zone given, and the number may be in several
+    open_until: datetime | None  # inside the window now: when it closes (UTC)
+    next_window: datetime | None  # outside it: when the next one opens (UTC)
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_until is not None
+
+    @property
+    def no_common_window(self) -> bool:
+        """The zones never share a moment inside the window: nobody may text this number at all."""
+        return self.open_until is None and self.next_window is None
+
+
+def quiet_hours_verdict(
+    *, now: datetime, timezone_name: str, e164: str, country: str = "", min_left: timedelta | None = None
+) -> QuietHoursVerdict:
+    """Whether the recipient may be texted at `now` and until when, else when they may be.
+
+    A window that closes within `min_left` (default QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS) counts as closed:
+    the message waits for the next window rather than risk arriving after this one."""
+    given = _zone(timezone_name)
+    if given is not None:
+        zones: tuple[str, ...] = (given.key,)
+    else:
+        zones = number_zones(e164) or (settings.TIME_ZONE,)
+    window = quiet_window(country=country, e164=e164)
+    uncertain = len(zones) > 1
+    if not window:
+        # The settings and rules leave no moment at all, whatever the zone: everyone waits (not a skip, which
+        # would be final), and is looked at again a day later.
+        return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=None, next_window=now + timedelta(days=1))
+    if min_left is None:
+        min_left = timedelta(seconds=settings.QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS)
+    open_until = next_window = None
+    for start, end in _common_windows(zones, window, now.astimezone(UTC).date(), _rules_key()):
+        if end <= now:
+            continue
+        if start <= now and end - now >= min_left:
+            open_until = end
+            break
+        if start > now:
+            next_window = start
+            break
+    return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=open_until, next_window=next_window)
+
+
+def message_expiry_seconds(*, now: datetime, open_until: datetime) -> int:
+    """How long the provider may hold a message sent at `now` so that it cannot arrive after `open_until`;
+    within Plivo's bounds (never above the time left, so a message that may not wait gets the minimum)."""
+    left = int((open_until - now).total_seconds())
+    return max(PLIVO_MIN_EXPIRY_SECONDS, min(left, PLIVO_MAX_EXPIRY_SECONDS))
+
+
+def quiet_window(*, country: str, e164: str) -> Minutes:
+    """The local window for a number: the baseline narrowed by its country's and its state's rules."""
+    return _window(country.upper(), number_subdivisions(e164), _rules_key())
+
+
+def quiet_hours_rules() -> dict[str, tuple[time, time]]:
+    """The rule table in force: the documented defaults with QUIET_HOURS_RULES applied (null removes one)."""
+    return _rules(_rules_key())
+
+
+# --- cached computation ---------------------------------------------------------------------------------
+
+
+def _rules_key() -> tuple:
+    # Settings may change (tests, a reload): the caches are keyed by what they were computed from.
+    overrides = getattr(settings, "QUIET_HOURS_RULES", {}) or {}
+    return (
+        settings.QUIET_HOURS_START,
+        settings.QUIET_HOURS_END,
+        tuple(sorted((key, tuple(value) if value else None) for key, value in overrides.items())),
+    )
+
+
+@lru_cache(maxsize=64)
+def _rules(key: tuple) -> dict[str, tuple[time, time]]:
+    table: dict[str, tuple] = dict(DEFAULT_QUIET_HOURS_RULES)
+    for name, value in key[2]:
+        if value is None:
+            table.pop(name, None)
+        else:
+            table[name] = value
+    return {name: (_clock(start), _clock(end)) for name, (start, end) in table.items()}
+
+
+def _clock(value) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(value)
+
+
+def _minutes(value: time) -> int:
+    # Up to the next whole minute: 23:59:59.999 ends the day, and a window is never widened by rounding.
+    return value.hour * 60 + value.minute + (1 if value.second or value.microsecond else 0)
+
+
+def _day_parts(start: time, end: time) -> Minutes:
+    s, e = _minutes(start), _minutes(end)
+    if s == e:
+        return ()  # a window of no length: no moment is allowed
+    if s < e:
+        return ((s, e),)
+    return ((0, e), (s, _DAY))  # a window across midnight, e.g. 20:00-02:00
+
+
+def _intersect(a: Minutes, b: Minutes) -> Minutes:
+    parts = []
+    for a_start, a_end in a:
+        for b_start, b_end in b:
+            start, end = max(a_start, b_start), min(a_end, b_end)
+            if start < end:
+                parts.append((start, end))
+    return tuple(sorted(parts))
+
+
+@lru_cache(maxsize=4096)
+def _window(country: str, subdivisions: tuple[str, ...], key: tuple) -> Minutes:
+    rules = _rules(key)
+    window = _day_parts(key[0], key[1])
+    for name in (country, *subdivisions):
+        if name and name in rules:
+            window = _intersect(window, _day_parts(*rules[name]))
+    return window
 
 
 @lru_cache(maxsize=1024)
@@ -19,41 +202,53 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-@lru_cache(maxsize=65536)
-def _zone_of_number(e164: str) -> str:
-    try:
-        return timezone_for_number(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
-        return ""
+def _zone_windows(zone: ZoneInfo, window: Minutes, around: date) -> list[tuple[datetime, datetime]]:
+    """The window's instants (UTC) over the local days around the UTC date `around`, adjacent parts joined."""
+    spans: list[tuple[datetime, datetime]] = []
+    for offset in range(-1, _HORIZON_DAYS):
+        day = around + timedelta(days=offset)
+        for start, end in window:
+            # Built from local wall times; a time inside a DST gap normalises forward, and comparing in UTC
+            # keeps a fold from misleading.
+            span_start = _local(day, start, zone)
+            span_end = _local(day, end, zone)
+            if span_start < span_end:
+                spans.append((span_start, span_end))
+    return _joined(spans)
 
 
-def named_zone(name: str) -> ZoneInfo | None:
-    """The zone a contact's own timezone names; None when it is blank or names no zone, and then their number
-    decides (recipient_zone)."""
-    return _zone(name)
+def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+    extra, minutes = divmod(minutes, _DAY)
+    local = datetime.combine(day + timedelta(days=extra), time(minutes // 60, minutes % 60), tzinfo=zone)
+    return local.astimezone(UTC)
 
 
-def recipient_zone(*, timezone_name: str, e164: str) -> ZoneInfo:
-    """The zone whose clock decides quiet hours for this recipient."""
-    return _zone(timezone_name) or _zone(_zone_of_number(e164)) or _zone(settings.TIME_ZONE) or ZoneInfo("UTC")
+def _joined(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    joined: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
 
 
-def _allowed(local: time, start: time, end: time) -> bool:
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end  # a window across midnight, e.g. 20:00-02:00
-
-
-def quiet_hours_next_window(*, now: datetime, zone: ZoneInfo) -> datetime | None:
-    """None when `now` is inside the recipient's window; otherwise the UTC start of their next window."""
-    start, end = settings.QUIET_HOURS_START, settings.QUIET_HOURS_END
-    local = now.astimezone(zone)
-    if _allowed(local.time().replace(tzinfo=None), start, end):
-        return None
-    for days in range(0, 3):
-        candidate = datetime.combine(local.date() + timedelta(days=days), start, tzinfo=zone)
-        # A start inside a DST gap normalises forward; compare in UTC so that folds cannot mislead.
-        candidate_utc = candidate.astimezone(UTC)
-        if candidate_utc > now:
-            return candidate_utc
-    raise AssertionError("unreachable: a window starts within two days")
+@lru_cache(maxsize=8192)
+def _common_windows(
+    zones: tuple[str, ...], window: Minutes, around: date, key: tuple
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The instants inside the window in every zone at once, over the days around `around`."""
+    common: list[tuple[datetime, datetime]] | None = None
+    for name in zones:
+        zone = _zone(name) or ZoneInfo("UTC")
+        spans = _zone_windows(zone, window, around)
+        if common is None:
+            common = spans
+            continue
+        common = [
+            (max(a_start, b_start), min(a_end, b_end))
+            for a_start, a_end in common
+            for b_start, b_end in spans
+            if max(a_start, b_start) < min(a_end, b_end)
+        ]
+    return tuple(sorted(common or ()))

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from django.db.models import (
-    Aggregate,
     Case,
     CharField,
     Count,
@@ -18,7 +16,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
-    JSONField,
     Min,
     OuterRef,
     Q,
@@ -28,10 +25,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Left
 
 from campaigns.models import Campaign
-from campaigns.quiet_hours import named_zone, quiet_hours_next_window, recipient_zone
+from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
 from contacts.models import Contact, ContactListMembership, Suppression
@@ -166,6 +163,13 @@ class CampaignPreview:
     # and left out of the segments, cost and quiet-hours figures above.
     message_too_long: int = 0
     samples: tuple[PreviewSample, ...] = ()  # the first PREVIEW_SAMPLES eligible recipients, by id
+    # Eligible recipients with no zone given whose number may be in several zones: texted only while the
+    # window is open in all of them.
+    uncertain_zone: int = 0
+    # Of those, the ones deferred at `now` (counted in deferred_by_quiet_hours too) until a common window.
+    waiting_for_common_window: int = 0
+    # Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess.
+    no_common_quiet_window: int = 0
 
     @property
     def will_be_texted(self) -> int:
@@ -185,13 +189,11 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
     values = {f"value_{index}": _context_value(name) for index, name in enumerate(names)}
     groups = (
         campaign_audience(campaign=campaign)
-        .values("exclusion_reason", "country", "timezone", **values)
-        .annotate(
-            n=Count("pk"),
-            first_id=Min("pk"),
-            # Without a timezone of their own, a recipient's number decides their zone.
-            numbers=_JsonArray(_stored_number(), filter=Q(timezone="")),
-        )
+        # The leading digits decide the zones a number may be in and its state's rules (phonenumbers' data
+        # is keyed by prefixes of at most eight digits but one): one number stands for its prefix.
+        .annotate(number_prefix=Left(_stored_number(), _ZONE_PREFIX_LENGTH))
+        .values("exclusion_reason", "country", "timezone", "number_prefix", **values)
+        .annotate(n=Count("pk"), first_id=Min("pk"), number=Min(_stored_number()))
         # Characters forcing UCS-2 in order of appearance, recipients by id. Ordering also makes the planner
         # cost the whole answer rather than its first rows (iterator() reads through a cursor): a second faster.
         .order_by("first_id")
@@ -202,15 +204,12 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
     def rendered(key: tuple) -> SegmentInfo:
         return segment_info(body_render(campaign.body, **_render_fields(names, key)))
 
-    @lru_cache(maxsize=1024)
-    def is_deferred(zone: ZoneInfo) -> bool:
-        return quiet_hours_next_window(now=now, zone=zone) is not None
+    verdicts: dict[tuple[str, str, str], QuietHoursVerdict] = {}
 
     counts: dict[str, int] = {}
     ucs2: dict[str, None] = {}
-    longest = total = deferred = too_long = 0
+    longest = total = deferred = too_long = uncertain = waiting = no_common = 0
     cost = Decimal("0")
-    unnamed_zones: set[str] = set()  # timezones of eligible recipients that name no zone: their numbers decide
     for group in groups.iterator(chunk_size=2000):
         reason, recipients = group["exclusion_reason"], group["n"]
         counts[reason] = counts.get(reason, 0) + recipients
@@ -224,22 +223,17 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         longest = max(longest, info.segments)
         total += info.segments * recipients
         cost += estimate_cost(segments=info.segments, country=group["country"], recipients=recipients)
-        if zone := named_zone(group["timezone"]):
-            deferred += recipients * is_deferred(zone)
-        elif group["timezone"] == "":
-            deferred += sum(is_deferred(recipient_zone(timezone_name="", e164=number)) for number in group["numbers"])
-        else:
-            unnamed_zones.add(group["timezone"])
-    if unnamed_zones:  # written around the services, which accept IANA names only: rare, so one by one
-        numbers = (
-            campaign_audience(campaign=campaign)
-            .filter(exclusion_reason=ELIGIBLE, timezone__in=unnamed_zones)
-            .order_by()
-            .annotate(e164=_stored_number())
-            .values_list("timezone", "e164")
-        )
-        for timezone_name, e164 in numbers.iterator(chunk_size=2000):
-            deferred += is_deferred(recipient_zone(timezone_name=timezone_name, e164=e164))
+        key = (group["timezone"], group["country"], group["number_prefix"])
+        if (quiet := verdicts.get(key)) is None:
+            quiet = verdicts[key] = quiet_hours_verdict(
+                now=now, timezone_name=key[0], e164=group["number"], country=key[1]
+            )
+        uncertain += recipients * quiet.uncertain
+        if quiet.no_common_window:
+            no_common += recipients
+        elif not quiet.is_open:
+            deferred += recipients
+            waiting += recipients * quiet.uncertain
     audience = _breakdown(campaign=campaign, counts=counts)
     if audience.eligible == too_long:  # nobody would be sent a text: describe the body itself
         info = plain or segment_info(body_render(campaign.body))
@@ -255,22 +249,19 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         deferred_by_quiet_hours=deferred,
         message_too_long=too_long,
         samples=_preview_samples(campaign=campaign),
+        uncertain_zone=uncertain,
+        waiting_for_common_window=waiting,
+        no_common_quiet_window=no_common,
     )
+
+
+# "+" and eight digits.
+_ZONE_PREFIX_LENGTH = 9
 
 
 def _stored_number() -> ExpressionWrapper:
     """A contact's number as stored, the text dispatch reads from the send (the field gives PhoneNumber objects)."""
     return ExpressionWrapper(F("phone_number"), output_field=CharField())
-
-
-class _JsonArray(Aggregate):
-    """The values of a group as a list (a JSON array, so that PostgreSQL and SQLite answer alike)."""
-
-    function = "JSONB_AGG"
-    output_field = JSONField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
 
 
 class _JsonKeyText(Func):

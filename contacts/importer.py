@@ -329,7 +329,7 @@ class _BatchWriter:
             line=source_row.line,
             e164=number.e164,
             country=number.region,
-            timezone=zone or number.timezone,
+            timezone=zone,  # only a zone the file gives; the number's zones are derived at send time
             first_name=source_row.first_name,
             last_name=source_row.last_name,
             attributes=source_row.attributes,
@@ -363,7 +363,7 @@ class _BatchWriter:
             first_name = row.first_name or contact.first_name
             last_name = row.last_name or contact.last_name
             attributes = {**contact.attributes, **row.attributes}
-            zone = row.timezone if row.timezone_given else (contact.timezone or row.timezone)
+            zone = row.timezone if row.timezone_given else contact.timezone
         else:
             first_name = contact.first_name or row.first_name
             last_name = contact.last_name or row.last_name

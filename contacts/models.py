@@ -45,7 +45,11 @@ class Contact(models.Model):
     country = models.CharField(max_length=2, blank=True, help_text="ISO region of the number, e.g. US")
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    timezone = models.CharField(max_length=64, blank=True, help_text="IANA name; derived from the number if blank")
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA name the person or an import gave. Blank: quiet hours hold in every zone the number may be in",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNSUBSCRIBED)
     consented_at = models.DateTimeField(null=True, blank=True)
     consent_source = models.CharField(max_length=255, blank=True, help_text="Where consent was given")

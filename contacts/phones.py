@@ -19,6 +19,7 @@ from phonenumbers import timezone as number_timezones
 # equivalence test fails if an upgrade changes its meaning.
 from phonenumbers.phonenumberutil import _number_type_helper
 
+from contacts.us_area_codes import US_AREA_CODE_STATES
 from smscampaigns.errors import ApplicationError
 
 _PARSE_ERRORS = {
@@ -44,7 +45,9 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 class NormalizedNumber:
     e164: str
     region: str  # ISO 3166 alpha-2, e.g. "US"
-    timezone: str  # IANA name derived from the number; "" when it cannot be told
+    # Every IANA zone the number's area may be in, as phonenumbers knows them; () when it cannot be told. A
+    # guess, never what the person told us: it is not stored on the contact (campaigns.quiet_hours uses it).
+    timezones: tuple[str, ...]
 
 
 def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
@@ -70,37 +73,57 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
         raise ApplicationError(f"{text!r} is not a valid phone number: {reason}", field="phone_number")
     e164 = f"+{country_code}{national}"
     if phonenumbers.is_number_type_geographical(number_type, country_code):
-        zone = _zone_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
+        zones = _zones_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
     else:
-        zone = _zone_for_country_code(country_code)
+        zones = _zones_for_country_code(country_code)
     # Non-geographic numbers (+800 ...) belong to region "001", which is no country.
     country = number_region if number_region and number_region.isalpha() else ""
-    return NormalizedNumber(e164=e164, region=country, timezone=zone)
+    return NormalizedNumber(e164=e164, region=country, timezones=zones)
 
 
-def timezone_for_number(number: phonenumbers.PhoneNumber) -> str:
-    """The IANA timezone of a number's area, or "" when the number spans several and none is implied."""
-    return _first_zone(number_timezones.time_zones_for_number(number))
-
-
-def _first_zone(zones) -> str:
-    # A number whose area spans several zones (e.g. a US toll-free number) still gets the first one:
-    # quiet hours then apply in a plausible local time rather than in UTC.
-    zones = [z for z in zones if z != _UNKNOWN_ZONE]
-    return zones[0] if zones else ""
+def timezones_for_number(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    """Every IANA zone a number's area may be in; () when phonenumbers cannot tell."""
+    return _known_zones(number_timezones.time_zones_for_number(number))
 
 
 @lru_cache(maxsize=65536)
-def _zone_for_prefix(digits: str) -> str:
+def number_zones(e164: str) -> tuple[str, ...]:
+    """Every IANA zone the number (E.164) may be in, as its numbering area says; () when it cannot be told."""
+    try:
+        return timezones_for_number(phonenumbers.parse(e164, None))
+    except NumberParseException:
+        return ()
+
+
+def number_subdivisions(e164: str) -> tuple[str, ...]:
+    """The ISO 3166-2 codes of the US state of a number's area code (("US-FL",); both states where the area
+    code straddles two); () elsewhere, for numbers of no one state (toll-free) and for areas phonenumbers'
+    geocoder names no state for."""
+    if not e164.startswith("+1"):
+        return ()
+    return _us_states_of_area_code(e164[2:5])
+
+
+@lru_cache(maxsize=1024)
+def _us_states_of_area_code(area_code: str) -> tuple[str, ...]:
+    return tuple(f"US-{code}" for code in US_AREA_CODE_STATES.get(area_code, "").split())
+
+
+def _known_zones(zones) -> tuple[str, ...]:
+    return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+
+
+@lru_cache(maxsize=65536)
+def _zones_for_prefix(digits: str) -> tuple[str, ...]:
     # The longest-prefix match of phonenumbers' time_zones_for_geographical_number, on the leading digits
     # only (all it reads), so area codes shared by many rows are looked up once.
     for length in range(len(digits), 0, -1):
         zones = number_timezones.TIMEZONE_DATA.get(digits[:length])
         if zones is not None:
-            return _first_zone(zones)
-    return ""
+            return _known_zones(zones)
+    return ()
 
 
 @lru_cache(maxsize=1024)
-def _zone_for_country_code(country_code: int) -> str:
-    return _first_zone(number_timezones.TIMEZONE_DATA.get(str(country_code), ()))
+def _zones_for_country_code(country_code: int) -> tuple[str, ...]:
+    return _known_zones(number_timezones.TIMEZONE_DATA.get(str(country_code), ()))

@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from contacts.bulksql import sql_in
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression
-from contacts.phones import normalize_phone
+from contacts.phones import normalize_phone, number_zones
 from smscampaigns.errors import ApplicationError
 
 
@@ -268,3 +268,14 @@ def contacts_matching(queryset: QuerySet[Contact], text: str) -> QuerySet[Contac
     if by_number is not None:
         return queryset.filter(by_number)
     return queryset.filter(Q(first_name__icontains=text.strip()) | Q(last_name__icontains=text.strip()))
+
+
+def contacts_with_a_possibly_guessed_timezone() -> Iterator[int]:
+    """Ids of contacts whose stored timezone may be a guess from an earlier version rather than given: their
+    number may be in several zones and the stored one is the first of them, the one that version stored when
+    none was given. A person may have given that very zone too; nothing stored tells the two apart."""
+    rows = Contact.objects.exclude(timezone="").order_by("pk").values_list("pk", "phone_number", "timezone")
+    for pk, phone_number, zone in rows.iterator(chunk_size=5000):
+        zones = number_zones(str(phone_number))
+        if len(zones) > 1 and zone == zones[0]:
+            yield pk

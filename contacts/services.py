@@ -1,5 +1,6 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import BinaryIO, TextIO
@@ -115,7 +116,8 @@ def contact_create(
         country=number.region,
         first_name=first_name,
         last_name=last_name,
-        timezone=timezone_name or number.timezone,
+        # Only a zone the person gave is stored; quiet hours derive the number's zones at send time.
+        timezone=timezone_name,
         attributes=attributes or {},
         status=Contact.Status.SUBSCRIBED if subscribe else Contact.Status.UNSUBSCRIBED,
         consent_source=consent_source,
@@ -794,8 +796,10 @@ def contact_update(
     if number is not None and number.e164 != contact.phone_number:
         contact.phone_number, contact.country = number.e164, number.region
         changed += ["phone_number", "country"]
-        if "timezone" not in fields:
-            contact.timezone = number.timezone
+        if "timezone" not in fields and contact.timezone:
+            # The zone went with the old number (a person given one for a Los Angeles number and now on a
+            # London one would be texted at night): the new number's zones are derived at send time.
+            contact.timezone = ""
             changed.append("timezone")
     if changed:
         contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
@@ -874,3 +878,23 @@ def suppression_remove(*, suppression: Suppression, actor=None) -> None:
         )
     audit_record(actor=actor, action="suppression.removed", target=suppression, data={"reason": suppression.reason})
     suppression.delete()
+
+
+def contact_timezones_clear(*, contact_ids: Iterable[int], reason: str, actor=None) -> int:
+    """Clear the stored timezone of these contacts (quiet hours then hold in every zone their number may be
+    in); each change audited with `reason`. Returns how many were cleared."""
+    cleared = 0
+    for batch in batched(contact_ids, BATCH_SIZE):
+        with transaction.atomic():
+            contacts = list(Contact.objects.filter(pk__in=batch).exclude(timezone="").select_for_update())
+            for contact in contacts:
+                audit_record(
+                    actor=actor,
+                    action="contact.timezone_cleared",
+                    target=contact,
+                    data={"timezone": contact.timezone, "reason": reason},
+                )
+            cleared += Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(
+                timezone="", updated_at=timezone.now()
+            )
+    return cleared

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
 from sends.simulator import DEMO_AUTH_ID, DEMO_AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +192,7 @@ class Stack:
             # Real time runs on: let every hour be a sending hour.
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "23:59:59.999999",
+            "QUIET_HOURS_RULES": WITHOUT_LOCAL_RULES,
             **overrides,
         }
 

@@ -30,6 +30,8 @@ class CampaignSend(models.Model):
         INVALID_NUMBER = "invalid_number", "Invalid number"
         DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
         CANCELLED = "cancelled", "Campaign cancelled"
+        # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
+        NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
         MESSAGE_TOO_LONG = "message_too_long", "Message too long"
 
     # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.

@@ -5,6 +5,7 @@ file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` sw
 PostgreSQL and Redis.
 """
 
+import json
 import re
 from datetime import time, timedelta
 from decimal import Decimal
@@ -217,6 +218,46 @@ PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 QUIET_HOURS_START = _clock_time("QUIET_HOURS_START", "08:00")
 QUIET_HOURS_END = _clock_time("QUIET_HOURS_END", "21:00")
+
+
+def _quiet_hours_rules(name: str) -> dict:
+    """Changes to the local quiet-hours rules (campaigns/quiet_hours.py lists the defaults and their sources):
+    a JSON object of "US" / "US-FL" -> ["08:00", "20:00"], or null to drop a default."""
+    raw = env.str(name, default="") or "{}"
+    try:
+        rules = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Setting {name} is malformed: not JSON ({exc})") from None
+    if not isinstance(rules, dict):
+        raise ImproperlyConfigured(
+            f'Setting {name} is malformed: expected an object such as {{"US-FL": ["08:00", "20:00"]}}'
+        )
+    for key, value in rules.items():
+        if not re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", key):
+            raise ImproperlyConfigured(
+                f"Setting {name} is malformed: {key!r} is not a country (US) or a subdivision (US-FL) code"
+            )
+        if value is None:
+            continue
+        try:
+            start, end = (time.fromisoformat(part) for part in value)
+        except (TypeError, ValueError):
+            start = end = None
+        if not isinstance(value, list) or start is None or not start < end:
+            raise ImproperlyConfigured(
+                f'Setting {name} is malformed: {key!r} must be ["HH:MM", "HH:MM"] with the start before the end, '
+                f"or null; got {value!r}"
+            )
+    return rules
+
+
+QUIET_HOURS_RULES = _quiet_hours_rules("QUIET_HOURS_RULES")
+# A window that closes sooner than this is treated as closed: the message waits for the next one.
+QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS = _setting("QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS", env.int, default=300)
+if QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS < 5:
+    raise ImproperlyConfigured(
+        "Setting QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS is malformed: at least 5 (Plivo's shortest message_expiry)"
+    )
 SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
 SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 

@@ -243,3 +243,15 @@ def test_a_schedule_preview_without_a_valid_time_says_so_and_offers_no_confirmat
     page = client.get(preview_url(campaign), {"action": "schedule", "scheduled_at": "next tuesday"}).content.decode()
     assert "Enter a valid date/time." in page and 'name="scheduled_at"' in page
     assert "preview_token" not in page
+
+
+def test_preview_says_how_many_recipients_have_an_uncertain_zone_and_wait_for_a_common_window(client, manager):
+    """An Australian mobile without a zone given, at 21:15 in Sydney and 19:15 in Perth."""
+    campaign = campaign_for(ContactFactory(phone_number="+61412345678", country="AU", timezone=""))
+    client.force_login(manager)
+    with time_machine.travel(datetime(2026, 6, 1, 11, 15, tzinfo=UTC), tick=False):
+        page = client.get(preview_url(campaign), {"action": "send_now"}).content.decode()
+    assert counted(page, "uncertain-zone") == "1"
+    assert counted(page, "waiting-for-common-window") == "1"
+    assert counted(page, "no-common-quiet-window") == "0"
+    assert counted(page, "deferred") == "1"

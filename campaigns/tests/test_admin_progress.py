@@ -191,3 +191,15 @@ def test_progress_json_needs_the_view_permission(client, django_user_model):
 
 def test_progress_json_of_a_missing_campaign_is_404(admin_client):
     assert admin_client.get(reverse("admin:campaigns_campaign_progress", args=[999999])).status_code == 404
+
+
+def test_skips_are_listed_by_reason_with_those_no_common_quiet_window_left_unsent(admin_client):
+    campaign = sending_campaign(skipped_by_reason={"opted_out": 90, "no_common_quiet_window": 5})
+    page = admin_client.get(change_url(campaign)).content.decode()
+    row = re.search(r'<tr data-skip-reason="no_common_quiet_window">(.*?)</tr>', page, re.S).group(1)
+    assert "No common quiet-hours window" in row and ">5<" in row
+    assert re.search(r'<tr data-skip-reason="opted_out">.*?Opted out.*?>90<', page, re.S)
+    assert admin_client.get(progress_url(campaign)).json()["skipped_by_reason"] == {
+        "opted_out": 90,
+        "no_common_quiet_window": 5,
+    }

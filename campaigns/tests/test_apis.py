@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
+from campaigns.quiet_hours import DEFAULT_QUIET_HOURS_RULES
 from campaigns.tests.factories import CampaignFactory
 from contacts.services import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
@@ -232,6 +233,7 @@ def _preview_campaign():
 def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor, settings):
     campaign = _preview_campaign()
     settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(0, 0), time.max  # the whole day is allowed
+    settings.QUIET_HOURS_RULES = dict.fromkeys(DEFAULT_QUIET_HOURS_RULES)  # and no federal or state rule narrows it
     response = editor.get(f"{CAMPAIGNS}{campaign.pk}/preview/")
     assert response.status_code == 200, response.json()
     assert response.json() == {
@@ -242,6 +244,9 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "segments_total": 2,
         "estimated_cost": "0.01100",
         "deferred_by_quiet_hours": 0,
+        "uncertain_zone": 0,
+        "waiting_for_common_window": 0,
+        "no_common_quiet_window": 0,
         "message_too_long": 0,
     }
 

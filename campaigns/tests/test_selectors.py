@@ -1,11 +1,11 @@
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
 from django.db.models import CharField, ExpressionWrapper, F
 
-from campaigns.quiet_hours import quiet_hours_next_window, recipient_zone
+from campaigns.quiet_hours import quiet_hours_verdict
 from campaigns.segments import estimate_cost, segment_info
 from campaigns.selectors import (
     ELIGIBLE,
@@ -141,6 +141,7 @@ def preview_row_by_row(*, campaign, now):
     preview must equal exactly."""
     audience = campaign_audience_breakdown(campaign=campaign)
     ucs2, longest, total, deferred, cost = {}, 0, 0, 0, Decimal("0")
+    uncertain = waiting = no_common = 0
     rows = (
         campaign_audience(campaign=campaign)
         .filter(exclusion_reason=ELIGIBLE)
@@ -156,13 +157,26 @@ def preview_row_by_row(*, campaign, now):
         longest = max(longest, info.segments)
         total += info.segments
         cost += estimate_cost(segments=info.segments, country=country)
-        if quiet_hours_next_window(now=now, zone=recipient_zone(timezone_name=timezone_name, e164=e164)) is not None:
+        quiet = quiet_hours_verdict(now=now, timezone_name=timezone_name, e164=e164, country=country)
+        uncertain += quiet.uncertain
+        no_common += quiet.no_common_window
+        if not quiet.is_open and not quiet.no_common_window:
             deferred += 1
+            waiting += quiet.uncertain
     if not audience.eligible:
         info = segment_info(body_render(campaign.body))
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = info.segments
-    return (audience, "UCS-2" if ucs2 else "GSM-7", tuple(ucs2), longest, total, cost, deferred)
+    return (
+        audience,
+        "UCS-2" if ucs2 else "GSM-7",
+        tuple(ucs2),
+        longest,
+        total,
+        cost,
+        deferred,
+        (uncertain, waiting, no_common),
+    )
 
 
 # (number, country, timezone): zones in quiet hours at some of the test's moments and not at others; numbers
@@ -181,7 +195,10 @@ VARIED_NUMBERS = [
     ("+8190123{:05d}", "JP", "Asia/Tokyo"),
     ("+1212234{:04d}", "US", ""),
     ("+1212123{:04d}", "US", ""),
-    ("+614123{:05d}", "AU", ""),
+    ("+614123{:05d}", "AU", ""),  # an Australian mobile: any of eight zones
+    ("+1800555{:04d}", "US", ""),  # toll-free: its zones share 90 minutes a day
+    ("+1305234{:04d}", "US", "America/New_York"),  # Florida: 08:00-20:00
+    ("+1305234{:04d}", "US", ""),
     ("+9198123{:05d}", "", ""),
     ("+4479112{:05d}", "GB", "Mars/Olympus_Mons"),
 ]
@@ -248,6 +265,7 @@ def test_grouped_preview_equals_the_preview_of_every_recipient_one_by_one(body):
             preview.segments_total,
             preview.estimated_cost,
             preview.deferred_by_quiet_hours,
+            (preview.uncertain_zone, preview.waiting_for_common_window, preview.no_common_quiet_window),
         )
         reference = preview_row_by_row(campaign=campaign, now=now)
         assert grouped == reference, f"at {now}"
@@ -255,3 +273,30 @@ def test_grouped_preview_equals_the_preview_of_every_recipient_one_by_one(body):
         deferred.add(preview.deferred_by_quiet_hours)
     assert 0 < preview.audience.eligible < preview.audience.total
     assert len(deferred) > 3
+
+
+def test_preview_counts_uncertain_zones_those_waiting_for_a_common_window_and_those_without_one(settings):
+    """11:15 UTC in June: 21:15 in Sydney. An Australian mobile without a zone waits (though 19:15 in Perth);
+    with its zone given (Perth) it goes now; a toll-free number has no common window in 09:00-18:00."""
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(8), time(21)
+    audience = ContactListFactory()
+    campaign = CampaignFactory(body="Sale today")
+    campaign.lists.set([audience])
+    people = [
+        ContactFactory(phone_number="+61412345678", country="AU", timezone=""),
+        ContactFactory(phone_number="+61412345679", country="AU", timezone="Australia/Perth"),
+        ContactFactory(phone_number="+18005550199", country="US", timezone=""),
+    ]
+    for contact in people:
+        contact_lists_add(contact=contact, contact_lists=[audience])
+    now = datetime(2026, 6, 1, 11, 15, tzinfo=UTC)
+
+    preview = campaign_preview(campaign=campaign, now=now)
+    # The toll-free number's zones share 22:00-23:30 UTC: it waits too.
+    assert (preview.uncertain_zone, preview.waiting_for_common_window, preview.no_common_quiet_window) == (2, 2, 0)
+    assert preview.deferred_by_quiet_hours == 2
+
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(9), time(18)
+    preview = campaign_preview(campaign=campaign, now=now)
+    assert (preview.uncertain_zone, preview.waiting_for_common_window, preview.no_common_quiet_window) == (2, 1, 1)
+    assert preview.deferred_by_quiet_hours == 2  # the Australian waits; in Perth it is 19:15, past 18:00

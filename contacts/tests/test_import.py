@@ -67,7 +67,8 @@ def test_messy_file_imports_every_good_row_and_reports_the_rest(tmp_path, opted_
     assert (summary.read, summary.created, summary.duplicates, summary.rejected, summary.suppressed) == (13, 7, 1, 3, 2)
     assert summary.updated == summary.unchanged == 0
     ann = Contact.objects.get(phone_number="+14155550101")
-    assert (ann.first_name, ann.last_name, ann.timezone, ann.country) == ("Ann", "Lee", "America/Los_Angeles", "US")
+    # No zone in the file: none stored (quiet hours derive the number's zones when sending).
+    assert (ann.first_name, ann.last_name, ann.timezone, ann.country) == ("Ann", "Lee", "", "US")
     # The duplicate filled no blank of Ann's but brought an attribute she lacked.
     assert ann.attributes == {"company": "Acme; Inc", "notes": 'said "call me"'}
     assert ann.status == Contact.Status.SUBSCRIBED and ann.consent_source == "spring fair sheet"
@@ -75,7 +76,7 @@ def test_messy_file_imports_every_good_row_and_reports_the_rest(tmp_path, opted_
     chloe = Contact.objects.get(phone_number="+33123456789")
     assert (chloe.first_name, chloe.timezone, chloe.country) == ("Chloé", "Europe/Paris", "FR")
     assert Contact.objects.get(phone_number="+61293744000").first_name == "Olivia"
-    assert Contact.objects.get(phone_number="+5511912345678").timezone == "America/Sao_Paulo"
+    assert Contact.objects.get(phone_number="+5511912345678").timezone == ""
     assert Contact.objects.get(phone_number="+4930901820").country == "DE"
 
     otto = Contact.objects.get(phone_number="+14155550199")
@@ -297,7 +298,20 @@ def test_line_numbers_count_blank_lines_before_the_header_and_quoted_line_breaks
     assert [(e.line, e.value) for e in summary.errors] == [(6, "nope")]
 
 
-def test_a_timezone_given_in_the_file_wins_over_the_derived_one_only_with_update(tmp_path):
+def test_an_import_without_a_timezone_column_stores_no_guessed_zone(tmp_path):
+    """An Australian mobile and a Russian one may each be in many zones: the first of them was once stored as
+    if the person had given it."""
+    run(write(tmp_path, "phone\n+61412345678\n+79161234567\n+18005550199\n"))
+    assert set(Contact.objects.values_list("timezone", flat=True)) == {""}
+
+
+def test_an_update_import_without_a_zone_keeps_the_given_one(tmp_path):
+    ContactFactory(phone_number="+61412345678", timezone="Australia/Perth")
+    run(write(tmp_path, "phone,first_name\n+61412345678,Ann\n"), update=True)
+    assert Contact.objects.get().timezone == "Australia/Perth"
+
+
+def test_a_timezone_given_in_the_file_wins_over_the_stored_one_only_with_update(tmp_path):
     ContactFactory(phone_number="+14155550101", timezone="America/Los_Angeles")
     path = write(tmp_path, "phone,timezone\n+14155550101,America/Denver\n")
     assert run(path).unchanged == 1

@@ -1,7 +1,8 @@
 import phonenumbers
 import pytest
 
-from contacts.phones import normalize_phone, timezone_for_number
+from contacts.phones import normalize_phone, number_subdivisions, number_zones, timezones_for_number
+from contacts.us_area_codes import US_AREA_CODE_STATES, area_code_states_from_geocoder
 from smscampaigns.errors import ApplicationError
 
 NUMBERS = [
@@ -47,8 +48,43 @@ def test_normalize_phone_agrees_with_phonenumbers_public_api(raw, region):
     assert result.e164 == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     expected_region = phonenumbers.region_code_for_number(number)
     assert result.region == (expected_region if expected_region.isalpha() else "")
-    assert result.timezone == timezone_for_number(number)
+    assert result.timezones == timezones_for_number(number)
+    assert number_zones(result.e164) == result.timezones
 
 
 def test_non_geographic_number_has_no_country():
     assert normalize_phone("+800 1234 5678").region == ""
+
+
+def test_a_number_spanning_several_zones_keeps_them_all_not_the_first():
+    """An Australian mobile, a Russian mobile and a North American toll-free number may each be in many zones;
+    the first of phonenumbers' list was once taken as the person's zone."""
+    assert {"Australia/Perth", "Australia/Sydney"} <= set(normalize_phone("+61 412 345 678").timezones)
+    assert {"Europe/Moscow", "Asia/Vladivostok"} <= set(normalize_phone("+7 916 123-45-67").timezones)
+    toll_free = normalize_phone("+1 800 555 0199").timezones
+    assert {"America/New_York", "Pacific/Honolulu", "Pacific/Guam"} <= set(toll_free)
+    assert normalize_phone("(212) 555-0142").timezones == ("America/New_York",)
+
+
+@pytest.mark.parametrize(
+    ("e164", "subdivisions"),
+    [
+        ("+13055550123", ("US-FL",)),  # the geocoder names the state
+        ("+12125550142", ("US-NY",)),  # the geocoder names a city: "New York, NY"
+        ("+12065550123", ("US-WA",)),  # "Washington State"
+        ("+14055550123", ("US-OK",)),
+        ("+14105550123", ("US-MD",)),
+        ("+12015550123", ("US-NJ", "US-NY")),  # one of its prefixes is in New York
+        ("+18005550199", ()),  # toll-free: no state
+        ("+16045550123", ()),  # Canada under +1
+        ("+442079460958", ()),
+    ],
+)
+def test_number_subdivisions_are_the_state_of_a_us_area_code(e164, subdivisions):
+    assert number_subdivisions(e164) == subdivisions
+
+
+def test_the_area_code_table_is_what_phonenumbers_geocoder_says():
+    """Generated, not hand-written: after a phonenumbers upgrade, `python -m contacts.us_area_codes` prints the
+    new table."""
+    assert area_code_states_from_geocoder() == US_AREA_CODE_STATES

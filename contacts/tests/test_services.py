@@ -1,8 +1,11 @@
+import io
+
 import pytest
+from django.core.management import call_command
 
 from audit.models import AuditEvent
 from contacts.models import Contact, Suppression
-from contacts.phones import normalize_phone
+from contacts.phones import normalize_phone, number_zones
 from contacts.services import (
     contact_create,
     contact_list_create,
@@ -12,6 +15,7 @@ from contacts.services import (
     contact_update,
     suppression_add,
 )
+from contacts.tests.factories import ContactFactory
 from smscampaigns.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +33,7 @@ pytestmark = pytest.mark.django_db
 def test_normalize_phone_accepts_every_format(raw, region, e164, country):
     number = normalize_phone(raw, region=region)
     assert (number.e164, number.region) == (e164, country)
-    assert number.timezone
+    assert number.timezones
 
 
 @pytest.mark.parametrize(
@@ -49,10 +53,11 @@ def test_normalize_phone_rejects_with_a_reason(raw, reason):
     assert excinfo.value.field == "phone_number"
 
 
-def test_contact_create_derives_timezone_and_records_consent():
+def test_contact_create_stores_no_derived_timezone_and_records_consent():
+    """The timezone field holds what the person gave; the number's zones are worked out at send time."""
     contact = contact_create(phone_number="(212) 555-0142", consent_source="signup form")
     assert contact.phone_number == "+12125550142"
-    assert contact.timezone == "America/New_York"
+    assert contact.timezone == ""
     assert contact.status == Contact.Status.SUBSCRIBED
     assert contact.consented_at is not None
 
@@ -92,11 +97,14 @@ def test_suppression_add_rejects_unknown_reason():
         suppression_add(phone_number="+14155550154", reason="because")
 
 
-def test_contact_update_rederives_country_and_timezone_from_a_new_number():
-    contact = contact_create(phone_number="+14155550150", consent_source="web")
+def test_contact_update_rederives_country_from_a_new_number_and_drops_the_old_numbers_zone():
+    contact = contact_create(phone_number="+14155550150", consent_source="web", timezone_name="America/Los_Angeles")
     contact_update(contact=contact, phone_number="020 7946 0958", region="GB")
     contact.refresh_from_db()
-    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "Europe/London")
+    assert (contact.phone_number, contact.country, contact.timezone) == ("+442079460958", "GB", "")
+    contact_update(contact=contact, phone_number="+14155550150", timezone="America/Denver")
+    contact.refresh_from_db()
+    assert contact.timezone == "America/Denver"  # given with the new number: kept
     assert contact.status == Contact.Status.SUBSCRIBED
 
 
@@ -122,3 +130,39 @@ def test_list_members_change_counts_only_real_changes():
     with pytest.raises(ApplicationError, match="both added and removed"):
         contact_list_members_change(contact_list=vip, add=[a], remove=[a])
     assert list(vip.contacts.all()) == [a]
+
+
+def test_contact_create_of_a_multi_zone_number_stores_no_guessed_zone():
+    """An Australian mobile once got Australia/Adelaide, the first zone of phonenumbers' list, as if the person
+    had said so."""
+    contact = contact_create(phone_number="+61 412 345 678", consent_source="web")
+    assert contact.timezone == ""
+    given = contact_create(phone_number="+61 412 345 679", consent_source="web", timezone_name="Australia/Perth")
+    assert given.timezone == "Australia/Perth"
+
+
+def test_contact_update_of_the_number_stores_no_guessed_zone():
+    contact = contact_create(phone_number="+14155550151", consent_source="web")
+    contact_update(contact=contact, phone_number="+1 800 555 0199")
+    contact.refresh_from_db()
+    assert contact.timezone == ""
+
+
+def test_timezones_possibly_guessed_are_counted_and_cleared_only_on_request():
+    """A stored zone equal to the first of a multi-zone number's zones is what an earlier version stored when
+    none was given: the command finds those, and clears them only with --clear (audited)."""
+    guessed = ContactFactory(phone_number="+61412345678", timezone=number_zones("+61412345678")[0])
+    given = ContactFactory(phone_number="+61412345679", timezone="Australia/Perth")
+    single = ContactFactory(phone_number="+12125550142", timezone="America/New_York")
+    out = io.StringIO()
+    call_command("timezones_possibly_guessed", stdout=out)
+    assert "1 contacts hold the first zone" in out.getvalue()
+    guessed.refresh_from_db()
+    assert guessed.timezone
+    call_command("timezones_possibly_guessed", "--clear", stdout=out)
+    assert "cleared 1" in out.getvalue()
+    for contact in (guessed, given, single):
+        contact.refresh_from_db()
+    assert (guessed.timezone, given.timezone, single.timezone) == ("", "Australia/Perth", "America/New_York")
+    event = AuditEvent.objects.get(action="contact.timezone_cleared")
+    assert event.target_id == str(guessed.pk) and event.data["timezone"] == "Australia/Adelaide"

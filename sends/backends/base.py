@@ -53,6 +53,9 @@ class OutboundMessage:
     destinations: Sequence[str]  # E.164
     body: str
     status_callback_url: str | None = None
+    # Seconds the provider may hold the message before it must give up on it (Plivo's message_expiry); the
+    # end of the recipients' quiet-hours window, so a message queued late cannot arrive at night.
+    expiry_seconds: int | None = None
     extra: dict = field(default_factory=dict)
 
 

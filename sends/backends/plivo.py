@@ -222,6 +222,7 @@ class SmsBackend(BaseSmsBackend):
                 text=message.body,
                 url=message.status_callback_url or status_callback_url(),
                 method="POST",
+                message_expiry=message.expiry_seconds,  # None: left out, Plivo's default applies
             )
         )
         if error is not None:

@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -36,7 +36,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.quiet_hours import quiet_hours_next_window, recipient_zone
+from campaigns.quiet_hours import PLIVO_MIN_EXPIRY_SECONDS, message_expiry_seconds, quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
 from campaigns.services.lifecycle import campaign_complete, campaign_pause
@@ -81,6 +81,9 @@ class _Recipient:
     last_name: str
     attributes: dict
     timezone: str
+    country: str = ""
+    # When the recipient's quiet-hours window closes (set by screening): the message may not arrive later.
+    open_until: datetime | None = None
 
 
 # --- one chunk --------------------------------------------------------------------------------------------
@@ -166,6 +169,7 @@ def _due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datet
             "contact__last_name",
             "contact__attributes",
             "contact__timezone",
+            "contact__country",
         )
     )
     return [
@@ -178,6 +182,7 @@ def _due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datet
             last_name=row[5] or "",
             attributes=row[6] or {},
             timezone=row[7] or "",
+            country=row[8] or "",
         )
         for row in rows
     ]
@@ -201,11 +206,17 @@ def _screen(*, campaign: Campaign, recipients: list[_Recipient], now: datetime) 
         if reason != ELIGIBLE:
             skips[reason].append(recipient.send_id)
             continue
-        zone = recipient_zone(timezone_name=recipient.timezone, e164=recipient.to_number)
-        window = quiet_hours_next_window(now=now, zone=zone)
-        if window is not None:
-            deferrals[window].append(recipient.send_id)
+        quiet = quiet_hours_verdict(
+            now=now, timezone_name=recipient.timezone, e164=recipient.to_number, country=recipient.country
+        )
+        if quiet.no_common_window:
+            # No zone given and the number's zones never share a moment of the window: never at a guess.
+            skips[CampaignSend.SkipReason.NO_COMMON_QUIET_WINDOW].append(recipient.send_id)
             continue
+        if not quiet.is_open:
+            deferrals[quiet.next_window].append(recipient.send_id)
+            continue
+        recipient = replace(recipient, open_until=quiet.open_until)
         try:
             body = body_render(
                 campaign.body,
@@ -264,6 +275,14 @@ def _send_wave(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[_Reque
     recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
     sends `sending`, to be reconciled (never re-sent blindly). So the wait for the first request's turn at
     the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does."""
+    # Who reached the end of their window meanwhile stays queued, unclaimed: the next pass defers them.
+    wave = [
+        replace(request, recipients=kept)
+        for request in wave
+        if (kept := [r for r in request.recipients if not _window_closing(r)])
+    ]
+    if not wave:
+        return True
     first = wave[0]
     rate_limit_wait(
         sender=campaign.effective_sender,
@@ -330,6 +349,14 @@ def _send_claimed(
                 halted = True
                 unsent.extend(r.send_id for r in recipients)
                 continue
+        # The wait for the sender's rate may have taken a recipient to the end of their window: such sends go
+        # back to the queue, and the next pass defers them to the next window.
+        late = {r.send_id for r in recipients if _window_closing(r)}
+        if late:
+            unsent.extend(late)
+            recipients = [r for r in recipients if r.send_id not in late]
+            if not recipients:
+                continue
         results = _send_request(backend=backend, campaign=campaign, request=request, recipients=recipients)
         outcomes.extend((recipient, result, request) for recipient, result in zip(recipients, results, strict=True))
         account_error = next(
@@ -338,14 +365,23 @@ def _send_claimed(
     return halted, account_error
 
 
+def _window_closing(recipient: _Recipient) -> bool:
+    """Too little of the recipient's quiet-hours window is left for even Plivo's shortest expiry."""
+    closing = timezone.now() + timedelta(seconds=PLIVO_MIN_EXPIRY_SECONDS)
+    return recipient.open_until is not None and recipient.open_until <= closing
+
+
 def _send_request(
     *, backend: BaseSmsBackend, campaign: Campaign, request: _Request, recipients: list[_Recipient]
 ) -> list[SendResult]:
+    closes = [r.open_until for r in recipients if r.open_until is not None]
     message = OutboundMessage(
         sender=campaign.effective_sender,
         destinations=[r.to_number for r in recipients],
         body=request.body,
         status_callback_url=status_callback_url(),
+        # One expiry per request: the earliest end of its recipients' windows, so that none can get it later.
+        expiry_seconds=message_expiry_seconds(now=timezone.now(), open_until=min(closes)) if closes else None,
     )
     try:
         results = backend.send_message(message)

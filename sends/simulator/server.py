@@ -33,6 +33,8 @@ from campaigns.segments import plivo_length, segment_info
 from sends.simulator.callbacks import JobQueue, WebhookSender
 from sends.simulator.state import (
     MAX_DESTINATIONS,
+    MAX_MESSAGE_EXPIRY,
+    MIN_MESSAGE_EXPIRY,
     FaultError,
     Faults,
     Rejected,
@@ -51,6 +53,21 @@ _ACCOUNT_ERRORS = {
     402: "insufficient credit in your account to send this message",
     403: "geo permission: sending messages to this destination country is disabled for your account",
 }
+
+
+def _message_expiry(raw) -> int | None:
+    """message_expiry as Plivo takes it: whole seconds, 5 to 10,799; absent means Plivo's three hours."""
+    if raw is None or raw == "":
+        return None
+    try:
+        seconds = int(raw)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or isinstance(raw, bool) or not MIN_MESSAGE_EXPIRY <= seconds <= MAX_MESSAGE_EXPIRY:
+        raise Rejected(
+            400, f"message_expiry must be whole seconds from {MIN_MESSAGE_EXPIRY} to {MAX_MESSAGE_EXPIRY}, got {raw!r}"
+        )
+    return seconds
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -183,8 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             raise Rejected(400, f"text parameter length exceeds {limit} characters")
         url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
+        expiry = _message_expiry(params.get("message_expiry"))
         messages, invalid = sim.state.accept(
-            src=src, dst=dst, text=text, url=url, method=callback_method, generation=self._generation
+            src=src, dst=dst, text=text, url=url, method=callback_method, generation=self._generation, expiry=expiry
         )
         try:
             self._send_json(
@@ -320,6 +338,12 @@ class PlivoSimulator:
 
         def job(_session) -> None:
             if generation != self.state.generation:
+                return
+            if step == 1 and self.state.expire_at_dequeue(message):
+                # Expired in the queue: failed without reaching the carrier (no "sent"), and not charged.
+                self.state.advance(message, message.outcome)
+                if message.url:
+                    self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
                 return
             if step:  # "queued" was set when the message was accepted
                 self.state.advance(message, statuses[step])

@@ -21,6 +21,11 @@ from campaigns.segments import price_per_segment, segment_info
 MAX_DESTINATIONS = 1000
 # Plivo's error code for a handset that cannot be reached (https://www.plivo.com/docs/sms/api/message#error-codes).
 DEFAULT_UNDELIVERED_CODE = "70"
+# Plivo fails a message still in its queue when its message_expiry passes, with this error code, and does not
+# charge it (Plivo support, "Message Expiry"). message_expiry is 5 to 10,799 seconds; without it, 10,800.
+EXPIRED_ERROR_CODE = "420"
+MIN_MESSAGE_EXPIRY = 5
+MAX_MESSAGE_EXPIRY = 10_799
 
 
 # Counted events, shown in GET /_sim/stats (0 until they happen).
@@ -52,6 +57,9 @@ class Faults:
     failed_numbers: dict[str, str] = field(default_factory=dict)  # like undeliverable, with Status=failed
     max_per_second: int | None = None  # messages accepted per wall-clock second; above it, 429
     delivery_delay_ms: int = 0  # between the queued, sent and delivered callbacks of one message
+    # How long each message is deemed to wait in Plivo's queue behind others before it is handed to the
+    # carrier: counted against its message_expiry (not slept, so that an expiry test needs no real wait).
+    queue_backlog_ms: int = 0
     callback_retry_delays_ms: list[int] = field(default_factory=lambda: [1000, 5000, 30000])
     seed: int | None = None  # makes the random 429/5xx choices repeatable
 
@@ -77,7 +85,7 @@ def _check_fault(name: str, value):
         raise FaultError(f"fault setting `{name}` must be {expected}, got {value!r}")
 
     is_int = isinstance(value, int) and not isinstance(value, bool)
-    if name in ("latency_ms", "delivery_delay_ms"):
+    if name in ("latency_ms", "delivery_delay_ms", "queue_backlog_ms"):
         return value if is_int and value >= 0 else fail("an integer >= 0")
     if name in ("share_429", "share_5xx"):
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
@@ -146,6 +154,7 @@ class SimMessage:
     rate: Decimal
     outcome: str  # the final status: delivered, undelivered or failed
     error_code: str
+    expiry: int | None = None  # message_expiry, seconds in the queue before Plivo gives up on it
     status: str = "queued"
     status_times: dict = field(default_factory=dict)
     callback_queue: deque = field(default_factory=deque)  # status callbacks waiting for the one in flight
@@ -154,6 +163,13 @@ class SimMessage:
     @property
     def amount(self) -> Decimal:
         return self.rate * self.units
+
+    def expire_if_due(self, *, now: float, backlog_seconds: float) -> bool:
+        """At dequeue: past its message_expiry, the message fails with Plivo's expired code, uncharged."""
+        if self.expiry is None or now - self.time + backlog_seconds <= self.expiry:
+            return False
+        self.outcome, self.error_code, self.rate = "failed", EXPIRED_ERROR_CODE, Decimal("0")
+        return True
 
     def record(self) -> dict:
         """The entry in GET /_sim/messages."""
@@ -166,6 +182,7 @@ class SimMessage:
             "status": self.status,
             "units": self.units,
             "url": self.url,
+            "message_expiry": self.expiry,
         }
 
     def plivo_resource(self, auth_id: str) -> dict:
@@ -260,7 +277,15 @@ class SimulatorState:
         return None
 
     def accept(
-        self, *, src: str, dst: str, text: str, url: str | None, method: str, generation: int
+        self,
+        *,
+        src: str,
+        dst: str,
+        text: str,
+        url: str | None,
+        method: str,
+        generation: int,
+        expiry: int | None = None,
     ) -> tuple[list, list]:
         """Queue one message per valid destination; (messages in destination order, invalid numbers as given).
 
@@ -306,6 +331,7 @@ class SimulatorState:
                     outcome=outcome,
                     error_code=code,
                     status_times={"queued": now},
+                    expiry=expiry,
                 )
             )
         second = int(now)
@@ -325,6 +351,11 @@ class SimulatorState:
             for message in messages:
                 self._by_uuid[message.uuid] = message
         return messages, invalid
+
+    def expire_at_dequeue(self, message: SimMessage) -> bool:
+        """Whether `message`, leaving the queue now, had outlived its message_expiry (and is now failed so)."""
+        with self._lock:
+            return message.expire_if_due(now=time.time(), backlog_seconds=self.faults.queue_backlog_ms / 1000)
 
     def handed_to_carrier(self, n: int) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
 from sends.backends.filebased import read_requests
 
 
@@ -56,6 +57,7 @@ class Workers:
             # Real time runs on in the worker: let every hour be a sending hour there.
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "23:59:59.999999",
+            "QUIET_HOURS_RULES": WITHOUT_LOCAL_RULES,
             "LOG_LEVEL": "WARNING",
             **env_overrides,
         }

@@ -14,6 +14,7 @@ from datetime import time
 import pytest
 
 from campaigns.models import Campaign
+from campaigns.quiet_hours import DEFAULT_QUIET_HOURS_RULES
 from campaigns.tests.browser import ARTIFACTS, logged_in_page, requires_chromium, staff
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
@@ -48,6 +49,7 @@ def test_manager_imports_drafts_previews_sends_and_sees_deliveries_and_a_viewer_
 ):
     # Every hour may be a sending hour, in the worker and on the preview alike (both judge quiet hours).
     settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = time(0, 0), time.max
+    settings.QUIET_HOURS_RULES = dict.fromkeys(DEFAULT_QUIET_HOURS_RULES)
     workers.start("w1", PLIVO_SENDER=SENDER, **plivo_simulator_live.env())
     staff(django_user_model, "manager", MANAGER)
     staff(django_user_model, "viewer", VIEWER)

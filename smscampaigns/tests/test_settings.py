@@ -20,6 +20,10 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
     ("name", "value"),
     [
         ("QUIET_HOURS_START", "eight"),
+        ("QUIET_HOURS_RULES", '{"Florida": ["08:00", "20:00"]}'),
+        ("QUIET_HOURS_RULES", '{"US-FL": ["20:00", "08:00"]}'),
+        ("QUIET_HOURS_RULES", "{nope"),
+        ("QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS", "2"),
         ("DEFAULT_PHONE_REGION", "USA"),
         ("SEND_RATE_PER_SECOND", "fast"),
         ("REDIS_URL", "localhost:6379"),
