@@ -1,4 +1,4 @@
-"""The engine behind `contact_import`: rows in, batches of set-based writes out, one transaction per batch.
+"""The engine behind `contact_import_run`: rows in, batches of set-based writes out, one transaction per batch.
 
 Per batch of rows: numbers are normalised in Python, duplicates merged, the batch's existing contacts and
 suppressions read with one query each, and the outcome written with one INSERT ... ON CONFLICT per few
@@ -100,7 +100,7 @@ class _Row:
 ProgressCallback = Callable[[ImportSummary], None]
 
 
-def run_import(
+def contact_rows_import(
     *,
     file,
     contact_list_name: str,

@@ -20,7 +20,7 @@ from contacts.importer import (
     ERROR_REPORT_HEADER,
     ImportSummary,
     ProgressCallback,
-    run_import,
+    contact_rows_import,
 )
 from contacts.models import (
     ConsentEvent,
@@ -391,7 +391,7 @@ def suppression_update(*, suppression: Suppression, note: str, actor=None) -> Su
 # --- Imports ----------------------------------------------------------------------------------------
 
 
-def contact_import(
+def contact_import_run(
     *,
     file: BinaryIO,
     source_name: str = "",
@@ -429,7 +429,7 @@ def contact_import(
             status=ContactImport.Status.RUNNING, started_at=record.started_at or now, progress_at=now, failure=""
         )
     try:
-        summary = run_import(
+        summary = contact_rows_import(
             file=file,
             contact_list_name=contact_list_name,
             default_region=region,
@@ -487,7 +487,7 @@ def contact_import_start(
     )
     record.file.save(stored_name, file, save=False)
     record.save()
-    _enqueue_contact_import(record)
+    _contact_import_enqueue(record)
     return record
 
 
@@ -500,7 +500,7 @@ def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
         # let two workers run it at once.
         raise ApplicationError(f"import #{contact_import.pk} is {contact_import.get_status_display().lower()}")
     ContactImport.objects.filter(pk=contact_import.pk).update(status=ContactImport.Status.PENDING, failure="")
-    _enqueue_contact_import(contact_import)
+    _contact_import_enqueue(contact_import)
     return contact_import
 
 
@@ -521,8 +521,8 @@ def contact_import_delete(*, contact_import: ContactImport, actor=None) -> None:
 IMPORT_WORKER_PRESUMED_DEAD = timedelta(minutes=5)  # a batch commits in about a second
 
 
-def contact_import_run(*, contact_import_id: int) -> ImportSummary | None:
-    """Run (or carry on) an uploaded import; what a worker calls."""
+def contact_import_run_queued(*, contact_import_id: int) -> ImportSummary | None:
+    """Run (or carry on) an uploaded import queued by contact_import_start or _resume; what a worker calls."""
     # Claim it: a message redelivered while a worker still runs the import (a long import outlasts the
     # broker's visibility timeout) must not start a second run; a worker silent for long has died.
     claimed = (
@@ -543,7 +543,7 @@ def contact_import_run(*, contact_import_id: int) -> ImportSummary | None:
         return None
     with file:
         try:
-            return contact_import(
+            return contact_import_run(
                 file=file,
                 contact_list_name=record.list_name,
                 default_region=record.default_region,
@@ -557,10 +557,10 @@ def contact_import_run(*, contact_import_id: int) -> ImportSummary | None:
             return None  # a fault of the file, recorded on the import for the person who uploaded it
 
 
-def _enqueue_contact_import(record: ContactImport) -> None:
-    from contacts.tasks import run_contact_import
+def _contact_import_enqueue(record: ContactImport) -> None:
+    from contacts.tasks import contact_import_run_queued as task
 
-    transaction.on_commit(lambda: run_contact_import.delay(record.pk))
+    transaction.on_commit(lambda: task.delay(record.pk))
 
 
 def _contact_import_failed(record: ContactImport, exc: BaseException) -> None:
