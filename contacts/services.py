@@ -1,7 +1,7 @@
 """Writes to contacts, lists and suppressions. Every rule about consent is enforced here."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import BinaryIO, TextIO
 
@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.services import audit_record, user_or_none
 from contacts.attributes import attributes_validate
 from contacts.bulksql import sql_row_sources
+from contacts.consent import initial_consent
 from contacts.csvfiles import ContactCsv, RowError, spreadsheet_safe_writer
 from contacts.importer import (
     BATCH_SIZE,
@@ -107,10 +108,14 @@ def contact_create(
         phone_number=phone_number, timezone_name=timezone_name, attributes=attributes or {}, region=region
     )
     suppressions = {s.reason: s for s in Suppression.objects.filter(phone_number=number.e164)}
-    opt_out = suppressions.get(Suppression.Reason.OPT_OUT)
-    subscribe = bool(consent_source) and not suppressions
-    # Consent claimed for a number that opted out is void: only the person's own opt-in counts.
-    consent_source, consent_text = ("", "") if opt_out is not None else (consent_source, consent_text)
+    initial = initial_consent(
+        consent_source=consent_source,
+        consent_text=consent_text,
+        consented_at=consented_at,
+        suppressed=bool(suppressions),
+        opt_out=suppressions.get(Suppression.Reason.OPT_OUT),
+        now=timezone.now(),
+    )
     contact = Contact.objects.create(
         phone_number=number.e164,
         country=number.region,
@@ -119,23 +124,18 @@ def contact_create(
         # Only a zone the person gave is stored; quiet hours derive the number's zones at send time.
         timezone=timezone_name,
         attributes=attributes or {},
-        status=Contact.Status.SUBSCRIBED if subscribe else Contact.Status.UNSUBSCRIBED,
-        consent_source=consent_source,
-        consent_text=consent_text,
-        consented_at=(consented_at or timezone.now()) if consent_source else None,
-        opted_out_at=opt_out.created_at if opt_out is not None else None,
-        opt_out_source=opt_out.source if opt_out is not None else "",
+        **asdict(initial),
     )
     if lists:
         contact_lists_add(contact=contact, contact_lists=lists)
-    if subscribe:
+    if initial.subscribed:
         _staff_event(
             context=context,
             contact=contact,
             phone_number=number.e164,
             kind=ConsentEvent.Kind.CONSENT_GIVEN,
-            source=consent_source,
-            text=consent_text,
+            source=initial.consent_source,
+            text=initial.consent_text,
             actor=actor,
         )
     if actor is not None:
