@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from contacts.attributes import attribute_problem
 from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
-from contacts.consent import initial_consent
 from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
 from contacts.models import (
     ConsentEvent,
@@ -36,6 +35,7 @@ from contacts.models import (
 )
 from contacts.phones import normalize_phone
 from contacts.selectors import OptOutSuppression, batched, opt_out_suppressions, person_opt_outs, suppression_reasons
+from contacts.services.consent import initial_consent
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from contacts.services import contact_import_run_queued as service
+from contacts.services.imports import contact_import_run_queued as service
 
 
 # acks_late (the project default): a worker killed mid-import leaves the message to be redelivered, and

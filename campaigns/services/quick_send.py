@@ -16,13 +16,9 @@ from campaigns.services.lifecycle import campaign_ready_check, campaign_send_now
 from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import suppression_reasons
-from contacts.services import (
-    ConsentContext,
-    contact_create,
-    contact_list_add_contacts,
-    contact_list_create,
-    contact_opt_in,
-)
+from contacts.services.consent import ConsentContext, contact_opt_in
+from contacts.services.contacts import contact_create
+from contacts.services.lists import contact_list_add_contacts, contact_list_create
 from smscampaigns.errors import ApplicationError
 
 # Recipients per quick send: each new one is a contact created with its consent and audited in the request,

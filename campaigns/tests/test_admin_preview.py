@@ -16,7 +16,7 @@ from campaigns.tests.admin_pages import action_url, change_url, confirm_through_
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tests.test_selectors import audience_with_every_exclusion
 from contacts.models import Contact
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]

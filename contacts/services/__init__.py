@@ -1,3 +1,3 @@
-# The module moves here first, whole, so that its history follows it; the next commit splits it by
-# sub-domain and updates every import.
-from contacts.services.consent import *  # noqa: F403
+"""Writes of the contacts app, one module per sub-domain: `contacts`, `lists`, `suppressions`, `imports` and
+`consent` (consent evidence and its history, opting in and out, and how a new contact starts). Import the
+functions from their module, e.g. `from contacts.services.consent import contact_opt_out`."""

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact, ContactImport
-from contacts.services import contact_import_resume, contact_import_run_queued, contact_import_start
+from contacts.services.imports import contact_import_resume, contact_import_run_queued, contact_import_start
 from contacts.tests.factories import csv_upload
 from contacts.tests.test_import import MESSY
 from smscampaigns.celery import app as celery_app
@@ -92,7 +92,7 @@ def test_an_upload_that_failed_midway_resumes_after_its_last_batch(failing_inser
 
 
 def run_stored_upload(record: ContactImport, **options):
-    from contacts.services import contact_import_run as service
+    from contacts.services.imports import contact_import_run as service
 
     with record.file.open("rb") as file:
         return service(file=file, record=record, consent_source=record.consent_source, **options)

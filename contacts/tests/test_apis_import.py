@@ -5,7 +5,7 @@ from celery.contrib.testing.worker import start_worker
 from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactImport
-from contacts.services import contact_import_run_queued
+from contacts.services.imports import contact_import_run_queued
 from contacts.tests.factories import csv_upload
 from contacts.tests.test_import_fuzz import multipart_request
 from smscampaigns.celery import app as celery_app

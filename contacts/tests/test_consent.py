@@ -1,14 +1,16 @@
-"""contacts.consent.initial_consent: how a new contact starts, the one rule of contact_create and the import."""
+"""initial_consent: how a new contact starts, the one rule of contact_create and the import."""
 
 import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contacts.consent import initial_consent
 from contacts.models import Contact, Suppression
 from contacts.selectors import OptOutSuppression
-from contacts.services import contact_create, contact_import_run, suppression_add
+from contacts.services.consent import initial_consent
+from contacts.services.contacts import contact_create
+from contacts.services.imports import contact_import_run
+from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import fictional_number
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,15 +13,9 @@ from django.core.management import call_command
 
 from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.selectors import consent_history
-from contacts.services import (
-    contact_create,
-    contact_import_run,
-    contact_opt_in,
-    contact_opt_out,
-    person_opt_in_record,
-    person_opt_out_record,
-    suppression_import,
-)
+from contacts.services.consent import contact_opt_in, contact_opt_out, person_opt_in_record, person_opt_out_record
+from contacts.services.contacts import contact_create
+from contacts.services.imports import contact_import_run, suppression_import
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
 

@@ -10,7 +10,9 @@ from django.db import DatabaseError
 
 from audit.models import AuditEvent
 from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership, Suppression
-from contacts.services import contact_import_run, contact_opt_out, suppression_add
+from contacts.services.consent import contact_opt_out
+from contacts.services.imports import contact_import_run
+from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory
 from smscampaigns.errors import ApplicationError
 

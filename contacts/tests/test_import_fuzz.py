@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from contacts.importer import ImportSummary
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
-from contacts.services import contact_import_run, contact_import_run_queued
+from contacts.services.imports import contact_import_run, contact_import_run_queued
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
 from smscampaigns.tests.helpers import rolled_back

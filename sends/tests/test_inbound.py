@@ -16,7 +16,8 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_create, contact_import_run
+from contacts.services.contacts import contact_create
+from contacts.services.imports import contact_import_run
 from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.backends.base import BaseSmsBackend
 from sends.models import CampaignSend, HelpReply, InboundMessage

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from contacts.models import ConsentEvent, Contact, ContactList, Suppression
-from contacts.services import contact_import_run
+from contacts.services.imports import contact_import_run
 from contacts.tests.factories import ContactFactory, fictional_number
 from sends.models import InboundMessage
 from sends.services.delivery_reports import delivery_report_record

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.importer import ImportSummary
-from contacts.services import contact_import_run
+from contacts.services.imports import contact_import_run
 from smscampaigns.errors import ApplicationError
 
 ERRORS_ON_SCREEN = 5
