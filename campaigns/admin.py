@@ -45,15 +45,14 @@ NAME_PLACEHOLDERS = ["first_name", "last_name"]
 class CampaignAction:
     """A button on the campaign page (and, except schedule, an action of the list) that moves its status."""
 
-    name: str
+    name: str  # the move of Campaign.MOVES it makes
     label: str
     permission: str
-    from_statuses: frozenset[str]
     confirm: str = ""
     needs_preview: bool = False  # confirmed on the preview page (campaigns/admin_preview.py), not by a dialog
 
     def allowed_for(self, campaign: Campaign) -> bool:
-        return campaign.status in self.from_statuses
+        return campaign.status in Campaign.MOVES[self.name].from_statuses
 
 
 # Sending, scheduling and resuming need campaigns.send_campaign (the "Marketing manager" role); stopping a
@@ -62,17 +61,13 @@ class CampaignAction:
 CAMPAIGN_ACTIONS = {
     action.name: action
     for action in [
-        CampaignAction("schedule", "Schedule", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
-        CampaignAction("send_now", "Send now", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
-        CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION, frozenset({Status.SCHEDULED})),
-        CampaignAction("pause", "Pause", CHANGE_PERMISSION, frozenset({Status.SENDING})),
-        CampaignAction("resume", "Resume", Campaign.SEND_PERMISSION, frozenset({Status.PAUSED})),
+        CampaignAction("schedule", "Schedule", Campaign.SEND_PERMISSION, needs_preview=True),
+        CampaignAction("send_now", "Send now", Campaign.SEND_PERMISSION, needs_preview=True),
+        CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION),
+        CampaignAction("pause", "Pause", CHANGE_PERMISSION),
+        CampaignAction("resume", "Resume", Campaign.SEND_PERMISSION),
         CampaignAction(
-            "cancel",
-            "Cancel campaign",
-            Campaign.SEND_PERMISSION,
-            frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}),
-            "Cancel this campaign? This cannot be undone.",
+            "cancel", "Cancel campaign", Campaign.SEND_PERMISSION, "Cancel this campaign? This cannot be undone."
         ),
     ]
 }

@@ -110,3 +110,22 @@ def test_only_a_draft_can_be_updated_or_deleted(state):
     with pytest.raises(ApplicationError):
         campaign_delete(campaign=campaign)
     assert Campaign.objects.get(pk=campaign.pk).body != "changed"
+
+
+def test_the_moves_allow_exactly_these_transitions_and_every_admin_button_is_one_of_them():
+    from campaigns.admin import CAMPAIGN_ACTIONS
+
+    S = Campaign.Status
+    expected = {
+        S.DRAFT: {S.SCHEDULED, S.CANCELLED},
+        S.SCHEDULED: {S.DRAFT, S.SENDING, S.CANCELLED},
+        S.SENDING: {S.PAUSED, S.COMPLETED, S.CANCELLED},
+        S.PAUSED: {S.SENDING, S.CANCELLED},
+        S.COMPLETED: set(),
+        S.CANCELLED: set(),
+    }
+    allowed = Campaign.TRANSITIONS
+    assert allowed == expected
+    assert set(CAMPAIGN_ACTIONS) <= set(Campaign.MOVES)
+    # Resume starts from paused only, though a scheduled campaign also becomes sending (when it launches).
+    assert Campaign.MOVES["resume"].from_statuses == {S.PAUSED}
