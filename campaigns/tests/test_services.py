@@ -5,17 +5,15 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import (
+from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
+from campaigns.services.lifecycle import (
     campaign_cancel,
     campaign_complete,
-    campaign_create,
-    campaign_delete,
     campaign_launch,
     campaign_pause,
     campaign_resume,
     campaign_schedule,
     campaign_send_now,
-    campaign_update,
 )
 from campaigns.tests.factories import CampaignFactory
 from smscampaigns.errors import ApplicationError

@@ -39,7 +39,7 @@ from campaigns.models import Campaign
 from campaigns.quiet_hours import PLIVO_MIN_EXPIRY_SECONDS, message_expiry_seconds, quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
-from campaigns.services import campaign_complete, campaign_pause
+from campaigns.services.lifecycle import campaign_complete, campaign_pause
 from campaigns.templating import body_render
 from contacts.models import Contact
 from sends.backends import get_connection

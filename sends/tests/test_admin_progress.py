@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_send_now
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, SuppressionFactory
