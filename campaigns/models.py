@@ -12,13 +12,6 @@ class CampaignMove(NamedTuple):
     to_status: str
 
 
-def transitions_of(moves: dict[str, CampaignMove], statuses) -> dict[str, frozenset[str]]:
-    return {
-        status: frozenset(move.to_status for move in moves.values() if status in move.from_statuses)
-        for status in statuses
-    }
-
-
 class Campaign(models.Model):
     """One message to an audience. Its status changes only through campaigns.services."""
 
@@ -44,8 +37,6 @@ class Campaign(models.Model):
             frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}), Status.CANCELLED
         ),
     }
-    # Which statuses each status may move to, as the moves above allow.
-    TRANSITIONS: dict[str, frozenset[str]] = transitions_of(MOVES, Status)
     EDITABLE_STATUSES = frozenset({Status.DRAFT})
     # A test send is for before launch: once it is sending, the real messages are the test.
     TEST_SEND_STATUSES = frozenset({Status.DRAFT, Status.SCHEDULED})

@@ -1,4 +1,4 @@
-"""A campaign's status moves only through these functions, which enforce Campaign.TRANSITIONS with a conditional
+"""A campaign's status moves only through these functions, each making one of Campaign.MOVES with a conditional
 UPDATE (so two workers racing on one campaign cannot both win) and audit each move."""
 
 from datetime import datetime, timedelta
@@ -12,23 +12,20 @@ from campaigns.models import Campaign
 from campaigns.services.drafts import campaign_body_check
 from smscampaigns.errors import ApplicationError
 
-Status = Campaign.Status
 log = structlog.get_logger(__name__)
 
 
 def _transition(
     *,
     campaign: Campaign,
-    to_status: str,
+    move: str,
     actor,
     action: str,
-    from_statuses: set[str] | None = None,
     reason: str = "",
     extra: dict | None = None,
 ) -> Campaign:
-    allowed_from = {s for s, targets in Campaign.TRANSITIONS.items() if to_status in targets}
-    if from_statuses is not None:
-        allowed_from &= from_statuses
+    """Make the move named `move` of Campaign.MOVES; `action` names it in the audit trail and the log."""
+    allowed_from, to_status = Campaign.MOVES[move]
     updates = {"status": to_status, "status_reason": reason, "updated_at": timezone.now(), **(extra or {})}
     with transaction.atomic():
         changed = Campaign.objects.filter(pk=campaign.pk, status__in=allowed_from).update(**updates)
@@ -58,10 +55,9 @@ def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime, actor) -> C
     campaign_ready_check(campaign)
     return _transition(
         campaign=campaign,
-        to_status=Status.SCHEDULED,
+        move="schedule",
         actor=actor,
         action="scheduled",
-        from_statuses={Status.DRAFT},
         extra={"scheduled_at": scheduled_at},
     )
 
@@ -71,17 +67,16 @@ def campaign_send_now(*, campaign: Campaign, actor) -> Campaign:
     campaign_ready_check(campaign)
     return _transition(
         campaign=campaign,
-        to_status=Status.SCHEDULED,
+        move="send_now",
         actor=actor,
         action="send_now",
-        from_statuses={Status.DRAFT},
         extra={"scheduled_at": timezone.now()},
     )
 
 
 def campaign_unschedule(*, campaign: Campaign, actor) -> Campaign:
     return _transition(
-        campaign=campaign, to_status=Status.DRAFT, actor=actor, action="unscheduled", extra={"scheduled_at": None}
+        campaign=campaign, move="unschedule", actor=actor, action="unscheduled", extra={"scheduled_at": None}
     )
 
 
@@ -89,10 +84,9 @@ def campaign_launch(*, campaign: Campaign, actor=None) -> Campaign:
     """Mark a due scheduled campaign as sending (called by the engine once it has claimed it)."""
     return _transition(
         campaign=campaign,
-        to_status=Status.SENDING,
+        move="launch",
         actor=actor,
         action="launched",
-        from_statuses={Status.SCHEDULED},
         extra={"started_at": timezone.now()},
     )
 
@@ -100,7 +94,7 @@ def campaign_launch(*, campaign: Campaign, actor=None) -> Campaign:
 def campaign_pause(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
     return _transition(
         campaign=campaign,
-        to_status=Status.PAUSED,
+        move="pause",
         actor=actor,
         action="paused",
         reason=reason or "paused by staff",
@@ -108,15 +102,13 @@ def campaign_pause(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
 
 
 def campaign_resume(*, campaign: Campaign, actor) -> Campaign:
-    return _transition(
-        campaign=campaign, to_status=Status.SENDING, actor=actor, action="resumed", from_statuses={Status.PAUSED}
-    )
+    return _transition(campaign=campaign, move="resume", actor=actor, action="resumed")
 
 
 def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
     return _transition(
         campaign=campaign,
-        to_status=Status.CANCELLED,
+        move="cancel",
         actor=actor,
         action="cancelled",
         reason=reason,
@@ -127,10 +119,9 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
 def campaign_complete(*, campaign: Campaign) -> Campaign:
     return _transition(
         campaign=campaign,
-        to_status=Status.COMPLETED,
+        move="complete",
         actor=None,
         action="completed",
-        from_statuses={Status.SENDING},
         extra={"completed_at": timezone.now()},
     )
 
