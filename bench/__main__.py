@@ -36,6 +36,8 @@ def main(argv: list[str]) -> int:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+    # A developer's .env (DEBUG on, which records every query) must not change what is measured.
+    os.environ["ENV_FILE"] = ""
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-for-anything-real-0123456789")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

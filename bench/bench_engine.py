@@ -27,7 +27,7 @@ import time
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
+from campaigns.quiet_hours_rules import WITHOUT_LOCAL_RULES
 
 RECIPIENTS = int(os.environ.get("BENCH_ENGINE_RECIPIENTS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_ENGINE_REPEAT", "3"))

@@ -152,7 +152,7 @@ def run(ctx) -> dict:
         size_mb = path.stat().st_size / 1e6
         print(f"  generated {ROWS:,} rows ({size_mb:.0f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
 
-        _, idle_rss, _ = run_measured([*manage, "shell", "-c", "import contacts.services"], env)
+        _, idle_rss, _ = run_measured([*manage, "shell", "-c", "import contacts.services.imports"], env)
         truncate_contacts()
         elapsed, peak_rss, output = run_measured(
             [*manage, "import_contacts", str(path), "--consent-source=bench", "--list=bench"], env

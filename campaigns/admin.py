@@ -13,11 +13,25 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from campaigns import services
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.models import Campaign
 from campaigns.segments import segment_info
+from campaigns.services.drafts import (
+    OPT_OUT_FOOTER,
+    campaign_body_as_saved,
+    campaign_delete,
+    campaign_draft_save,
+    campaign_sender_clean,
+)
+from campaigns.services.lifecycle import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_schedule,
+    campaign_send_now,
+    campaign_unschedule,
+)
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
 from smscampaigns.service_admin import ServiceModelAdmin
@@ -31,15 +45,14 @@ NAME_PLACEHOLDERS = ["first_name", "last_name"]
 class CampaignAction:
     """A button on the campaign page (and, except schedule, an action of the list) that moves its status."""
 
-    name: str
+    name: str  # the move of Campaign.MOVES it makes
     label: str
     permission: str
-    from_statuses: frozenset[str]
     confirm: str = ""
     needs_preview: bool = False  # confirmed on the preview page (campaigns/admin_preview.py), not by a dialog
 
     def allowed_for(self, campaign: Campaign) -> bool:
-        return campaign.status in self.from_statuses
+        return campaign.status in Campaign.MOVES[self.name].from_statuses
 
 
 # Sending, scheduling and resuming need campaigns.send_campaign (the "Marketing manager" role); stopping a
@@ -48,17 +61,13 @@ class CampaignAction:
 CAMPAIGN_ACTIONS = {
     action.name: action
     for action in [
-        CampaignAction("schedule", "Schedule", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
-        CampaignAction("send_now", "Send now", Campaign.SEND_PERMISSION, frozenset({Status.DRAFT}), needs_preview=True),
-        CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION, frozenset({Status.SCHEDULED})),
-        CampaignAction("pause", "Pause", CHANGE_PERMISSION, frozenset({Status.SENDING})),
-        CampaignAction("resume", "Resume", Campaign.SEND_PERMISSION, frozenset({Status.PAUSED})),
+        CampaignAction("schedule", "Schedule", Campaign.SEND_PERMISSION, needs_preview=True),
+        CampaignAction("send_now", "Send now", Campaign.SEND_PERMISSION, needs_preview=True),
+        CampaignAction("unschedule", "Back to draft", CHANGE_PERMISSION),
+        CampaignAction("pause", "Pause", CHANGE_PERMISSION),
+        CampaignAction("resume", "Resume", Campaign.SEND_PERMISSION),
         CampaignAction(
-            "cancel",
-            "Cancel campaign",
-            Campaign.SEND_PERMISSION,
-            frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}),
-            "Cancel this campaign? This cannot be undone.",
+            "cancel", "Cancel campaign", Campaign.SEND_PERMISSION, "Cancel this campaign? This cannot be undone."
         ),
     ]
 }
@@ -89,13 +98,13 @@ def perform_campaign_action(
     if action.name == "schedule":
         if scheduled_at is None:
             raise ApplicationError("choose when to send the campaign", field="scheduled_at")
-        return services.campaign_schedule(campaign=campaign, scheduled_at=scheduled_at, actor=user)
+        return campaign_schedule(campaign=campaign, scheduled_at=scheduled_at, actor=user)
     service = {
-        "send_now": services.campaign_send_now,
-        "unschedule": services.campaign_unschedule,
-        "pause": services.campaign_pause,
-        "resume": services.campaign_resume,
-        "cancel": services.campaign_cancel,
+        "send_now": campaign_send_now,
+        "unschedule": campaign_unschedule,
+        "pause": campaign_pause,
+        "resume": campaign_resume,
+        "cancel": campaign_cancel,
     }[action.name]
     return service(campaign=campaign, actor=user)
 
@@ -119,7 +128,7 @@ class CampaignForm(forms.ModelForm):
         if "body" not in self.fields:
             return  # a read-only campaign: no body to write
         self.fields["body"].help_text = (
-            f"If the text does not say how to opt out, “{services.OPT_OUT_FOOTER}” is added on its own line when "
+            f"If the text does not say how to opt out, “{OPT_OUT_FOOTER}” is added on its own line when "
             "you save. The counter counts the text as written: personalised values change the length, and a "
             f"recipient whose text would cost more than {settings.SMS_MAX_SEGMENTS} segments is skipped."
         )
@@ -129,14 +138,14 @@ class CampaignForm(forms.ModelForm):
         # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
         body = self.cleaned_data["body"]
         try:
-            services.campaign_body_as_saved(body)
+            campaign_body_as_saved(body)
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
         return body
 
     def clean_sender(self):
         try:
-            return services.campaign_sender_clean(sender=self.cleaned_data["sender"])
+            return campaign_sender_clean(sender=self.cleaned_data["sender"])
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
 
@@ -266,7 +275,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            saved = services.campaign_draft_save(
+            saved = campaign_draft_save(
                 campaign=obj,
                 actor=request.user,
                 changed_fields=form.changed_data,
@@ -279,11 +288,11 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
         if saved.footer_added:
             messages.warning(
                 request,
-                f"The text did not say how to opt out, so “{services.OPT_OUT_FOOTER}” was added at the end.",
+                f"The text did not say how to opt out, so “{OPT_OUT_FOOTER}” was added at the end.",
             )
 
     def delete_model(self, request, obj):
-        services.campaign_delete(campaign=obj, actor=request.user)
+        campaign_delete(campaign=obj, actor=request.user)
 
     def save_related(self, request, form, formsets, change):
         # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.

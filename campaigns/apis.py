@@ -13,19 +13,15 @@ from rest_framework.response import Response
 
 from campaigns.models import Campaign
 from campaigns.selectors import ExclusionReason, campaign_preview
-from campaigns.services import (
-    MAX_QUICK_SEND_RECIPIENTS,
-    RecipientResult,
+from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
+from campaigns.services.lifecycle import (
     campaign_cancel,
-    campaign_create,
-    campaign_delete,
     campaign_pause,
-    campaign_quick_send,
     campaign_resume,
     campaign_schedule,
     campaign_send_now,
-    campaign_update,
 )
+from campaigns.services.quick_send import MAX_QUICK_SEND_RECIPIENTS, RecipientResult, campaign_quick_send
 from contacts.models import ContactList
 from smscampaigns.api import (
     ApiErrorSerializer,

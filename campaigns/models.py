@@ -1,9 +1,15 @@
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
 
 from contacts.models import ContactList
+
+
+class CampaignMove(NamedTuple):
+    from_statuses: frozenset[str]
+    to_status: str
 
 
 class Campaign(models.Model):
@@ -17,14 +23,19 @@ class Campaign(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
-    # Which statuses each status may move to. Terminal statuses move nowhere.
-    TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.DRAFT: frozenset({Status.SCHEDULED, Status.CANCELLED}),
-        Status.SCHEDULED: frozenset({Status.DRAFT, Status.SENDING, Status.CANCELLED}),
-        Status.SENDING: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED}),
-        Status.PAUSED: frozenset({Status.SENDING, Status.CANCELLED}),
-        Status.COMPLETED: frozenset(),
-        Status.CANCELLED: frozenset(),
+    # Every move a campaign's status can make: its name (the service, the admin button), the statuses it
+    # starts from and the one it ends in. The only place these are written; terminal statuses move nowhere.
+    MOVES: dict[str, CampaignMove] = {
+        "schedule": CampaignMove(frozenset({Status.DRAFT}), Status.SCHEDULED),
+        "send_now": CampaignMove(frozenset({Status.DRAFT}), Status.SCHEDULED),
+        "unschedule": CampaignMove(frozenset({Status.SCHEDULED}), Status.DRAFT),
+        "launch": CampaignMove(frozenset({Status.SCHEDULED}), Status.SENDING),
+        "pause": CampaignMove(frozenset({Status.SENDING}), Status.PAUSED),
+        "resume": CampaignMove(frozenset({Status.PAUSED}), Status.SENDING),
+        "complete": CampaignMove(frozenset({Status.SENDING}), Status.COMPLETED),
+        "cancel": CampaignMove(
+            frozenset({Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED}), Status.CANCELLED
+        ),
     }
     EDITABLE_STATUSES = frozenset({Status.DRAFT})
     # A test send is for before launch: once it is sending, the real messages are the test.

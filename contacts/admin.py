@@ -21,28 +21,18 @@ from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, ContactListMembership, Suppression
 from contacts.phones import normalize_phone
 from contacts.selectors import consent_history, contact_import_errors
-from contacts.services import (
-    ConsentContext,
-    contact_create,
-    contact_delete,
-    contact_details_validate,
-    contact_import_delete,
-    contact_import_resume,
-    contact_import_start,
+from contacts.services.consent import ConsentContext, contact_opt_in, contacts_opt_out
+from contacts.services.contacts import contact_create, contact_delete, contact_details_validate, contact_update
+from contacts.services.imports import contact_import_delete, contact_import_resume, contact_import_start
+from contacts.services.lists import (
     contact_list_add_contacts,
     contact_list_create,
     contact_list_delete,
     contact_list_name_validate,
     contact_list_remove_contacts,
     contact_list_update,
-    contact_opt_in,
-    contact_update,
-    contacts_opt_out,
-    suppression_add,
-    suppression_remove,
-    suppression_update,
-    suppression_validate,
 )
+from contacts.services.suppressions import suppression_add, suppression_remove, suppression_update, suppression_validate
 from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.errors import ApplicationError
 from smscampaigns.json_limits import BoundedJSONFormField

@@ -15,21 +15,16 @@ from rest_framework.response import Response
 
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, ContactList, Suppression
 from contacts.selectors import contacts_matching, number_q
-from contacts.services import (
-    ConsentContext,
-    contact_create,
-    contact_delete,
-    contact_import_start,
+from contacts.services.consent import ConsentContext, contact_opt_in, contact_opt_out
+from contacts.services.contacts import contact_create, contact_delete, contact_update
+from contacts.services.imports import contact_import_start
+from contacts.services.lists import (
     contact_list_create,
     contact_list_delete,
     contact_list_members_change,
     contact_list_update,
-    contact_opt_in,
-    contact_opt_out,
-    contact_update,
-    suppression_add,
-    suppression_remove,
 )
+from contacts.services.suppressions import suppression_add, suppression_remove
 from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.api import MAX_ID, ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView

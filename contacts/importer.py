@@ -1,4 +1,4 @@
-"""The engine behind `contact_import`: rows in, batches of set-based writes out, one transaction per batch.
+"""The engine behind `contact_import_run`: rows in, batches of set-based writes out, one transaction per batch.
 
 Per batch of rows: numbers are normalised in Python, duplicates merged, the batch's existing contacts and
 suppressions read with one query each, and the outcome written with one INSERT ... ON CONFLICT per few
@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
@@ -34,7 +34,8 @@ from contacts.models import (
     is_timezone_name,
 )
 from contacts.phones import normalize_phone
-from contacts.selectors import batched, opt_out_suppressions, person_opt_outs, suppression_reasons
+from contacts.selectors import OptOutSuppression, batched, opt_out_suppressions, person_opt_outs, suppression_reasons
+from contacts.services.consent import initial_consent
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000
@@ -100,7 +101,7 @@ class _Row:
 ProgressCallback = Callable[[ImportSummary], None]
 
 
-def run_import(
+def contact_rows_import(
     *,
     file,
     contact_list_name: str,
@@ -260,7 +261,7 @@ class _BatchWriter:
                     )
                     outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
                     if keep:
-                        inserts.append(self._opted_out_contact(row, opt_outs[e164], now))
+                        inserts.append(self._new_contact(row, now, suppressed=True, opt_out=opt_outs[e164]))
                 if keep:
                     members.append(e164)
                 continue
@@ -268,7 +269,7 @@ class _BatchWriter:
             if contact is None:
                 if not duplicate:
                     outcome.created += 1
-                    inserts.append(self._new_contact(row, now))
+                    inserts.append(self._new_contact(row, now, suppressed=False, opt_out=None))
                 continue
             try:
                 values = self._merged_contact(contact, row, now)
@@ -336,26 +337,9 @@ class _BatchWriter:
             timezone_given=bool(zone),
         )
 
-    def _new_contact(self, row: _Row, now) -> tuple:
-        subscribe = bool(self.consent_source)
-        return _contact_values(
-            row,
-            status=Contact.Status.SUBSCRIBED if subscribe else Contact.Status.UNSUBSCRIBED,
-            consented_at=now if subscribe else None,
-            consent_source=self.consent_source,
-            now=now,
-        )
-
-    def _opted_out_contact(self, row: _Row, opt_out, now) -> tuple:
-        return _contact_values(
-            row,
-            status=Contact.Status.UNSUBSCRIBED,
-            consented_at=None,
-            consent_source="",
-            now=now,
-            opted_out_at=opt_out.created_at,
-            opt_out_source=opt_out.source,
-        )
+    def _new_contact(self, row: _Row, now, *, suppressed: bool, opt_out: OptOutSuppression | None) -> tuple:
+        initial = initial_consent(consent_source=self.consent_source, suppressed=suppressed, opt_out=opt_out, now=now)
+        return _contact_values(row, now=now, **asdict(initial))
 
     def _merged_contact(self, contact: "_Existing", row: _Row, now) -> tuple | None:
         """The contact's new values (None when nothing changes): fill blanks, or overwrite with --update."""
@@ -442,7 +426,15 @@ _UPDATED_ON_CONFLICT = (
 
 
 def _contact_values(
-    row: _Row, *, status, consented_at, consent_source: str, now, opted_out_at=None, opt_out_source: str = ""
+    row: _Row,
+    *,
+    status,
+    consented_at,
+    consent_source: str,
+    now,
+    consent_text: str = "",
+    opted_out_at=None,
+    opt_out_source: str = "",
 ) -> tuple:
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
@@ -455,7 +447,7 @@ def _contact_values(
         status,
         ops.adapt_datetimefield_value(consented_at),
         consent_source,
-        "",
+        consent_text,
         ops.adapt_datetimefield_value(opted_out_at),
         opt_out_source,
         # As JSONField stores it (ensure_ascii), so a re-run compares equal.

@@ -1,10 +1,11 @@
 from celery import shared_task
 
-from contacts.services import contact_import_run
+from contacts.services.imports import contact_import_run_queued as service
 
 
 # acks_late (the project default): a worker killed mid-import leaves the message to be redelivered, and
-# the import carries on after its last committed batch.
-@shared_task
-def run_contact_import(contact_import_id: int) -> None:
-    contact_import_run(contact_import_id=contact_import_id)
+# the import carries on after its last committed batch. Named as the service it calls; registered under its
+# earlier name so that a message queued by the previous release is still run after a deploy.
+@shared_task(name="contacts.tasks.run_contact_import")
+def contact_import_run_queued(contact_import_id: int) -> None:
+    service(contact_import_id=contact_import_id)

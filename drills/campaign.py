@@ -93,7 +93,7 @@ def audience_create(*, block: int, size: int) -> int:
 def campaign_launch(*, list_id: int, name: str, body: str, max_per_second: int | None = None) -> int:
     """Draft a campaign for the list and press "send now", as staff would; beat launches it."""
     from campaigns.models import Campaign
-    from campaigns.services import campaign_send_now
+    from campaigns.services.lifecycle import campaign_send_now
 
     campaign = Campaign.objects.create(name=name, body=body, sender=SENDER, max_per_second=max_per_second)
     campaign.lists.add(list_id)

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
+from campaigns.quiet_hours_rules import WITHOUT_LOCAL_RULES
 from sends.simulator import DEMO_AUTH_ID, DEMO_AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +172,8 @@ class Stack:
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))},
             "DJANGO_SETTINGS_MODULE": "smscampaigns.settings",
+            # A developer's .env (DEBUG on, the embedded database) is not this stack's.
+            "ENV_FILE": "",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "DEBUG": "false",

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import OPT_OUT_FOOTER, campaign_draft_save
+from campaigns.services.drafts import OPT_OUT_FOOTER, campaign_draft_save
 from campaigns.tests.admin_pages import action_url, change_url, confirm_through_preview
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory

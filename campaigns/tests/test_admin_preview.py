@@ -11,12 +11,12 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_preview
-from campaigns.services import campaign_update
+from campaigns.services.drafts import campaign_update
 from campaigns.tests.admin_pages import action_url, change_url, confirm_through_preview, hidden_inputs, preview_url
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tests.test_selectors import audience_with_every_exclusion
 from contacts.models import Contact
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]

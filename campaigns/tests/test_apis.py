@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.quiet_hours import DEFAULT_QUIET_HOURS_RULES
 from campaigns.tests.factories import CampaignFactory
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,10 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import MAX_QUICK_SEND_RECIPIENTS, OPT_OUT_FOOTER
+from campaigns.services.drafts import OPT_OUT_FOOTER
+from campaigns.services.quick_send import MAX_QUICK_SEND_RECIPIENTS
 from contacts.models import Contact, ContactList, Suppression
-from contacts.services import contact_opt_out
+from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory, fictional_number
 from smscampaigns.tests.helpers import run_concurrently
 

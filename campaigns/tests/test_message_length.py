@@ -9,7 +9,9 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from campaigns.segments import PLIVO_MAX_CHARACTERS, UCS2
 from campaigns.selectors import campaign_preview
-from campaigns.services import campaign_create, campaign_quick_send, campaign_send_now, campaign_update
+from campaigns.services.drafts import campaign_create, campaign_update
+from campaigns.services.lifecycle import campaign_send_now
+from campaigns.services.quick_send import campaign_quick_send
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ContactListFactory

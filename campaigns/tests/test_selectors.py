@@ -17,7 +17,7 @@ from campaigns.selectors import (
 from campaigns.templating import body_render
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.models import CampaignSend
 

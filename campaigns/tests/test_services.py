@@ -5,17 +5,15 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import (
+from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
+from campaigns.services.lifecycle import (
     campaign_cancel,
     campaign_complete,
-    campaign_create,
-    campaign_delete,
     campaign_launch,
     campaign_pause,
     campaign_resume,
     campaign_schedule,
     campaign_send_now,
-    campaign_update,
 )
 from campaigns.tests.factories import CampaignFactory
 from smscampaigns.errors import ApplicationError
@@ -112,3 +110,22 @@ def test_only_a_draft_can_be_updated_or_deleted(state):
     with pytest.raises(ApplicationError):
         campaign_delete(campaign=campaign)
     assert Campaign.objects.get(pk=campaign.pk).body != "changed"
+
+
+def test_the_moves_allow_exactly_these_transitions_and_every_admin_button_is_one_of_them():
+    from campaigns.admin import CAMPAIGN_ACTIONS
+
+    S = Campaign.Status
+    expected = {
+        S.DRAFT: {S.SCHEDULED, S.CANCELLED},
+        S.SCHEDULED: {S.DRAFT, S.SENDING, S.CANCELLED},
+        S.SENDING: {S.PAUSED, S.COMPLETED, S.CANCELLED},
+        S.PAUSED: {S.SENDING, S.CANCELLED},
+        S.COMPLETED: set(),
+        S.CANCELLED: set(),
+    }
+    allowed = {status: {to for froms, to in Campaign.MOVES.values() if status in froms} for status in S}
+    assert allowed == expected
+    assert set(CAMPAIGN_ACTIONS) <= set(Campaign.MOVES)
+    # Resume starts from paused only, though a scheduled campaign also becomes sending (when it launches).
+    assert Campaign.MOVES["resume"].from_statuses == {S.PAUSED}

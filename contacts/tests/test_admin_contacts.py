@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from contacts.models import Contact, ContactListMembership, Suppression
-from contacts.services import contact_opt_out
+from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]

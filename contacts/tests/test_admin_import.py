@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact, ContactImport
-from contacts.services import contact_import_resume, contact_import_run, contact_import_start
+from contacts.services.imports import contact_import_resume, contact_import_run_queued, contact_import_start
 from contacts.tests.factories import csv_upload
 from contacts.tests.test_import import MESSY
 from smscampaigns.celery import app as celery_app
@@ -63,7 +63,7 @@ def test_import_page_stores_the_upload_and_queues_it(admin_client, admin_user, d
 @pytest.mark.django_db
 def test_import_page_shows_the_summary_and_offers_the_error_report(admin_client, admin_user):
     record = contact_import_start(file=csv_upload(MESSY), consent_source="fair sheet", actor=admin_user)
-    contact_import_run(contact_import_id=record.pk)
+    contact_import_run_queued(contact_import_id=record.pk)
 
     page = admin_client.get(reverse("admin:contacts_contactimport_change", args=[record.pk])).content.decode()
     assert "Completed" in page and 'http-equiv="refresh"' not in page
@@ -79,20 +79,20 @@ def test_an_upload_that_failed_midway_resumes_after_its_last_batch(failing_inser
     lines = ["phone"] + [f"+1415555{100 + n:04d}" for n in range(10)]
     record = contact_import_start(file=csv_upload("\n".join(lines) + "\n"), consent_source="fair", actor=admin_user)
     with pytest.raises(DatabaseError):
-        contact_import(record, batch_size=2)
+        run_stored_upload(record, batch_size=2)
     record.refresh_from_db()
     assert (record.status, record.lines_done, record.created) == ("failed", 5, 4)
 
     failing_insert()
-    contact_import(record, batch_size=2)
+    run_stored_upload(record, batch_size=2)
     record.refresh_from_db()
     # Counted once each, as if it had never stopped.
     assert (record.status, record.rows_read, record.created, record.unchanged) == ("completed", 10, 10, 0)
     assert Contact.objects.count() == 10
 
 
-def contact_import(record: ContactImport, **options):
-    from contacts.services import contact_import as service
+def run_stored_upload(record: ContactImport, **options):
+    from contacts.services.imports import contact_import_run as service
 
     with record.file.open("rb") as file:
         return service(file=file, record=record, consent_source=record.consent_source, **options)
@@ -138,7 +138,7 @@ def test_only_a_failed_upload_can_be_resumed(admin_user, django_capture_on_commi
 def test_a_worker_that_cannot_read_the_upload_marks_the_import_failed(admin_user):
     record = contact_import_start(file=csv_upload("phone\n+14155550101\n"), actor=admin_user)
     record.file.storage.delete(record.file.name)
-    contact_import_run(contact_import_id=record.pk)
+    contact_import_run_queued(contact_import_id=record.pk)
     record.refresh_from_db()
     assert record.status == ContactImport.Status.FAILED and "cannot be read" in record.failure
 
@@ -148,11 +148,11 @@ def test_a_redelivered_task_leaves_a_running_import_alone_unless_its_worker_went
     record = contact_import_start(file=csv_upload("phone\n+14155550101\n"), actor=admin_user)
     running = ContactImport.objects.filter(pk=record.pk)
     running.update(status=ContactImport.Status.RUNNING, progress_at=timezone.now())
-    assert contact_import_run(contact_import_id=record.pk) is None
+    assert contact_import_run_queued(contact_import_id=record.pk) is None
     assert not Contact.objects.exists()
 
     running.update(progress_at=timezone.now() - timedelta(minutes=10))
-    assert contact_import_run(contact_import_id=record.pk).created == 1
+    assert contact_import_run_queued(contact_import_id=record.pk).created == 1
     assert running.get().status == ContactImport.Status.COMPLETED
 
 
@@ -181,7 +181,7 @@ def test_an_upload_with_an_awkward_name_is_stored_under_a_name_the_storage_keeps
     stored = record.file.name.rsplit("/", 1)[-1]
     assert len(record.file.name) <= 100 and ".." not in record.file.name.replace(stored, "")
     assert record.file.read() == b"phone\n+14155550101\n"
-    assert contact_import_run(contact_import_id=record.pk).created == 1
+    assert contact_import_run_queued(contact_import_id=record.pk).created == 1
 
 
 @pytest.mark.django_db

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from contacts.models import Contact, ContactImport, ContactList, Suppression
-from contacts.services import contact_opt_out, suppression_add
+from contacts.services.consent import contact_opt_out
+from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from smscampaigns.tests.admin_forms import posted_back
 

@@ -5,7 +5,7 @@ from celery.contrib.testing.worker import start_worker
 from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactImport
-from contacts.services import contact_import_run
+from contacts.services.imports import contact_import_run_queued
 from contacts.tests.factories import csv_upload
 from contacts.tests.test_import_fuzz import multipart_request
 from smscampaigns.celery import app as celery_app
@@ -30,7 +30,7 @@ def test_upload_answers_202_with_the_import_to_poll_and_queues_it(importer, djan
     assert response["Location"] == f"{IMPORT}{body['id']}/"
     assert len(queued) == 1  # the worker's task, sent once the upload is committed
 
-    contact_import_run(contact_import_id=body["id"])  # what the worker does with it
+    contact_import_run_queued(contact_import_id=body["id"])  # what the worker does with it
     polled = importer.get(response["Location"]).json()
     assert (polled["status"], polled["percent_done"]) == ("completed", 100)
     assert (polled["rows_read"], polled["created"], polled["rejected"]) == (3, 2, 1)

@@ -13,15 +13,9 @@ from django.core.management import call_command
 
 from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.selectors import consent_history
-from contacts.services import (
-    contact_create,
-    contact_import,
-    contact_opt_in,
-    contact_opt_out,
-    person_opt_in_record,
-    person_opt_out_record,
-    suppression_import,
-)
+from contacts.services.consent import contact_opt_in, contact_opt_out, person_opt_in_record, person_opt_out_record
+from contacts.services.contacts import contact_create
+from contacts.services.imports import contact_import_run, suppression_import
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
 
@@ -100,7 +94,7 @@ def test_an_import_records_a_consent_event_for_each_contact_it_subscribes(staff_
     ContactFactory(phone_number=fictional_number(507), status="unsubscribed", consented_at=None, consent_source="")
     ContactFactory(phone_number=fictional_number(508))  # already subscribed: its consent on file stays
     rows = "phone\n" + "\n".join(fictional_number(n) for n in (506, 507, 508)) + "\n"
-    contact_import(file=io.BytesIO(rows.encode()), consent_source="spring fair", update=True, actor=staff_user)
+    contact_import_run(file=io.BytesIO(rows.encode()), consent_source="spring fair", update=True, actor=staff_user)
     events = ConsentEvent.objects.filter(kind=Kind.CONSENT_GIVEN)
     assert sorted(events.values_list("phone_number", "method", "source", "actor")) == [
         (fictional_number(506), Method.IMPORT, "spring fair", staff_user.pk),

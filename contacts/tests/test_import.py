@@ -1,4 +1,4 @@
-"""contact_import and the import_contacts command on files as spreadsheets really export them."""
+"""contact_import_run and the import_contacts command on files as spreadsheets really export them."""
 
 import csv
 import io
@@ -10,7 +10,9 @@ from django.db import DatabaseError
 
 from audit.models import AuditEvent
 from contacts.models import Contact, ContactImport, ContactImportError, ContactList, ContactListMembership, Suppression
-from contacts.services import contact_import, contact_opt_out, suppression_add
+from contacts.services.consent import contact_opt_out
+from contacts.services.imports import contact_import_run
+from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory
 from smscampaigns.errors import ApplicationError
 
@@ -47,7 +49,7 @@ def write(tmp_path: Path, text: str, name: str = "contacts.csv", encoding: str =
 
 def run(path: Path, **options):
     with path.open("rb") as file:
-        return contact_import(file=file, source_name=path.name, **options)
+        return contact_import_run(file=file, source_name=path.name, **options)
 
 
 @pytest.fixture

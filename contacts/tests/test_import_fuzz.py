@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the contact import (contacts.services.contact_import over contacts/csvfiles.py and
+"""Property-based fuzzing of the contact import (contacts.services.contact_import_run over contacts/csvfiles.py and
 contacts/importer.py): whatever the bytes, it ends in a summary or in an ApplicationError that says what is
 wrong, and it never writes half of anything.
 
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from contacts.importer import ImportSummary
 from contacts.models import Contact, ContactImport, ContactList, ContactListMembership, Suppression
-from contacts.services import contact_import, contact_import_run
+from contacts.services.imports import contact_import_run, contact_import_run_queued
 from contacts.tests.factories import ContactFactory, fictional_number
 from smscampaigns.errors import ApplicationError
 from smscampaigns.tests.helpers import rolled_back
@@ -55,7 +55,7 @@ def database_state() -> tuple:
 
 
 def import_bytes(data: bytes, **options) -> ImportSummary:
-    return contact_import(
+    return contact_import_run(
         file=io.BytesIO(data), source_name="fuzz.csv", contact_list_name="Fuzz", consent_source="fuzz", **options
     )
 
@@ -309,7 +309,7 @@ def admin_path(client, tmp_path, name, chunks) -> Outcome:
         return Outcome(html.unescape(errors[0]), 200, [], kept_contacts())
     assert response.status_code == 302, response.status_code
     record = ContactImport.objects.get()
-    contact_import_run(contact_import_id=record.pk)  # what the worker does with it
+    contact_import_run_queued(contact_import_id=record.pk)  # what the worker does with it
     download = client.get(reverse("admin:contacts_contactimport_errors", args=[record.pk]))
     text = b"".join(download.streaming_content).decode()
     return Outcome(None, 302, report_rows(list(csv.reader(io.StringIO(text)))[1:]), kept_contacts())
@@ -324,7 +324,7 @@ def api_path(client, tmp_path, name, chunks) -> Outcome:
         assert response.status_code in (400, 413), (response.status_code, body)
         assert set(body) == {"detail", "errors"} and body["errors"]["file"] == [body["detail"]], body
         return Outcome(body["detail"], response.status_code, [], kept_contacts())
-    contact_import_run(contact_import_id=body["id"])
+    contact_import_run_queued(contact_import_id=body["id"])
     errors = client.get(f"{IMPORT_API}{body['id']}/errors/", {"page_size": 100}).json()["results"]
     rows = [(e["line"], e["column"], e["value"], e["reason"]) for e in errors]
     return Outcome(None, 202, rows, kept_contacts())

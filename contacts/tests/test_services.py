@@ -6,15 +6,10 @@ from django.core.management import call_command
 from audit.models import AuditEvent
 from contacts.models import Contact, Suppression
 from contacts.phones import normalize_phone, number_zones
-from contacts.services import (
-    contact_create,
-    contact_list_create,
-    contact_list_members_change,
-    contact_opt_in,
-    contact_opt_out,
-    contact_update,
-    suppression_add,
-)
+from contacts.services.consent import contact_opt_in, contact_opt_out
+from contacts.services.contacts import contact_create, contact_update
+from contacts.services.lists import contact_list_create, contact_list_members_change
+from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory
 from smscampaigns.errors import ApplicationError
 

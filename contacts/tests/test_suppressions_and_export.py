@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 
 from contacts.csvfiles import spreadsheet_safe_cell
 from contacts.models import Contact, Suppression
-from contacts.services import contact_lists_add, contact_opt_out
+from contacts.services.consent import contact_opt_out
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
 pytestmark = pytest.mark.django_db

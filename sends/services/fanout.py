@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.selectors import ELIGIBLE, campaign_audience, campaigns_due
-from campaigns.services import campaign_launch
+from campaigns.services.lifecycle import campaign_launch
 from contacts.models import Contact
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_rebuild

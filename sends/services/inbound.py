@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contacts.models import ConsentEvent
 from contacts.selectors import contact_get_by_phone
-from contacts.services import person_opt_in_record
+from contacts.services.consent import person_opt_in_record
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import HelpReply, InboundMessage

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.services import person_opt_out_record
+from contacts.services.consent import person_opt_out_record
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_add_or_rebuild, transition_deltas
 from sends.webhook_selectors import campaign_ids_with_queued_sends, sends_in_flight_exist

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from campaigns.quiet_hours import WITHOUT_LOCAL_RULES
+from campaigns.quiet_hours_rules import WITHOUT_LOCAL_RULES
 from sends.backends.filebased import read_requests
 
 

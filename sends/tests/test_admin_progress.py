@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_send_now
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, SuppressionFactory
@@ -216,5 +216,8 @@ def test_the_campaign_and_error_code_filter_is_an_index_range(admin_client):
     queryset = CampaignSend.objects.filter(campaign_id=campaign.pk, error_code="30").order_by("id")[:100]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned whatever the indexes
+        # Nor a sort: another index on campaign_id followed by a sort by id can tie in cost on a tiny table,
+        # and the statistics earlier tests left behind then decided which plan won. The page needs no sort.
+        cursor.execute("SET LOCAL enable_sort = off")
         plan = queryset.explain()
     assert "send_campaign_error_idx" in plan

@@ -8,7 +8,7 @@ from campaigns.models import Campaign
 from campaigns.tests.admin_pages import change_url
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Suppression
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.models import StaffPhone
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
-from campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
+from campaigns.services.lifecycle import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_opt_out
+from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.backends import locmem as locmem_backend
 from sends.backends.base import ErrorClass, SendError

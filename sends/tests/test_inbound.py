@@ -16,7 +16,8 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_create, contact_import
+from contacts.services.contacts import contact_create
+from contacts.services.imports import contact_import_run
 from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.backends.base import BaseSmsBackend
 from sends.models import CampaignSend, HelpReply, InboundMessage
@@ -271,7 +272,7 @@ class TestOptOut:
         number = "+14155550167"
         run_on_commit(inbound_payload(sender=number, text="stop"))
         csv_file = io.BytesIO(b"phone,first_name\n(415) 555-0167,Ann\n(415) 555-0169,Bob\n")
-        summary = contact_import(file=csv_file, consent_source="spring-list.csv signup")
+        summary = contact_import_run(file=csv_file, consent_source="spring-list.csv signup")
         assert summary.suppressed == 1
         assert summary.created == 1  # the other row is imported all the same
         assert not Contact.objects.filter(phone_number=number).exclude(status=Contact.Status.UNSUBSCRIBED).exists()

@@ -9,7 +9,7 @@ import pytest
 import requests
 import time_machine
 
-from campaigns.services import campaign_send_now
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.backends import get_connection

@@ -10,7 +10,7 @@ import requests
 import time_machine
 from django.core.management import CommandError, call_command
 
-from campaigns.services import campaign_send_now
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.models import CampaignSend

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from contacts.models import ConsentEvent, Contact, ContactList, Suppression
-from contacts.services import contact_import
+from contacts.services.imports import contact_import_run
 from contacts.tests.factories import ContactFactory, fictional_number
 from sends.models import InboundMessage
 from sends.services.delivery_reports import delivery_report_record
@@ -120,7 +120,7 @@ def test_an_import_with_update_and_consent_leaves_the_persons_opt_out_and_says_w
     texted(str(contact.phone_number), "STOP")
     file = io.BytesIO(f"phone,first_name\n{contact.phone_number},Anna\n".encode())
     errors = io.StringIO()
-    summary = contact_import(file=file, consent_source="spring fair", update=True, errors_to=errors)
+    summary = contact_import_run(file=file, consent_source="spring fair", update=True, errors_to=errors)
     assert (summary.suppressed, summary.updated) == (1, 0)
     assert "opted out by texting STOP on 2026-11-20 14:03 UTC; only they can opt back in" in errors.getvalue()
     assert_still_opted_out(str(contact.phone_number))
@@ -133,7 +133,7 @@ def test_an_import_keeps_a_number_that_opted_out_before_it_was_a_contact_and_sta
     number = fictional_number(406)
     texted(number, "STOP")
     file = io.BytesIO(f"phone,first_name,city\n{number},Bea,Lyon\n".encode())
-    summary = contact_import(file=file, contact_list_name="Fair", consent_source="spring fair")
+    summary = contact_import_run(file=file, contact_list_name="Fair", consent_source="spring fair")
     assert summary.suppressed == 1
     contact = Contact.objects.get(phone_number=number)
     assert (contact.first_name, contact.attributes, contact.status) == ("Bea", {"city": "Lyon"}, "unsubscribed")

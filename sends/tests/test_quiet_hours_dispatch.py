@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.progress_selectors import campaign_progress
-from campaigns.services import campaign_send_now
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.models import CampaignSend

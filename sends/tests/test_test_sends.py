@@ -7,7 +7,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
-from contacts.services import contact_lists_add
+from contacts.services.contacts import contact_lists_add
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory, fictional_number
 from sends.models import CampaignSend
 from sends.tests import scripted_backend

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_cancel, campaign_resume, campaign_send_now
+from campaigns.services.lifecycle import campaign_cancel, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact
-from contacts.services import contact_opt_out
+from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, fictional_number
 from sends.models import CampaignSend
 from sends.tests.conftest import wait_for

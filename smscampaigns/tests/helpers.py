@@ -13,6 +13,7 @@ from django.db import connection, transaction
 ROOT = Path(__file__).resolve().parents[2]
 # The least a production start-up needs: settings tests add or break one value at a time.
 PRODUCTION_ENV = {
+    "ENV_FILE": "",  # a developer's .env is no production's
     "DEBUG": "false",
     "SECRET_KEY": "x8#kP2!vQz9@Lm4$Tn7^Wr1&Ys6*Hb3(Jd5)Fg0-Ac+Ee=Ui~Oo",
     "ALLOWED_HOSTS": "sms.example.com",
@@ -27,7 +28,7 @@ PRODUCTION_ENV = {
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """manage.py in a fresh process: settings are read once per process."""
     # Only PATH and the given values: nothing from the developer's shell or the test run leaks in.
-    clean = {"PATH": os.environ["PATH"], "VAR_DIR": os.environ.get("VAR_DIR", str(ROOT / "var")), **env}
+    clean = {"PATH": os.environ["PATH"], "VAR_DIR": os.environ.get("VAR_DIR", str(ROOT / "var")), "ENV_FILE": "", **env}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
     )

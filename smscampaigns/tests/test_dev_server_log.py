@@ -37,6 +37,7 @@ def test_runserver_leaves_query_strings_and_numbers_out_of_its_access_log(tmp_pa
     port = _free_port()
     env = {
         "PATH": os.environ["PATH"],
+        "ENV_FILE": "",
         "DEBUG": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "VAR_DIR": str(tmp_path),

@@ -102,7 +102,7 @@ def test_a_logged_traceback_is_redacted_too(settings):
 
 
 def test_engine_ticks_stay_out_of_an_info_log_while_campaign_moves_are_in_it(db, staff_user):
-    from campaigns.services import campaign_send_now
+    from campaigns.services.lifecycle import campaign_send_now
     from sends.services.fanout import campaigns_launch_due
     from sends.tests.test_engine import make_campaign
 

@@ -29,7 +29,7 @@ from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
-from contacts.services import consent_event_record
+from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.importer import ImportSummary
-from contacts.services import contact_import
+from contacts.services.imports import contact_import_run
 from smscampaigns.errors import ApplicationError
 
 ERRORS_ON_SCREEN = 5
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         display = _Display(self.stdout, interactive=self.stdout.isatty())
         try:
             with path.open("rb") as file, display:
-                summary = contact_import(
+                summary = contact_import_run(
                     file=file,
                     source_name=path.name,
                     contact_list_name=options["list_name"],

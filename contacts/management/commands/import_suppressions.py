@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.models import Suppression
-from contacts.services import suppression_import
+from contacts.services.imports import suppression_import
 from smscampaigns.errors import ApplicationError
 
 

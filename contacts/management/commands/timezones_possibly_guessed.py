@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from contacts.selectors import contacts_with_a_possibly_guessed_timezone
-from contacts.services import contact_timezones_clear
+from contacts.services.contacts import contact_timezones_clear
 
 
 class Command(BaseCommand):

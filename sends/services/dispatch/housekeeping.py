@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_complete
+from campaigns.services.lifecycle import campaign_complete
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends
 from sends.services.counters import campaign_counters_add, transition_deltas

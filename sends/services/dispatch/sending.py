@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.quiet_hours import message_expiry_seconds
-from campaigns.services import campaign_pause
+from campaigns.services.lifecycle import campaign_pause
 from sends.backends.base import BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
 from sends.services.dispatch.claiming import sends_claim
 from sends.services.dispatch.recipients import Recipient, Request, quiet_window_closing

@@ -1,0 +1,177 @@
+"""Drafts: creating, editing and deleting a campaign before it is scheduled, and the checks on what a draft
+holds (the body, with its opt-out footer and its length; the sender; the name)."""
+
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record, user_or_none
+from campaigns.models import Campaign
+from campaigns.segments import message_length_problem, segment_info
+from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
+from contacts.models import ContactList
+from contacts.phones import normalize_phone
+from smscampaigns.errors import ApplicationError
+
+Status = Campaign.Status
+
+OPT_OUT_FOOTER = "Reply STOP to opt out"
+# Wording that already tells the person how to opt out; carriers and the law want one such line per text.
+_OPT_OUT_WORDING = re.compile(r"\b(stop|unsubscribe|opt[ -]?out)\b", re.IGNORECASE)
+
+
+def campaign_body_has_opt_out(body: str) -> bool:
+    return bool(_OPT_OUT_WORDING.search(body))
+
+
+def campaign_body_check(body: str, *, footer_added: bool = False) -> None:
+    """Refuse (ApplicationError on `body`) a body the message engine cannot compile, or whose fixed text alone
+    is longer than Plivo accepts or SMS_MAX_SEGMENTS allows: then every recipient's text would be. What the
+    placeholders add is known per recipient only; dispatch skips a recipient whose text it makes too long."""
+    body_validate(body)
+    problem = message_length_problem(segment_info(body_fixed_text(body)))
+    if problem:
+        notes = [
+            *(["with the opt-out footer added"] if footer_added else []),
+            *(["counting its fixed text only, without the placeholders"] if body_is_personalised(body) else []),
+        ]
+        raise ApplicationError(
+            f"the message is too long{' (' + ', '.join(notes) + ')' if notes else ''}: {problem}", field="body"
+        )
+
+
+def campaign_body_as_saved(body: str) -> str:
+    """`body` as a draft saves it: the opt-out footer added on its own line when the text lacks one, then
+    checked (campaign_body_check) as the text recipients would get."""
+    if campaign_body_has_opt_out(body):
+        campaign_body_check(body)
+        return body
+    with_footer = f"{body.rstrip()}\n{OPT_OUT_FOOTER}"
+    campaign_body_check(with_footer, footer_added=True)
+    return with_footer
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    campaign: Campaign
+    footer_added: bool
+
+
+# What staff edit on a draft; status, counters and times belong to the services and the engine.
+DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
+
+
+def campaign_draft_save(
+    *,
+    campaign: Campaign,
+    actor,
+    changed_fields: list[str] | None = None,
+    created: bool = False,
+    lists: list[ContactList] | None = None,
+) -> DraftSaved:
+    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one and
+    refusing a body that could not be sent (campaign_body_as_saved); audited with the fields changed."""
+    body = campaign_body_as_saved(campaign.body)
+    footer_added = body != campaign.body
+    campaign.body = body
+    with transaction.atomic():
+        if created:
+            campaign.status = Status.DRAFT
+            campaign.created_by = user_or_none(actor)
+            campaign.save()
+        else:
+            # Conditional UPDATE of the draft fields only: a campaign the engine has just claimed keeps its
+            # status and counters, and the edit is refused instead of silently applied to a sending campaign.
+            changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE_STATUSES).update(
+                updated_at=timezone.now(), **{field: getattr(campaign, field) for field in DRAFT_FIELDS}
+            )
+            if not changed:
+                raise ApplicationError(
+                    f"campaign {campaign.name!r} is no longer a draft and cannot be edited", code="not_editable"
+                )
+        # After the conditional UPDATE, which holds the row until commit: the lists change with the draft or
+        # not at all.
+        if lists is not None:
+            campaign.lists.set(lists)
+        audit_record(
+            actor=actor,
+            action="campaign.created" if created else "campaign.edited",
+            target=campaign,
+            data={"fields": sorted(changed_fields or []), **({"footer_added": True} if footer_added else {})},
+        )
+    return DraftSaved(campaign=campaign, footer_added=footer_added)
+
+
+def campaign_create(
+    *,
+    name: str,
+    body: str,
+    sender: str = "",
+    lists: list[ContactList] | None = None,
+    max_per_second: int | None = None,
+    actor=None,
+) -> Campaign:
+    """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing)."""
+    _validate_name(name)
+    campaign = Campaign(
+        name=name, body=body, sender=campaign_sender_clean(sender=sender), max_per_second=max_per_second
+    )
+    campaign_draft_save(
+        campaign=campaign, actor=actor, changed_fields=list(DRAFT_FIELDS), created=True, lists=lists or None
+    )
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = None, actor=None, **fields) -> Campaign:
+    """Edit a draft as the admin does; once scheduled or sent, its text and audience are what was approved."""
+    unknown = set(fields) - set(DRAFT_FIELDS)
+    if unknown:
+        raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    _require_draft(campaign, "edited")
+    _validate_name(fields.get("name"))
+    if "sender" in fields:
+        fields["sender"] = campaign_sender_clean(sender=fields["sender"])
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    changed = sorted([*fields, *(["lists"] if lists is not None else [])])
+    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign, actor=None) -> None:
+    """Delete a draft; a campaign that was ever scheduled stays, as the record of what was sent."""
+    with transaction.atomic():
+        _require_draft(Campaign.objects.select_for_update().get(pk=campaign.pk), "deleted")
+        audit_record(actor=actor, action="campaign.deleted", target=campaign)
+        campaign.delete()
+
+
+def _require_draft(campaign: Campaign, verb: str) -> None:
+    if not campaign.is_editable:
+        raise ApplicationError(
+            f"campaign {campaign.name!r} is {campaign.status}; only a draft can be {verb}", code="illegal_transition"
+        )
+
+
+# An alphanumeric sender id: 1 to 11 letters, digits or spaces, with at least one letter (carrier rules).
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+def _validate_name(name: str | None) -> None:
+    if name is not None and not name.strip():
+        raise ApplicationError("a campaign needs a name", field="name")
+
+
+def campaign_sender_clean(*, sender: str) -> str:
+    """The sender as Plivo wants it: E.164 for a number, unchanged for an alphanumeric id, "" for the default."""
+    if not sender or _ALPHANUMERIC_SENDER.match(sender):
+        return sender
+    try:
+        return normalize_phone(sender).e164
+    except ApplicationError as exc:
+        raise ApplicationError(
+            f"the sender must be a phone number or an alphanumeric id of up to 11 characters ({exc.message})",
+            field="sender",
+        ) from None
