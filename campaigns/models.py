@@ -7,6 +7,34 @@ from django.db import models
 from contacts.models import ContactList
 
 
+class ExclusionReason(models.TextChoices):
+    """Why a contact of a campaign's audience gets no message: left out by the audience rules (the preview
+    counts them, the fan-out skips them), or skipped later, at fan-out or right before the send. Stored as
+    CampaignSend.skip_reason and as the keys of Campaign.skipped_by_reason."""
+
+    OPTED_OUT = "opted_out", "Opted out"
+    SUPPRESSED = "suppressed", "Suppressed"
+    NO_CONSENT = "no_consent", "No consent recorded"
+    INVALID_NUMBER = "invalid_number", "Invalid number"
+    DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
+    CANCELLED = "cancelled", "Campaign cancelled"
+    # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
+    NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
+    # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
+    # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules.
+    MESSAGE_TOO_LONG = "message_too_long", "Message too long"
+
+
+# The reasons the audience rules give (campaigns.selectors.contacts_with_exclusion_reason), in the order they
+# apply; the others arise at fan-out or right before a send.
+ExclusionReason.ALL = (
+    ExclusionReason.INVALID_NUMBER,
+    ExclusionReason.OPTED_OUT,
+    ExclusionReason.SUPPRESSED,
+    ExclusionReason.NO_CONSENT,
+)
+
+
 class CampaignMove(NamedTuple):
     from_statuses: frozenset[str]
     to_status: str

@@ -27,28 +27,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Left
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
 from contacts.models import Contact, ContactListMembership, Suppression
-
-
-class ExclusionReason:
-    """Why a contact in the audience gets no message. The values are CampaignSend skip reasons."""
-
-    INVALID_NUMBER = "invalid_number"
-    OPTED_OUT = "opted_out"
-    SUPPRESSED = "suppressed"
-    NO_CONSENT = "no_consent"
-
-    ALL = (INVALID_NUMBER, OPTED_OUT, SUPPRESSED, NO_CONSENT)
-
-    # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
-    # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules
-    # above: so not in ALL.
-    MESSAGE_TOO_LONG = "message_too_long"
-
 
 ELIGIBLE = ""
 # What a stored number must look like to be sent to (E.164). Contacts are normalised on the way in, so

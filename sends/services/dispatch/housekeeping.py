@@ -4,7 +4,7 @@ campaigns, skip what a cancelled campaign left queued, settle stuck sends."""
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.services.lifecycle import campaign_complete
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends
@@ -33,12 +33,12 @@ def sends_cancel_queued(*, campaign_id: int) -> int:
     """Skip (reason: cancelled) every send of a cancelled campaign that has not gone out."""
     with transaction.atomic():
         n = CampaignSend.objects.filter(campaign_id=campaign_id, status=S.QUEUED).update(
-            status=S.SKIPPED, skip_reason=CampaignSend.SkipReason.CANCELLED, status_updated_at=timezone.now()
+            status=S.SKIPPED, skip_reason=ExclusionReason.CANCELLED, status_updated_at=timezone.now()
         )
         campaign_counters_add(
             campaign_id=campaign_id,
             deltas=transition_deltas(from_status=S.QUEUED, to_status=S.SKIPPED, count=n),
-            skipped_by_reason={CampaignSend.SkipReason.CANCELLED: n},
+            skipped_by_reason={ExclusionReason.CANCELLED: n},
         )
     return n
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from django.db import transaction
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.quiet_hours import quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
-from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
+from campaigns.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from campaigns.templating import body_render
 from contacts.models import Contact
 from sends.models import CampaignSend
@@ -51,7 +51,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         )
         if quiet.no_common_window:
             # No zone given and the number's zones never share a moment of the window: never at a guess.
-            screened.skips[CampaignSend.SkipReason.NO_COMMON_QUIET_WINDOW].append(recipient.send_id)
+            screened.skips[ExclusionReason.NO_COMMON_QUIET_WINDOW].append(recipient.send_id)
             continue
         if not quiet.is_open:
             screened.deferrals[quiet.next_window].append(recipient.send_id)
