@@ -6,8 +6,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from contacts.models import Contact
+from contacts.selectors import contacts_textable
 from sends.models import CampaignSend
 from sends.services.dispatch.recipients import Recipient
 
@@ -16,11 +16,7 @@ S = CampaignSend.Status
 
 def sends_claim(*, campaign_id: int, recipients: list[Recipient]) -> set[int]:
     """queued -> sending for those still queued, still eligible, in a campaign still sending; their ids."""
-    eligible = (
-        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=[r.contact_id for r in recipients]))
-        .filter(exclusion_reason=ELIGIBLE)
-        .values("pk")
-    )
+    eligible = contacts_textable(Contact.objects.filter(pk__in=[r.contact_id for r in recipients])).values("pk")
     with transaction.atomic():
         ids = set(
             CampaignSend.objects.filter(

@@ -10,9 +10,9 @@ from django.db import transaction
 from campaigns.models import Campaign, ExclusionReason
 from campaigns.quiet_hours import quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
-from campaigns.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from campaigns.templating import body_render
 from contacts.models import Contact
+from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_add, transition_deltas
 from sends.services.dispatch.recipients import Recipient
