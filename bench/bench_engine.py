@@ -69,8 +69,8 @@ def _prepare_audience() -> int:
         )
         cursor.execute(
             """
-            INSERT INTO contacts_suppression (phone_number, reason, source, note, created_at)
-            SELECT '+1' || (%s + g)::text, 'do-not-call', 'bench', '', now()
+            INSERT INTO contacts_suppression (phone_number, reason, origin, source, note, created_at)
+            SELECT '+1' || (%s + g)::text, 'do-not-call', 'staff', 'bench', '', now()
             FROM generate_series(7, %s, 100) AS g
             ON CONFLICT DO NOTHING
             """,
@@ -136,7 +136,7 @@ _WORKER = textwrap.dedent(
     from django.db import connection
     from django.utils import timezone
     from sends.selectors import send_ranges_due
-    from sends.services.dispatch import _dispatch_chunk
+    from sends.services.dispatch.chunks import chunk_dispatch
 
     def status_kb(field):
         with open("/proc/self/status") as status:
@@ -151,7 +151,7 @@ _WORKER = textwrap.dedent(
         if not ranges:
             break
         for first, last in ranges:
-            _dispatch_chunk(campaign_id=campaign_id, first_id=first, last_id=last)
+            chunk_dispatch(campaign_id=campaign_id, first_id=first, last_id=last)
         after = ranges[-1][1]
         with connection.cursor() as cursor:
             cursor.execute("SELECT sent_count FROM campaigns_campaign WHERE id = %s", [campaign_id])

@@ -104,8 +104,8 @@ def _prepare_audience() -> int:
         assert cursor.rowcount == CONTACTS, cursor.rowcount
         cursor.execute(
             f"""
-            INSERT INTO contacts_suppression (phone_number, reason, source, note, created_at)
-            SELECT {number}, 'do-not-call', 'bench', '', now() FROM generate_series(7, %s, 100) AS g
+            INSERT INTO contacts_suppression (phone_number, reason, origin, source, note, created_at)
+            SELECT {number}, 'do-not-call', 'staff', 'bench', '', now() FROM generate_series(7, %s, 100) AS g
             ON CONFLICT DO NOTHING
             """,
             [CONTACTS],

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.core import signing
 from django.utils import timezone
 
-from campaigns.models import Campaign
-from campaigns.selectors import CampaignPreview, ExclusionReason, campaign_launch_facts, campaign_preview
+from campaigns.models import Campaign, ExclusionReason
+from campaigns.selectors import CampaignPreview, campaign_launch_facts, campaign_preview
 from smscampaigns.errors import ApplicationError
 
 PREVIEW_VALID_FOR = timedelta(minutes=30)

@@ -11,8 +11,8 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from campaigns.models import Campaign
-from campaigns.selectors import ExclusionReason, campaign_preview
+from campaigns.models import Campaign, ExclusionReason
+from campaigns.selectors import campaign_preview
 from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
 from campaigns.services.lifecycle import (
     campaign_cancel,

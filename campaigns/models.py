@@ -4,7 +4,36 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import models
 
-from contacts.models import ContactList
+from contacts.models import ContactList, UntextableReason
+
+
+class ExclusionReason(models.TextChoices):
+    """Why a contact of a campaign's audience gets no message: left out by the audience rules (the preview
+    counts them, the fan-out skips them), or skipped later, at fan-out or right before the send. Stored as
+    CampaignSend.skip_reason and as the keys of Campaign.skipped_by_reason."""
+
+    # Who may be texted at all is the contacts app's rule: its reasons are these four.
+    OPTED_OUT = UntextableReason.OPTED_OUT.value, UntextableReason.OPTED_OUT.label
+    SUPPRESSED = UntextableReason.SUPPRESSED.value, UntextableReason.SUPPRESSED.label
+    NO_CONSENT = UntextableReason.NO_CONSENT.value, UntextableReason.NO_CONSENT.label
+    INVALID_NUMBER = UntextableReason.INVALID_NUMBER.value, UntextableReason.INVALID_NUMBER.label
+    DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
+    CANCELLED = "cancelled", "Campaign cancelled"
+    # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
+    NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
+    # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
+    # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules.
+    MESSAGE_TOO_LONG = "message_too_long", "Message too long"
+
+
+# The reasons the audience rules give (contacts.selectors.contacts_with_exclusion_reason), in the order they
+# apply; the others arise at fan-out or right before a send.
+ExclusionReason.ALL = (
+    ExclusionReason.INVALID_NUMBER,
+    ExclusionReason.OPTED_OUT,
+    ExclusionReason.SUPPRESSED,
+    ExclusionReason.NO_CONSENT,
+)
 
 
 class CampaignMove(NamedTuple):

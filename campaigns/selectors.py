@@ -9,7 +9,6 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.db.models import (
-    Case,
     CharField,
     Count,
     Exists,
@@ -18,81 +17,18 @@ from django.db.models import (
     Func,
     Min,
     OuterRef,
-    Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
-    When,
 )
-from django.db.models.functions import Coalesce, Left
+from django.db.models.functions import Left
 
 from campaigns.models import Campaign
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
-from contacts.models import Contact, ContactListMembership, Suppression
-
-
-class ExclusionReason:
-    """Why a contact in the audience gets no message. The values are CampaignSend skip reasons."""
-
-    INVALID_NUMBER = "invalid_number"
-    OPTED_OUT = "opted_out"
-    SUPPRESSED = "suppressed"
-    NO_CONSENT = "no_consent"
-
-    ALL = (INVALID_NUMBER, OPTED_OUT, SUPPRESSED, NO_CONSENT)
-
-    # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
-    # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules
-    # above: so not in ALL.
-    MESSAGE_TOO_LONG = "message_too_long"
-
-
-ELIGIBLE = ""
-# What a stored number must look like to be sent to (E.164). Contacts are normalised on the way in, so
-# this only catches rows written around the services.
-E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
-
-
-def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
-    """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
-    applies, in the order of ExclusionReason.ALL. The audience rules, and the re-check right before a send."""
-    # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
-    # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
-    suppression = (
-        Suppression.objects.filter(phone_number=OuterRef("phone_number"))
-        .order_by("-reason")
-        .annotate(
-            exclusion=Case(
-                When(reason=Suppression.Reason.OPT_OUT, then=Value(ExclusionReason.OPTED_OUT)),
-                default=Value(ExclusionReason.SUPPRESSED),
-                output_field=CharField(),
-            )
-        )
-        .values("exclusion")[:1]
-    )
-    return contacts.annotate(
-        exclusion_reason=Case(
-            When(~Q(phone_number__regex=E164_PATTERN), then=Value(ExclusionReason.INVALID_NUMBER)),
-            When(
-                Q(status=Contact.Status.UNSUBSCRIBED, opted_out_at__isnull=False),
-                then=Value(ExclusionReason.OPTED_OUT),
-            ),
-            default=Coalesce(
-                Subquery(suppression),
-                Case(
-                    When(
-                        ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
-                        then=Value(ExclusionReason.NO_CONSENT),
-                    ),
-                    default=Value(ELIGIBLE),
-                ),
-            ),
-            output_field=CharField(),
-        )
-    )
+from contacts.models import Contact, ContactListMembership
+from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 
 
 def campaign_audience(*, campaign: Campaign) -> QuerySet[Contact]:

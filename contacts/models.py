@@ -34,6 +34,16 @@ class ContactList(models.Model):
         return self.name
 
 
+class UntextableReason(models.TextChoices):
+    """Why a contact may not be texted (contacts.selectors.contacts_with_exclusion_reason gives the first
+    that applies). campaigns.models.ExclusionReason takes these values and adds those of a campaign."""
+
+    OPTED_OUT = "opted_out", "Opted out"
+    SUPPRESSED = "suppressed", "Suppressed"
+    NO_CONSENT = "no_consent", "No consent recorded"
+    INVALID_NUMBER = "invalid_number", "Invalid number"
+
+
 class Contact(models.Model):
     """A person we may text, with the evidence of their consent and of any opt-out."""
 

@@ -9,12 +9,63 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from contacts.bulksql import sql_in
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression, UntextableReason
 from contacts.phones import normalize_phone, number_zones
 from smscampaigns.errors import ApplicationError
+
+ELIGIBLE = ""
+# What a stored number must look like to be sent to (E.164). Contacts are normalised on the way in, so
+# this only catches rows written around the services.
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
+    applies (invalid number, opted out, suppressed, no consent). Who may be texted, in one place: the
+    audience of a campaign, its preview, its fan-out and the re-check right before each send use it."""
+    # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
+    # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
+    suppression = (
+        Suppression.objects.filter(phone_number=OuterRef("phone_number"))
+        .order_by("-reason")
+        .annotate(
+            exclusion=Case(
+                When(reason=Suppression.Reason.OPT_OUT, then=Value(UntextableReason.OPTED_OUT)),
+                default=Value(UntextableReason.SUPPRESSED),
+                output_field=CharField(),
+            )
+        )
+        .values("exclusion")[:1]
+    )
+    return contacts.annotate(
+        exclusion_reason=Case(
+            When(~Q(phone_number__regex=E164_PATTERN), then=Value(UntextableReason.INVALID_NUMBER)),
+            When(
+                Q(status=Contact.Status.UNSUBSCRIBED, opted_out_at__isnull=False),
+                then=Value(UntextableReason.OPTED_OUT),
+            ),
+            default=Coalesce(
+                Subquery(suppression),
+                Case(
+                    When(
+                        ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
+                        then=Value(UntextableReason.NO_CONSENT),
+                    ),
+                    default=Value(ELIGIBLE),
+                ),
+            ),
+            output_field=CharField(),
+        )
+    )
+
+
+def contacts_textable(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """Those of `contacts` who may be texted now."""
+    return contacts_with_exclusion_reason(contacts).filter(exclusion_reason=ELIGIBLE)
 
 
 def contact_get_by_phone(*, e164: str) -> Contact | None:

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
 from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
@@ -18,7 +18,7 @@ from smscampaigns.api_views import ApiView
 class CampaignSendSerializer(serializers.ModelSerializer):
     # Declared so that the schema allows "" (not skipped): DRF drops allow_blank from read-only fields.
     skip_reason = serializers.ChoiceField(
-        choices=CampaignSend.SkipReason.choices, allow_blank=True, read_only=True, help_text="Why it was never sent"
+        choices=ExclusionReason.choices, allow_blank=True, read_only=True, help_text="Why it was never sent"
     )
 
     class Meta:

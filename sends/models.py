@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from contacts.models import Contact
 
 
@@ -23,17 +23,6 @@ class CampaignSend(models.Model):
         SKIPPED = "skipped", "Skipped"
         UNKNOWN = "unknown", "Unknown"
 
-    class SkipReason(models.TextChoices):
-        OPTED_OUT = "opted_out", "Opted out"
-        SUPPRESSED = "suppressed", "Suppressed"
-        NO_CONSENT = "no_consent", "No consent recorded"
-        INVALID_NUMBER = "invalid_number", "Invalid number"
-        DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
-        CANCELLED = "cancelled", "Campaign cancelled"
-        # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
-        NO_COMMON_QUIET_WINDOW = "no_common_quiet_window", "No common quiet-hours window (zone unknown)"
-        MESSAGE_TOO_LONG = "message_too_long", "Message too long"
-
     # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.
     STATUS_ORDER: dict[str, int] = {
         Status.QUEUED: 0,
@@ -51,7 +40,7 @@ class CampaignSend(models.Model):
     to_number = models.CharField(max_length=32, help_text="Destination as sent, E.164")
     body = models.TextField(blank=True, help_text="The rendered text")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    skip_reason = models.CharField(max_length=32, choices=ExclusionReason.choices, blank=True)
     # NULL until Plivo answers, so that the index stays small and never holds a million empty strings.
     provider_message_uuid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     error_code = models.CharField(max_length=16, blank=True)

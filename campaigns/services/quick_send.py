@@ -9,13 +9,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from campaigns.models import Campaign, QuickSendRequest
-from campaigns.selectors import ELIGIBLE, ExclusionReason, contacts_with_exclusion_reason
+from campaigns.models import Campaign, ExclusionReason, QuickSendRequest
 from campaigns.services.drafts import campaign_create, campaign_update
 from campaigns.services.lifecycle import campaign_ready_check, campaign_send_now
 from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.phones import normalize_phone
-from contacts.selectors import suppression_reasons
+from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason, suppression_reasons
 from contacts.services.consent import ConsentContext, contact_opt_in
 from contacts.services.contacts import contact_create
 from contacts.services.lists import contact_list_add_contacts, contact_list_create

@@ -42,3 +42,21 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
 
     phone_number = factory.Sequence(lambda n: fictional_number(5000 + n))
     reason = Suppression.Reason.MANUAL
+
+
+def contacts_with_every_reason_not_to_text() -> dict[str, Contact]:
+    """One contact for each reason not to text someone, beside one who may be texted (`eligible`)."""
+    people = {
+        "eligible": ContactFactory(),
+        "opted_out": ContactFactory(status=Contact.Status.UNSUBSCRIBED, opted_out_at="2026-01-01T00:00Z"),
+        "stop_suppressed": ContactFactory(),
+        "do_not_call": ContactFactory(),
+        "no_consent": ContactFactory(status=Contact.Status.UNSUBSCRIBED, consented_at=None, consent_source=""),
+        "invalid": ContactFactory(),
+    }
+    SuppressionFactory(phone_number=people["stop_suppressed"].phone_number, reason=Suppression.Reason.OPT_OUT)
+    SuppressionFactory(phone_number=people["stop_suppressed"].phone_number, reason=Suppression.Reason.MANUAL)
+    SuppressionFactory(phone_number=people["do_not_call"].phone_number, reason=Suppression.Reason.DO_NOT_CALL)
+    # Written around the services, the way a raw SQL fix or an old import could leave it.
+    Contact.objects.filter(pk=people["invalid"].pk).update(phone_number="555-0199")
+    return people

@@ -15,9 +15,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.selectors import ELIGIBLE, campaign_audience, campaigns_due
+from campaigns.selectors import campaign_audience, campaigns_due
 from campaigns.services.lifecycle import campaign_launch
 from contacts.models import Contact
+from contacts.selectors import ELIGIBLE
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.dispatch import dispatch_top_up

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.models import ExclusionReason
 from contacts.models import Contact
 from contacts.services.consent import person_opt_out_record
 from sends.models import CampaignSend
@@ -29,7 +30,7 @@ def number_opt_out(*, e164: str, method: str, source: str, text: str = "") -> Op
     """The person opted out (`method`: a keyword, a phrase, Plivo's intent, their carrier): record it as
     theirs (contacts.services.person_opt_out_record) and skip every send still queued to the number."""
     recorded = person_opt_out_record(e164=e164, method=method, source=source, text=text)
-    skipped = queued_sends_skip(e164=e164, reason=CampaignSend.SkipReason.OPTED_OUT)
+    skipped = queued_sends_skip(e164=e164, reason=ExclusionReason.OPTED_OUT)
     return OptOutResult(newly_opted_out=recorded.newly_opted_out, contact=recorded.contact, sends_skipped=skipped)
 
 

@@ -4,12 +4,13 @@ staff can see it on a real phone before launching. Nothing is counted on the cam
 from dataclasses import dataclass
 
 from audit.services import audit_record
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.segments import message_length_problem, segment_info
-from campaigns.selectors import ELIGIBLE, ExclusionReason, campaign_audience, contacts_with_exclusion_reason
+from campaigns.selectors import campaign_audience
 from campaigns.templating import body_render
 from contacts.models import Contact, Suppression
 from contacts.phones import normalize_phone
+from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import StaffPhone

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
@@ -157,7 +157,7 @@ class TestStatusOrder:
 
     def test_a_skipped_send_never_moves(self):
         send = sent_send()
-        send.status, send.skip_reason = S.SKIPPED, CampaignSend.SkipReason.OPTED_OUT
+        send.status, send.skip_reason = S.SKIPPED, ExclusionReason.OPTED_OUT
         send.save()
         assert delivery_report_record(payload=report_for(send, "delivered")) is ReportOutcome.RECORDED
         send.refresh_from_db()
@@ -227,7 +227,7 @@ class TestErrorCodes:
         assert contact.status == Contact.Status.UNSUBSCRIBED
         assert contact.opted_out_at is not None
         later.refresh_from_db()
-        assert (later.status, later.skip_reason) == (S.SKIPPED, CampaignSend.SkipReason.OPTED_OUT)
+        assert (later.status, later.skip_reason) == (S.SKIPPED, ExclusionReason.OPTED_OUT)
         assert counters(later.campaign_id)["skipped_by_reason"] == {"opted_out": 1}
         assert_counters_match_the_sends(later.campaign_id)
         assert_counters_match_the_sends(send.campaign_id)

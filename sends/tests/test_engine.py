@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.services.lifecycle import campaign_cancel, campaign_pause, campaign_resume, campaign_send_now
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import Suppression
+from contacts.models import Contact, Suppression
 from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.backends import locmem as locmem_backend
@@ -26,6 +26,8 @@ from sends.backends.base import ErrorClass, SendError
 from sends.models import CampaignSend, DeliveryReport
 from sends.services import dispatch, fanout
 from sends.services.counters import campaign_counters_rebuild
+from sends.services.dispatch import chunks, recording
+from sends.services.dispatch.recipients import Recipient, Request
 from sends.tests import scripted_backend
 from sends.tests.engine import eager_celery, run_in_process
 from sends.tests.scripted_backend import CREDIT, PERMANENT, TRANSIENT
@@ -437,7 +439,7 @@ def test_a_worker_waiting_for_the_senders_rate_holds_no_send_claimed(staff_user,
 
     def chunk():
         try:
-            dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+            chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
         finally:
             connections.close_all()
 
@@ -467,13 +469,15 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
     # Personalised texts: one request per recipient, ten to a wave at 50/s. Before the fix, the nine sends
     # after the failure stayed `sending`, to be flagged `unknown` and never sent.
     settings.SMS_BACKEND = "sends.tests.test_engine.RedisGoesAwayBackend"
-    campaign, _ = make_campaign(10)
+    campaign, contacts = make_campaign(10)
+    for index, contact in enumerate(contacts):  # the factory's random names can repeat: one text would go to two
+        Contact.objects.filter(pk=contact.pk).update(first_name=f"Person {index}")
     Campaign.objects.filter(pk=campaign.pk).update(max_per_second=50)
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()
     ids = list(CampaignSend.objects.filter(campaign=campaign).values_list("id", flat=True))
     with pytest.raises(redis.exceptions.ConnectionError):
-        dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+        chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
     rows = list(CampaignSend.objects.filter(campaign=campaign).values_list("status", "attempts"))
     assert sorted(rows) == sorted([(S.SENT, 1)] + [(S.QUEUED, 0)] * 9)
     assert len(sms_outbox) == 1
@@ -505,26 +509,29 @@ def test_sends_handed_over_while_the_database_connection_drops_are_recorded_sent
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()
     ids = list(CampaignSend.objects.filter(campaign=campaign).values_list("id", flat=True))
-    dispatch._dispatch_chunk(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
+    chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=min(ids), last_id=max(ids))
     assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", flat=True)) == {S.SENT}
     assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
 
 
 @pytest.mark.django_db
 def test_recording_a_wave_again_after_a_lost_commit_acknowledgement_counts_its_segments_once():
-    # _record_results_surely repeats the whole recording when the database drops the connection, including
+    # record_results_surely repeats the whole recording when the database drops the connection, including
     # after a commit whose acknowledgement was lost: the sends are sent already, and their segments counted.
     from sends.backends.base import SendResult
     from sends.tests.factories import CampaignSendFactory
 
     campaign = CampaignFactory(status=Campaign.Status.SENDING, queued_count=2)
     sends = [CampaignSendFactory(campaign=campaign, status=CampaignSend.Status.SENDING) for _ in range(2)]
-    recipients = [dispatch._Recipient(send.pk, send.contact_id, send.to_number, 0, "", "", {}, "") for send in sends]
-    request = dispatch._Request(body="Hi there", segments=2, recipients=recipients)
-    outcomes = [(r, SendResult(destination=r.to_number, message_uuid=f"uuid-{r.send_id}"), request) for r in recipients]
+    recipients = [Recipient(send.pk, send.contact_id, send.to_number, 0, "", "", {}, "") for send in sends]
+    request = Request(body="Hi there", segments=2, recipients=recipients)
+    outcomes = [
+        recording.Outcome(r, SendResult(destination=r.to_number, message_uuid=f"uuid-{r.send_id}"), request)
+        for r in recipients
+    ]
 
     for _ in range(2):
-        dispatch._record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=[])
+        recording.record_results(campaign_id=campaign.pk, outcomes=outcomes, unsent=[])
 
     campaign.refresh_from_db()
     assert (campaign.sent_count, campaign.queued_count, campaign.segments_count) == (2, 0, 4)

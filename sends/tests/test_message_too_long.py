@@ -10,6 +10,7 @@ import requests
 import time_machine
 from django.core.management import CommandError, call_command
 
+from campaigns.models import ExclusionReason
 from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
@@ -63,7 +64,7 @@ def test_a_text_over_the_segment_ceiling_is_skipped_though_plivo_would_take_it(
     campaign_send_now(campaign=campaign, actor=staff_user)
     run_engine()
     assert [m.destinations for m in sms_outbox] == [[str(short.phone_number)]]
-    assert CampaignSend.objects.get(contact=long).skip_reason == CampaignSend.SkipReason.MESSAGE_TOO_LONG
+    assert CampaignSend.objects.get(contact=long).skip_reason == ExclusionReason.MESSAGE_TOO_LONG
 
 
 def test_a_test_send_refuses_a_text_too_long_and_sends_nothing(staff_user, sms_outbox):

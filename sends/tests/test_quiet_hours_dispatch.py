@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ExclusionReason
 from campaigns.progress_selectors import campaign_progress
 from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
@@ -61,7 +61,7 @@ def test_a_number_whose_zones_share_no_window_is_skipped_with_its_own_reason(sta
         run_in_process()
     assert sent_to(sms_outbox) == {"+18885550199"}
     skipped = CampaignSend.objects.get(contact=toll_free)
-    assert (skipped.status, skipped.skip_reason) == (S.SKIPPED, CampaignSend.SkipReason.NO_COMMON_QUIET_WINDOW)
+    assert (skipped.status, skipped.skip_reason) == (S.SKIPPED, ExclusionReason.NO_COMMON_QUIET_WINDOW)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
     assert campaign.skipped_by_reason == {"no_common_quiet_window": 1}

@@ -99,7 +99,7 @@ WRITTEN_BY_CODE = {
     },
     "campaigns.Campaign": {
         "sender": "validated: E.164 or an alphanumeric sender id",
-        "skipped_by_reason": "keyed by CampaignSend.SkipReason values",
+        "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
     "audit.AuditEvent": {

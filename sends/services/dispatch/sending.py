@@ -1,0 +1,207 @@
+"""Sending a wave: wait for the sender's rate, claim the wave's sends, hand each request to the backend,
+record every result. Each request's outcome is returned, not collected in lists passed around."""
+
+import contextlib
+import time
+from dataclasses import dataclass, field, replace
+
+import structlog
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.quiet_hours import message_expiry_seconds
+from campaigns.services.lifecycle import campaign_pause
+from sends.backends.base import BaseSmsBackend, ErrorClass, OutboundMessage, SendError, SendResult
+from sends.services.dispatch.claiming import sends_claim
+from sends.services.dispatch.recipients import Recipient, Request, quiet_window_closing
+from sends.services.dispatch.recording import Outcome, record_results_surely
+from sends.services.dispatch.window import window_touch
+from sends.services.rate_limit import rate_limit_wait
+from sends.webhook_paths import status_callback_url
+from smscampaigns.errors import ApplicationError
+
+log = structlog.get_logger(__name__)
+
+# How stale a sending worker's view of the campaign status may get while it works through a wave.
+STATUS_CHECK_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    """What one request came to: the backend's answers, the sends given back unsent, and whether the
+    chunk must stop (the campaign halted, or the account was refused)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+    halted: bool = False
+    account_error: SendError | None = None
+
+
+@dataclass(frozen=True)
+class WaveResult:
+    """What a claimed wave came to; `interrupted` is what broke off sending (Redis or the database failing
+    between two requests), raised again once the rest is recorded."""
+
+    outcomes: list[Outcome]
+    unsent: list[int]
+    halted: bool
+    interrupted: Exception | None = None
+
+
+class _CampaignStatus:
+    """Whether the campaign stopped sending, asked of the database at most every STATUS_CHECK_SECONDS."""
+
+    def __init__(self, campaign_id: int):
+        self.campaign_id = campaign_id
+        self.checked_at = time.monotonic()
+
+    def halted(self) -> bool:
+        if time.monotonic() - self.checked_at <= STATUS_CHECK_SECONDS:
+            return False
+        self.checked_at = time.monotonic()
+        return not Campaign.objects.filter(pk=self.campaign_id, status=Campaign.Status.SENDING).exists()
+
+
+def wave_send(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request]) -> bool:
+    """Claim a wave's recipients in one transaction, send its requests, record every result in one more.
+    False when the chunk must stop: the campaign was paused (by staff or an account error) or cancelled.
+
+    Claiming a wave rather than each request keeps the database work per message small when every
+    recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
+    sends `sending`, to be reconciled (never re-sent blindly). So the wait for the first request's turn at
+    the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does."""
+    # Who reached the end of their window meanwhile stays queued, unclaimed: the next pass defers them.
+    wave = [
+        replace(request, recipients=kept)
+        for request in wave
+        if (kept := [r for r in request.recipients if not quiet_window_closing(r)])
+    ]
+    if not wave:
+        return True
+    first = wave[0]
+    rate_limit_wait(
+        sender=campaign.effective_sender,
+        segments=first.segments * len(first.recipients),
+        per_second=campaign.effective_max_per_second,
+    )
+    window_touch(campaign.pk)
+    claimed_ids = sends_claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
+    if not claimed_ids:
+        return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
+    result = _claimed_send(campaign=campaign, backend=backend, wave=wave, claimed_ids=claimed_ids)
+    account_error = record_results_surely(campaign_id=campaign.pk, outcomes=result.outcomes, unsent=result.unsent)
+    if result.interrupted is not None:
+        raise result.interrupted
+    if account_error is not None:
+        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
+        with contextlib.suppress(ApplicationError):
+            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
+        return False
+    return not result.halted
+
+
+def _claimed_send(
+    *, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request], claimed_ids: set[int]
+) -> WaveResult:
+    """Send the wave's requests to its claimed recipients, paced by the sender's rate (the first request
+    already waited its turn). Once the chunk must stop, the rest are given back unsent."""
+    outcomes: list[Outcome] = []
+    unsent: list[int] = []
+    stop: RequestResult | None = None
+    status = _CampaignStatus(campaign.pk)
+    try:
+        for index, request in enumerate(wave):
+            recipients = [r for r in request.recipients if r.send_id in claimed_ids]
+            if not recipients:
+                continue
+            if stop is not None:
+                unsent.extend(r.send_id for r in recipients)
+                continue
+            step = _request_send(
+                campaign=campaign,
+                backend=backend,
+                request=request,
+                recipients=recipients,
+                paced=index > 0,
+                status=status,
+            )
+            outcomes.extend(step.outcomes)
+            unsent.extend(step.unsent)
+            if step.halted or step.account_error is not None:
+                stop = step
+    except Exception as exc:
+        # Redis or the database failed between two requests: record what went out and give back what did
+        # not, rather than leave it all `sending`, to end `unknown` and unsent.
+        settled = {outcome.recipient.send_id for outcome in outcomes} | set(unsent)
+        unsent.extend(send_id for send_id in claimed_ids if send_id not in settled)
+        return WaveResult(outcomes=outcomes, unsent=unsent, halted=False, interrupted=exc)
+    return WaveResult(outcomes=outcomes, unsent=unsent, halted=stop is not None and stop.halted)
+
+
+def _request_send(
+    *,
+    campaign: Campaign,
+    backend: BaseSmsBackend,
+    request: Request,
+    recipients: list[Recipient],
+    paced: bool,
+    status: _CampaignStatus,
+) -> RequestResult:
+    """One request of a claimed wave: its turn at the sender's rate (unless it is the wave's first, which
+    waited before the claim), then the backend."""
+    if paced:
+        rate_limit_wait(
+            sender=campaign.effective_sender,
+            segments=request.segments * len(recipients),
+            per_second=campaign.effective_max_per_second,
+        )
+    if status.halted():
+        # Pause and cancel reach a wave already claimed within STATUS_CHECK_SECONDS.
+        return RequestResult(unsent=[r.send_id for r in recipients], halted=True)
+    # The wait for the sender's rate may have taken a recipient to the end of their window: such sends go
+    # back to the queue, and the next pass defers them to the next window.
+    late = [r.send_id for r in recipients if quiet_window_closing(r)]
+    if late:
+        recipients = [r for r in recipients if r.send_id not in frozenset(late)]
+        if not recipients:
+            return RequestResult(unsent=late)
+    results = backend_send(backend=backend, campaign=campaign, request=request, recipients=recipients)
+    return RequestResult(
+        outcomes=[Outcome(r, res, request) for r, res in zip(recipients, results, strict=True)],
+        unsent=late,
+        account_error=next(
+            (res.error for res in results if res.error and res.error.error_class is ErrorClass.ACCOUNT), None
+        ),
+    )
+
+
+def backend_send(
+    *, backend: BaseSmsBackend, campaign: Campaign, request: Request, recipients: list[Recipient]
+) -> list[SendResult]:
+    """The backend's answer for each recipient; an answer it could not give is a result with neither a
+    message id nor an error, which recording flags `unknown`."""
+    closes = [r.open_until for r in recipients if r.open_until is not None]
+    message = OutboundMessage(
+        sender=campaign.effective_sender,
+        destinations=[r.to_number for r in recipients],
+        body=request.body,
+        status_callback_url=status_callback_url(),
+        # One expiry per request: the earliest end of its recipients' windows, so that none can get it later.
+        expiry_seconds=message_expiry_seconds(now=timezone.now(), open_until=min(closes)) if closes else None,
+    )
+    try:
+        results = backend.send_message(message)
+    except Exception:
+        # The backend broke its contract (it classifies provider errors itself): whether the provider
+        # took the message cannot be known, so these sends must not be retried blindly.
+        log.exception("dispatch_backend_raised", campaign_id=campaign.pk, flagged_unknown=len(recipients))
+        return [SendResult(destination=r.to_number) for r in recipients]
+    if len(results) != len(recipients):
+        log.error(
+            "dispatch_backend_answer_miscounted",
+            campaign_id=campaign.pk,
+            results=len(results),
+            destinations=len(recipients),
+        )
+        return [SendResult(destination=r.to_number) for r in recipients]
+    return results
