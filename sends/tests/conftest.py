@@ -8,17 +8,29 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
 from campaigns.quiet_hours_rules import WITHOUT_LOCAL_RULES
 from sends.backends.filebased import read_requests
+
+# Noon in Los Angeles, where the +1 415 numbers of the factories ring: inside every quiet-hours window.
+LA_NOON = datetime(2026, 6, 2, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def daytime():
+    """The clock at LA_NOON and running; tests about quiet hours move it (`daytime.move_to(...)`)."""
+    with time_machine.travel(LA_NOON, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

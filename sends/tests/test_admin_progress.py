@@ -25,9 +25,9 @@ from sends.services.delivery_reports import delivery_report_record
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import status_payload
 from sends.tests.scripted_backend import PERMANENT
-from sends.tests.test_engine import daytime, make_campaign, scripted  # noqa: F401 (fixtures)
+from sends.tests.test_engine import make_campaign, scripted  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles", "daytime")]
 S = CampaignSend.Status
 SENDS = CampaignSend._meta.db_table
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 import redis
-import time_machine
 from django.db import connection, connections
 from django.test import TestCase
 from django.utils import timezone
@@ -32,16 +31,9 @@ from sends.tests import scripted_backend
 from sends.tests.engine import eager_celery, run_in_process
 from sends.tests.scripted_backend import CREDIT, PERMANENT, TRANSIENT
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 S = CampaignSend.Status
 # Noon in Los Angeles (the factories' timezone): inside quiet hours' allowed window.
-LA_NOON = datetime(2026, 6, 2, 19, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def daytime():
-    with time_machine.travel(LA_NOON, tick=True) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ is never sent it: dispatch skips them with reason message_too_long, counted like
 such a text; and the simulator refuses what Plivo refuses."""
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 import requests
-import time_machine
 from django.core.management import CommandError, call_command
 
 from campaigns.models import ExclusionReason
@@ -20,16 +18,9 @@ from sends.simulator import DEMO_AUTH_ID
 from sends.tests.test_engine import assert_counters_match_rows
 from smscampaigns.errors import ApplicationError
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 S = CampaignSend.Status
 # Noon in Los Angeles (the factories' timezone): inside quiet hours' allowed window.
-LA_NOON = datetime(2026, 6, 2, 19, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def daytime():
-    with time_machine.travel(LA_NOON, tick=True):
-        yield
 
 
 def _campaign(*bios: str):

@@ -10,9 +10,8 @@ from campaigns.models import Campaign
 from campaigns.tests.test_apis_quick_send import QUICK_SENDER, opted_out_contact, quick_send
 from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory, SuppressionFactory, fictional_number
-from sends.tests.test_engine import daytime  # noqa: F401 (autouse: noon in Los Angeles, where +1 415 numbers are)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 
 
 @pytest.fixture
