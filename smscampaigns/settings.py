@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "contacts",
     "campaigns",
     "sends",
+    "insights",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +292,26 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ENGINE_TICK_SECONDS * 5},
     },
 }
+# --- Event webhooks for integrators (integrations/) ----------------------------------------------------
+# Each request waits this long for an answer; a failed delivery is retried after WEBHOOK_RETRY_BASE_SECONDS,
+# doubled after each failure up to WEBHOOK_RETRY_MAX_SECONDS, for WEBHOOK_RETRY_FOR_SECONDS (then given up);
+# an endpoint failing every request for WEBHOOK_DISABLE_AFTER_SECONDS is disabled and the managers e-mailed.
+WEBHOOK_TIMEOUT_SECONDS = _setting("WEBHOOK_TIMEOUT_SECONDS", env.float, default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = _setting("WEBHOOK_RETRY_BASE_SECONDS", env.float, default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = _setting("WEBHOOK_RETRY_MAX_SECONDS", env.float, default=3600.0)
+WEBHOOK_RETRY_FOR_SECONDS = _setting("WEBHOOK_RETRY_FOR_SECONDS", env.float, default=86400.0)
+WEBHOOK_DISABLE_AFTER_SECONDS = _setting("WEBHOOK_DISABLE_AFTER_SECONDS", env.float, default=86400.0)
+# Deliveries read per round, and how long one worker may hold an endpoint (it works half of that at most).
+WEBHOOK_BATCH_SIZE = _setting("WEBHOOK_BATCH_SIZE", env.int, default=100)
+WEBHOOK_LEASE_SECONDS = _setting("WEBHOOK_LEASE_SECONDS", env.float, default=120.0)
+# How often beat hands endpoints with deliveries due (retries, or a kick that was lost) to a worker.
+WEBHOOK_SWEEP_SECONDS = _setting("WEBHOOK_SWEEP_SECONDS", env.float, default=5.0)
+CELERY_BEAT_SCHEDULE["webhook-deliveries-sweep"] = {
+    "task": "integrations.tasks.webhook_deliveries_sweep",
+    "schedule": WEBHOOK_SWEEP_SECONDS,
+    "options": {"expires": WEBHOOK_SWEEP_SECONDS * 5},
+}
+
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
 # Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
 # characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).

@@ -31,6 +31,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
@@ -186,6 +187,22 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_test_send": MANAGERS,
         },
     ),
+    # Event webhooks hold signing secrets and send data out: managers alone.
+    **_per_model(
+        "integrations.WebhookEndpoint",
+        {
+            "changelist": MANAGERS,
+            "add": MANAGERS,
+            "change": MANAGERS,
+            "delete": MANAGERS,
+            "action:delete_selected": MANAGERS,
+            "action:enable_again": MANAGERS,
+        },
+    ),
+    **_per_model(
+        "integrations.WebhookDelivery",
+        {**_READ_ONLY_RECORD, "changelist": MANAGERS, "action:replay": MANAGERS},
+    ),
 }
 
 # Values for the arguments of extra admin URLs other than the object's id, one case per value.
@@ -296,7 +313,13 @@ def world(django_user_model) -> World:
     campaign = CampaignFactory()  # a draft: every button and page has something to act on
     send = CampaignSendFactory(campaign=CampaignFactory(), contact=ContactFactory())
     superuser = django_user_model.objects.create_user("root", is_superuser=True, is_staff=True)
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/x", events=["send.delivered"])
+    event = WebhookEvent.objects.create(
+        type="send.delivered", order_key=f"send:{send.pk}", payload={"id": send.pk}, occurred_at=send.queued_at
+    )
     objects = [
+        endpoint,
+        WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key),
         contact,
         contact_list,
         SuppressionFactory(),
