@@ -67,3 +67,27 @@ def events_emit(events: Sequence[DomainEvent]) -> None:
         wanted = [event for event in events if event.type in wanted_types]
         if wanted:
             sink.receive(wanted)
+
+
+def link_clicked_emit(
+    *,
+    click_id: int,
+    link_id: int,
+    url: str,
+    campaign_id: int | None,
+    send_id: int | None,
+    contact_id: int | None,
+    clicked_at: datetime,
+) -> None:
+    """For the short links feature to call in the transaction that records a click: integrators get
+    link.clicked, and the dashboard counts the click on its campaign's day."""
+    data = {
+        "id": click_id,
+        "link_id": link_id,
+        "url": url,
+        "campaign_id": campaign_id,
+        "send_id": send_id,
+        "contact_id": contact_id,
+        "clicked_at": clicked_at.isoformat(),
+    }
+    events_emit([DomainEvent(type=LINK_CLICKED, order_key=f"link:{link_id}", data=data, occurred_at=clicked_at)])
