@@ -313,6 +313,16 @@ CELERY_BEAT_SCHEDULE["webhook-deliveries-sweep"] = {
     "options": {"expires": WEBHOOK_SWEEP_SECONDS * 5},
 }
 
+# --- Heartbeats of worker and beat, reported by /healthz (smscampaigns/heartbeat.py) ------------------
+HEARTBEAT_SECONDS = _setting("HEARTBEAT_SECONDS", env.float, default=15.0)
+HEARTBEAT_MAX_AGE_SECONDS = _setting("HEARTBEAT_MAX_AGE_SECONDS", env.float, default=60.0)
+CELERY_IMPORTS = ["smscampaigns.heartbeat"]  # the heartbeat task lives beside /healthz, not in an app
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "smscampaigns.heartbeat.heartbeat",
+    "schedule": HEARTBEAT_SECONDS,
+    "options": {"expires": HEARTBEAT_SECONDS * 2},
+}
+
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
 # Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
 # characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).
