@@ -663,3 +663,14 @@ def _delivery_problem() -> str:
 
 if SMS_DELIVERY_REQUIRED and (_problem := _delivery_problem()):
     raise ImproperlyConfigured(_problem)
+
+# --- Error tracking (smscampaigns/sentry.py) --------------------------------------------------------------
+# Sentry with its Django and Celery integrations when SENTRY_DSN is set; phone numbers and secrets are scrubbed
+# from every event before it is sent. Unset: nothing is initialised and nothing is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = _setting("SENTRY_TRACES_SAMPLE_RATE", env.float, default=0.0)
+if SENTRY_DSN:
+    from smscampaigns.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
