@@ -54,9 +54,11 @@ def healthz(request):
 
 
 class HealthCheckMiddleware:
-    """Answer /healthz before host validation and the HTTPS redirect; everything else passes through."""
+    """Answer /healthz (and /metrics, for the same probes, with its own access check) before host validation
+    and the HTTPS redirect; everything else passes through."""
 
     path = "/healthz"
+    metrics_path = "/metrics"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -64,4 +66,8 @@ class HealthCheckMiddleware:
     def __call__(self, request):
         if request.path == self.path:
             return healthz(request)
+        if request.path == self.metrics_path:
+            from smscampaigns.metrics import metrics_view
+
+            return metrics_view(request)
         return self.get_response(request)

@@ -5,6 +5,7 @@ file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` sw
 PostgreSQL and Redis.
 """
 
+import ipaddress
 import json
 import re
 from datetime import time, timedelta
@@ -322,6 +323,19 @@ CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "schedule": HEARTBEAT_SECONDS,
     "options": {"expires": HEARTBEAT_SECONDS * 2},
 }
+
+# --- Prometheus metrics, GET /metrics (insights/metrics.py) ------------------------------------------------
+# Served to `Authorization: Bearer <METRICS_TOKEN>` or to clients in METRICS_ALLOWED_NETWORKS (CIDRs, e.g.
+# 10.0.0.0/8; the client address as smscampaigns/client_address.py finds it); with neither, /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.0.0.0/8"
+        ) from None
 
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
 # Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
