@@ -21,4 +21,4 @@ def endpoint(receiver, db):
 
 
 # Real Celery workers (and their beat) for the tests that show delivery happens without anyone calling it.
-from sends.tests.conftest import clean_engine_state, workers  # noqa: E402, F401
+from sends.tests.conftest import clean_engine_state, daytime, run_engine, scripted, workers  # noqa: E402, F401

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign
+from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
-from contacts.tests.factories import ContactFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from integrations.services.delivery import event_body, webhook_endpoint_deliver, webhook_endpoints_due
 from integrations.services.endpoints import webhook_deliveries_replay, webhook_endpoints_enable
@@ -25,6 +26,7 @@ from sends.services.dispatch.housekeeping import campaign_complete_if_done
 from sends.services.inbound import inbound_message_receive
 from sends.tests.factories import sent_send
 from sends.tests.plivo_callbacks import inbound_payload, status_payload
+from sends.tests.scripted_backend import PERMANENT
 from smscampaigns.roles import MANAGER
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +271,21 @@ def test_an_event_is_stored_only_if_its_cause_commits(endpoint):
         assert WebhookEvent.objects.count() == 1
         raise RuntimeError("the cause rolls back")
     assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.usefixtures("daytime")
+def test_a_send_refused_when_sent_is_a_send_failed_event(endpoint, receiver, staff_user, run_engine, scripted):
+    contact = ContactFactory()
+    audience = ContactListFactory()
+    contact.lists.add(audience)
+    campaign = CampaignFactory(body="Sale today. STOP to opt out")
+    campaign.lists.add(audience)
+    scripted[str(contact.phone_number)].append(PERMANENT)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine(ticks=2)
+    deliver(endpoint)
+    failed = [b for b in receiver.bodies() if b["type"] == "send.failed"]
+    assert [(b["object"]["to"], b["object"]["status"], b["object"]["error_code"]) for b in failed] == [
+        (str(contact.phone_number), "failed", "invalid_number")
+    ]
+    assert "campaign.completed" in [b["type"] for b in receiver.bodies()]
