@@ -19,9 +19,13 @@ class CampaignResultsExportApi(ApiView):
     queryset = Campaign.objects.all()
     required_permissions = ["campaigns.view_campaign", "sends.view_campaignsend"]
 
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is CSV whatever the Accept header says; errors (404, 403) keep the API's JSON format.
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         operation_id="campaigns_export",
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per recipient")},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per recipient")},
     )
     def get(self, request, pk):
         """Every recipient of the campaign as CSV (streamed): status, skip reason, error, segments, cost, times."""
