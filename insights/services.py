@@ -77,7 +77,10 @@ class DailyRollups:
     """The event sink (smscampaigns.domain_events) of the dashboard: opt-ins, opt-outs and clicks by day."""
 
     def wants(self, event_type: str) -> bool:
-        return event_type in AUDIENCE_EVENTS or event_type == domain_events.LINK_CLICKED
+        return event_type in AUDIENCE_EVENTS or event_type in (
+            domain_events.LINK_CLICKED,
+            domain_events.CONTACTS_SUBSCRIBED_BY_IMPORT,
+        )
 
     def receive(self, events: Sequence[domain_events.DomainEvent]) -> None:
         audience: Counter = Counter()
@@ -86,6 +89,8 @@ class DailyRollups:
             day = timezone.localdate(event.occurred_at)
             if event.type in AUDIENCE_EVENTS:
                 audience[(day, AUDIENCE_EVENTS[event.type])] += 1
+            elif event.type == domain_events.CONTACTS_SUBSCRIBED_BY_IMPORT:
+                audience[(day, "gained")] += event.data["count"]
             elif event.data.get("campaign_id"):
                 clicks[(day, event.data["campaign_id"])] += 1
         for (day, which), n in audience.items():

@@ -22,6 +22,8 @@ CONTACT_OPTED_IN = "contact.opted_in"
 LINK_CLICKED = "link.clicked"
 CAMPAIGN_COMPLETED = "campaign.completed"
 EVENT_TYPES = (SEND_DELIVERED, SEND_FAILED, CONTACT_OPTED_OUT, CONTACT_OPTED_IN, LINK_CLICKED, CAMPAIGN_COMPLETED)
+# Internal, not offered to integrators: a batch of a CSV import subscribed this many contacts (data: "count").
+CONTACTS_SUBSCRIBED_BY_IMPORT = "contacts.subscribed_by_import"
 
 
 @dataclass(frozen=True)

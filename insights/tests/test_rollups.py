@@ -1,6 +1,7 @@
 """The dashboard's daily rollups follow what the engine, Plivo's reports and people's texts do, as it happens,
 and agree with the campaigns' own counters."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from campaigns.models import Campaign
 from campaigns.services.lifecycle import campaign_send_now
 from campaigns.tests.factories import CampaignFactory
 from contacts.services.consent import contact_opt_in, contact_opt_out
+from contacts.services.imports import contact_import_run
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from insights.models import DailyAudience, DailyCampaignStats, DailyFailures
 from insights.selectors import dashboard
@@ -115,3 +117,13 @@ def test_an_empty_period_has_no_rates():
     board = dashboard(days=90)
     assert (board.totals.sent, board.delivery_rate, board.opt_out_rate, board.failures) == (0, None, None, [])
     assert len(board.series) == 90
+
+
+def test_contacts_a_csv_import_subscribes_count_as_gained():
+    csv_file = io.BytesIO(b"phone_number,first_name\n+14155550181,Ann\n+14155550182,Bob\n+14155550183,Cy\n")
+    contact_import_run(file=csv_file, source_name="a.csv", default_region="US", consent_source="checkout form")
+    # Without consent evidence they are added unsubscribed: nobody gained.
+    contact_import_run(
+        file=io.BytesIO(b"phone_number\n+14155550184\n"), source_name="b.csv", default_region="US", consent_source=""
+    )
+    assert DailyAudience.objects.get(day=timezone.localdate()).gained == 3
