@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from conversations import apis as conversations
 from sends import apis as sends
 
 v1 = [
@@ -37,6 +38,9 @@ v1 = [
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
+    path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
+    path("conversations/<int:pk>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path("conversations/<int:pk>/reply/", conversations.ConversationReplyApi.as_view(), name="conversation-reply"),
 ]
 
 

@@ -1,0 +1,118 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from contacts.models import Contact
+from sends.models import CampaignSend
+
+
+class Conversation(models.Model):
+    """One contact's thread with us: read state, who handles it, whether it is done. The messages themselves
+    stay where they are (campaign sends, inbound texts, replies); the timeline puts them together."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    REPLY_PERMISSION = "conversations.reply_conversation"
+
+    # The contact's id is the conversation's: /api/v1/conversations/{contact_id}/ and the admin agree.
+    contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.CASCADE, related_name="conversation")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    # Texts received since a member of staff last opened the conversation.
+    unread_count = models.PositiveIntegerField(default=0)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        permissions = [("reply_conversation", "Can reply to a contact from the inbox")]
+        indexes = [
+            # The navigation's unread count on every admin page reads only these few rows.
+            models.Index(
+                fields=["unread_count"], name="conversation_unread_idx", condition=models.Q(unread_count__gt=0)
+            ),
+            models.Index(fields=["-last_message_at"], name="conversation_recent_idx"),
+            models.Index(fields=["assigned_to", "-last_message_at"], name="conversation_assigned_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation with {self.contact}"
+
+    @property
+    def unanswered(self) -> bool:
+        return self.last_inbound_at is not None and (
+            self.last_reply_at is None or self.last_reply_at < self.last_inbound_at
+        )
+
+
+class Reply(models.Model):
+    """A text we sent a contact outside any campaign: a staff member's reply, or an automatic answer to
+    STOP / START / HELP. Persisted before the backend is called and claimed (queued -> sending) by exactly one
+    caller, so that a reply is sent at most once; delivery reports move its status forward."""
+
+    class Kind(models.TextChoices):
+        STAFF = "staff", "Staff reply"
+        AUTO = "auto", "Automatic reply"
+
+    Status = CampaignSend.Status
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.STAFF)
+    # SET_NULL: erasing a person must not erase the record (and the cost) of what they were sent.
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversation_replies"
+    )
+    # What the automatic reply answered.
+    in_reply_to = models.ForeignKey(
+        "sends.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    sender = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32, help_text="E.164")
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=CampaignSend.Status.choices, default=CampaignSend.Status.QUEUED)
+    provider_message_uuid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    error_code = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    segments = models.PositiveSmallIntegerField(default=0)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    # Sent during the contact's quiet hours because the author confirmed it.
+    quiet_hours_confirmed = models.BooleanField(default=False)
+    # A token the reply form carries: the same form submitted twice makes one reply.
+    client_token = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "replies"
+        indexes = [models.Index(fields=["contact", "-created_at"], name="reply_contact_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_token"], name="unique_reply_per_form", condition=~models.Q(client_token="")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to_number} ({self.status})"
+
+
+class ConversationNote(models.Model):
+    """A note staff leave on a conversation for each other; never sent to the contact."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.conversation_id}: {self.body[:40]}"
