@@ -10,14 +10,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.admin import ReadOnlyAdmin
-from conversations.models import Conversation, Reply
+from conversations.models import INBOX_ORDER, Conversation, Reply
 from conversations.selectors import (
     INBOX_FILTERS,
     conversation_cost,
@@ -66,15 +65,6 @@ def staff_choices():
     return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
 
-class ConversationUpdateForm(forms.Form):
-    assigned_to = forms.ModelChoiceField(queryset=staff_choices(), required=False, empty_label="Nobody")
-    status = forms.ChoiceField(choices=Conversation.Status.choices)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["assigned_to"].queryset = staff_choices()
-
-
 class ReplyForm(forms.Form):
     body = forms.CharField(
         max_length=REPLY_MAX_CHARACTERS,
@@ -102,12 +92,13 @@ class ConversationAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["conversations/inbox.css"]}
+        js = ["campaigns/segment-counter.js", "conversations/conversation.js"]
 
     def get_queryset(self, request):
         return conversations_inbox(user=request.user)
 
     def get_ordering(self, request):
-        return ["-has_unread", "-last_message_at", "-contact_id"]
+        return list(INBOX_ORDER)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -118,10 +109,13 @@ class ConversationAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        # A record of who talked with whom: it outlives even the contact (erasing them leaves it anonymous).
         return False
 
     @admin.display(description="Contact", ordering="contact__last_name")
     def who(self, obj):
+        if obj.contact is None:
+            return "(erased contact)"
         name = f"{obj.contact.first_name} {obj.contact.last_name}".strip()
         return f"{name} ({obj.contact.phone_number})" if name else str(obj.contact.phone_number)
 
@@ -154,7 +148,23 @@ class ConversationAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    # --- the conversation page --------------------------------------------------------------------
+    # --- the conversation page: Django's change form (assignment, done) below the timeline and the reply --
+
+    fields = ["assigned_to", "status"]
+    change_form_template = "admin/conversations/conversation/change_form.html"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assigned_to":
+            kwargs["queryset"] = staff_choices()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        conversation_update(
+            conversation=Conversation.objects.get(pk=obj.pk),
+            assigned_to=obj.assigned_to,
+            status=obj.status,
+            actor=request.user,
+        )
 
     def _conversation(self, request, object_id) -> Conversation:
         if not self.has_view_permission(request):
@@ -167,65 +177,44 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         conversation = self._conversation(request, object_id)
-        update_form = None
-        if request.method == "POST":
-            if not self.has_change_permission(request, conversation):
-                raise PermissionDenied
-            update_form = ConversationUpdateForm(request.POST)
-            if update_form.is_valid():
-                try:
-                    conversation_update(
-                        conversation=conversation,
-                        assigned_to=update_form.cleaned_data["assigned_to"],
-                        status=update_form.cleaned_data["status"],
-                        actor=request.user,
-                    )
-                except ApplicationError as exc:
-                    form_error_from(update_form, exc)
-                else:
-                    messages.success(request, "Conversation updated.")
-                    return redirect(request.path)
-        return self._render(request, conversation, update_form=update_form)
-
-    def _render(self, request, conversation, *, update_form=None, reply_form=None, note_form=None, status=200):
         conversation_mark_read(conversation=conversation)
         contact = conversation.contact
-        may_reply = request.user.has_perm(Conversation.REPLY_PERMISSION)
-        may_change = self.has_change_permission(request, conversation)
-        check = reply_check(contact=contact)
-        if update_form is None:
-            update_form = ConversationUpdateForm(
-                initial={"assigned_to": conversation.assigned_to_id, "status": conversation.status}
-            )
-        if reply_form is None:
-            reply_form = ReplyForm(initial={"client_token": uuid.uuid4().hex})
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Conversation with {self.who(conversation)}",
             "conversation": conversation,
             "contact": contact,
-            "timeline": conversation_timeline(contact=contact),
-            "check": check,
-            "may_reply": may_reply,
-            "may_change": may_change,
-            "update_form": update_form,
-            "reply_form": reply_form,
-            "note_form": note_form or NoteForm(),
-            "cost": conversation_cost(contact=contact),
+            "may_reply": contact is not None and request.user.has_perm(Conversation.REPLY_PERMISSION),
+            "may_note": self.has_change_permission(request, conversation),
+            "reply_form": ReplyForm(initial={"client_token": uuid.uuid4().hex}),
+            "note_form": NoteForm(),
             "messages_url": reverse("admin:conversations_conversation_messages", args=[conversation.pk]),
             "reply_url": reverse("admin:conversations_conversation_reply", args=[conversation.pk]),
             "note_url": reverse("admin:conversations_conversation_note", args=[conversation.pk]),
             "max_segments": settings.SMS_MAX_SEGMENTS,
             "inbox_poll_seconds": settings.INBOX_POLL_SECONDS,
-            "media": self.media + forms.Media(js=["campaigns/segment-counter.js", "conversations/conversation.js"]),
+            **(extra_context or {}),
         }
-        return TemplateResponse(request, "admin/conversations/conversation/conversation.html", context, status=status)
+        if contact is not None:
+            context |= {
+                "title": f"Conversation with {self.who(conversation)}",
+                "timeline": conversation_timeline(contact=contact),
+                "check": reply_check(contact=contact),
+                "cost": conversation_cost(contact=contact),
+            }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _shown_again(self, request, object_id, **forms_shown):
+        """The conversation page again with a refused form and its errors (the typed text kept)."""
+        request.method = "GET"  # show the page; the admin's own form was not what was posted
+        response = self.change_view(request, object_id, extra_context=forms_shown)
+        response.status_code = 400
+        return response
 
     def reply_view(self, request, object_id):
         conversation = self._conversation(request, object_id)
         if not request.user.has_perm(Conversation.REPLY_PERMISSION):
             raise PermissionDenied
+        if conversation.contact is None:
+            raise Http404("the contact of this conversation was erased")
         form = ReplyForm(request.POST)
         if form.is_valid():
             try:
@@ -247,7 +236,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 else:
                     messages.success(request, f"Reply sent to {reply.to_number}.")
                 return redirect(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
-        return self._render(request, conversation, reply_form=form, status=400)
+        return self._shown_again(request, object_id, reply_form=form)
 
     def note_view(self, request, object_id):
         conversation = self._conversation(request, object_id)
@@ -262,12 +251,13 @@ class ConversationAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, "Note added.")
                 return redirect(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
-        return self._render(request, conversation, note_form=form, status=400)
+        return self._shown_again(request, object_id, note_form=form)
 
     def messages_view(self, request, object_id):
         """The timeline as JSON, for the open conversation page to poll; opening it reads the texts."""
         conversation = self._conversation(request, object_id)
         conversation_mark_read(conversation=conversation)
+        timeline = conversation_timeline(contact=conversation.contact) if conversation.contact else []
         items = [
             {
                 "key": item.key,
@@ -281,7 +271,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 "status_label": item.status_label,
                 "detail": item.detail,
             }
-            for item in conversation_timeline(contact=conversation.contact)
+            for item in timeline
         ]
         unread = inbox_unread_count()
         return JsonResponse(

@@ -22,7 +22,6 @@ class ConversationSerializer(serializers.ModelSerializer):
         source="assigned_to.get_username", read_only=True, allow_null=True, default=None
     )
     unanswered = serializers.BooleanField(read_only=True)
-    last_text = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Conversation
@@ -107,11 +106,11 @@ class ConversationApi(ApiView):
     queryset = Conversation.objects.all()
 
     @extend_schema(operation_id="conversations_retrieve", responses={200: ConversationDetailSerializer})
-    def get(self, request, pk):
+    def get(self, request, contact_id):
         """One contact's timeline, oldest first: the campaign messages and replies they received (with delivery
         status), what they sent, and staff notes; whether a reply may go to them now."""
-        contact = _contact(pk)
-        conversation = Conversation.objects.filter(pk=contact.pk).select_related("assigned_to").first()
+        contact = _contact(contact_id)
+        conversation = Conversation.objects.filter(contact=contact).select_related("assigned_to").first()
         check = reply_check(contact=contact)
         data = {
             "contact_id": contact.pk,
@@ -159,11 +158,11 @@ class ConversationReplyApi(ApiView):
     @extend_schema(
         operation_id="conversations_reply", request=ReplyInputSerializer, responses={201: ReplyOutputSerializer}
     )
-    def post(self, request, pk):
+    def post(self, request, contact_id):
         """Text the contact now, through the SMS backend, once. Refused (400, saying why) for an opted-out,
         suppressed or invalid number, or a cold message to a contact without recorded consent; a cold message
         during the contact's quiet hours needs `confirm_quiet_hours`."""
-        contact = _contact(pk)
+        contact = _contact(contact_id)
         data = self.validated(ReplyInputSerializer, request.data)
         outcome = conversation_reply_send(contact=contact, actor=request.user, **data)
         return Response(ReplyOutputSerializer(outcome).data, status=200 if outcome.replayed else 201)

@@ -5,6 +5,14 @@ from django.utils import timezone
 from contacts.models import Contact
 from sends.models import CampaignSend
 
+LAST_TEXT_CHARACTERS = 160
+
+HAS_UNREAD = models.Case(
+    models.When(unread_count__gt=0, then=models.Value(1)), default=models.Value(0), output_field=models.IntegerField()
+)
+# Unread conversations first, then the latest; an index holds this order, so a page of the inbox is read from it.
+INBOX_ORDER = (HAS_UNREAD.desc(), models.F("last_message_at").desc(), models.F("id").desc())
+
 
 class Conversation(models.Model):
     """One contact's thread with us: read state, who handles it, whether it is done. The messages themselves
@@ -16,8 +24,10 @@ class Conversation(models.Model):
 
     REPLY_PERMISSION = "conversations.reply_conversation"
 
-    # The contact's id is the conversation's: /api/v1/conversations/{contact_id}/ and the admin agree.
-    contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.CASCADE, related_name="conversation")
+    # SET_NULL: erasing a person keeps the record that staff talked with them (as sends and replies are kept).
+    contact = models.OneToOneField(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversation"
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
@@ -25,6 +35,8 @@ class Conversation(models.Model):
     # Texts received since a member of staff last opened the conversation.
     unread_count = models.PositiveIntegerField(default=0)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # The start of the latest text, for the inbox list: kept here so the list reads no inbound rows.
+    last_text = models.CharField(max_length=LAST_TEXT_CHARACTERS, blank=True)
     last_reply_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -37,12 +49,13 @@ class Conversation(models.Model):
             models.Index(
                 fields=["unread_count"], name="conversation_unread_idx", condition=models.Q(unread_count__gt=0)
             ),
-            models.Index(fields=["-last_message_at"], name="conversation_recent_idx"),
+            # The inbox's order: unread first, then the latest (conversations.selectors.INBOX_ORDER).
+            models.Index(*INBOX_ORDER, name="conversation_inbox_order_idx"),
             models.Index(fields=["assigned_to", "-last_message_at"], name="conversation_assigned_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"Conversation with {self.contact}"
+        return f"Conversation with {self.contact.phone_number if self.contact else 'an erased contact'}"
 
     @property
     def unanswered(self) -> bool:

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns.quiet_hours import quiet_hours_verdict
 from contacts.models import Contact, Suppression, UntextableReason
 from contacts.selectors import ELIGIBLE, contacts_matching, contacts_with_exclusion_reason
-from conversations.models import Conversation, ConversationNote, Reply
+from conversations.models import INBOX_ORDER, Conversation, ConversationNote, Reply
 from sends.models import CampaignSend, InboundMessage
 
 # Per kind of message, at most this many of the latest are put on a timeline (page and poll alike).
@@ -32,16 +32,9 @@ def conversations_inbox(
     *, user=None, show: str = "", campaign_id: int | None = None, search: str = ""
 ) -> QuerySet[Conversation]:
     """Conversations with unread texts first, then the most recent; filtered as `inbox_filter` says."""
-    queryset = Conversation.objects.select_related("contact", "assigned_to").annotate(
-        has_unread=Case(When(unread_count__gt=0, then=Value(1)), default=Value(0), output_field=IntegerField()),
-        last_text=Subquery(
-            InboundMessage.objects.filter(contact_id=OuterRef("contact_id"))
-            .order_by("-received_at", "-id")
-            .values("text")[:1]
-        ),
-    )
+    queryset = Conversation.objects.select_related("contact", "assigned_to")
     queryset = inbox_filter(queryset, user=user, show=show, campaign_id=campaign_id, search=search)
-    return queryset.order_by("-has_unread", "-last_message_at", "-contact_id")
+    return queryset.order_by(*INBOX_ORDER)
 
 
 def inbox_filter(
@@ -84,9 +77,10 @@ class UnreadCount:
 def inbox_unread_count() -> UnreadCount:
     """How many conversations have unread texts, and how many texts: one aggregate over the partial index of
     conversations with any, cheap enough for every admin page."""
-    totals = Conversation.objects.filter(unread_count__gt=0).aggregate(messages=Sum("unread_count"))
-    conversations = Conversation.objects.filter(unread_count__gt=0).count() if totals["messages"] else 0
-    return UnreadCount(conversations=conversations, messages=totals["messages"] or 0)
+    totals = Conversation.objects.filter(unread_count__gt=0).aggregate(
+        messages=Sum("unread_count"), conversations=Count("pk")
+    )
+    return UnreadCount(conversations=totals["conversations"], messages=totals["messages"] or 0)
 
 
 @dataclass(frozen=True)
@@ -159,7 +153,7 @@ def conversation_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> l
                 detail=reply.error_message,
             )
         )
-    notes = ConversationNote.objects.filter(conversation_id=contact.pk).select_related("author")
+    notes = ConversationNote.objects.filter(conversation__contact=contact).select_related("author")
     for note in notes.order_by("-created_at", "-id")[:limit]:
         items.append(
             TimelineItem(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from campaigns.segments import message_length_problem, segment_info
 from contacts.models import Contact
-from conversations.models import Conversation, ConversationNote, Reply
+from conversations.models import LAST_TEXT_CHARACTERS, Conversation, ConversationNote, Reply
 from conversations.selectors import reply_check, reply_sender
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage, SendResult
@@ -39,11 +39,12 @@ def conversation_inbound_record(*, message: InboundMessage) -> None:
     at = connection.ops.adapt_datetimefield_value(message.received_at)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (contact_id, status, unread_count, last_inbound_at, last_message_at) "
-            f"VALUES (%s, %s, 1, %s, %s) ON CONFLICT (contact_id) DO UPDATE SET "
+            f"INSERT INTO {table} (contact_id, status, unread_count, last_inbound_at, last_message_at, last_text) "
+            f"VALUES (%s, %s, 1, %s, %s, %s) ON CONFLICT (contact_id) DO UPDATE SET "
             f"unread_count = {table}.unread_count + 1, status = excluded.status, "
-            f"last_inbound_at = excluded.last_inbound_at, last_message_at = excluded.last_message_at",
-            [message.contact_id, Conversation.Status.OPEN, at, at],
+            f"last_inbound_at = excluded.last_inbound_at, last_message_at = excluded.last_message_at, "
+            f"last_text = excluded.last_text",
+            [message.contact_id, Conversation.Status.OPEN, at, at, message.text[:LAST_TEXT_CHARACTERS]],
         )
 
 
@@ -60,7 +61,7 @@ def conversation_mark_read(*, conversation: Conversation) -> None:
 
 
 def conversation_update(*, conversation: Conversation, assigned_to=None, status: str, actor) -> Conversation:
-    """Assign the conversation (None: to nobody) and set it open or done; audited when anything changed."""
+    """Assign the conversation (None: to nobody) and set it open or done; audited."""
     if status not in Conversation.Status.values:
         raise ApplicationError(f"status must be one of {', '.join(Conversation.Status.values)}", field="status")
     if assigned_to is not None and not (assigned_to.is_staff and assigned_to.is_active):
@@ -70,11 +71,11 @@ def conversation_update(*, conversation: Conversation, assigned_to=None, status:
         changes["assigned_to"] = assigned_to.get_username() if assigned_to else None
     if conversation.status != status:
         changes["status"] = status
-    if not changes:
-        return conversation
-    conversation.assigned_to, conversation.status = assigned_to, status
-    Conversation.objects.filter(pk=conversation.pk).update(assigned_to=assigned_to, status=status)
-    audit_record(actor=actor, action="conversation.updated", target=conversation.contact, data=changes)
+    if changes:
+        conversation.assigned_to, conversation.status = assigned_to, status
+        Conversation.objects.filter(pk=conversation.pk).update(assigned_to=assigned_to, status=status)
+    # Audited even when nothing changed: the trail says who looked at it and saved.
+    audit_record(actor=actor, action="conversation.updated", target=conversation, data=changes)
     return conversation
 
 
@@ -85,7 +86,7 @@ def conversation_note_add(*, conversation: Conversation, body: str, actor) -> Co
     if len(body) > NOTE_MAX_CHARACTERS:
         raise ApplicationError(f"a note holds at most {NOTE_MAX_CHARACTERS} characters", field="body")
     note = ConversationNote.objects.create(conversation=conversation, author=actor, body=body)
-    audit_record(actor=actor, action="conversation.note_added", target=conversation.contact, data={"note": note.pk})
+    audit_record(actor=actor, action="conversation.note_added", target=conversation, data={"note": note.pk})
     return note
 
 
@@ -140,7 +141,7 @@ def conversation_reply_send(
             audit_record(
                 actor=actor,
                 action="conversation.replied",
-                target=contact,
+                target=conversation,
                 data={"reply": reply.pk, "segments": reply.segments, "quiet_hours_confirmed": bool(check.quiet_hours)},
             )
     except IntegrityError:
@@ -243,5 +244,5 @@ def auto_reply_record(*, message: InboundMessage, body: str, result: SendResult 
         created_at=now,
     )
     reply_result_record(reply_id=reply.pk, result=result)
-    Conversation.objects.filter(pk=message.contact_id).update(last_message_at=now)
+    Conversation.objects.filter(contact_id=message.contact_id).update(last_message_at=now)
     return reply

@@ -39,8 +39,12 @@ v1 = [
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
     path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
-    path("conversations/<int:pk>/", conversations.ConversationApi.as_view(), name="conversation"),
-    path("conversations/<int:pk>/reply/", conversations.ConversationReplyApi.as_view(), name="conversation-reply"),
+    path("conversations/<int:contact_id>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:contact_id>/reply/",
+        conversations.ConversationReplyApi.as_view(),
+        name="conversation-reply",
+    ),
 ]
 
 

@@ -15,8 +15,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
+def conversation_of(contact) -> int:
+    return Conversation.objects.get(contact=contact).pk
+
+
 def change_url(contact) -> str:
-    return reverse("admin:conversations_conversation_change", args=[contact.pk])
+    return reverse("admin:conversations_conversation_change", args=[conversation_of(contact)])
 
 
 def test_every_admin_page_shows_the_unread_count_to_those_who_may_read_the_inbox(client, staff_member, receive):
@@ -41,9 +45,11 @@ def test_the_conversation_page_shows_hostile_text_as_text_and_marks_it_read(clie
     page = client.get(change_url(contact)).content.decode()
     assert HOSTILE not in page and "&lt;script&gt;alert" in page
     assert 'id="reply-form"' not in page  # viewers read only
-    assert Conversation.objects.get(pk=contact.pk).unread_count == 0
+    assert Conversation.objects.get(contact=contact).unread_count == 0
     assert (
-        client.get(reverse("admin:conversations_conversation_messages", args=[contact.pk])).json()["items"][0]["body"]
+        client.get(reverse("admin:conversations_conversation_messages", args=[conversation_of(contact)])).json()[
+            "items"
+        ][0]["body"]
         == HOSTILE
     )
 
@@ -54,7 +60,7 @@ def test_reply_form_sends_and_says_why_it_refuses(client, staff_member, receive,
     receive(suppressed.phone_number, "hi")
     SuppressionFactory(phone_number=suppressed.phone_number, reason=Suppression.Reason.DO_NOT_CALL)
     client.force_login(staff_member(EDITOR))
-    reply_url = reverse("admin:conversations_conversation_reply", args=[contact.pk])
+    reply_url = reverse("admin:conversations_conversation_reply", args=[conversation_of(contact)])
     response = client.post(reply_url, {"body": "Hello back", "client_token": "tok-1"})
     assert response.status_code == 302 and [m.body for m in sms_outbox] == ["Hello back"]
     client.post(reply_url, {"body": "Hello back", "client_token": "tok-1"})  # the form submitted twice
@@ -63,7 +69,8 @@ def test_reply_form_sends_and_says_why_it_refuses(client, staff_member, receive,
     page = client.get(change_url(suppressed)).content.decode()
     assert "suppression list (do-not-call)" in page and 'id="reply-send"' not in page
     refused = client.post(
-        reverse("admin:conversations_conversation_reply", args=[suppressed.pk]), {"body": "x", "client_token": "t2"}
+        reverse("admin:conversations_conversation_reply", args=[conversation_of(suppressed)]),
+        {"body": "x", "client_token": "t2"},
     )
     assert refused.status_code == 400 and "do-not-call" in refused.content.decode() and len(sms_outbox) == 1
 
@@ -74,7 +81,7 @@ def test_a_cold_message_at_night_asks_for_confirmation_keeping_the_text(client, 
     daytime.move_to(LA_NIGHT)
     client.force_login(staff_member(EDITOR))
     assert "quiet-hours-warning" in client.get(change_url(contact)).content.decode()
-    url = reverse("admin:conversations_conversation_reply", args=[contact.pk])
+    url = reverse("admin:conversations_conversation_reply", args=[conversation_of(contact)])
     asked = client.post(url, {"body": "Late offer", "client_token": "n1"})
     assert asked.status_code == 400 and "Late offer" in asked.content.decode() and sms_outbox == []
     client.post(url, {"body": "Late offer", "client_token": "n1", "confirm_quiet_hours": "on"})
@@ -89,9 +96,11 @@ def test_assignment_done_and_notes(client, staff_member):
     client.force_login(editor)
     response = client.post(change_url(contact), {"assigned_to": editor.pk, "status": "done"})
     assert response.status_code == 302
-    conversation = Conversation.objects.get(pk=contact.pk)
+    conversation = Conversation.objects.get(contact=contact)
     assert conversation.assigned_to == editor and conversation.status == "done"
-    client.post(reverse("admin:conversations_conversation_note", args=[contact.pk]), {"body": "Called them"})
+    client.post(
+        reverse("admin:conversations_conversation_note", args=[conversation_of(contact)]), {"body": "Called them"}
+    )
     assert ConversationNote.objects.get().body == "Called them"
     mine = client.get(reverse("admin:conversations_conversation_changelist"), {"show": "mine"}).content.decode()
     assert str(contact.phone_number) in mine

@@ -25,9 +25,9 @@ def api(staff_member):
 def test_list_puts_unread_first_and_filters(api, receive):
     read, unread = ContactFactory(first_name="Rita"), ContactFactory(first_name="Ugo")
     receive(read.phone_number, "hi")
-    Conversation.objects.filter(pk=read.pk).update(unread_count=0)
+    Conversation.objects.filter(contact=read).update(unread_count=0)
     receive(unread.phone_number, "<b>hello</b>")
-    Conversation.objects.filter(pk=read.pk).update(last_message_at=timezone.now())  # the latest, but read
+    Conversation.objects.filter(contact=read).update(last_message_at=timezone.now())  # the latest, but read
     client = api(VIEWER)
     body = client.get("/api/v1/conversations/").json()
     assert [row["name"].split()[0] for row in body["results"]] == ["Ugo", "Rita"]

@@ -39,7 +39,7 @@ def test_a_text_makes_the_contacts_conversation_unread_and_reopens_a_done_one(re
     contact = ContactFactory()
     receive(contact.phone_number, "what size?")
     receive(contact.phone_number, "the blue one")
-    conversation = Conversation.objects.get(pk=contact.pk)
+    conversation = Conversation.objects.get(contact=contact)
     assert conversation.unread_count == 2 and conversation.status == Conversation.Status.OPEN
     assert inbox_unread_count().messages == 2 and inbox_unread_count().conversations == 1
 
@@ -71,7 +71,7 @@ def test_reply_goes_through_the_backend_once_and_is_audited(receive, manager, sm
     assert reply_dispatch(reply_id=reply.pk) is False and len(sms_outbox) == 1
     event = AuditEvent.objects.get(action="conversation.replied")
     assert event.actor == manager and event.data["reply"] == reply.pk
-    conversation = Conversation.objects.get(pk=contact.pk)
+    conversation = Conversation.objects.get(contact=contact)
     assert conversation.last_reply_at is not None and not conversation.unanswered
 
 
@@ -185,7 +185,7 @@ def test_the_timeline_holds_campaign_messages_texts_automatic_and_staff_replies_
     receive(contact.phone_number, "HELP")
     receive(contact.phone_number, "what sizes?")
     conversation_reply_send(contact=contact, body="All of them", actor=manager)
-    conversation_note_add(conversation=Conversation.objects.get(pk=contact.pk), body="VIP customer", actor=manager)
+    conversation_note_add(conversation=Conversation.objects.get(contact=contact), body="VIP customer", actor=manager)
     items = conversation_timeline(contact=contact)
     assert [(i.kind, i.label.split(":")[0]) for i in items] == [
         ("campaign", "Campaign"),
@@ -211,11 +211,11 @@ def test_inbox_filters_and_search(receive, manager, staff_member):
     for contact in (unread, answered, opted_out):
         receive(contact.phone_number, "hi")
     for contact in (answered, opted_out):
-        conversation_mark_read(conversation=Conversation.objects.get(pk=contact.pk))
+        conversation_mark_read(conversation=Conversation.objects.get(contact=contact))
     conversation_reply_send(contact=answered, body="hello", actor=manager)
     receive(opted_out.phone_number, "STOP")
     conversation_update(
-        conversation=Conversation.objects.get(pk=unread.pk), assigned_to=other, status="open", actor=manager
+        conversation=Conversation.objects.get(contact=unread), assigned_to=other, status="open", actor=manager
     )
 
     def shown(**kwargs):

@@ -31,7 +31,7 @@ def test_a_text_a_help_answer_and_a_staff_reply_end_delivered_with_their_cost(pl
     plivo_simulator_live.inbound(from_=number, to=OUR_NUMBER, text="Do you ship to Canada?")
 
     def texts_recorded():
-        conversation = Conversation.objects.filter(pk=contact.pk).first()
+        conversation = Conversation.objects.filter(contact=contact).first()
         return conversation is not None and conversation.unread_count == 2
 
     eventually(texts_recorded)

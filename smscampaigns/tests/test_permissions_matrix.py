@@ -89,8 +89,8 @@ API_ALLOWED = {
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
     # The inbox: everyone reads it, editors and managers reply.
     ("GET", "api/v1/conversations/"): STAFF,
-    ("GET", "api/v1/conversations/<int:pk>/"): STAFF,
-    ("POST", "api/v1/conversations/<int:pk>/reply/"): WRITERS,
+    ("GET", "api/v1/conversations/<int:contact_id>/"): STAFF,
+    ("POST", "api/v1/conversations/<int:contact_id>/reply/"): WRITERS,
 }
 
 # --- The admin: (model label, what) -> roles allowed -------------------------------------------------
@@ -295,8 +295,12 @@ API_ROUTE_MODELS = [
     ("api/v1/suppressions/", "contacts.Suppression"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
-    ("api/v1/conversations/", "conversations.Conversation"),  # its pk is the contact's id
+    ("api/v1/conversations/", "contacts.Contact"),  # a contact's conversation, by the contact's id
 ]
+
+
+# How an API route names the id of its object.
+OBJECT_ID_ROUTE_ARGUMENTS = ("<int:pk>", "<int:contact_id>")
 
 
 def api_route_model(route: str) -> str:
@@ -367,8 +371,9 @@ def test_api_operation_is_allowed_to_exactly_its_roles(world, method, route):
     allowed = API_ALLOWED.get((method, route))
     assert allowed is not None, f"No permission expectation for {method} /{route}: add it to API_ALLOWED"
     path = "/" + route
-    if "<int:pk>" in route:
-        path = path.replace("<int:pk>", str(world.object_for_api_route(route).pk))
+    for argument in OBJECT_ID_ROUTE_ARGUMENTS:
+        if argument in route:
+            path = path.replace(argument, str(world.object_for_api_route(route).pk))
     results = {}
     for role, user in world.users.items():
         client = APIClient()
