@@ -177,7 +177,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         conversation = self._conversation(request, object_id)
-        conversation_mark_read(conversation=conversation)
+        if request.method == "GET":  # reading it, not saving the form below it
+            conversation_mark_read(conversation=conversation)
         contact = conversation.contact
         context = {
             "conversation": conversation,
