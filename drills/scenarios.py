@@ -79,7 +79,18 @@ def drill_worker_kills(stack: Stack, scale: float) -> Result:
     # the rest sent again; none is left for staff to guess about.
     result.check("no send left unknown", result.unknown == 0)
     result.figures["kills"] = kills
-    result.notes.insert(0, f"{kills} SIGKILLs, each worker restarted at once")
+    [(found, requeued)] = stack.sql(
+        "SELECT count(*) FILTER (WHERE error_message LIKE 'reconciled: found%%'), "
+        "count(*) FILTER (WHERE error_message LIKE 'reconciled: the provider never%%') "
+        "FROM sends_campaignsend WHERE campaign_id = %s",
+        [campaign_id],
+    )
+    result.figures |= {"reconciled_found": found, "reconciled_requeued": requeued}
+    result.notes.insert(
+        0,
+        f"{kills} SIGKILLs, each worker restarted at once; of the sends they left claimed, {found} were found "
+        f"at the provider and recorded as sent, {requeued} had never reached it and were sent again",
+    )
     return result
 
 
