@@ -44,7 +44,7 @@ def replies_from(sends, how_many: int) -> None:
 
 
 def test_a_plain_split_sends_every_variant_to_an_even_random_half_each_once(staff_user, sms_outbox):
-    campaign, contacts = ab_campaign(40, staff_user)
+    campaign, _ = ab_campaign(40, staff_user)
     campaign_send_now(campaign=campaign, actor=staff_user)
     run_in_process()
     got = texts_by_number(sms_outbox)
