@@ -63,9 +63,9 @@ def test_the_split_is_reproducible_from_the_seed(staff_user, sms_outbox):
         campaign_send_now(campaign=campaign, actor=staff_user)
         run_in_process()
         return list(
-            CampaignSend.objects.filter(campaign=campaign).order_by("contact__phone_number").values_list(
-                "variant__label", flat=True
-            )
+            CampaignSend.objects.filter(campaign=campaign)
+            .order_by("contact__phone_number")
+            .values_list("variant__label", flat=True)
         )
 
     # The same seed over the same audience deals the same hands: contacts differ per campaign here, so the
