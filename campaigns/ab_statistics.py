@@ -77,7 +77,8 @@ def wilson_interval(successes: int, trials: int, *, confidence: float) -> Interv
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # The interval always holds p; clamped so that rounding (0 successes: 1e-17) never says otherwise.
+    return Interval(max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def ab_verdict(observed: list[Observed], *, confidence: float = 0.95, higher_is_better: bool = True) -> Verdict:

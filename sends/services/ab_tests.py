@@ -139,7 +139,15 @@ def ab_verdict_for(*, campaign: Campaign) -> Verdict:
 def ab_decide(*, campaign: Campaign, actor=None, variant: CampaignVariant | None = None) -> CampaignVariant:
     """Choose the winner (`variant` when staff pick it, else by the statistics or the fallback), record it
     once, and release the held sends with it. Safe to call twice: the second call changes nothing."""
-    ab_test = ABTest.objects.select_related("campaign").get(campaign=campaign)
+    ab_test = ABTest.objects.select_related("campaign").filter(campaign=campaign).first()
+    if ab_test is None:
+        raise ApplicationError("this campaign has no A/B test")
+    campaign = ab_test.campaign  # as it is now, not as the caller last read it
+    if campaign.status not in (Campaign.Status.SENDING, Campaign.Status.PAUSED):
+        raise ApplicationError(
+            f"the campaign is {campaign.get_status_display().lower()}: a winner is decided while it sends",
+            code="illegal_transition",
+        )
     if not ab_test.has_test_share:
         raise ApplicationError("a plain split test sends every variant to its share; there is no rest to decide for")
     if ab_test.winner_id is not None:
@@ -217,3 +225,66 @@ def ab_tick(*, now: datetime | None = None) -> None:
                 ab_decide(campaign=ab_test.campaign)
             except ApplicationError as exc:
                 log.warning("ab_decision_impossible", campaign_id=ab_test.campaign_id, error=exc.message)
+
+
+def ab_report(*, campaign: Campaign) -> dict:
+    """Everything staff and integrations see of an A/B test: its settings, where it stands, each variant's
+    rate and interval now, the comparison, and the decision with what it was made on."""
+    ab_test = ABTest.objects.select_related("winner").get(campaign=campaign)
+    variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("label"))
+    try:
+        observed = ab_observed(campaign=campaign, ab_test=ab_test)
+        unavailable = ""
+    except ApplicationError as exc:
+        observed, unavailable = [Observed(v.label, 0, 0) for v in variants], exc.message
+    verdict = ab_verdict(
+        observed,
+        confidence=ab_test.confidence_percent / 100,
+        higher_is_better=ab_test.metric not in ABTest.LOWER_IS_BETTER,
+    )
+    if not ab_test.has_test_share:
+        phase = "split"
+    elif ab_test.winner_id:
+        phase = "decided"
+    elif ab_test.test_sent_at:
+        phase = "waiting"
+    else:
+        phase = "testing"
+    decide_after = ab_test.test_sent_at + timedelta(minutes=ab_test.wait_minutes) if ab_test.test_sent_at else None
+    by_label = {o.label: o for o in observed}
+    return {
+        "metric": ab_test.metric,
+        "metric_label": ab_test.get_metric_display(),
+        "higher_is_better": ab_test.metric not in ABTest.LOWER_IS_BETTER,
+        "unavailable": unavailable,
+        "test_percent": ab_test.test_percent,
+        "wait_minutes": ab_test.wait_minutes,
+        "confidence_percent": ab_test.confidence_percent,
+        "fallback": ab_test.fallback,
+        "seed": ab_test.seed,
+        "phase": phase,
+        "test_sent_at": ab_test.test_sent_at,
+        "decide_after": decide_after,
+        "variants": [
+            {
+                "label": v.label,
+                "body": v.body,
+                "trials": by_label[v.label].trials,
+                "successes": by_label[v.label].successes,
+                "rate": by_label[v.label].rate,
+                "low": verdict.intervals[v.label].low,
+                "high": verdict.intervals[v.label].high,
+                "winner": v.pk == ab_test.winner_id,
+            }
+            for v in variants
+        ],
+        "leader": verdict.leader,
+        "significant": verdict.significant,
+        "p_value": verdict.p_value,
+        "comparisons": [asdict(c) for c in verdict.comparisons],
+        "winner": ab_test.winner.label if ab_test.winner else None,
+        "decided_by": ab_test.decided_by,
+        "decided_by_label": ab_test.get_decided_by_display() if ab_test.decided_by else "",
+        "decided_at": ab_test.decided_at,
+        "decision": ab_test.decision,
+    }

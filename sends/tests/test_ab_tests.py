@@ -183,3 +183,56 @@ def test_variants_are_checked_like_a_campaign_body(staff_user):
     assert campaign.body == "Hi\nReply STOP to opt out"  # variant A's text, saved as a body is
     assert [v.body for v in campaign.variants.all()] == ["Hi\nReply STOP to opt out", "Hello\nReply STOP to opt out"]
     assert ab_test.seed
+
+
+CAMPAIGNS = "/api/v1/campaigns/"
+CRUD = ("campaigns.view_campaign", "campaigns.add_campaign", "campaigns.change_campaign", "campaigns.delete_campaign")
+
+
+def test_the_api_creates_an_ab_test_reports_the_variants_and_decides(api_client, sms_outbox):
+    client = api_client(*CRUD, "campaigns.send_campaign")
+    campaign, _ = make_campaign(40)
+    ab_test = {"variants": BODIES, "test_percent": 50, "metric": "reply_rate", "wait_minutes": 60}
+    response = client.patch(f"{CAMPAIGNS}{campaign.pk}/", {"ab_test": ab_test}, format="json")
+    assert response.status_code == 200, response.json()
+    configured = response.json()["ab_test"]
+    assert (configured["variants"], configured["test_percent"], configured["metric"]) == (BODIES, 50, "reply_rate")
+    assert response.json()["body"] == BODIES[0]
+    assert client.post(f"{CAMPAIGNS}{campaign.pk}/send/").status_code in (200, 202)
+    run_in_process()
+    report = client.get(f"{CAMPAIGNS}{campaign.pk}/variants/").json()
+    assert report["phase"] == "waiting" and report["winner"] is None
+    assert [(v["label"], v["trials"]) for v in report["variants"]] == [("A", 10), ("B", 10)]
+    assert all(0 <= v["low"] <= v["rate"] <= v["high"] <= 1 for v in report["variants"])
+    refused = client.post(f"{CAMPAIGNS}{campaign.pk}/variants/decide/", {"variant": "Z"}, format="json")
+    assert refused.status_code == 400 and "variant" in refused.json()["errors"]
+    decided = client.post(f"{CAMPAIGNS}{campaign.pk}/variants/decide/", {"variant": "b"}, format="json")
+    assert decided.status_code == 200, decided.json()
+    assert (decided.json()["winner"], decided.json()["decided_by"], decided.json()["phase"]) == (
+        "B",
+        "staff",
+        "decided",
+    )
+    run_in_process()
+    assert CampaignSend.objects.filter(campaign=campaign, variant__label="B").count() == 30
+
+
+def test_the_api_refuses_bad_variants_and_answers_404_without_a_test(api_client):
+    client = api_client(*CRUD)
+    campaign, _ = make_campaign(1)
+    one = client.patch(f"{CAMPAIGNS}{campaign.pk}/", {"ab_test": {"variants": ["only"]}}, format="json")
+    assert one.status_code == 400 and "ab_test" in str(one.json()["errors"])
+    share = client.patch(
+        f"{CAMPAIGNS}{campaign.pk}/", {"ab_test": {"variants": ["a", "b"], "test_percent": 100}}, format="json"
+    )
+    assert share.status_code == 400
+    assert client.get(f"{CAMPAIGNS}{campaign.pk}/variants/").status_code == 404
+    created = client.post(
+        CAMPAIGNS, {"name": "Split", "body": "x", "ab_test": {"variants": ["one", "two", "three"]}}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    assert len(created.json()["ab_test"]["variants"]) == 3
+    removed = client.patch(f"{CAMPAIGNS}{created.json()['id']}/", {"ab_test": None}, format="json")
+    assert removed.status_code == 200 and removed.json()["ab_test"] is None
+    viewer = api_client("campaigns.view_campaign")
+    assert viewer.post(f"{CAMPAIGNS}{campaign.pk}/variants/decide/", {}, format="json").status_code == 403
