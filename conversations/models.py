@@ -73,7 +73,15 @@ class Reply(models.Model):
         STAFF = "staff", "Staff reply"
         AUTO = "auto", "Automatic reply"
 
-    Status = CampaignSend.Status
+    class Status(models.TextChoices):
+        # A send's statuses, in CampaignSend.STATUS_ORDER, less those of campaigns alone (skipped, held).
+        QUEUED = CampaignSend.Status.QUEUED.value, CampaignSend.Status.QUEUED.label
+        SENDING = CampaignSend.Status.SENDING.value, CampaignSend.Status.SENDING.label
+        SENT = CampaignSend.Status.SENT.value, CampaignSend.Status.SENT.label
+        DELIVERED = CampaignSend.Status.DELIVERED.value, CampaignSend.Status.DELIVERED.label
+        UNDELIVERED = CampaignSend.Status.UNDELIVERED.value, CampaignSend.Status.UNDELIVERED.label
+        FAILED = CampaignSend.Status.FAILED.value, CampaignSend.Status.FAILED.label
+        UNKNOWN = CampaignSend.Status.UNKNOWN.value, CampaignSend.Status.UNKNOWN.label
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.STAFF)
     # SET_NULL: erasing a person must not erase the record (and the cost) of what they were sent.
@@ -88,7 +96,7 @@ class Reply(models.Model):
     sender = models.CharField(max_length=32)
     to_number = models.CharField(max_length=32, help_text="E.164")
     body = models.TextField()
-    status = models.CharField(max_length=16, choices=CampaignSend.Status.choices, default=CampaignSend.Status.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_message_uuid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     error_code = models.CharField(max_length=16, blank=True)
     error_message = models.TextField(blank=True)

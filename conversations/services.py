@@ -25,7 +25,7 @@ from sends.webhook_paths import status_callback_url
 from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
-S = CampaignSend.Status
+S = Reply.Status
 
 NOTE_MAX_CHARACTERS = 2000
 
