@@ -95,7 +95,9 @@ class ConversationsApi(ApiView):
     def get(self, request):
         """Conversations with contacts, unread ones first, then the latest; filter by `filter` (unread,
         unanswered, mine, opted_out, done), `campaign` (an id) or `search` (a number or a name)."""
-        return self.paginated_response(conversations_inbox(user=request.user), ConversationSerializer)
+        # A conversation whose contact was erased has no contact id to be reached by: the admin keeps it.
+        queryset = conversations_inbox(user=request.user).filter(contact__isnull=False)
+        return self.paginated_response(queryset, ConversationSerializer)
 
 
 def _contact(pk: int) -> Contact:

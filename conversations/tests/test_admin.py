@@ -104,3 +104,16 @@ def test_assignment_done_and_notes(client, staff_member):
     assert ConversationNote.objects.get().body == "Called them"
     mine = client.get(reverse("admin:conversations_conversation_changelist"), {"show": "mine"}).content.decode()
     assert str(contact.phone_number) in mine
+
+
+def test_a_conversation_outlives_its_erased_contact_without_breaking_a_page(client, staff_member, receive):
+    contact = ContactFactory()
+    receive(contact.phone_number, "please forget me")
+    conversation = Conversation.objects.get(contact=contact)
+    contact.delete()
+    client.force_login(staff_member(EDITOR))
+    listing = client.get(reverse("admin:conversations_conversation_changelist")).content.decode()
+    assert "(erased contact)" in listing
+    page = client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
+    assert page.status_code == 200 and "was erased" in page.content.decode()
+    assert client.get("/api/v1/conversations/").json()["results"] == []
