@@ -3,22 +3,14 @@
 from datetime import UTC, datetime
 
 import pytest
-import time_machine
 
 from sends.services.inbound import inbound_message_receive
+from sends.tests.conftest import daytime  # noqa: F401  the clock at noon in Los Angeles, as the sends tests use it
 from sends.tests.plivo_callbacks import inbound_payload
 
-# Noon in Los Angeles (the factories' +1 415 numbers): inside every quiet-hours window.
-LA_NOON = datetime(2026, 6, 2, 19, 0, tzinfo=UTC)
-# 03:00 in Los Angeles: inside nobody's window.
+# 03:00 in Los Angeles (the factories' +1 415 numbers): inside nobody's quiet-hours window.
 LA_NIGHT = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 OUR_NUMBER = "+14155550100"
-
-
-@pytest.fixture
-def daytime():
-    with time_machine.travel(LA_NOON, tick=True) as traveller:
-        yield traveller
 
 
 @pytest.fixture
