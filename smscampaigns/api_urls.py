@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from conversations import apis as conversations
 from insights import apis as insights
 from sends import apis as sends
 
@@ -36,9 +37,22 @@ v1 = [
     path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
     path("campaigns/<int:pk>/test/", sends.CampaignTestSendApi.as_view(), name="campaign-test"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
+    path("campaigns/<int:pk>/variants/", sends.CampaignVariantsApi.as_view(), name="campaign-variants"),
+    path(
+        "campaigns/<int:pk>/variants/decide/",
+        sends.CampaignVariantsDecideApi.as_view(),
+        name="campaign-variants-decide",
+    ),
     path("campaigns/<int:pk>/export/", insights.CampaignResultsExportApi.as_view(), name="campaign-export"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
+    path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
+    path("conversations/<int:contact_id>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:contact_id>/reply/",
+        conversations.ConversationReplyApi.as_view(),
+        name="conversation-reply",
+    ),
 ]
 
 

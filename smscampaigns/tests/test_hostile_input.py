@@ -34,16 +34,18 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign
+from campaigns.models import ABTest, Campaign, CampaignVariant
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from conversations.models import Conversation, ConversationNote, Reply
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
     ADMIN_URL_ARGUMENTS,
     OBJECT_ID_ARGUMENTS,
+    OBJECT_ID_ROUTE_ARGUMENTS,
     api_operations,
     api_route_model,
 )
@@ -71,11 +73,16 @@ TYPED_FIELDS = {
     "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
+    "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
     # Anybody can text the number: the text, and whatever the provider passes on with it.
     "sends.InboundMessage": ["message_uuid", "from_number", "to_number", "text", "intent", "payload"],
+    # The inbox: the start of the latest text, what staff replied and noted, what Plivo answered about a reply.
+    "conversations.Conversation": ["last_text"],
+    "conversations.Reply": ["body", "provider_message_uuid", "error_code", "error_message"],
+    "conversations.ConversationNote": ["body"],
     "audit.AuditEvent": ["actor_label", "target_repr", "data"],
     "admin.LogEntry": ["object_repr", "change_message"],
     "auth.User": ["first_name", "last_name"],
@@ -106,7 +113,14 @@ WRITTEN_BY_CODE = {
         "sender": "validated: E.164 or an alphanumeric sender id",
         "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
+    "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
+    "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
+    "conversations.Reply": {
+        "sender": "the number the contact texted (E.164 from the webhook) or a campaign's validated sender",
+        "to_number": "the contact's validated E.164 number",
+        "client_token": "an idempotency token, compared with the next request's and never shown",
+    },
     "audit.AuditEvent": {
         "action": "a name the code chooses",
         "target_type": "app_label.model",
@@ -131,6 +145,9 @@ WRITTEN_BY_CODE = {
 SHOWN_WITHOUT_AN_ADMIN = (
     "contacts.ContactImportError",
     "admin.LogEntry",
+    "campaigns.CampaignVariant",
+    "campaigns.ABTest",
+    "conversations.ConversationNote",
     "integrations.WebhookEvent",  # on its deliveries' pages
     "integrations.WebhookAttempt",
 )
@@ -348,6 +365,12 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     for campaign in (draft, sending):
         campaign.lists.add(contact_list)
+        # An A/B test whose variants' texts are as hostile as a body: the A/B page and the campaign page show them.
+        ABTest.objects.create(campaign=campaign, test_percent=50)
+        for variant_label in "AB":
+            CampaignVariant.objects.create(
+                campaign=campaign, label=variant_label, **_typed("campaigns.CampaignVariant")
+            )
     send = CampaignSend.objects.create(
         **_typed("sends.CampaignSend"),
         campaign=sending,
@@ -355,6 +378,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         to_number=str(texted.phone_number),
         status=CampaignSend.Status.FAILED,
     )
+    conversation = Conversation.objects.create(**_typed("conversations.Conversation"), contact=texted, unread_count=1)
     contact_import = ContactImport.objects.create(
         **_typed("contacts.ContactImport"), default_region="US", status=ContactImport.Status.FAILED, created_by=manager
     )
@@ -380,6 +404,18 @@ def hostile_world(django_user_model) -> HostileWorld:
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),
+        conversation,
+        Reply.objects.create(
+            **_typed("conversations.Reply"),
+            contact=texted,
+            author=manager,
+            sender="+14155550100",
+            to_number=str(texted.phone_number),
+            status=Reply.Status.FAILED,
+        ),
+        ConversationNote.objects.create(
+            **_typed("conversations.ConversationNote"), conversation=conversation, author=manager
+        ),
         ConsentEvent.objects.create(
             **_typed("contacts.ConsentEvent"),
             contact=texted,
@@ -559,9 +595,10 @@ class TestHostileInputInTheApi:
         client = APIClient()
         client.force_authenticate(hostile_world.users[role])
         paths = ["/" + route]
-        if "<int:pk>" in route:
+        argument = next((a for a in OBJECT_ID_ROUTE_ARGUMENTS if a in route), None)
+        if argument is not None:
             objects = hostile_world.objects[api_route_model(route)]
-            paths = ["/" + route.replace("<int:pk>", str(obj.pk)) for obj in objects]
+            paths = ["/" + route.replace(argument, str(obj.pk)) for obj in objects]
         for path in paths:
             response = client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.content[:300]!r}"

@@ -27,10 +27,12 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
+from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from conversations.models import Conversation, Reply
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
@@ -85,9 +87,15 @@ API_ALLOWED = {
     ("GET", "api/v1/campaigns/<int:pk>/preview/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/test/"): MANAGERS,  # texts real phones
     ("GET", "api/v1/campaigns/<int:pk>/sends/"): STAFF,
+    ("GET", "api/v1/campaigns/<int:pk>/variants/"): STAFF,
+    ("POST", "api/v1/campaigns/<int:pk>/variants/decide/"): MANAGERS,  # sends the rest of the audience
     ("GET", "api/v1/campaigns/<int:pk>/export/"): STAFF,
     ("GET", "api/v1/inbound/"): STAFF,
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
+    # The inbox: everyone reads it, editors and managers reply.
+    ("GET", "api/v1/conversations/"): STAFF,
+    ("GET", "api/v1/conversations/<int:contact_id>/"): STAFF,
+    ("POST", "api/v1/conversations/<int:contact_id>/reply/"): WRITERS,
 }
 
 # --- The admin: (model label, what) -> roles allowed -------------------------------------------------
@@ -127,6 +135,22 @@ ADMIN_ALLOWED = {
     **_per_model("sends.CampaignSend", _READ_ONLY_RECORD),
     **_per_model("sends.DeliveryReport", _READ_ONLY_RECORD),
     **_per_model("sends.InboundMessage", _READ_ONLY_RECORD),
+    **_per_model("conversations.Reply", _READ_ONLY_RECORD),
+    # The inbox: every role reads conversations; editors and managers reply, assign, close and add notes.
+    **_per_model(
+        "conversations.Conversation",
+        {
+            "changelist": STAFF,
+            "add": NOBODY,  # a conversation begins with a text, never by hand
+            "change": WRITERS,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+            "url:conversations_conversation_unread": STAFF,
+            "url:conversations_conversation_messages": STAFF,
+            "url:conversations_conversation_reply": WRITERS,
+            "url:conversations_conversation_note": WRITERS,
+        },
+    ),
     # Contacts in full for editors and managers.
     **_per_model(
         "contacts.Contact",
@@ -186,6 +210,9 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_preview": STAFF,
             "url:campaigns_campaign_progress": STAFF,
             "url:campaigns_campaign_test_send": MANAGERS,
+            # Everyone sees a draft's A/B test (writers change it there); deciding sends the rest: managers.
+            "url:campaigns_campaign_ab_test": STAFF,
+            "url:campaigns_campaign_ab_decide": MANAGERS,
             "url:campaigns_campaign_export": STAFF,
         },
     ),
@@ -293,7 +320,12 @@ API_ROUTE_MODELS = [
     ("api/v1/suppressions/", "contacts.Suppression"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
+    ("api/v1/conversations/", "contacts.Contact"),  # a contact's conversation, by the contact's id
 ]
+
+
+# How an API route names the id of its object.
+OBJECT_ID_ROUTE_ARGUMENTS = ("<int:pk>", "<int:contact_id>")
 
 
 def api_route_model(route: str) -> str:
@@ -313,6 +345,7 @@ def world(django_user_model) -> World:
     contact_list = ContactListFactory()
     contact = ContactFactory()
     campaign = CampaignFactory()  # a draft: every button and page has something to act on
+    campaign_ab_test_set(campaign=campaign, bodies=["Offer A", "Offer B"], settings=ABSettings(test_percent=50))
     send = CampaignSendFactory(campaign=CampaignFactory(), contact=ContactFactory())
     superuser = django_user_model.objects.create_user("root", is_superuser=True, is_staff=True)
     endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/x", events=["send.delivered"])
@@ -330,6 +363,8 @@ def world(django_user_model) -> World:
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
+        Conversation.objects.create(contact=contact, unread_count=1),
+        Reply.objects.create(contact=contact, sender="+14155550100", to_number=str(contact.phone_number), body="Hi"),
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
         superuser,
@@ -368,8 +403,9 @@ def test_api_operation_is_allowed_to_exactly_its_roles(world, method, route):
     allowed = API_ALLOWED.get((method, route))
     assert allowed is not None, f"No permission expectation for {method} /{route}: add it to API_ALLOWED"
     path = "/" + route
-    if "<int:pk>" in route:
-        path = path.replace("<int:pk>", str(world.object_for_api_route(route).pk))
+    for argument in OBJECT_ID_ROUTE_ARGUMENTS:
+        if argument in route:
+            path = path.replace(argument, str(world.object_for_api_route(route).pk))
     results = {}
     for role, user in world.users.items():
         client = APIClient()
