@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from contacts.models import ContactList, SubscriptionRequest
+from contacts.phones import normalize_phone
 from contacts.services.subscriptions import Evidence, subscription_request_start
 from smscampaigns.client_address import client_address
 from smscampaigns.errors import ApplicationError
@@ -52,6 +53,15 @@ class JoinForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("phone") and cleaned.get("country"):
+            try:
+                normalize_phone(cleaned["phone"], region=cleaned["country"])
+            except ApplicationError as exc:
+                self.add_error("phone", exc.message)
+        return cleaned
 
 
 def _rate_limited(request: HttpRequest) -> bool:

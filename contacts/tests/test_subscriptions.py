@@ -10,13 +10,12 @@ from django.utils import timezone
 from campaigns.models import ExclusionReason
 from campaigns.selectors import campaign_audience_breakdown
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ConsentEvent, Contact, ContactList, ContactListMembership, SubscriptionRequest
+from contacts.models import ConsentEvent, Contact, ContactListMembership, SubscriptionRequest
 from contacts.selectors import contacts_textable
 from contacts.services.consent import person_opt_out_record
 from contacts.services.subscriptions import (
     CONFIRMATION,
     Evidence,
-    ListOptIn,
     contact_list_opt_in_update,
     list_keywords_validate,
     subscription_confirm,
@@ -24,7 +23,7 @@ from contacts.services.subscriptions import (
     subscription_requests_expire,
     subscription_text_claim,
 )
-from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory, list_opt_in
 from smscampaigns.errors import ApplicationError
 
 NUMBER = "+14155550142"
@@ -229,16 +228,7 @@ def test_a_keyword_that_is_a_stop_help_start_or_confirming_word_is_refused(deals
 @pytest.mark.django_db
 def test_keywords_are_one_word_and_belong_to_one_list(deals):
     other = ContactListFactory(name="Other")
-    values = ListOptIn(
-        slug="deals",
-        opt_in_mode=ContactList.OptInMode.DOUBLE,
-        program_name="Acme",
-        message_frequency="",
-        disclosure_text="I agree",
-        welcome_message="",
-        keywords=["join", " Sale "],
-    )
-    contact_list_opt_in_update(contact_list=deals, values=values)
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(keywords=["join", " Sale "]))
     assert sorted(deals.keywords.values_list("keyword", flat=True)) == ["JOIN", "SALE"]
     with pytest.raises(ApplicationError, match="belongs to list 'Deals'"):
         list_keywords_validate(keywords=["JOIN"], contact_list=other)
@@ -248,18 +238,9 @@ def test_keywords_are_one_word_and_belong_to_one_list(deals):
 
 @pytest.mark.django_db
 def test_changing_the_disclosure_raises_its_version(deals):
-    values = ListOptIn(
-        slug="deals",
-        opt_in_mode="double",
-        program_name="",
-        message_frequency="",
-        disclosure_text="v-a",
-        welcome_message="",
-        keywords=[],
-    )
-    contact_list_opt_in_update(contact_list=deals, values=values)
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text="v-a"))
     version = deals.disclosure_version
-    contact_list_opt_in_update(contact_list=deals, values=values)
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text="v-a"))
     assert deals.disclosure_version == version
-    contact_list_opt_in_update(contact_list=deals, values=ListOptIn(**{**values.__dict__, "disclosure_text": "v-b"}))
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text="v-b"))
     assert deals.disclosure_version == version + 1
