@@ -394,7 +394,8 @@ class ContactAdmin(ServiceModelAdmin):
 
 
 class ContactListForm(forms.ModelForm):
-    keywords = forms.CharField(
+    list_keywords = forms.CharField(
+        label="Keywords",
         required=False,
         max_length=500,
         help_text="Words that, texted alone to your number, ask to join this list (e.g. JOIN, SALE); comma-separated",
@@ -415,8 +416,8 @@ class ContactListForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and "keywords" in self.fields:
-            self.fields["keywords"].initial = ", ".join(self.instance.keywords.values_list("keyword", flat=True))
+        if self.instance.pk and "list_keywords" in self.fields:
+            self.fields["list_keywords"].initial = ", ".join(self.instance.keywords.values_list("keyword", flat=True))
 
     def clean(self):
         cleaned = super().clean()
@@ -427,9 +428,12 @@ class ContactListForm(forms.ModelForm):
             except ApplicationError as exc:
                 form_error_from(self, exc)
         try:
-            cleaned["keywords"] = list_keywords_validate(
-                keywords=(cleaned.get("keywords") or "").split(","), contact_list=renamed
+            cleaned["list_keywords"] = list_keywords_validate(
+                keywords=(cleaned.get("list_keywords") or "").split(","), contact_list=renamed
             )
+        except ApplicationError as exc:
+            self.add_error("list_keywords", exc.message)
+        try:
             cleaned["slug"] = slug_validate(slug=cleaned.get("slug"), contact_list=renamed)
         except ApplicationError as exc:
             form_error_from(self, exc)
@@ -444,7 +448,7 @@ class ContactListForm(forms.ModelForm):
             message_frequency=data["message_frequency"],
             disclosure_text=data["disclosure_text"],
             welcome_message=data["welcome_message"],
-            keywords=data["keywords"],
+            keywords=data["list_keywords"],
         )
 
 
@@ -460,7 +464,7 @@ class ContactListAdmin(ServiceModelAdmin):
             "People joining by themselves (keywords, sign-up page, API)",
             {
                 "fields": [
-                    "keywords",
+                    "list_keywords",
                     "opt_in_mode",
                     "program_name",
                     "message_frequency",
@@ -491,6 +495,11 @@ class ContactListAdmin(ServiceModelAdmin):
             obj.refresh_from_db()
         else:
             adopt_saved(obj, contact_list)
+
+    @admin.display(description="keywords")
+    def list_keywords(self, obj: ContactList) -> str:
+        """Shown to staff who may only read the list (editors get the form field of the same name)."""
+        return ", ".join(obj.keywords.values_list("keyword", flat=True)) if obj.pk else ""
 
     @admin.display(description="embed on your site")
     def embed_snippet(self, obj: ContactList) -> str:

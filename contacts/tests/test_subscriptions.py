@@ -244,3 +244,24 @@ def test_changing_the_disclosure_raises_its_version(deals):
     assert deals.disclosure_version == version
     contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text="v-b"))
     assert deals.disclosure_version == version + 1
+
+
+def test_unconfirmed_requests_expire_from_beat(settings):
+    from celery import current_app
+
+    from contacts.tasks import subscription_requests_expire as task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["subscription-requests-expire"]
+    assert entry["task"] == task.name == "contacts.tasks.subscription_requests_expire"
+    assert entry["schedule"] <= 3600
+    assert task.name in current_app.tasks
+
+
+@pytest.mark.django_db
+def test_the_expiry_task_calls_the_service(deals):
+    from contacts.tasks import subscription_requests_expire as task
+
+    start(deals)
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert task.apply().get() == 1
+    assert SubscriptionRequest.objects.get().status == SubscriptionRequest.Status.EXPIRED
