@@ -273,7 +273,7 @@ class ContactAdmin(ServiceModelAdmin):
             (
                 reverse("admin:contacts_subscriptionrequest_change", args=[r.pk]),
                 r.created_at,
-                r.contact_list.name,
+                r.contact_list.name if r.contact_list else "(a deleted list)",
                 r.get_status_display(),
                 r.get_source_display(),
                 r.source_detail,
@@ -416,6 +416,10 @@ class ContactListForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A list needs none of these: it is only a list until staff let people join it by themselves.
+        for name in ("opt_in_mode", "message_frequency"):
+            if name in self.fields:
+                self.fields[name].required = False
         if self.instance.pk and "list_keywords" in self.fields:
             self.fields["list_keywords"].initial = ", ".join(self.instance.keywords.values_list("keyword", flat=True))
 
@@ -443,12 +447,12 @@ class ContactListForm(forms.ModelForm):
         data = self.cleaned_data
         return ListOptIn(
             slug=data["slug"],
-            opt_in_mode=data["opt_in_mode"],
-            program_name=data["program_name"],
-            message_frequency=data["message_frequency"],
-            disclosure_text=data["disclosure_text"],
-            welcome_message=data["welcome_message"],
-            keywords=data["list_keywords"],
+            opt_in_mode=data["opt_in_mode"] or ContactList.OptInMode.DOUBLE,
+            program_name=data["program_name"].strip(),
+            message_frequency=data["message_frequency"].strip() or ContactList.DEFAULT_FREQUENCY,
+            disclosure_text=data["disclosure_text"].strip(),
+            welcome_message=data["welcome_message"].strip(),
+            keywords=sorted(data["list_keywords"]),
         )
 
 
@@ -490,7 +494,9 @@ class ContactListAdmin(ServiceModelAdmin):
             )
         else:
             contact_list = contact_list_create(name=data["name"], description=data["description"], actor=request.user)
-        contact_list_opt_in_update(contact_list=contact_list, values=form.opt_in(), actor=request.user)
+        values = form.opt_in()
+        if values != ListOptIn.of(contact_list):
+            contact_list_opt_in_update(contact_list=contact_list, values=values, actor=request.user)
         if change:
             obj.refresh_from_db()
         else:

@@ -39,9 +39,8 @@ class ContactList(models.Model):
         help_text="For keywords; the sign-up page and the API always ask for a confirming reply",
     )
     program_name = models.CharField(max_length=80, blank=True, help_text="Named in the confirmation text")
-    message_frequency = models.CharField(
-        max_length=80, default="Msg frequency varies", help_text="e.g. Up to 4 msgs/month"
-    )
+    DEFAULT_FREQUENCY = "Msg frequency varies"
+    message_frequency = models.CharField(max_length=80, default=DEFAULT_FREQUENCY, help_text="e.g. Up to 4 msgs/month")
     disclosure_text = models.TextField(blank=True, help_text="What the sign-up page asks the person to agree to")
     disclosure_version = models.PositiveIntegerField(default=1, help_text="Goes up each time the disclosure changes")
     welcome_message = models.TextField(blank=True, help_text="Sent once the person is subscribed; blank for none")
@@ -329,8 +328,11 @@ class SubscriptionRequest(models.Model):
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscription_requests"
     )
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="subscription_requests")
-    phone_number = models.CharField(max_length=32, help_text="E.164; kept when the contact is deleted")
+    # Evidence outlives the list: a deleted list leaves its requests (ended first, if pending) without one.
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscription_requests"
+    )
+    phone_number = models.CharField(max_length=32, help_text="E.164; kept when the contact or list is deleted")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=8, choices=Source.choices)
     double_opt_in = models.BooleanField(default=True)

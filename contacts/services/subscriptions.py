@@ -118,6 +118,19 @@ class ListOptIn:
     welcome_message: str
     keywords: list[str]
 
+    @classmethod
+    def of(cls, contact_list: ContactList) -> "ListOptIn":
+        """The list's settings as they are, to compare with a form's."""
+        return cls(
+            slug=contact_list.slug,
+            opt_in_mode=contact_list.opt_in_mode,
+            program_name=contact_list.program_name,
+            message_frequency=contact_list.message_frequency,
+            disclosure_text=contact_list.disclosure_text,
+            welcome_message=contact_list.welcome_message,
+            keywords=list(contact_list.keywords.order_by("keyword").values_list("keyword", flat=True)),
+        )
+
 
 @transaction.atomic
 def contact_list_opt_in_update(*, contact_list: ContactList, values: ListOptIn, actor=None) -> ContactList:
@@ -133,7 +146,7 @@ def contact_list_opt_in_update(*, contact_list: ContactList, values: ListOptIn, 
     contact_list.slug = slug
     contact_list.opt_in_mode = values.opt_in_mode
     contact_list.program_name = values.program_name.strip()[:80]
-    contact_list.message_frequency = values.message_frequency.strip()[:80] or "Msg frequency varies"
+    contact_list.message_frequency = values.message_frequency.strip()[:80] or ContactList.DEFAULT_FREQUENCY
     contact_list.disclosure_text = disclosure
     contact_list.welcome_message = values.welcome_message.strip()
     contact_list.save()
@@ -158,7 +171,7 @@ def confirmation_text_render(*, contact_list: ContactList) -> str:
     """The confirmation text for a list, with its CTIA disclosures (OPT_IN_CONFIRMATION_TEXT)."""
     return settings.OPT_IN_CONFIRMATION_TEXT.format(
         program=contact_list.program_name or contact_list.name,
-        frequency=contact_list.message_frequency or "Msg frequency varies",
+        frequency=contact_list.message_frequency or ContactList.DEFAULT_FREQUENCY,
         brand=settings.SMS_BRAND_NAME,
         support=settings.SMS_SUPPORT_CONTACT,
     )
@@ -473,6 +486,20 @@ def subscription_requests_expire(*, now: datetime | None = None) -> int:
             )
             ended += 1
     return ended
+
+
+def subscription_requests_end_for_list(*, contact_list: ContactList) -> int:
+    """The list is being deleted: its pending requests end (a later Y confirms nothing); how many."""
+    now = timezone.now()
+    pending = (
+        SubscriptionRequest.objects.select_for_update(of=("self",))
+        .filter(contact_list=contact_list, status=SubscriptionRequest.Status.PENDING)
+        .select_related("contact", "contact_list")
+    )
+    requests = list(pending)
+    for request in requests:
+        _request_end(request=request, status=SubscriptionRequest.Status.CANCELLED, reason="list deleted", now=now)
+    return len(requests)
 
 
 def subscription_requests_cancel(*, e164: str, reason: str) -> int:

@@ -265,3 +265,17 @@ def test_the_expiry_task_calls_the_service(deals):
     with time_machine.travel(timezone.now() + timedelta(days=8)):
         assert task.apply().get() == 1
     assert SubscriptionRequest.objects.get().status == SubscriptionRequest.Status.EXPIRED
+
+
+@pytest.mark.django_db
+def test_deleting_a_list_ends_its_pending_requests_and_keeps_their_evidence(deals):
+    from contacts.services.lists import contact_list_delete
+
+    started = start(deals)
+    contact_list_delete(contact_list=deals)
+    request = SubscriptionRequest.objects.get(pk=started.request.pk)
+    assert request.contact_list is None
+    assert (request.status, request.end_reason) == (SubscriptionRequest.Status.CANCELLED, "list deleted")
+    assert request.ip == "203.0.113.9"
+    assert Contact.objects.get(phone_number=NUMBER).status == Contact.Status.UNSUBSCRIBED
+    assert subscription_confirm(e164=NUMBER, reply_text="Y") == []
