@@ -488,32 +488,27 @@ def subscription_requests_expire(*, now: datetime | None = None) -> int:
     return ended
 
 
-def subscription_requests_end_for_list(*, contact_list: ContactList) -> int:
-    """The list is being deleted: its pending requests end (a later Y confirms nothing); how many."""
+def _pending_requests_end(*, reason: str, **matching) -> int:
+    """End the pending requests matching `matching` (locked), cancelled with `reason`; how many."""
     now = timezone.now()
-    pending = (
+    requests = list(
         SubscriptionRequest.objects.select_for_update(of=("self",))
-        .filter(contact_list=contact_list, status=SubscriptionRequest.Status.PENDING)
+        .filter(status=SubscriptionRequest.Status.PENDING, **matching)
         .select_related("contact", "contact_list")
     )
-    requests = list(pending)
     for request in requests:
-        _request_end(request=request, status=SubscriptionRequest.Status.CANCELLED, reason="list deleted", now=now)
+        _request_end(request=request, status=SubscriptionRequest.Status.CANCELLED, reason=reason, now=now)
     return len(requests)
+
+
+def subscription_requests_end_for_list(*, contact_list: ContactList) -> int:
+    """The list is being deleted: its pending requests end (a later Y confirms nothing); how many."""
+    return _pending_requests_end(contact_list=contact_list, reason="list deleted")
 
 
 def subscription_requests_cancel(*, e164: str, reason: str) -> int:
     """The person opted out while asking to join: their pending requests end (called inside the opt-out)."""
-    now = timezone.now()
-    pending = (
-        SubscriptionRequest.objects.select_for_update(of=("self",))
-        .filter(phone_number=e164, status=SubscriptionRequest.Status.PENDING)
-        .select_related("contact", "contact_list")
-    )
-    requests = list(pending)
-    for request in requests:
-        _request_end(request=request, status=SubscriptionRequest.Status.CANCELLED, reason=reason, now=now)
-    return len(requests)
+    return _pending_requests_end(phone_number=e164, reason=reason)
 
 
 def subscription_text_claim(*, request_id: int, kind: str) -> SubscriptionRequest | None:
