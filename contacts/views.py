@@ -19,27 +19,14 @@ from django.views.decorators.http import require_http_methods
 
 from contacts.models import ContactList, SubscriptionRequest
 from contacts.phones import normalize_phone
-from contacts.services.subscriptions import Evidence, subscription_request_start
+from contacts.services.subscriptions import Evidence, disclosure_for, subscription_request_start
 from smscampaigns.client_address import client_address
 from smscampaigns.errors import ApplicationError
-
-DEFAULT_DISCLOSURE = (
-    "By ticking the box and signing up you agree to receive recurring automated marketing texts from {program} "
-    "at the number given. Consent is not a condition of any purchase. {frequency}. Msg & data rates may apply. "
-    "Reply HELP for help, STOP to cancel."
-)
 
 
 def _regions() -> list[tuple[str, str]]:
     codes = sorted(phonenumbers.SUPPORTED_REGIONS)
     return [(code, f"{code} (+{phonenumbers.country_code_for_region(code)})") for code in codes]
-
-
-def disclosure_for(contact_list: ContactList) -> str:
-    """What the page asks the person to agree to: the list's own wording, else one built from its program."""
-    return contact_list.disclosure_text or DEFAULT_DISCLOSURE.format(
-        program=contact_list.program_name or contact_list.name, frequency=contact_list.message_frequency
-    )
 
 
 class JoinForm(forms.Form):

@@ -134,21 +134,22 @@ class ListOptIn:
 
 @transaction.atomic
 def contact_list_opt_in_update(*, contact_list: ContactList, values: ListOptIn, actor=None) -> ContactList:
-    """Set how people join the list by themselves. The disclosure's version goes up when its text changes,
-    so every sign-up's evidence names the wording the person saw."""
+    """Set how people join the list by themselves. The disclosure's version goes up whenever the wording the
+    sign-up page shows changes (its own text, or the program and frequency the default one names), so every
+    sign-up's evidence names the wording the person saw."""
     if values.opt_in_mode not in ContactList.OptInMode.values:
         raise ApplicationError(f"unknown opt-in mode {values.opt_in_mode!r}", field="opt_in_mode")
     slug = slug_validate(slug=values.slug, contact_list=contact_list)
     keywords = list_keywords_validate(keywords=values.keywords, contact_list=contact_list)
-    disclosure = values.disclosure_text.strip()
-    if contact_list.pk and disclosure != contact_list.disclosure_text:
-        contact_list.disclosure_version += 1
+    shown_before = disclosure_for(contact_list) if contact_list.pk else None
     contact_list.slug = slug
     contact_list.opt_in_mode = values.opt_in_mode
     contact_list.program_name = values.program_name.strip()[:80]
     contact_list.message_frequency = values.message_frequency.strip()[:80] or ContactList.DEFAULT_FREQUENCY
-    contact_list.disclosure_text = disclosure
+    contact_list.disclosure_text = values.disclosure_text.strip()
     contact_list.welcome_message = values.welcome_message.strip()
+    if shown_before is not None and disclosure_for(contact_list) != shown_before:
+        contact_list.disclosure_version += 1
     contact_list.save()
     ListKeyword.objects.filter(contact_list=contact_list).exclude(keyword__in=keywords).delete()
     for keyword in keywords:
@@ -165,6 +166,22 @@ def contact_list_opt_in_update(*, contact_list: ContactList, values: ListOptIn, 
         },
     )
     return contact_list
+
+
+DEFAULT_DISCLOSURE = (
+    "By ticking the box and signing up you agree to receive recurring automated marketing texts from {program} "
+    "at the number given. Consent is not a condition of any purchase. {frequency}. Msg & data rates may apply. "
+    "Reply HELP for help, STOP to cancel."
+)
+
+
+def disclosure_for(contact_list: ContactList) -> str:
+    """What the sign-up page asks the person to agree to: the list's own wording, else one built from its
+    program name and message frequency."""
+    return contact_list.disclosure_text or DEFAULT_DISCLOSURE.format(
+        program=contact_list.program_name or contact_list.name,
+        frequency=contact_list.message_frequency or ContactList.DEFAULT_FREQUENCY,
+    )
 
 
 def confirmation_text_render(*, contact_list: ContactList) -> str:

@@ -279,3 +279,11 @@ def test_deleting_a_list_ends_its_pending_requests_and_keeps_their_evidence(deal
     assert request.ip == "203.0.113.9"
     assert Contact.objects.get(phone_number=NUMBER).status == Contact.Status.UNSUBSCRIBED
     assert subscription_confirm(e164=NUMBER, reply_text="Y") == []
+
+
+@pytest.mark.django_db
+def test_the_default_disclosure_changes_version_with_the_program_it_names(deals):
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text=""))
+    version = deals.disclosure_version
+    contact_list_opt_in_update(contact_list=deals, values=list_opt_in(disclosure_text="", program_name="Acme VIP"))
+    assert deals.disclosure_version == version + 1
