@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Campaign
-from campaigns.services.drafts import campaign_body_check
+from campaigns.services.drafts import campaign_body_check, campaign_sending_rules_check
 from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -134,3 +134,4 @@ def campaign_ready_check(campaign: Campaign) -> None:
     campaign_body_check(campaign.body)
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+    campaign_sending_rules_check(campaign)
