@@ -201,7 +201,11 @@ def _quick_send(
             actor=actor,
             action="campaign.quick_sent",
             target=campaign,
-            data={"consent_source": consent_source, "transactional": transactional, **result.summary},
+            data={
+                "consent_source": consent_source,
+                **({"transactional": True} if transactional else {}),
+                **result.summary,
+            },
         )
         if idempotency_key:
             QuickSendRequest.objects.create(
