@@ -56,6 +56,10 @@ class LocalWave:
     send_at: datetime  # UTC
     count: int
 
+    @property
+    def send_at_utc(self) -> str:
+        return f"{self.send_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
 
 def local_waves(
     *, campaign: Campaign, counts: dict[tuple[str, ...], int], launched_at: datetime

@@ -268,9 +268,9 @@ def _preview_samples(*, campaign: Campaign) -> tuple[PreviewSample, ...]:
 
 
 def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | None = None) -> dict:
-    """What staff approve when they confirm a launch from the preview: the text, the sender, the lists and
-    the audience's size. Compared again at the confirmation, so a draft edited (or an audience grown) after
-    the preview is not launched unseen."""
+    """What staff approve when they confirm a launch from the preview: the text, the sender, the lists, the
+    audience's size and the sending rules (local time, caps). Compared again at the confirmation, so a draft
+    edited (or an audience grown) after the preview is not launched unseen."""
     audience = audience or campaign_audience_breakdown(campaign=campaign)
     return {
         "text": hashlib.sha256(campaign.body.encode()).hexdigest()[:32],
@@ -278,4 +278,11 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "audience": audience.total,
         "eligible": audience.eligible,
+        "rules": [
+            campaign.schedule_mode,
+            campaign.local_send_time.isoformat() if campaign.local_send_time else None,
+            campaign.local_time_passed,
+            campaign.skip_recent_hours,
+            campaign.transactional,
+        ],
     }
