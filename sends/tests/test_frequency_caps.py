@@ -18,6 +18,7 @@ from campaigns.services.quick_send import campaign_quick_send
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactListFactory
 from sends.models import CampaignSend
+from sends.services.staff_test_sends import campaign_test_send
 from sends.tests.engine import run_in_process
 from smscampaigns.errors import ApplicationError
 
@@ -157,3 +158,15 @@ def test_bad_cap_values_are_refused_and_keep_the_cap(staff_user):
         frequency_cap_update(max_messages=3, window_days=0, actor=staff_user)
     assert error.value.field == "window_days"
     assert frequency_cap_in_force() == (3, 7)
+
+
+def test_a_staff_test_send_is_transactional_never_capped_nor_counted(staff_user, sms_outbox, daytime):
+    frequency_cap_update(max_messages=1, window_days=7, actor=staff_user)
+    person = ContactFactory()
+    campaign = campaign_to([person])
+    campaign_test_send(campaign=campaign, numbers=[str(person.phone_number)], actor=staff_user)
+    campaign_test_send(campaign=campaign, numbers=[str(person.phone_number)], actor=staff_user)
+    assert reached(sms_outbox) == [str(person.phone_number)] * 2
+    assert all(e.data["transactional"] for e in AuditEvent.objects.filter(action="campaign.test_sent"))
+    # The tests counted towards nothing: the campaign's one marketing message still goes.
+    assert statuses(send_and_run(campaign, staff_user))[str(person.phone_number)][0] == S.SENT
