@@ -3,8 +3,9 @@
 A campaign held to the global cap and to "skip anyone texted in the last 48 hours" claims its sends wave by
 wave (DISPATCH_WAVE_SIZE recipients, as dispatch does: per-contact advisory locks, then two grouped counts
 over the contacts' sends), beside a transactional campaign to the same people, whose claim skips all of
-that, in the same run, alternated wave by wave. Every contact already has two sent messages (3 and 4 days old) from earlier
-campaigns, and nobody is over the caps, so both claim every send and only the caps' work differs.
+that, in the same run, alternated wave by wave. Every contact already has two sent messages (3 and 4 days
+old) from earlier campaigns, and nobody is over the caps, so both claim every send and only the caps' work
+differs.
 
 Sizes: BENCH_CAPS_CONTACTS (default 20,000), BENCH_CAPS_WAVES (waves timed per side, default 60).
 """
