@@ -16,9 +16,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwrig
 pytestmark = [requires_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_roles")]
 
 
-def test_a_manager_sets_a_local_time_schedule_and_the_preview_shows_the_waves(
-    browser, live_server, django_user_model
-):
+def test_a_manager_sets_a_local_time_schedule_and_the_preview_shows_the_waves(browser, live_server, django_user_model):
     staff(django_user_model, "manager", MANAGER)
     audience = ContactListFactory()
     for phone, zone in [("+33612345678", "Europe/Paris"), ("+33612345679", "Europe/Paris")]:
@@ -45,8 +43,7 @@ def test_a_manager_sets_a_local_time_schedule_and_the_preview_shows_the_waves(
     waves = page.locator("table.campaign-preview-waves tr.wave")
     playwright_api.expect(waves).to_have_count(2)
     by_zone = {
-        waves.nth(i).locator("td").nth(0).inner_text(): waves.nth(i).locator("td").nth(4).inner_text()
-        for i in range(2)
+        waves.nth(i).locator("td").nth(0).inner_text(): waves.nth(i).locator("td").nth(4).inner_text() for i in range(2)
     }
     assert by_zone == {"Europe/Paris": "2", "America/New_York": "1"}
     playwright_api.expect(waves.first.locator("td").nth(3)).to_contain_text("UTC")
