@@ -282,10 +282,10 @@ SEND_STUCK_AFTER_SECONDS = _setting("SEND_STUCK_AFTER_SECONDS", env.float, defau
 # FREQUENCY_CAP_MAX_MESSAGES marketing messages in a rolling FREQUENCY_CAP_WINDOW_DAYS; 0 messages: no cap.
 FREQUENCY_CAP_MAX_MESSAGES = _setting("FREQUENCY_CAP_MAX_MESSAGES", env.int, default=0)
 FREQUENCY_CAP_WINDOW_DAYS = _setting("FREQUENCY_CAP_WINDOW_DAYS", env.int, default=7)
-if FREQUENCY_CAP_MAX_MESSAGES < 0 or not 1 <= FREQUENCY_CAP_WINDOW_DAYS <= 366:
-    raise ImproperlyConfigured(
-        "Setting FREQUENCY_CAP_MAX_MESSAGES / FREQUENCY_CAP_WINDOW_DAYS is malformed: 0 or more messages, 1 to 366 days"
-    )
+if FREQUENCY_CAP_MAX_MESSAGES < 0:
+    raise ImproperlyConfigured("Setting FREQUENCY_CAP_MAX_MESSAGES is malformed: 0 (no cap) or more messages")
+if not 1 <= FREQUENCY_CAP_WINDOW_DAYS <= 366:
+    raise ImproperlyConfigured("Setting FREQUENCY_CAP_WINDOW_DAYS is malformed: 1 to 366 days")
 CELERY_BEAT_SCHEDULE = {
     "campaigns-launch-due": {
         "task": "sends.tasks.campaigns_launch_due",

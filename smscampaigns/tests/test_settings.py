@@ -34,6 +34,9 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("TRUSTED_PROXY_COUNT", "-1"),
         ("CONTACT_IMPORT_MAX_BYTES", "fifty megabytes"),
         ("CONTACT_MAX_ATTRIBUTES", "0"),
+        ("FREQUENCY_CAP_MAX_MESSAGES", "-1"),
+        ("FREQUENCY_CAP_MAX_MESSAGES", "three"),
+        ("FREQUENCY_CAP_WINDOW_DAYS", "0"),
     ],
 )
 def test_malformed_setting_names_itself(name, value):
