@@ -99,6 +99,14 @@ class CampaignMessageSerializer(serializers.Serializer):
     )
 
 
+def transactional_field() -> StrictBooleanField:
+    return StrictBooleanField(
+        required=False,
+        help_text="Not marketing (an order update, a code): bypasses the frequency caps and is not counted in "
+        "them; audited",
+    )
+
+
 class CampaignSendingRulesSerializer(serializers.Serializer):
     """When each recipient's share goes and the frequency caps it is held to."""
 
@@ -123,11 +131,7 @@ class CampaignSendingRulesSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Skip anyone texted in the last this many hours (by any campaign); null: no such rule",
     )
-    transactional = StrictBooleanField(
-        required=False,
-        help_text="Not marketing (an order update, a code): bypasses the frequency caps and is not counted in "
-        "them; audited",
-    )
+    transactional = transactional_field()
 
 
 class CampaignWriteSerializer(CampaignMessageSerializer, CampaignSendingRulesSerializer):
@@ -197,11 +201,7 @@ class CampaignQuickSendSerializer(CampaignMessageSerializer):
         error_messages={"required": SEND_MUST_BE_TRUE},
         help_text="true: launch at once; needs the send permission",
     )
-    transactional = StrictBooleanField(
-        required=False,
-        help_text="Not marketing (an order update, a code): bypasses the frequency caps and is not counted in "
-        "them; audited",
-    )
+    transactional = transactional_field()
 
     def validate(self, data):
         if isinstance(self.initial_data, dict) and "lists" in self.initial_data:

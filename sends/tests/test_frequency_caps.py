@@ -15,8 +15,8 @@ from campaigns.selectors import campaign_preview
 from campaigns.services.caps import frequency_cap_update
 from campaigns.services.lifecycle import campaign_send_now
 from campaigns.services.quick_send import campaign_quick_send
-from campaigns.tests.factories import CampaignFactory
-from contacts.tests.factories import ContactFactory, ContactListFactory
+from campaigns.tests.factories import campaign_to
+from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend
 from sends.services.staff_test_sends import campaign_test_send
 from sends.tests.engine import run_in_process
@@ -25,15 +25,6 @@ from smscampaigns.errors import ApplicationError
 pytestmark = pytest.mark.django_db
 S = CampaignSend.Status
 R = ExclusionReason
-
-
-def campaign_to(contacts, **fields) -> Campaign:
-    audience = ContactListFactory()
-    for contact in contacts:
-        contact.lists.add(audience)
-    campaign = CampaignFactory(body="Sale today. STOP to opt out", **fields)
-    campaign.lists.add(audience)
-    return campaign
 
 
 def send_and_run(campaign: Campaign, actor) -> Campaign:

@@ -12,8 +12,8 @@ from campaigns.models import Campaign
 from campaigns.selectors import campaign_preview
 from campaigns.services.drafts import campaign_update
 from campaigns.services.lifecycle import campaign_send_now
-from campaigns.tests.factories import CampaignFactory
-from contacts.tests.factories import ContactFactory, ContactListFactory
+from campaigns.tests.factories import campaign_to
+from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend
 from sends.tests.engine import run_in_process
 from smscampaigns.errors import ApplicationError
@@ -24,15 +24,6 @@ LOCAL = Campaign.ScheduleMode.LOCAL_TIME
 
 # 06:00 UTC on 2 June 2026: 08:00 in Paris, 02:00 in New York, 16:00 in Sydney, 23:00 (1 June) in Los Angeles.
 LAUNCH = datetime(2026, 6, 2, 6, 0, tzinfo=UTC)
-
-
-def campaign_to(contacts, **fields) -> Campaign:
-    audience = ContactListFactory()
-    for contact in contacts:
-        contact.lists.add(audience)
-    campaign = CampaignFactory(body="Sale today. STOP to opt out", **fields)
-    campaign.lists.add(audience)
-    return campaign
 
 
 def sent_to(outbox) -> set[str]:
