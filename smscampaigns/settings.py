@@ -286,6 +286,8 @@ if FREQUENCY_CAP_MAX_MESSAGES < 0:
     raise ImproperlyConfigured("Setting FREQUENCY_CAP_MAX_MESSAGES is malformed: 0 (no cap) or more messages")
 if not 1 <= FREQUENCY_CAP_WINDOW_DAYS <= 366:
     raise ImproperlyConfigured("Setting FREQUENCY_CAP_WINDOW_DAYS is malformed: 1 to 366 days")
+# An A/B test credits a reply or an opt-out to a variant when it comes within this many hours of the send.
+AB_ATTRIBUTION_HOURS = _setting("AB_ATTRIBUTION_HOURS", env.int, default=72)
 CELERY_BEAT_SCHEDULE = {
     "campaigns-launch-due": {
         "task": "sends.tasks.campaigns_launch_due",

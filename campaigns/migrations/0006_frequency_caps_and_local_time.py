@@ -15,7 +15,7 @@ def roles_refresh(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_campaign_status_without_failed'),
+        ('campaigns', '0005_ab_tests_and_variants'),
         ('smscampaigns', '0001_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
