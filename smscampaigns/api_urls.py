@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from contacts import apis_subscriptions as subscriptions
 from conversations import apis as conversations
 from sends import apis as sends
 
@@ -23,6 +24,7 @@ v1 = [
     path("lists/", contacts.ContactListsApi.as_view(), name="lists"),
     path("lists/<int:pk>/", contacts.ContactListApi.as_view(), name="list"),
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
+    path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),

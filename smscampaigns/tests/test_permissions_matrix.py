@@ -30,7 +30,7 @@ from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.models import FrequencyCap
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ContactImport
+from contacts.models import ContactImport, SubscriptionRequest
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from conversations.models import Conversation, Reply
@@ -73,6 +73,7 @@ API_ALLOWED = {
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
+    ("POST", "api/v1/subscriptions/"): WRITERS,  # adds a contact (pending) and texts them the confirmation
     ("GET", "api/v1/campaigns/"): STAFF,
     ("POST", "api/v1/campaigns/"): WRITERS,
     ("GET", "api/v1/campaigns/<int:pk>/"): STAFF,
@@ -131,6 +132,7 @@ ADMIN_ALLOWED = {
     # Records of what happened: read by every role, written by nobody through the admin.
     **_per_model("audit.AuditEvent", _READ_ONLY_RECORD),
     **_per_model("contacts.ConsentEvent", _READ_ONLY_RECORD),
+    **_per_model("contacts.SubscriptionRequest", _READ_ONLY_RECORD),
     **_per_model("sends.CampaignSend", _READ_ONLY_RECORD),
     **_per_model("sends.DeliveryReport", _READ_ONLY_RECORD),
     **_per_model("sends.InboundMessage", _READ_ONLY_RECORD),
@@ -355,6 +357,9 @@ def world(django_user_model) -> World:
         Reply.objects.create(contact=contact, sender="+14155550100", to_number=str(contact.phone_number), body="Hi"),
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
+        SubscriptionRequest.objects.create(
+            contact_list=contact_list, phone_number="+14155550124", source=SubscriptionRequest.Source.FORM
+        ),
         superuser,
         Group.objects.get(name=VIEWER),
         TokenProxy.objects.get(pk=Token.objects.create(user=superuser).pk),
