@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
+from campaigns.models import FrequencyCap
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport, SubscriptionRequest
@@ -218,6 +219,17 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_export": STAFF,
         },
     ),
+    # The global frequency cap: one row, read by all staff, changed by managers, never added or deleted.
+    **_per_model(
+        "campaigns.FrequencyCap",
+        {
+            "changelist": STAFF,
+            "add": NOBODY,
+            "change": MANAGERS,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+        },
+    ),
     # Event webhooks hold signing secrets and send data out: managers alone.
     **_per_model(
         "integrations.WebhookEndpoint",
@@ -362,6 +374,7 @@ def world(django_user_model) -> World:
         SuppressionFactory(),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
