@@ -43,6 +43,8 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # Benchmarks text the simulator and locmem, over plain http: nobody may be texted.
     os.environ.setdefault("SMS_DELIVERY_REQUIRED", "false")
+    # Pages are rendered without collectstatic (the dashboard benchmark renders the admin).
+    os.environ.setdefault("STATIC_MANIFEST", "false")
     _prepare_database(url)
 
     import django

@@ -36,6 +36,7 @@ from contacts.models import (
 from contacts.phones import normalize_phone
 from contacts.selectors import OptOutSuppression, batched, opt_out_suppressions, person_opt_outs, suppression_reasons
 from contacts.services.consent import initial_consent
+from smscampaigns import domain_events
 from smscampaigns.errors import ApplicationError
 
 BATCH_SIZE = 2000
@@ -519,6 +520,7 @@ def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None
     events = connection.ops.quote_name(ConsentEvent._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     stamp = connection.ops.adapt_datetimefield_value(now)
+    subscribed = 0
     with connection.cursor() as cursor:
         for start in range(0, len(numbers), SQLITE_ROWS_PER_STATEMENT * 10):
             matching, params = sql_in(numbers[start : start + SQLITE_ROWS_PER_STATEMENT * 10])
@@ -539,6 +541,19 @@ def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None
                     stamp,
                 ],
             )
+            subscribed += max(cursor.rowcount, 0)
+    if subscribed:
+        # Counted by the dashboard as subscribers gained; one event per batch, not one per contact.
+        domain_events.events_emit(
+            [
+                domain_events.DomainEvent(
+                    type=domain_events.CONTACTS_SUBSCRIBED_BY_IMPORT,
+                    order_key="import",
+                    data={"count": subscribed},
+                    occurred_at=now,
+                )
+            ]
+        )
 
 
 def _add_to_list(contact_list: ContactList, numbers: list[str], now) -> None:

@@ -9,6 +9,7 @@ from campaigns import apis as campaigns
 from contacts import apis as contacts
 from contacts import apis_subscriptions as subscriptions
 from conversations import apis as conversations
+from insights import apis as insights
 from sends import apis as sends
 
 v1 = [
@@ -44,6 +45,7 @@ v1 = [
         sends.CampaignVariantsDecideApi.as_view(),
         name="campaign-variants-decide",
     ),
+    path("campaigns/<int:pk>/export/", insights.CampaignResultsExportApi.as_view(), name="campaign-export"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
     path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import before_task_publish, setup_logging
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
@@ -40,3 +40,13 @@ def use_the_project_logging(**kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@before_task_publish.connect
+def note_beat_heartbeat(sender=None, **kwargs) -> None:
+    """Beat publishing the heartbeat task is beat's own heartbeat (smscampaigns/heartbeat.py). Only beat
+    publishes it, so a worker's or the web's other tasks never count as beat being alive."""
+    from smscampaigns.heartbeat import HEARTBEAT_TASK, heartbeat_note
+
+    if sender == HEARTBEAT_TASK:
+        heartbeat_note("beat")

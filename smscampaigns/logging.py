@@ -39,10 +39,15 @@ def _secret_values() -> list[str]:
         return []
 
 
+# Event webhook signing secrets (integrations.models.endpoint_secret_generate), wherever they show up.
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9_\-]{8,}")
+
+
 def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
+        value = _WEBHOOK_SECRET.sub(REDACTED, value)
         return _E164.sub(lambda match: match.group(1) + mask_phone(match.group(2)), value)
     if isinstance(value, dict):
         return {k: _scrub_item(str(k), v, secrets) for k, v in value.items()}
@@ -60,6 +65,11 @@ def _scrub_item(key: str, value: Any, secrets: list[str]) -> Any:
     if _PHONE_KEY_NAMES.search(key) and isinstance(value, str):
         return mask_phone(value)
     return _scrub(value, secrets)
+
+
+def scrub(value: Any) -> Any:
+    """`value` (text, or dicts and lists of them) with secrets dropped and phone numbers masked, as in logs."""
+    return _scrub(value, _secret_values())
 
 
 def redact_secrets(logger, method_name, event_dict: dict) -> dict:

@@ -15,6 +15,8 @@ ROLES = (MANAGER, EDITOR, VIEWER)
 
 # The apps whose models staff work with in the admin.
 APPS = ("contacts", "campaigns", "sends", "audit", "conversations")
+# Apps for managers alone: event webhook endpoints hold signing secrets and send data out of the product.
+MANAGER_APPS = ("integrations",)
 
 
 def role_permissions(Permission) -> dict:
@@ -23,7 +25,7 @@ def role_permissions(Permission) -> dict:
     view_only = in_apps.filter(codename__startswith="view_")
     return {
         # Everything, including campaigns.send_campaign (send, schedule, resume).
-        MANAGER: in_apps,
+        MANAGER: in_apps | Permission.objects.filter(content_type__app_label__in=MANAGER_APPS),
         # Contacts in full, campaign drafts (add and change, not delete: a campaign is history once sent),
         # everything else read-only; never send, schedule or resume.
         EDITOR: in_apps.filter(content_type__app_label="contacts")

@@ -5,6 +5,7 @@ file-system Celery broker, a file-based cache. `DATABASE_URL` and `REDIS_URL` sw
 PostgreSQL and Redis.
 """
 
+import ipaddress
 import json
 import re
 from datetime import time, timedelta
@@ -61,7 +62,8 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rs
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the dashboard as its front page.
+    "insights.admin_config.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -80,6 +82,8 @@ INSTALLED_APPS = [
     "campaigns",
     "sends",
     "conversations",
+    "insights",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -301,6 +305,49 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ENGINE_TICK_SECONDS * 5},
     },
 }
+# --- Event webhooks for integrators (integrations/) ----------------------------------------------------
+# Each request waits this long for an answer; a failed delivery is retried after WEBHOOK_RETRY_BASE_SECONDS,
+# doubled after each failure up to WEBHOOK_RETRY_MAX_SECONDS, for WEBHOOK_RETRY_FOR_SECONDS (then given up);
+# an endpoint failing every request for WEBHOOK_DISABLE_AFTER_SECONDS is disabled and the managers e-mailed.
+WEBHOOK_TIMEOUT_SECONDS = _setting("WEBHOOK_TIMEOUT_SECONDS", env.float, default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = _setting("WEBHOOK_RETRY_BASE_SECONDS", env.float, default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = _setting("WEBHOOK_RETRY_MAX_SECONDS", env.float, default=3600.0)
+WEBHOOK_RETRY_FOR_SECONDS = _setting("WEBHOOK_RETRY_FOR_SECONDS", env.float, default=86400.0)
+WEBHOOK_DISABLE_AFTER_SECONDS = _setting("WEBHOOK_DISABLE_AFTER_SECONDS", env.float, default=86400.0)
+# Deliveries read per round, and how long one worker may hold an endpoint (it works half of that at most).
+WEBHOOK_BATCH_SIZE = _setting("WEBHOOK_BATCH_SIZE", env.int, default=100)
+WEBHOOK_LEASE_SECONDS = _setting("WEBHOOK_LEASE_SECONDS", env.float, default=120.0)
+# How often beat hands endpoints with deliveries due (retries, or a kick that was lost) to a worker.
+WEBHOOK_SWEEP_SECONDS = _setting("WEBHOOK_SWEEP_SECONDS", env.float, default=5.0)
+CELERY_BEAT_SCHEDULE["webhook-deliveries-sweep"] = {
+    "task": "integrations.tasks.webhook_deliveries_sweep",
+    "schedule": WEBHOOK_SWEEP_SECONDS,
+    "options": {"expires": WEBHOOK_SWEEP_SECONDS * 5},
+}
+
+# --- Heartbeats of worker and beat, reported by /healthz (smscampaigns/heartbeat.py) ------------------
+HEARTBEAT_SECONDS = _setting("HEARTBEAT_SECONDS", env.float, default=15.0)
+HEARTBEAT_MAX_AGE_SECONDS = _setting("HEARTBEAT_MAX_AGE_SECONDS", env.float, default=60.0)
+CELERY_IMPORTS = ["smscampaigns.heartbeat"]  # the heartbeat task lives beside /healthz, not in an app
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "smscampaigns.heartbeat.heartbeat",
+    "schedule": HEARTBEAT_SECONDS,
+    "options": {"expires": HEARTBEAT_SECONDS * 2},
+}
+
+# --- Prometheus metrics, GET /metrics (insights/metrics.py) ------------------------------------------------
+# Served to `Authorization: Bearer <METRICS_TOKEN>` or to clients in METRICS_ALLOWED_NETWORKS (CIDRs, e.g.
+# 10.0.0.0/8; the client address as smscampaigns/client_address.py finds it); with neither, /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.0.0.0/8"
+        ) from None
+
 # --- Inbound texts and their replies (sends/services/inbound.py) -----------------------------------
 # Keywords count when they are the whole message, give or take case, whitespace, punctuation, accents, invisible
 # characters and Cyrillic or Greek lookalike letters (sends/services/inbound.py text_normalize).
@@ -686,3 +733,14 @@ def _delivery_problem() -> str:
 
 if SMS_DELIVERY_REQUIRED and (_problem := _delivery_problem()):
     raise ImproperlyConfigured(_problem)
+
+# --- Error tracking (smscampaigns/sentry.py) --------------------------------------------------------------
+# Sentry with its Django and Celery integrations when SENTRY_DSN is set; phone numbers and secrets are scrubbed
+# from every event before it is sent. Unset: nothing is initialised and nothing is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = _setting("SENTRY_TRACES_SAMPLE_RATE", env.float, default=0.0)
+if SENTRY_DSN:
+    from smscampaigns.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)

@@ -16,7 +16,15 @@ from contacts.models import (
 )
 from contacts.selectors import suppression_reasons_blocking_opt_in, utc_minute
 from contacts.services.suppressions import staff_opt_outs_lock, suppression_add
+from smscampaigns import domain_events
 from smscampaigns.errors import ApplicationError
+
+# The consent events integrators and the dashboard hear about, by the domain event they become.
+CONSENT_DOMAIN_EVENTS = {
+    ConsentEvent.Kind.OPTED_OUT: domain_events.CONTACT_OPTED_OUT,
+    ConsentEvent.Kind.OPTED_IN: domain_events.CONTACT_OPTED_IN,
+    ConsentEvent.Kind.CONSENT_GIVEN: domain_events.CONTACT_OPTED_IN,
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ def consent_event_record(
     user_agent: str = "",
 ) -> ConsentEvent:
     """Append one event to the consent history; called in the transaction of the change it records."""
-    return ConsentEvent.objects.create(
+    event = ConsentEvent.objects.create(
         contact=contact,
         phone_number=str(phone_number),
         kind=kind,
@@ -57,6 +65,30 @@ def consent_event_record(
         actor=user_or_none(actor),
         ip=ip or None,
         user_agent=(user_agent or "")[:512],
+    )
+    _consent_domain_event_emit(event)
+    return event
+
+
+def _consent_domain_event_emit(event: ConsentEvent) -> None:
+    """Tell the apps above (event webhooks, the dashboard) that a number opted in or out; ordered per number."""
+    event_type = CONSENT_DOMAIN_EVENTS.get(event.kind)
+    if event_type is None or not domain_events.events_wanted(event_type):
+        return
+    data = {
+        "contact_id": event.contact_id,
+        "phone_number": event.phone_number,
+        "kind": event.kind,
+        "method": event.method,
+        "source": event.source,
+        "occurred_at": event.created_at.isoformat(),
+    }
+    domain_events.events_emit(
+        [
+            domain_events.DomainEvent(
+                type=event_type, order_key=f"number:{event.phone_number}", data=data, occurred_at=event.created_at
+            )
+        ]
     )
 
 

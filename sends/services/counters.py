@@ -3,7 +3,7 @@ page ever counts a million CampaignSend rows. Each counter holds the number of s
 status; a send in flight ("sending") still counts as queued. Two JSON counters break statuses down:
 skipped sends by reason, and failed or undelivered sends by error code."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import structlog
@@ -28,6 +28,18 @@ COUNTER_FIELD: dict[str, str] = {
     S.SKIPPED: "skipped_count",
     S.UNKNOWN: "unknown_count",
 }
+
+
+# Called with every change campaign_counters_add applies, in its transaction: the dashboard's daily rollups
+# (filled by an app above sends in its AppConfig.ready), so that no page ever counts the sends by day either.
+CounterListener = Callable[..., None]
+_counter_listeners: list[CounterListener] = []
+
+
+def counters_listener_register(listener: CounterListener) -> None:
+    """Register `listener(campaign_id=, deltas=, segments=, cost=, opt_outs=, failed_by_error_code=)`."""
+    if listener not in _counter_listeners:
+        _counter_listeners.append(listener)
 
 
 def transition_deltas(*, from_status: str | None, to_status: str, count: int = 1) -> dict[str, int]:
@@ -70,6 +82,17 @@ def campaign_counters_add(
             json_counts[name] = nonzero
     if not updates and not json_counts:
         return
+    # Before the savepoint below: when the counters drifted and are recounted instead, what happened today
+    # still happened.
+    for listener in _counter_listeners:
+        listener(
+            campaign_id=campaign_id,
+            deltas=deltas or {},
+            segments=segments,
+            cost=cost or Decimal("0"),
+            opt_outs=opt_outs,
+            failed_by_error_code=failed_by_error_code or {},
+        )
     with transaction.atomic():
         if updates:
             Campaign.objects.filter(pk=campaign_id).update(**updates)

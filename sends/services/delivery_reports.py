@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import ConsentEvent
+from sends.domain_events import send_events_emit
 from sends.listeners import message_listeners
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
@@ -170,6 +171,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
         cost=(send.cost or Decimal("0")) - old_cost,
         failed_by_error_code={send.error_code: 1} if new_status in FAILURE_STATUSES else None,
     )
+    send_events_emit([send])
     return ReportOutcome.APPLIED
 
 

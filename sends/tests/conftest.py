@@ -41,6 +41,17 @@ def clean_engine_state():
 
 
 @pytest.fixture
+def scripted(settings):
+    """The provider plays failures on cue (sends/tests/scripted_backend.py)."""
+    from sends.tests import scripted_backend
+
+    settings.SMS_BACKEND = "sends.tests.scripted_backend.SmsBackend"
+    scripted_backend.reset()
+    yield scripted_backend.script
+    scripted_backend.reset()
+
+
+@pytest.fixture
 def run_engine():
     """Run the engine in this process the way a worker and beat would (Celery eager)."""
     from sends.tests.engine import run_in_process

@@ -27,21 +27,12 @@ from sends.services import dispatch, fanout
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.dispatch import chunks, recording
 from sends.services.dispatch.recipients import Recipient, Request
-from sends.tests import scripted_backend
 from sends.tests.engine import eager_celery, run_in_process
 from sends.tests.scripted_backend import CREDIT, PERMANENT, TRANSIENT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 S = CampaignSend.Status
 # Noon in Los Angeles (the factories' timezone): inside quiet hours' allowed window.
-
-
-@pytest.fixture
-def scripted(settings):
-    settings.SMS_BACKEND = "sends.tests.scripted_backend.SmsBackend"
-    scripted_backend.reset()
-    yield scripted_backend.script
-    scripted_backend.reset()
 
 
 def make_campaign(n: int, *, body: str = "Hi {{ first_name }}, sale today. STOP to opt out", **contact_kwargs):

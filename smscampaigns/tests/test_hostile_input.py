@@ -39,6 +39,7 @@ from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, SubscriptionRequest
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from conversations.models import Conversation, ConversationNote, Reply
+from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
@@ -114,6 +115,10 @@ TYPED_FIELDS = {
     "axes.AccessAttempt": ["username", "user_agent", "http_accept", "path_info", "get_data", "post_data"],
     "axes.AccessLog": ["username", "user_agent", "http_accept", "path_info"],
     "axes.AccessFailureLog": ["username", "user_agent", "http_accept", "path_info"],
+    # Staff type an endpoint; the integrator's server answers whatever it likes; events carry what people typed.
+    "integrations.WebhookEndpoint": ["url", "description", "secret", "disabled_reason"],
+    "integrations.WebhookEvent": ["payload"],
+    "integrations.WebhookAttempt": ["error", "response_excerpt"],
 }
 
 WRITTEN_BY_CODE = {
@@ -160,6 +165,9 @@ WRITTEN_BY_CODE = {
     "axes.AccessAttempt": {"ip_address": "an address"},
     "axes.AccessLog": {"ip_address": "an address", "session_hash": "a hash"},
     "axes.AccessFailureLog": {"ip_address": "an address"},
+    "integrations.WebhookEndpoint": {"events": "event type names, checked against smscampaigns.domain_events"},
+    "integrations.WebhookEvent": {"order_key": "an object's kind and its id or E.164 number"},
+    "integrations.WebhookDelivery": {"order_key": "copied from its event"},
 }
 
 # Models whose text the admin shows although they have no admin of their own.
@@ -169,6 +177,8 @@ SHOWN_WITHOUT_AN_ADMIN = (
     "campaigns.CampaignVariant",
     "campaigns.ABTest",
     "conversations.ConversationNote",
+    "integrations.WebhookEvent",  # on its deliveries' pages
+    "integrations.WebhookAttempt",
 )
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
@@ -403,7 +413,16 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     ContactImportError.objects.create(**_typed("contacts.ContactImportError"), contact_import=contact_import, line=2)
 
+    endpoint = WebhookEndpoint.objects.create(**_typed("integrations.WebhookEndpoint"), events=["send.delivered"])
+    event = WebhookEvent.objects.create(
+        **_typed("integrations.WebhookEvent"), type="send.delivered", order_key="send:1", occurred_at=timezone.now()
+    )
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key)
+    WebhookAttempt.objects.create(**_typed("integrations.WebhookAttempt"), delivery=delivery, response_status=500)
+
     objects = [
+        endpoint,
+        delivery,
         texted,
         opted_out,
         contact_list,
@@ -621,7 +640,10 @@ class TestHostileInputInTheApi:
             response = client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.content[:300]!r}"
             assert_harmless(response, f"GET {path} as {role}")
-            if path.startswith("/api/v1/"):
+            if path.startswith("/api/v1/") and response.streaming:
+                # A results export: CSV (read by assert_harmless above), never served as a page.
+                assert response["Content-Type"].startswith("text/csv")
+            elif path.startswith("/api/v1/"):
                 assert response["Content-Type"] == "application/json"
                 # Plain text, not HTML: an integration gets back exactly what was stored.
                 assert "&lt;" not in response.content.decode() and "&#x27;" not in response.content.decode()

@@ -34,6 +34,7 @@ from contacts.models import ContactImport, SubscriptionRequest
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from conversations.models import Conversation, Reply
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
@@ -90,6 +91,7 @@ API_ALLOWED = {
     ("GET", "api/v1/campaigns/<int:pk>/sends/"): STAFF,
     ("GET", "api/v1/campaigns/<int:pk>/variants/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/variants/decide/"): MANAGERS,  # sends the rest of the audience
+    ("GET", "api/v1/campaigns/<int:pk>/export/"): STAFF,
     ("GET", "api/v1/inbound/"): STAFF,
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
     # The inbox: everyone reads it, editors and managers reply.
@@ -214,6 +216,7 @@ ADMIN_ALLOWED = {
             # Everyone sees a draft's A/B test (writers change it there); deciding sends the rest: managers.
             "url:campaigns_campaign_ab_test": STAFF,
             "url:campaigns_campaign_ab_decide": MANAGERS,
+            "url:campaigns_campaign_export": STAFF,
         },
     ),
     # The global frequency cap: one row, read by all staff, changed by managers, never added or deleted.
@@ -226,6 +229,22 @@ ADMIN_ALLOWED = {
             "delete": NOBODY,
             "action:delete_selected": NOBODY,
         },
+    ),
+    # Event webhooks hold signing secrets and send data out: managers alone.
+    **_per_model(
+        "integrations.WebhookEndpoint",
+        {
+            "changelist": MANAGERS,
+            "add": MANAGERS,
+            "change": MANAGERS,
+            "delete": MANAGERS,
+            "action:delete_selected": MANAGERS,
+            "action:enable_again": MANAGERS,
+        },
+    ),
+    **_per_model(
+        "integrations.WebhookDelivery",
+        {**_READ_ONLY_RECORD, "changelist": MANAGERS, "action:replay": MANAGERS},
     ),
 }
 
@@ -343,7 +362,13 @@ def world(django_user_model) -> World:
     campaign_ab_test_set(campaign=campaign, bodies=["Offer A", "Offer B"], settings=ABSettings(test_percent=50))
     send = CampaignSendFactory(campaign=CampaignFactory(), contact=ContactFactory())
     superuser = django_user_model.objects.create_user("root", is_superuser=True, is_staff=True)
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/x", events=["send.delivered"])
+    event = WebhookEvent.objects.create(
+        type="send.delivered", order_key=f"send:{send.pk}", payload={"id": send.pk}, occurred_at=send.queued_at
+    )
     objects = [
+        endpoint,
+        WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key),
         contact,
         contact_list,
         SuppressionFactory(),
@@ -406,7 +431,8 @@ def test_api_operation_is_allowed_to_exactly_its_roles(world, method, route):
             client.force_authenticate(user)
         with rolled_back():  # what one role did (a delete, a send) is not what the next one finds
             response = client.generic(method, path, data="{}", content_type="application/json")
-        results[role] = (_api_outcome(response.status_code), f"{response.status_code} {response.content[:200]!r}")
+        content = b"(streamed)" if response.streaming else response.content[:200]  # a CSV export streams
+        results[role] = (_api_outcome(response.status_code), f"{response.status_code} {content!r}")
     wrong = _refusals(results, allowed, refused_as={True: "401", False: "403"})
     assert not wrong, f"{method} {path}:\n" + "\n".join(wrong)
 

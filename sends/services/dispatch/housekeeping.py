@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, ExclusionReason
 from campaigns.services.lifecycle import campaign_complete
+from sends.domain_events import campaign_completed_emit
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends
 from sends.services.ab_tests import ab_tick
@@ -23,7 +24,9 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
     if campaign is None or campaign_has_unfinished_sends(campaign_id=campaign_id):
         return False
     try:
-        campaign_complete(campaign=campaign)  # conditional on `sending`: exactly one caller wins
+        with transaction.atomic():
+            campaign_complete(campaign=campaign)  # conditional on `sending`: exactly one caller wins
+            campaign_completed_emit(campaign_id=campaign_id)
     except ApplicationError:
         return False
     window_forget(campaign_id)

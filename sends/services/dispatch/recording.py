@@ -17,6 +17,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from sends.backends.base import ErrorClass, SendError, SendResult
+from sends.domain_events import sends_failed_emit
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_add, transition_deltas
 from sends.services.delivery_reports import delivery_reports_attach_many
@@ -192,6 +193,7 @@ def _record_failed(groups: dict[tuple, list[int]], *, now: datetime) -> CounterC
             status=S.FAILED, error_code=code[:16], error_message=message, status_updated_at=now
         )
         changes += CounterChanges.moved(S.FAILED, n, error_code=code[:16])
+        sends_failed_emit(send_ids)
     return changes
 
 
