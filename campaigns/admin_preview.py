@@ -30,7 +30,12 @@ EXCLUSION_LABELS = [
     (ExclusionReason.NO_CONSENT, "No consent"),
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
 ]
-_FACT_LABELS = {"text": "the message text", "sender": "the sender", "lists": "the audience lists"}
+_FACT_LABELS = {
+    "text": "the message text",
+    "sender": "the sender",
+    "lists": "the audience lists",
+    "segments": "the audience segments or exclusions",
+}
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,23 @@ class ConsentEvent(models.Model):
     @property
     def by_person(self) -> bool:
         return self.method in self.PERSON_METHODS
+
+
+class Segment(models.Model):
+    """A saved rule set over contacts (contacts.segment_rules): who matches is decided in the database each
+    time it is asked (a count, a preview, a campaign going out), never stored."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(default=dict, help_text="Groups of conditions; see contacts.segment_rules")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
