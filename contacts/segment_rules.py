@@ -165,12 +165,17 @@ class SegmentCondition:
 
     def clean(self, condition: dict) -> dict:
         """The condition with its value checked (RuleProblem naming the key at fault)."""
+        return self.clean_operator_and_value(condition, operators=self.operators, choices=self.choices)
+
+    def clean_operator_and_value(self, condition: dict, *, operators: dict[str, str], choices: list) -> dict:
+        """{"field", "operator", "value"} of `condition`, its operator one of `operators` and its value of the
+        operator's kind (and among `choices`, when there are some)."""
         operator = condition.get("operator")
-        if operator not in self.operators:
-            raise RuleProblem(f"must be one of {', '.join(self.operators)} for {self.field}", key="operator")
-        value = VALUE_KINDS[self.operators[operator]](condition.get("value"))
-        if self.choices and value is not None:
-            allowed = {choice for choice, _ in self.choices}
+        if operator not in operators:
+            raise RuleProblem(f"must be one of {', '.join(operators)} for {self.field}", key="operator")
+        value = VALUE_KINDS[operators[operator]](condition.get("value"))
+        if choices and isinstance(value, list):
+            allowed = {choice for choice, _ in choices}
             wrong = [item for item in value if item not in allowed]
             if wrong:
                 raise RuleProblem(f"{str(wrong[0])[:40]!r} is not one of {', '.join(sorted(allowed))}")

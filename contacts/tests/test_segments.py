@@ -1,13 +1,14 @@
 """Segments: each condition and operator of contacts' own, AND/OR, the strict validation of the rules and its
 messages, and the audience of included and excluded lists and segments. Against the real database."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from contacts.models import Contact
+from contacts.models import Contact, ContactFieldValue, ContactTag, CustomField, Tag
 from contacts.selectors import contacts_in_audience, segment_contacts, segment_count
 from contacts.services.lists import contact_list_add_contacts
 from contacts.services.segments import segment_create, segment_delete, segment_update
@@ -207,3 +208,100 @@ def test_an_audience_is_lists_and_segments_minus_excluded_ones_each_person_once(
     assert audience(list_ids=[vip.pk], excluded_segments=[us]) == ids(people, "bob")
     assert audience(segments=[gb, us], excluded_segments=[gb], excluded_list_ids=[blocked.pk]) == ids(people, "ann")
     assert audience(excluded_segments=[us]) == set()
+
+
+# --- Tags and custom fields ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def typed(people):
+    """Tags and one custom field of each type, with values for Ann and Bob (Cyril has none)."""
+    vip, walk_in = Tag.objects.create(name="vip"), Tag.objects.create(name="walk-in")
+    ContactTag.objects.create(contact=people["ann"], tag=vip)
+    ContactTag.objects.create(contact=people["ann"], tag=walk_in)
+    ContactTag.objects.create(contact=people["bob"], tag=walk_in)
+    fields = {
+        "city": CustomField.objects.create(key="city", label="City", type=CustomField.Type.TEXT),
+        "score": CustomField.objects.create(key="score", label="Score", type=CustomField.Type.NUMBER),
+        "birthday": CustomField.objects.create(key="birthday", label="Birthday", type=CustomField.Type.DATE),
+        "member": CustomField.objects.create(key="member", label="Member", type=CustomField.Type.YES_NO),
+        "plan": CustomField.objects.create(
+            key="plan", label="Plan", type=CustomField.Type.CHOICE, choices=["free", "pro", "team"]
+        ),
+    }
+    values = {
+        "ann": {"city": "Paris", "score": Decimal("12.5"), "birthday": date(1990, 5, 1), "member": True, "plan": "pro"},
+        "bob": {"city": "Parma", "score": Decimal("20"), "birthday": date(1985, 1, 2), "member": False, "plan": "free"},
+    }
+    columns = {"city": "value_text", "score": "value_number", "birthday": "value_date", "member": "value_bool"}
+    for name, by_key in values.items():
+        for key, value in by_key.items():
+            ContactFieldValue.objects.create(
+                contact=people[name], field=fields[key], **{columns.get(key, "value_text"): value}
+            )
+    return {"vip": vip, "walk_in": walk_in}
+
+
+def test_tag_conditions_any_all_none(people, typed):
+    vip, walk_in = typed["vip"].pk, typed["walk_in"].pk
+    assert matched(rules([("tags", "has_any", [vip, walk_in])])) == ids(people, "ann", "bob")
+    assert matched(rules([("tags", "has_all", [vip, walk_in])])) == ids(people, "ann")
+    assert matched(rules([("tags", "has_none", [vip])])) == ids(people, "bob", "cy")
+
+
+@pytest.mark.parametrize(
+    ("key", "operator", "value", "expected"),
+    [
+        ("city", "equals", "paris", {"ann"}),
+        ("city", "not_equals", "Paris", {"bob", "cy"}),  # no value is "not Paris" too
+        ("city", "contains", "AR", {"ann", "bob"}),
+        ("city", "not_contains", "ma", {"ann", "cy"}),
+        ("city", "starts_with", "parm", {"bob"}),
+        ("city", "is_empty", None, {"cy"}),
+        ("city", "is_not_empty", None, {"ann", "bob"}),
+        ("score", "equals", 12.5, {"ann"}),
+        ("score", "not_equals", 20, {"ann", "cy"}),
+        ("score", "greater_than", 12.5, {"bob"}),
+        ("score", "less_than", 20, {"ann"}),
+        ("score", "between", {"min": 10, "max": 20}, {"ann", "bob"}),
+        ("score", "between", {"min": 13}, {"bob"}),
+        ("score", "between", {"max": 12.5}, {"ann"}),
+        ("birthday", "on", "1990-05-01", {"ann"}),
+        ("birthday", "before", "1990-05-01", {"bob"}),
+        ("birthday", "after", "1985-01-02", {"ann"}),
+        ("birthday", "between", {"from": "1985-01-02", "to": "1990-05-01"}, {"ann", "bob"}),
+        ("birthday", "is_empty", None, {"cy"}),
+        ("member", "is", True, {"ann"}),
+        ("member", "is", False, {"bob"}),
+        ("member", "is_not_empty", None, {"ann", "bob"}),
+        ("plan", "in", ["pro", "team"], {"ann"}),
+        ("plan", "not_in", ["pro"], {"bob", "cy"}),
+    ],
+)
+def test_each_custom_field_operator_matches_exactly_its_contacts(people, typed, key, operator, value, expected):
+    condition = condition_dict("custom_field", operator, value, key=key)
+    assert matched({"groups": [{"conditions": [condition]}]}) == ids(people, *expected)
+
+
+@pytest.mark.parametrize(
+    ("condition", "where"),
+    [
+        (condition_dict("custom_field", "equals", "x", key="shoe"), "field `key`: no custom field with key 'shoe'"),
+        (condition_dict("custom_field", "contains", "1", key="score"), "field `operator`: must be one of equals"),
+        (condition_dict("custom_field", "between", {"min": "a"}, key="score"), "field `value`: must be a number"),
+        (condition_dict("custom_field", "between", {"min": 5, "max": 1}, key="score"), "'min' must not be after"),
+        (condition_dict("custom_field", "is", "yes", key="member"), "field `value`: must be true or false"),
+        (condition_dict("custom_field", "in", ["gold"], key="plan"), "'gold' is not one of free, pro, team"),
+        (condition_dict("custom_field", "before", "May 1", key="birthday"), "is not a date as YYYY-MM-DD"),
+        (condition_dict("tags", "has_any", [424242]), "field `value`: no tag with id 424242"),
+        (condition_dict("tags", "has_any", []), "must be a non-empty list of ids"),
+    ],
+)
+def test_invalid_tag_and_custom_field_conditions_say_where(typed, condition, where):
+    with pytest.raises(ApplicationError) as refused:
+        segment_create(
+            name="Bad", rules={"groups": [{"conditions": [condition_dict("country", "in", ["US"]), condition]}]}
+        )
+    assert any(
+        problem.startswith("group 1, condition 2") and where in problem for problem in refused.value.errors["rules"]
+    ), refused.value.errors

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('smscampaigns', '0001_roles'),
-        ('contacts', '0004_contact_timezone_is_only_a_given_zone'),
+        ('contacts', '0005_custom_fields_tags_import_mapping'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
