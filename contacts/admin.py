@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
+from contacts import admin_segments  # noqa: F401  (registers the segments admin, kept in its own module)
 from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, ContactListMembership, Suppression

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from contacts import apis_segments as segments
 from sends import apis as sends
 
 v1 = [
@@ -24,6 +25,9 @@ v1 = [
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
+    path("segments/", segments.SegmentsApi.as_view(), name="segments"),
+    path("segments/<int:pk>/", segments.SegmentApi.as_view(), name="segment"),
+    path("segments/<int:pk>/count/", segments.SegmentCountApi.as_view(), name="segment-count"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),
     path("campaigns/<int:pk>/", campaigns.CampaignApi.as_view(), name="campaign"),
     path("campaigns/<int:pk>/send/", campaigns.CampaignSendApi.as_view(), name="campaign-send"),

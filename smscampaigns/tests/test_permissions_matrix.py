@@ -30,7 +30,7 @@ from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
-from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from sends.models import DeliveryReport, InboundMessage
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
@@ -70,6 +70,12 @@ API_ALLOWED = {
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/segments/"): STAFF,
+    ("POST", "api/v1/segments/"): WRITERS,
+    ("GET", "api/v1/segments/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/segments/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/segments/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/segments/<int:pk>/count/"): STAFF,
     ("GET", "api/v1/campaigns/"): STAFF,
     ("POST", "api/v1/campaigns/"): WRITERS,
     ("GET", "api/v1/campaigns/<int:pk>/"): STAFF,
@@ -147,6 +153,18 @@ ADMIN_ALLOWED = {
     **_per_model(
         "contacts.Suppression",
         {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
+    ),
+    # Segments are contacts' rules: written by editors and managers; every role reads and counts them.
+    **_per_model(
+        "contacts.Segment",
+        {
+            "changelist": STAFF,
+            "add": WRITERS,
+            "change": WRITERS,
+            "delete": WRITERS,
+            "action:delete_selected": WRITERS,
+            "url:contacts_segment_count": STAFF,
+        },
     ),
     **_per_model(
         "contacts.ContactImport",
@@ -272,6 +290,7 @@ API_ROUTE_MODELS = [
     ("api/v1/contacts/", "contacts.Contact"),
     ("api/v1/lists/", "contacts.ContactList"),
     ("api/v1/suppressions/", "contacts.Suppression"),
+    ("api/v1/segments/", "contacts.Segment"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
 ]
@@ -299,6 +318,7 @@ def world(django_user_model) -> World:
     objects = [
         contact,
         contact_list,
+        SegmentFactory(),
         SuppressionFactory(),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
