@@ -18,7 +18,9 @@ from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.models import Campaign
 from campaigns.segments import segment_info
 from campaigns.services.drafts import (
+    AUDIENCE_PARTS,
     OPT_OUT_FOOTER,
+    campaign_audience_check,
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
@@ -120,7 +122,22 @@ class ScheduleForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "sender", "lists", "body", "max_per_second"]
+        fields = [
+            "name",
+            "sender",
+            "lists",
+            "segments",
+            "excluded_lists",
+            "excluded_segments",
+            "body",
+            "max_per_second",
+        ]
+        help_texts = {
+            "lists": "Everyone on any of these lists",
+            "segments": "And everyone matching any of these segments when the campaign goes",
+            "excluded_lists": "Minus everyone on any of these lists",
+            "excluded_segments": "Minus everyone matching any of these segments when the campaign goes",
+        }
         widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
 
     def __init__(self, *args, **kwargs):
@@ -142,6 +159,16 @@ class CampaignForm(forms.ModelForm):
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
         return body
+
+    def clean(self):
+        cleaned = super().clean()
+        parts = ("lists", *AUDIENCE_PARTS)
+        if all(part in cleaned for part in parts):
+            try:
+                campaign_audience_check(**{part: list(cleaned[part]) for part in parts})
+            except ApplicationError as exc:
+                self.add_error(exc.field, exc.message)
+        return cleaned
 
     def clean_sender(self):
         try:
@@ -199,7 +226,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
     list_filter = ["status", "created_at"]
     search_fields = ["name", "body"]
     list_select_related = ["created_by"]
-    filter_horizontal = ["lists"]
+    filter_horizontal = ["lists", "segments", "excluded_lists", "excluded_segments"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_now_selected", "pause_selected", "resume_selected", "cancel_selected"]
@@ -228,11 +255,12 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
-        draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
+        audience = ("Audience", {"fields": ["lists", "segments", "excluded_lists", "excluded_segments"]})
+        draft = [(None, {"fields": ["name", "sender", "body", "placeholders", "max_per_second"]}), audience]
         if obj is None:
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
-            draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
+            draft = [(None, {"fields": ["name", "sender", "body", "body_segments", "max_per_second"]}), audience]
         return [
             *draft,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
@@ -281,6 +309,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
                 changed_fields=form.changed_data,
                 created=not change,
                 lists=list(form.cleaned_data["lists"]) if "lists" in form.cleaned_data else None,
+                audience={part: list(form.cleaned_data[part]) for part in AUDIENCE_PARTS if part in form.cleaned_data},
             )
         except ApplicationError as exc:
             # The engine claimed it between the page load and the save: say so rather than a server error.
@@ -295,7 +324,8 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
         campaign_delete(campaign=obj, actor=request.user)
 
     def save_related(self, request, form, formsets, change):
-        # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.
+        # The lists and the rest of the audience were saved with the draft, by campaign_draft_save; only
+        # inlines (none today) are left.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
