@@ -276,6 +276,7 @@
     body.append("rules", this.field.value);
     body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
     this.countNode.textContent = "Counting…";
+    this.countNode.removeAttribute("data-count");
     fetch(this.countUrl, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (answer) {
