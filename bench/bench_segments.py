@@ -62,9 +62,16 @@ def _prepare_tags_and_scores(list_id: int) -> tuple[int, int]:
             {"tag": tag.pk, "list": list_id},
         )
     assert ContactTag.objects.filter(tag=tag).exists()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE contacts_contactfieldvalue; ANALYZE contacts_contacttag; ANALYZE contacts_contact")
     return tag.pk, field.pk
+
+
+def _vacuum() -> None:
+    """The tables as autovacuum keeps them in production: statistics current and the visibility map set, so
+    that the (field, value, contact) and (tag, contact) indexes answer by index-only scans. Both sides of the
+    comparison run on the same tables."""
+    with connection.cursor() as cursor:
+        for table in ("contacts_contactfieldvalue", "contacts_contacttag", "contacts_contact"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def _median_seconds(work) -> tuple[float, object]:
@@ -80,6 +87,7 @@ def run(ctx) -> dict[str, dict]:
     from contacts.selectors import segment_contacts, segment_count
 
     tag_id, field_id = _prepare_tags_and_scores(_prepare_audience())
+    _vacuum()
     rules = {
         "match": "all",
         "groups": [

@@ -15,6 +15,7 @@ from django.db.models import (
     F,
     Func,
     Min,
+    Q,
     QuerySet,
     TextField,
     Value,
@@ -25,7 +26,7 @@ from campaigns.models import Campaign
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
-from contacts.models import Contact, ContactListMembership
+from contacts.models import Contact, ContactListMembership, Segment
 from contacts.selectors import ELIGIBLE, contacts_in_audience, contacts_with_exclusion_reason
 
 
@@ -83,6 +84,24 @@ def _duplicates(campaign: Campaign, total: int) -> int:
         entries=Count("pk"), people=Count("contact", distinct=True)
     )
     return counted["entries"] - counted["people"]
+
+
+# Campaigns whose audience is still to be decided or being texted: their segments are read at fan-out.
+_GOING = (Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+
+
+def campaigns_going_with_segment(segment: Segment) -> str:
+    """Why `segment` may not be deleted now: the scheduled or sending campaigns that include or exclude it
+    (deleting an excluded segment would text those it protects); "" when there are none."""
+    going = (
+        Campaign.objects.filter(status__in=_GOING)
+        .filter(Q(segments=segment) | Q(excluded_segments=segment))
+        .distinct()
+        .order_by("pk")
+        .values_list("name", flat=True)[:5]
+    )
+    names = ", ".join(repr(name) for name in going)
+    return f"the audience of campaigns not yet finished uses it ({names})" if names else ""
 
 
 def campaigns_due(*, now) -> QuerySet[Campaign]:

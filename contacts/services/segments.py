@@ -1,11 +1,23 @@
 """Segments: saved rule sets over contacts (contacts.segment_rules), created, changed and deleted by staff."""
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from audit.services import audit_record, user_or_none
 from contacts.models import Segment
 from contacts.segment_rules import segment_rules_clean
 from smscampaigns.errors import ApplicationError
+
+# Why a segment may not be deleted now, asked of the apps that use segments (campaigns registers one from its
+# AppConfig.ready: a segment in the audience of a campaign that has not finished), without contacts importing
+# them. Each guard answers a sentence, or "" when it has no objection.
+SEGMENT_DELETE_GUARDS: list[Callable[[Segment], str]] = []
+
+
+def segment_delete_guard_register(guard: Callable[[Segment], str]) -> None:
+    if guard not in SEGMENT_DELETE_GUARDS:
+        SEGMENT_DELETE_GUARDS.append(guard)
 
 
 def segment_validate(*, name: str | None, rules=None, segment: Segment | None = None) -> dict | None:
@@ -51,6 +63,10 @@ def segment_update(
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, actor=None) -> None:
-    """Delete a segment; campaigns lose it from their audience (and from their exclusions)."""
+    """Delete a segment no app objects to (SEGMENT_DELETE_GUARDS); finished and draft campaigns lose it from
+    their audience and their exclusions."""
+    objections = [objection for guard in SEGMENT_DELETE_GUARDS if (objection := guard(segment))]
+    if objections:
+        raise ApplicationError(f"segment {segment.name!r} cannot be deleted: {'; '.join(objections)}", code="in_use")
     audit_record(actor=actor, action="segment.deleted", target=segment)
     segment.delete()

@@ -11,9 +11,10 @@ from django.utils import timezone
 from campaigns.selectors import campaign_audience_breakdown
 from campaigns.services.drafts import campaign_create, campaign_update
 from campaigns.services.lifecycle import campaign_schedule, campaign_send_now
-from contacts.models import Contact
+from contacts.models import Contact, Segment
 from contacts.services.contacts import contact_update
 from contacts.services.lists import contact_list_add_contacts
+from contacts.services.segments import segment_delete
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, rules
 from sends.models import CampaignSend
 from sends.tests.factories import CampaignSendFactory
@@ -115,3 +116,22 @@ def test_a_list_or_segment_both_included_and_excluded_is_refused(staff_user):
     campaign = campaign_create(name="Y", body=BODY, lists=[contact_list], actor=staff_user)
     with pytest.raises(ApplicationError, match="both included and excluded"):
         campaign_update(campaign=campaign, excluded_lists=[contact_list], actor=staff_user)
+
+
+def test_a_segment_a_campaign_not_yet_finished_uses_cannot_be_deleted(staff_user, api_client):
+    shielded = SegmentFactory(name="Recently texted")
+    campaign = campaign_create(
+        name="Careful", body=BODY, lists=[ContactListFactory()], excluded_segments=[shielded], actor=staff_user
+    )
+    segment_delete(segment=shielded)  # a draft's audience is not decided yet: it simply loses the segment
+    shielded = SegmentFactory(name="Recently texted")
+    campaign_update(campaign=campaign, excluded_segments=[shielded], actor=staff_user)
+    campaign_schedule(campaign=campaign, scheduled_at=timezone.now() + timedelta(hours=1), actor=staff_user)
+
+    with pytest.raises(ApplicationError, match="campaigns not yet finished uses it \\('Careful'\\)"):
+        segment_delete(segment=shielded)
+    client = api_client("contacts.delete_segment")
+    answer = client.delete(f"/api/v1/segments/{shielded.pk}/")
+    assert answer.status_code == 409
+    assert "'Careful'" in answer.json()["detail"]
+    assert Segment.objects.filter(pk=shielded.pk).exists()

@@ -37,7 +37,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
-from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
@@ -64,6 +64,8 @@ TYPED_FIELDS = {
         "attributes",
     ],
     "contacts.ContactList": ["name", "description"],
+    # A segment's rules hold values staff type (a name to compare with, a consent source).
+    "contacts.Segment": ["name", "description", "rules"],
     "contacts.Suppression": ["source", "note"],
     # The words a person texted, the consent wording and source an integration gave, a client's user agent.
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
@@ -335,6 +337,10 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     for campaign in (draft, sending):
         campaign.lists.add(contact_list)
+    # Valid rules (they are counted and evaluated by the pages), comparing with typed markup.
+    typed_rule = {"field": "first_name", "operator": "equals", "value": markup(TAGS[("contacts.Segment", "rules")])}
+    segment = SegmentFactory(**_typed("contacts.Segment", rules={"groups": [{"conditions": [typed_rule]}]}))
+    draft.segments.add(segment)
     send = CampaignSend.objects.create(
         **_typed("sends.CampaignSend"),
         campaign=sending,
@@ -351,6 +357,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         texted,
         opted_out,
         contact_list,
+        segment,
         SuppressionFactory(**_typed("contacts.Suppression"), created_by=manager),
         contact_import,
         draft,
