@@ -10,10 +10,19 @@ from itertools import islice
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 
 from contacts.bulksql import sql_in
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression, UntextableReason
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactList,
+    CustomField,
+    Suppression,
+    Tag,
+    UntextableReason,
+)
 from contacts.phones import normalize_phone, number_zones
 from smscampaigns.errors import ApplicationError
 
@@ -330,3 +339,16 @@ def contacts_with_a_possibly_guessed_timezone() -> Iterator[int]:
         zones = number_zones(str(phone_number))
         if len(zones) > 1 and zone == zones[0]:
             yield pk
+
+
+def custom_fields_by_key() -> dict[str, CustomField]:
+    """Every custom field by its key (the attribute name): what a write of attributes is checked against."""
+    return {field.key: field for field in CustomField.objects.all()}
+
+
+def tags_named(names: Iterable[str]) -> dict[str, Tag]:
+    """The existing tags among `names`, by name folded to lower case (tag names are unique ignoring case)."""
+    folded = {name.lower() for name in names}
+    if not folded:
+        return {}
+    return {tag.name.lower(): tag for tag in Tag.objects.annotate(folded=Lower("name")).filter(folded__in=folded)}
