@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
-from contacts.csvfiles import spreadsheet_safe_writer
+from contacts.csvfiles import FIELD_TARGET_PREFIX, IMPORT_TARGETS, spreadsheet_safe_writer
 from contacts.custom_fields import custom_field_definition_validate
 from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import (
@@ -39,7 +39,13 @@ from contacts.services.custom_fields import (
     custom_field_promote,
     custom_field_update,
 )
-from contacts.services.imports import contact_import_delete, contact_import_resume, contact_import_start
+from contacts.services.imports import (
+    contact_import_columns,
+    contact_import_delete,
+    contact_import_map,
+    contact_import_resume,
+    contact_import_start,
+)
 from contacts.services.lists import (
     contact_list_add_contacts,
     contact_list_create,
@@ -661,7 +667,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 
 
 class ContactImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, UTF-8")
+    file = forms.FileField(help_text="CSV in UTF-8, UTF-16 or Windows-1252; the next step maps its columns")
     list_name = forms.CharField(required=False, max_length=200, help_text="Add the contacts to this list (created)")
     default_region = forms.CharField(
         max_length=2, initial=settings.DEFAULT_PHONE_REGION, help_text="For numbers written without a country code"
@@ -677,6 +683,28 @@ class ContactImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and count; write no contact")
 
 
+class ColumnMappingForm(forms.Form):
+    """One choice per column of the file: phone, a name, the time zone, a custom field, tags, or ignore."""
+
+    def __init__(self, *args, headers: list[str], targets: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(target, label) for target, label in IMPORT_TARGETS.items()]
+        choices[-1:-1] = [
+            (FIELD_TARGET_PREFIX + field.key, f"Custom field: {field.label} ({field.get_type_display()})")
+            for field in CustomField.objects.all()
+        ]
+        self.headers = headers
+        for index, header in enumerate(headers):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                choices=choices, initial=targets[index], label=header or f"(column {index + 1}, no header)"
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data[f"column_{index}"] for index, header in enumerate(self.headers) if header.strip()
+        }
+
+
 @admin.register(ContactImport)
 class ContactImportAdmin(ServiceModelAdmin):
     list_display = ["__str__", "status", "progress", "rows_read", "created", "rejected", "created_by", "created_at"]
@@ -684,13 +712,25 @@ class ContactImportAdmin(ServiceModelAdmin):
     list_select_related = ["created_by"]
     actions = ["resume_imports"]
     fieldsets = [
-        (None, {"fields": ["source_name", "status", "progress", "failure", "error_report"]}),
+        (None, {"fields": ["source_name", "status", "progress", "failure", "error_report", "encoding"]}),
         (
             "Summary",
             {"fields": ["rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed"]},
         ),
         ("First rejected rows", {"fields": ["first_errors"]}),
-        ("Options", {"fields": ["list_name", "default_region", "consent_source", "update_existing", "dry_run"]}),
+        (
+            "Options",
+            {
+                "fields": [
+                    "column_mapping",
+                    "list_name",
+                    "default_region",
+                    "consent_source",
+                    "update_existing",
+                    "dry_run",
+                ]
+            },
+        ),
         ("Record", {"fields": ["file", "created_by", "created_at", "started_at", "finished_at", "lines_done"]}),
     ]
 
@@ -714,6 +754,15 @@ class ContactImportAdmin(ServiceModelAdmin):
         url = reverse("admin:contacts_contactimport_errors", args=[obj.pk])
         return format_html('<a href="{}">Download the rows not imported (CSV)</a>', url)
 
+    @admin.display(description="columns")
+    def column_mapping(self, obj: ContactImport) -> str:
+        if obj.status == ContactImport.Status.MAPPING:
+            url = reverse("admin:contacts_contactimport_mapping", args=[obj.pk])
+            return format_html('<a href="{}">Map the columns and start the import</a>', url)
+        if not obj.mapping:
+            return "understood by their headers"
+        return format_html_join(mark_safe("<br>"), "{} → {}", obj.mapping.items())
+
     @admin.display(description="first rejected rows")
     def first_errors(self, obj: ContactImport) -> str:
         errors = obj.errors.all()[:FIRST_ERRORS_SHOWN]
@@ -725,7 +774,50 @@ class ContactImportAdmin(ServiceModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.error_report_view)
-        return [path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"), *super().get_urls()]
+        mapping = self.admin_site.admin_view(self.mapping_view)
+        return [
+            path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"),
+            path("<int:pk>/mapping/", mapping, name="contacts_contactimport_mapping"),
+            *super().get_urls(),
+        ]
+
+    def mapping_view(self, request, pk: int):
+        """The second step of an upload: the file's first rows, and what each column is to be."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(ContactImport, pk=pk)
+        if record.status != ContactImport.Status.MAPPING or not record.file:
+            messages.info(request, f"{record} is {record.get_status_display().lower()}: its columns are mapped.")
+            return redirect("admin:contacts_contactimport_change", record.pk)
+        try:
+            columns = contact_import_columns(contact_import=record)
+        except (ApplicationError, OSError) as exc:
+            messages.error(request, f"{record}: {getattr(exc, 'message', exc)}")
+            return redirect("admin:contacts_contactimport_change", record.pk)
+        form = ColumnMappingForm(
+            request.POST if request.method == "POST" else None, headers=columns.headers, targets=columns.targets
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                contact_import_map(contact_import=record, mapping=form.mapping(), actor=request.user)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"{record} is queued; this page follows its progress.")
+                return redirect("admin:contacts_contactimport_change", record.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": record,
+            "title": f"Map the columns of {record.source_name}",
+            "form": form,
+            "encoding": columns.encoding,
+            "columns": [
+                (form[f"column_{index}"], [row[index] for row in columns.rows]) for index in range(len(columns.headers))
+            ],
+            "rows_shown": len(columns.rows),
+        }
+        return TemplateResponse(request, "admin/contacts/contactimport/mapping.html", context)
 
     # The upload cap must be in place before anything reads the body, the CSRF check included: the check
     # runs in _upload_view, after it. Refusing an upload too large to read changes nothing, so it needs none.
@@ -757,13 +849,13 @@ class ContactImportAdmin(ServiceModelAdmin):
                     consent_source=data["consent_source"],
                     update=data["update_existing"],
                     dry_run=data["dry_run"],
+                    map_later=True,
                     actor=request.user,
                 )
             except ApplicationError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, f"{record} is queued; this page follows its progress.")
-                return redirect("admin:contacts_contactimport_change", record.pk)
+                return redirect("admin:contacts_contactimport_mapping", record.pk)
         return self._upload_page(request, form)
 
     def _upload_page(self, request, form: ContactImportForm):

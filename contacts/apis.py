@@ -708,6 +708,8 @@ class ContactImportSerializer(serializers.ModelSerializer):
             "consent_source",
             "update_existing",
             "dry_run",
+            "mapping",
+            "encoding",
             "percent_done",
             "rows_read",
             "created",
@@ -725,7 +727,10 @@ class ContactImportSerializer(serializers.ModelSerializer):
 
 
 class ContactImportStartSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV, UTF-8, with a phone column; other columns become attributes")
+    file = serializers.FileField(
+        help_text="CSV in UTF-8, UTF-16 or Windows-1252 (detected), with a phone column; other columns become "
+        "attributes unless mapped"
+    )
     list_name = StrictCharField(
         max_length=200, required=False, allow_blank=True, default="", help_text="Add the contacts to this list"
     )
@@ -735,6 +740,22 @@ class ContactImportStartSerializer(serializers.Serializer):
     consent_source = optional_text(255, "Where these people consented; blank: they arrive unsubscribed")
     update_existing = serializers.BooleanField(required=False, default=False, help_text="Overwrite names, attributes")
     dry_run = serializers.BooleanField(required=False, default=False, help_text="Check and count; write no contact")
+    mapping = serializers.JSONField(
+        required=False,
+        default=dict,
+        binary=True,  # a multipart form carries it as JSON text
+        help_text='What columns are, by header: {"Mobile": "phone", "Score": "field:score", "Labels": "tags", '
+        '"Notes": "ignore"}; targets: phone, first_name, last_name, name, timezone, tags, attribute, ignore, '
+        "field:<key>. A column not named is understood by its header",
+    )
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError('must be an object of column header -> target, e.g. {"Mobile": "phone"}')
+        if len(value) > 1000:
+            raise serializers.ValidationError("at most 1000 columns")
+        _reject_nul(value)
+        return value
 
 
 class ContactImportErrorSerializer(serializers.ModelSerializer):
@@ -778,6 +799,7 @@ class ContactImportStartApi(_ContactImportView):
             consent_source=data["consent_source"],
             update=data["update_existing"],
             dry_run=data["dry_run"],
+            mapping=data["mapping"],
             actor=request.user,
         )
         location = reverse("v1:contact-import", kwargs={"pk": record.pk})

@@ -178,6 +178,7 @@ ADMIN_ALLOWED = {
             "action:delete_selected": WRITERS,
             "action:resume_imports": WRITERS,  # carries on adding contacts: as much a write as the upload
             "url:contacts_contactimport_errors": STAFF,
+            "url:contacts_contactimport_mapping": WRITERS,  # the upload's second step
         },
     ),
     # Campaigns: editors draft and may stop one; sending, scheduling, resuming, cancelling and deleting
