@@ -24,8 +24,8 @@ import codecs
 import csv
 import io
 import re
-from contextlib import suppress
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import BinaryIO
 

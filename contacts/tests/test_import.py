@@ -14,7 +14,6 @@ from contacts.services.consent import contact_opt_out
 from contacts.services.imports import contact_import_run
 from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory
-from smscampaigns.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
