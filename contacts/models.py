@@ -280,6 +280,7 @@ class ContactImport(models.Model):
     """One run of a contact import: its options, who asked, and how far it got (committed with each batch)."""
 
     class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for its columns to be mapped"
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"

@@ -10,7 +10,7 @@ from itertools import islice
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from contacts.bulksql import sql_in
@@ -20,7 +20,9 @@ from contacts.models import (
     ContactImport,
     ContactList,
     ContactListMembership,
+    CustomField,
     Suppression,
+    Tag,
     UntextableReason,
 )
 from contacts.phones import normalize_phone, number_zones
@@ -392,3 +394,16 @@ def contacts_in_audience(
         return Contact.objects.none()
     excluded = any_of(list(excluded_list_ids), list(excluded_segments))
     return Contact.objects.filter(included if excluded is None else included & ~excluded)
+
+
+def custom_fields_by_key() -> dict[str, CustomField]:
+    """Every custom field by its key (the attribute name): what a write of attributes is checked against."""
+    return {field.key: field for field in CustomField.objects.all()}
+
+
+def tags_named(names: Iterable[str]) -> dict[str, Tag]:
+    """The existing tags among `names`, by name folded to lower case (tag names are unique ignoring case)."""
+    folded = {name.lower() for name in names}
+    if not folded:
+        return {}
+    return {tag.name.lower(): tag for tag in Tag.objects.annotate(folded=Lower("name")).filter(folded__in=folded)}

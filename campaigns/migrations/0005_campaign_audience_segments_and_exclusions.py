@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0004_campaign_status_without_failed'),
-        ('contacts', '0006_segment'),
+        ('contacts', '0007_segment'),
     ]
 
     operations = [

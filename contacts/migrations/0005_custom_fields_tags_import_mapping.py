@@ -4,6 +4,13 @@ import django.db.models.deletion
 import django.db.models.functions.text
 from django.db import migrations, models
 
+from smscampaigns.roles import roles_create
+
+
+def roles_refresh(apps, schema_editor):
+    # The staff roles cover the new models (editors define fields and tags, every role reads them).
+    roles_create(apps=apps, using=schema_editor.connection.alias)
+
 
 class Migration(migrations.Migration):
 
@@ -88,4 +95,5 @@ class Migration(migrations.Migration):
             model_name='contacttag',
             constraint=models.UniqueConstraint(fields=('tag', 'contact'), name='unique_contact_tag'),
         ),
+        migrations.RunPython(roles_refresh, migrations.RunPython.noop),
     ]

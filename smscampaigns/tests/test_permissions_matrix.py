@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ContactImport
+from contacts.models import ContactImport, CustomField, Tag
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from sends.models import DeliveryReport, InboundMessage
@@ -67,6 +67,16 @@ API_ALLOWED = {
     ("PATCH", "api/v1/lists/<int:pk>/"): WRITERS,
     ("DELETE", "api/v1/lists/<int:pk>/"): WRITERS,
     ("POST", "api/v1/lists/<int:pk>/contacts/"): WRITERS,
+    ("GET", "api/v1/custom-fields/"): STAFF,
+    ("POST", "api/v1/custom-fields/"): WRITERS,
+    ("GET", "api/v1/custom-fields/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/custom-fields/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/custom-fields/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/tags/"): STAFF,
+    ("POST", "api/v1/tags/"): WRITERS,
+    ("GET", "api/v1/tags/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/tags/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/tags/<int:pk>/"): WRITERS,
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
@@ -144,7 +154,17 @@ ADMIN_ALLOWED = {
             "action:remove_from_list": WRITERS,
             "action:opt_out": WRITERS,
             "action:opt_in": WRITERS,
+            "action:add_tag": WRITERS,
+            "action:remove_tag": WRITERS,
         },
+    ),
+    **_per_model(
+        "contacts.CustomField",
+        {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
+    ),
+    **_per_model(
+        "contacts.Tag",
+        {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
     ),
     **_per_model(
         "contacts.ContactList",
@@ -176,6 +196,7 @@ ADMIN_ALLOWED = {
             "action:delete_selected": WRITERS,
             "action:resume_imports": WRITERS,  # carries on adding contacts: as much a write as the upload
             "url:contacts_contactimport_errors": STAFF,
+            "url:contacts_contactimport_mapping": WRITERS,  # the upload's second step
         },
     ),
     # Campaigns: editors draft and may stop one; sending, scheduling, resuming, cancelling and deleting
@@ -291,6 +312,8 @@ API_ROUTE_MODELS = [
     ("api/v1/lists/", "contacts.ContactList"),
     ("api/v1/suppressions/", "contacts.Suppression"),
     ("api/v1/segments/", "contacts.Segment"),
+    ("api/v1/custom-fields/", "contacts.CustomField"),
+    ("api/v1/tags/", "contacts.Tag"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
 ]
@@ -320,6 +343,8 @@ def world(django_user_model) -> World:
         contact_list,
         SegmentFactory(),
         SuppressionFactory(),
+        CustomField.objects.create(key="score", label="Score", type=CustomField.Type.NUMBER),
+        Tag.objects.create(name="vip"),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
         send,

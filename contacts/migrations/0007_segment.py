@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('smscampaigns', '0001_roles'),
-        ('contacts', '0005_custom_fields_tags_import_mapping'),
+        ('contacts', '0006_import_waits_for_its_mapping'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
