@@ -8,11 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from campaigns.models import Campaign
 from campaigns.selectors import campaign_audience_breakdown
 from campaigns.services.drafts import campaign_create, campaign_update
 from campaigns.services.lifecycle import campaign_schedule, campaign_send_now
-from contacts.models import Contact, Segment
+from contacts.models import Contact, CustomField, Segment
 from contacts.services.contacts import contact_update
+from contacts.services.custom_fields import custom_field_create, custom_field_delete
 from contacts.services.lists import contact_list_add_contacts
 from contacts.services.segments import segment_delete
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, rules
@@ -135,3 +137,39 @@ def test_a_segment_a_campaign_not_yet_finished_uses_cannot_be_deleted(staff_user
     assert answer.status_code == 409
     assert "'Careful'" in answer.json()["detail"]
     assert Segment.objects.filter(pk=shielded.pk).exists()
+
+
+def test_a_campaign_whose_segment_no_longer_holds_goes_back_to_draft_and_others_still_launch(
+    staff_user, run_engine, sms_outbox, daytime
+):
+    score = custom_field_create(key="score", label="Score", type=CustomField.Type.NUMBER)
+    high = SegmentFactory(
+        rules={
+            "groups": [
+                {"conditions": [{"field": "custom_field", "key": "score", "operator": "greater_than", "value": 5}]}
+            ]
+        }
+    )
+    broken = campaign_create(
+        name="Broken", body=BODY, lists=[ContactListFactory()], excluded_segments=[high], actor=staff_user
+    )
+    campaign_schedule(campaign=broken, scheduled_at=timezone.now() + timedelta(minutes=1), actor=staff_user)
+    fine_list = ContactListFactory()
+    reached = ContactFactory()
+    contact_list_add_contacts(contact_list=fine_list, contact_ids=[reached.pk])
+    fine = campaign_create(name="Fine", body=BODY, lists=[fine_list], actor=staff_user)
+    campaign_schedule(campaign=fine, scheduled_at=timezone.now() + timedelta(minutes=2), actor=staff_user)
+
+    custom_field_delete(custom_field=score)  # the excluded segment now names a field that is gone
+    with pytest.raises(ApplicationError, match="no custom field with key 'score'"):
+        campaign_send_now(
+            campaign=campaign_create(name="X", body=BODY, segments=[high], actor=staff_user), actor=staff_user
+        )
+    daytime.shift(timedelta(minutes=5))
+    run_engine()
+
+    broken.refresh_from_db()
+    assert broken.status == Campaign.Status.DRAFT
+    assert "the rules of segment" in broken.status_reason and "no custom field with key 'score'" in broken.status_reason
+    assert not CampaignSend.objects.filter(campaign=broken).exists()
+    assert sent_to(sms_outbox) == Counter([number(reached)])
