@@ -4,8 +4,10 @@ the live count following each change, and the save."""
 import pytest
 
 from campaigns.tests.browser import ARTIFACTS, logged_in_page, requires_chromium, staff
-from contacts.models import Segment
+from contacts.models import CustomField, Segment
 from contacts.selectors import segment_contacts
+from contacts.services.custom_fields import custom_field_create
+from contacts.services.tags import contacts_tag, tag_create
 from contacts.tests.factories import ContactFactory
 from smscampaigns.roles import EDITOR
 
@@ -71,3 +73,44 @@ def test_build_a_rule_of_two_groups_watch_the_live_count_and_save(browser, live_
     # The saved rules come back into the builder.
     playwright_api.expect(condition(page, 2, 1).locator('[data-role="value"]')).to_have_value("zed")
     playwright_api.expect(count).to_have_attribute("data-count", "5")
+
+
+def test_a_tag_and_a_custom_field_range_in_the_builder(browser, live_server, django_user_model):
+    in_range = ContactFactory(attributes={"score": "15"})
+    above = ContactFactory(attributes={"score": "30"})
+    untagged = ContactFactory(attributes={"score": "12"})
+    custom_field_create(key="score", label="Loyalty score", type=CustomField.Type.NUMBER)
+    vip = tag_create(name="vip")
+    contacts_tag(tag=vip, contact_ids=[in_range.pk, above.pk])
+    assert untagged.pk  # has the score, not the tag
+    staff(django_user_model, "editor", EDITOR)
+    page = logged_in_page(browser, live_server, "editor")
+    page.goto(f"{live_server.url}/admin/contacts/segment/add/")
+    count = page.locator("#segment-count")
+
+    page.click('[data-group="1"] [data-role="add-condition"]')
+    tags = condition(page, 1, 1)
+    tags.locator('[data-role="field"]').select_option("tags")
+    tags.locator('[data-role="operator"]').select_option("has_any")
+    tags.locator('[data-role="value"]').select_option(str(vip.pk))
+    playwright_api.expect(count).to_have_attribute("data-count", "2")
+
+    page.click('[data-group="1"] [data-role="add-condition"]')
+    score = condition(page, 1, 2)
+    score.locator('[data-role="field"]').select_option("custom_field")
+    score.locator('[data-role="key"]').select_option("score")
+    score.locator('[data-role="operator"]').select_option("between")
+    score.locator('[data-bound="min"]').fill("10")
+    score.locator('[data-bound="max"]').fill("20")
+    playwright_api.expect(count).to_have_attribute("data-count", "1")
+    score.locator('[data-bound="max"]').fill("40")
+    playwright_api.expect(count).to_have_attribute("data-count", "2")
+
+    page.fill("#id_name", "Loyal VIPs")
+    page.click("input[name=_continue]")
+    playwright_api.expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    conditions = Segment.objects.get(name="Loyal VIPs").rules["groups"][0]["conditions"]
+    assert conditions == [
+        {"field": "tags", "operator": "has_any", "value": [vip.pk]},
+        {"field": "custom_field", "operator": "between", "value": {"min": 10, "max": 40}, "key": "score"},
+    ]
