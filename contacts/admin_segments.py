@@ -60,12 +60,14 @@ class SegmentAdmin(ServiceModelAdmin):
     def get_changeform_initial_data(self, request):
         return {**super().get_changeform_initial_data(request), "rules": EMPTY_RULES}
 
-    def render_change_form(self, request, context, *args, **kwargs):
-        context["rule_builder"] = {
-            "conditions": json.dumps(segment_rules_describe()),
-            "count_url": reverse("admin:contacts_segment_count"),
-        }
-        return super().render_change_form(request, context, *args, **kwargs)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Only where the rules are an input: a read-only page shows them as stored.
+        if add or self.has_change_permission(request, obj):
+            context["rule_builder"] = {
+                "conditions": json.dumps(segment_rules_describe()),
+                "count_url": reverse("admin:contacts_segment_count"),
+            }
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def count_view(self, request):
         """How many contacts the rules posted (as the builder has them, saved or not) match now."""

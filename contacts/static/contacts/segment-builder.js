@@ -45,7 +45,6 @@
     this.order = JSON.parse(root.getAttribute("data-conditions"));
     this.order.forEach(function (condition) { this.conditions[condition.field] = condition; }, this);
     this.countUrl = root.getAttribute("data-count-url");
-    this.editable = root.getAttribute("data-editable") === "true";
     this.countNode = document.getElementById("segment-count");
     this.errorsNode = document.getElementById("segment-count-errors");
     this.timer = null;
@@ -96,12 +95,7 @@
       self.rules.groups.push({ match: "all", conditions: [self.newCondition()] });
       self.render(); self.changed();
     });
-    if (this.editable) { this.root.appendChild(addGroup); }
-    if (!this.editable) {
-      Array.prototype.forEach.call(this.root.querySelectorAll("select, input, button"), function (node) {
-        node.disabled = true;
-      });
-    }
+    this.root.appendChild(addGroup);
   };
 
   Builder.prototype.newCondition = function () {
