@@ -204,6 +204,7 @@ class ContactAdmin(ServiceModelAdmin):
         "history",
         "inbound_messages",
         "sends",
+        "custom_field_values",
     ]
     inlines = [MembershipInline]
     show_full_result_count = False
@@ -220,6 +221,7 @@ class ContactAdmin(ServiceModelAdmin):
                     "timezone",
                     "country",
                     "attributes",
+                    "custom_field_values",
                     "contact_lists",
                     "contact_tags",
                 ]
@@ -274,6 +276,13 @@ class ContactAdmin(ServiceModelAdmin):
     def contact_lists(self, obj: Contact) -> str:
         """The Lists field as staff who may only view the contact see it."""
         return ", ".join(contact_list.name for contact_list in obj.lists.all()) if obj.pk else "-"
+
+    @admin.display(description="custom fields")
+    def custom_field_values(self, obj: Contact) -> str:
+        """The contact's typed values, as segments filter on them (edited through the attributes)."""
+        values = obj.field_values.select_related("field").order_by("field__key") if obj.pk else []
+        rows = ((v.field.label, v.field.key, v.value) for v in values)
+        return format_html_join(mark_safe("<br>"), "{} ({}): {}", rows) or "-"
 
     @admin.display(description="tags")
     def contact_tags(self, obj: Contact) -> str:

@@ -637,7 +637,8 @@ def _field_values_write(numbers: list[str], fields: dict[str, CustomField]) -> N
 
 def _tags_add(tags_by_number: dict[str, list[str]], now) -> None:
     """Put each contact's tags on it (created on first use); tags it has already are left, none removed."""
-    names = {name for tags in tags_by_number.values() for name in tags}
+    # In file order, so a tag new to the database takes the spelling of its first mention.
+    names = list(dict.fromkeys(name for tags in tags_by_number.values() for name in tags))
     if not names:
         return
     tags = {tag.name.lower(): tag for tag in tags_get_or_create(names=names)}

@@ -36,7 +36,15 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from campaigns.models import Campaign
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactFieldValue,
+    ContactImport,
+    ContactImportError,
+    CustomField,
+    Tag,
+)
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
@@ -69,7 +77,11 @@ TYPED_FIELDS = {
     "contacts.Suppression": ["source", "note"],
     # The words a person texted, the consent wording and source an integration gave, a client's user agent.
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
-    "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
+    "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure", "mapping"],
+    # Fields and tags staff define, and a field's value as typed by a person (the API, a CSV cell).
+    "contacts.CustomField": ["label", "description", "choices"],
+    "contacts.Tag": ["name"],
+    "contacts.ContactFieldValue": ["value_text"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
@@ -98,6 +110,11 @@ WRITTEN_BY_CODE = {
     "contacts.ContactImport": {
         "default_region": "validated: two letters",
         "file": "a storage path the server chooses",
+        "encoding": "a name the code chooses (contacts.csvfiles.ENCODING_NAMES)",
+    },
+    "contacts.CustomField": {
+        "key": "validated: lower-case letters, digits and _",
+        "type": "one of CustomField.Type",
     },
     "campaigns.Campaign": {
         "sender": "validated: E.164 or an alphanumeric sender id",
@@ -122,7 +139,7 @@ WRITTEN_BY_CODE = {
 }
 
 # Models whose text the admin shows although they have no admin of their own.
-SHOWN_WITHOUT_AN_ADMIN = ("contacts.ContactImportError", "admin.LogEntry")
+SHOWN_WITHOUT_AN_ADMIN = ("contacts.ContactImportError", "contacts.ContactFieldValue", "admin.LogEntry")
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
 TAGS = {
@@ -352,6 +369,13 @@ def hostile_world(django_user_model) -> HostileWorld:
         **_typed("contacts.ContactImport"), default_region="US", status=ContactImport.Status.FAILED, created_by=manager
     )
     ContactImportError.objects.create(**_typed("contacts.ContactImportError"), contact_import=contact_import, line=2)
+    choice = hostile("contacts.CustomField", "choices")[:100]
+    custom_field = CustomField.objects.create(
+        **_typed("contacts.CustomField", choices=[choice]), key="tier", type=CustomField.Type.CHOICE
+    )
+    ContactFieldValue.objects.create(**_typed("contacts.ContactFieldValue"), contact=texted, field=custom_field)
+    tag = Tag.objects.create(**_typed("contacts.Tag"))
+    texted.tags.add(tag)
 
     objects = [
         texted,
@@ -360,6 +384,8 @@ def hostile_world(django_user_model) -> HostileWorld:
         segment,
         SuppressionFactory(**_typed("contacts.Suppression"), created_by=manager),
         contact_import,
+        custom_field,
+        tag,
         draft,
         sending,
         send,
