@@ -13,9 +13,10 @@ class ExclusionReason(models.TextChoices):
     counts them, the fan-out skips them), or skipped later, at fan-out or right before the send. Stored as
     CampaignSend.skip_reason and as the keys of Campaign.skipped_by_reason."""
 
-    # Who may be texted at all is the contacts app's rule: its reasons are these four.
+    # Who may be texted at all is the contacts app's rule: its reasons are these five.
     OPTED_OUT = UntextableReason.OPTED_OUT.value, UntextableReason.OPTED_OUT.label
     SUPPRESSED = UntextableReason.SUPPRESSED.value, UntextableReason.SUPPRESSED.label
+    PENDING = UntextableReason.PENDING.value, UntextableReason.PENDING.label
     NO_CONSENT = UntextableReason.NO_CONSENT.value, UntextableReason.NO_CONSENT.label
     INVALID_NUMBER = UntextableReason.INVALID_NUMBER.value, UntextableReason.INVALID_NUMBER.label
     DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
@@ -33,6 +34,7 @@ ExclusionReason.ALL = (
     ExclusionReason.INVALID_NUMBER,
     ExclusionReason.OPTED_OUT,
     ExclusionReason.SUPPRESSED,
+    ExclusionReason.PENDING,
     ExclusionReason.NO_CONSENT,
 )
 

@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from campaigns import apis as campaigns
 from contacts import apis as contacts
 from contacts import apis_segments as segments
+from contacts import apis_subscriptions as subscriptions
+from conversations import apis as conversations
 from sends import apis as sends
 
 v1 = [
@@ -27,6 +29,7 @@ v1 = [
     path("custom-fields/<int:pk>/", contacts.CustomFieldApi.as_view(), name="custom-field"),
     path("tags/", contacts.TagsApi.as_view(), name="tags"),
     path("tags/<int:pk>/", contacts.TagApi.as_view(), name="tag"),
+    path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
     path("segments/", segments.SegmentsApi.as_view(), name="segments"),
@@ -51,6 +54,13 @@ v1 = [
     ),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
+    path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
+    path("conversations/<int:contact_id>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:contact_id>/reply/",
+        conversations.ConversationReplyApi.as_view(),
+        name="conversation-reply",
+    ),
 ]
 
 

@@ -18,6 +18,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ('smscampaigns', '0001_roles'),
         ('contacts', '0006_import_waits_for_its_mapping'),
+        # Also the leaf of the list sign-up branch: this migration joins the two.
+        ('contacts', '0005_list_growth_double_opt_in'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,6 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
 from contacts.models import Contact, ContactList, Segment, Suppression
+from contacts.services.subscriptions import ListOptIn
 
 
 def csv_upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
@@ -87,3 +88,17 @@ def rules(*groups, match: str = "all") -> dict:
 
 def condition_dict(field: str, operator: str, value=None, **extra) -> dict:
     return {"field": field, "operator": operator, **({"value": value} if value is not None else {}), **extra}
+
+
+def list_opt_in(**values) -> ListOptIn:
+    """How people join a list by themselves, as the admin form gives it: a double opt-in page /join/deals/."""
+    defaults = {
+        "slug": "deals",
+        "opt_in_mode": ContactList.OptInMode.DOUBLE,
+        "program_name": "Acme Deals",
+        "message_frequency": "Up to 4 msgs/month",
+        "disclosure_text": "I agree to receive recurring marketing texts from Acme Deals.",
+        "welcome_message": "",
+        "keywords": [],
+    }
+    return ListOptIn(**{**defaults, **values})
