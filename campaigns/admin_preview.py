@@ -36,6 +36,7 @@ _FACT_LABELS = {
     "sender": "the sender",
     "lists": "the audience lists",
     "segments": "the audience segments or exclusions",
+    "rules": "the local-time schedule or the frequency caps",
 }
 
 
