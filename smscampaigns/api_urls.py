@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from conversations import apis as conversations
 from sends import apis as sends
 
 v1 = [
@@ -47,6 +48,13 @@ v1 = [
     ),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
+    path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
+    path("conversations/<int:contact_id>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:contact_id>/reply/",
+        conversations.ConversationReplyApi.as_view(),
+        name="conversation-reply",
+    ),
 ]
 
 

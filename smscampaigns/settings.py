@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "contacts",
     "campaigns",
     "sends",
+    "conversations",
 ]
 
 MIDDLEWARE = [
@@ -397,6 +398,13 @@ for _name in (
         raise ImproperlyConfigured(
             f"Setting {_name} is malformed: only {{brand}} and {{support}} may be used ({_exc!r})"
         ) from None
+# The two-way inbox (conversations). Who hears of webhook messages beyond sends (sends/listeners.py).
+SMS_MESSAGE_LISTENERS = ["conversations.listeners.ConversationListener"]
+# A staff reply to someone who wrote within this many seconds answers them; later it is a cold message,
+# which during their quiet hours needs the author's confirmation and without recorded consent is refused.
+INBOX_REPLY_WINDOW_SECONDS = _setting("INBOX_REPLY_WINDOW_SECONDS", env.int, default=86400)
+# How often an open inbox page asks for new messages, and the admin's frame for the unread count.
+INBOX_POLL_SECONDS = _setting("INBOX_POLL_SECONDS", env.int, default=10)
 # A reply is sent while Plivo waits for the webhook's answer (8 s at most): give the provider this long.
 SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
 # Repeated STOPs (or STARTs) within this window get no second confirmation.

@@ -22,6 +22,7 @@ from contacts.selectors import contact_get_by_phone
 from contacts.services.consent import person_opt_in_record
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
+from sends.listeners import message_listeners
 from sends.models import HelpReply, InboundMessage
 from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender, plivo_text
 from sends.services.counters import campaign_counters_add
@@ -162,6 +163,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
         reply = _inbound_act(
             message=message, keyword=text_normalize(text).upper() or intent.upper(), method=reading.method
         )
+        for listener in message_listeners():
+            listener.inbound_received(message=message)
 
         def answer() -> None:
             # A message already on its way to this number leaves first: both the confirmation text and the
@@ -242,9 +245,21 @@ def inbound_reply_send(*, message: InboundMessage, body: str) -> bool:
             )
     except Exception as exc:  # the opt-out is already committed; a lost confirmation must not undo it
         log.error("inbound_reply_failed", inbound_id=message.pk, error=exc.__class__.__name__)
+        result = None
+    _auto_reply_tell(message=message, body=body, result=result)
+    if result is None:
         return False
     if not result.ok:
         log.error("inbound_reply_failed", inbound_id=message.pk, error=result.error and result.error.code)
         return False
     log.info("inbound_reply_sent", inbound_id=message.pk, action=message.action, message_uuid=result.message_uuid)
     return True
+
+
+def _auto_reply_tell(*, message: InboundMessage, body: str, result) -> None:
+    # The reply is already sent or lost: what a listener makes of it must not turn that into an error.
+    for listener in message_listeners():
+        try:
+            listener.auto_reply_sent(message=message, body=body, result=result)
+        except Exception as exc:
+            log.error("inbound_reply_listener_failed", inbound_id=message.pk, error=exc.__class__.__name__)

@@ -46,11 +46,13 @@ from contacts.models import (
     Tag,
 )
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from conversations.models import Conversation, ConversationNote, Reply
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
     ADMIN_URL_ARGUMENTS,
     OBJECT_ID_ARGUMENTS,
+    OBJECT_ID_ROUTE_ARGUMENTS,
     api_operations,
     api_route_model,
 )
@@ -88,6 +90,10 @@ TYPED_FIELDS = {
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
     # Anybody can text the number: the text, and whatever the provider passes on with it.
     "sends.InboundMessage": ["message_uuid", "from_number", "to_number", "text", "intent", "payload"],
+    # The inbox: the start of the latest text, what staff replied and noted, what Plivo answered about a reply.
+    "conversations.Conversation": ["last_text"],
+    "conversations.Reply": ["body", "provider_message_uuid", "error_code", "error_message"],
+    "conversations.ConversationNote": ["body"],
     "audit.AuditEvent": ["actor_label", "target_repr", "data"],
     "admin.LogEntry": ["object_repr", "change_message"],
     "auth.User": ["first_name", "last_name"],
@@ -122,6 +128,11 @@ WRITTEN_BY_CODE = {
     "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
     "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
+    "conversations.Reply": {
+        "sender": "the number the contact texted (E.164 from the webhook) or a campaign's validated sender",
+        "to_number": "the contact's validated E.164 number",
+        "client_token": "an idempotency token, compared with the next request's and never shown",
+    },
     "audit.AuditEvent": {
         "action": "a name the code chooses",
         "target_type": "app_label.model",
@@ -146,6 +157,7 @@ SHOWN_WITHOUT_AN_ADMIN = (
     "admin.LogEntry",
     "campaigns.CampaignVariant",
     "campaigns.ABTest",
+    "conversations.ConversationNote",
 )
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
@@ -374,6 +386,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         to_number=str(texted.phone_number),
         status=CampaignSend.Status.FAILED,
     )
+    conversation = Conversation.objects.create(**_typed("conversations.Conversation"), contact=texted, unread_count=1)
     contact_import = ContactImport.objects.create(
         **_typed("contacts.ContactImport"), default_region="US", status=ContactImport.Status.FAILED, created_by=manager
     )
@@ -399,6 +412,18 @@ def hostile_world(django_user_model) -> HostileWorld:
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),
+        conversation,
+        Reply.objects.create(
+            **_typed("conversations.Reply"),
+            contact=texted,
+            author=manager,
+            sender="+14155550100",
+            to_number=str(texted.phone_number),
+            status=Reply.Status.FAILED,
+        ),
+        ConversationNote.objects.create(
+            **_typed("conversations.ConversationNote"), conversation=conversation, author=manager
+        ),
         ConsentEvent.objects.create(
             **_typed("contacts.ConsentEvent"),
             contact=texted,
@@ -578,9 +603,10 @@ class TestHostileInputInTheApi:
         client = APIClient()
         client.force_authenticate(hostile_world.users[role])
         paths = ["/" + route]
-        if "<int:pk>" in route:
+        argument = next((a for a in OBJECT_ID_ROUTE_ARGUMENTS if a in route), None)
+        if argument is not None:
             objects = hostile_world.objects[api_route_model(route)]
-            paths = ["/" + route.replace("<int:pk>", str(obj.pk)) for obj in objects]
+            paths = ["/" + route.replace(argument, str(obj.pk)) for obj in objects]
         for path in paths:
             response = client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.content[:300]!r}"
