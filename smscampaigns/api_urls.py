@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from contacts import apis_subscriptions as subscriptions
 from conversations import apis as conversations
 from sends import apis as sends
 
@@ -27,6 +28,7 @@ v1 = [
     path("custom-fields/<int:pk>/", contacts.CustomFieldApi.as_view(), name="custom-field"),
     path("tags/", contacts.TagsApi.as_view(), name="tags"),
     path("tags/<int:pk>/", contacts.TagApi.as_view(), name="tag"),
+    path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),

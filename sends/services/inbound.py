@@ -26,6 +26,7 @@ from sends.listeners import message_listeners
 from sends.models import HelpReply, InboundMessage
 from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender, plivo_text
 from sends.services.counters import campaign_counters_add
+from sends.services.opt_in_replies import opt_in_act, opt_in_reading
 from sends.services.opt_outs import number_opt_out, sends_in_flight_wait
 from sends.webhook_selectors import campaign_id_last_texted, inbound_last_keyword_action
 
@@ -140,6 +141,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
     e164 = plivo_number_e164(raw_from)
     reading = inbound_text_read(text, intent=intent)
     action = reading.action
+    if e164 is not None:
+        action = opt_in_reading(e164=e164, text=text, action=action)
     if e164 is None and action != Action.NONE:
         # A short code or a sender name cannot be suppressed or replied to; staff still see the text.
         log.warning("inbound_keyword_from_unusable_number", action=action, from_number=raw_from)
@@ -203,6 +206,8 @@ def _inbound_act(*, message: InboundMessage, keyword: str, method: str) -> str:
         return _confirmation(message=message, template=_template("SMS_OPT_IN_CONFIRMATION", language))
     if message.action == Action.HELP:
         return _render(_template("SMS_HELP_TEXT", language)) if _help_reply_due(e164=e164) else ""
+    if message.action in (Action.JOIN, Action.CONFIRM):
+        opt_in_act(message=message)  # its texts are sent by OPT_IN_TEXT_SENDER once this commits
     return ""
 
 

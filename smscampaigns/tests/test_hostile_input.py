@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import ABTest, Campaign, CampaignVariant
+from campaigns.models import ABTest, Campaign, CampaignVariant, FrequencyCap
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import (
     ConsentEvent,
@@ -43,6 +43,7 @@ from contacts.models import (
     ContactImport,
     ContactImportError,
     CustomField,
+    SubscriptionRequest,
     Tag,
 )
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
@@ -73,7 +74,31 @@ TYPED_FIELDS = {
         "opt_out_source",
         "attributes",
     ],
-    "contacts.ContactList": ["name", "description"],
+    "contacts.ContactList": [
+        "name",
+        "description",
+        "program_name",
+        "message_frequency",
+        "disclosure_text",
+        "welcome_message",
+    ],
+    # How a person asked to join (the words texted, the page and browser they used, an integration's words),
+    # the texts sent with the staff's wording in them, the reply, and what the provider answered.
+    "contacts.SubscriptionRequest": [
+        "source_detail",
+        "request_text",
+        "page_url",
+        "user_agent",
+        "confirmation_text",
+        "confirmation_message_uuid",
+        "confirmation_error",
+        "reply_text",
+        "reply_message_uuid",
+        "welcome_text",
+        "welcome_message_uuid",
+        "welcome_error",
+        "end_reason",
+    ],
     "contacts.Suppression": ["source", "note"],
     # The words a person texted, the consent wording and source an integration gave, a client's user agent.
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
@@ -111,6 +136,11 @@ WRITTEN_BY_CODE = {
         "timezone": "validated against the IANA names",
     },
     "contacts.Suppression": {"phone_number": "validated and stored as E.164"},
+    "contacts.ContactList": {"slug": "validated: lower-case letters, digits and hyphens"},
+    "contacts.SubscriptionRequest": {
+        "phone_number": "validated and stored as E.164",
+        "our_number": "the number texted, normalised as an inbound To, or PLIVO_SENDER",
+    },
     "contacts.ConsentEvent": {"phone_number": "the validated E.164 number of a contact or of an inbound text"},
     "contacts.ContactImport": {
         "default_region": "validated: two letters",
@@ -409,6 +439,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         tag,
         draft,
         sending,
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],  # numbers only: nothing typed
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),
@@ -423,6 +454,13 @@ def hostile_world(django_user_model) -> HostileWorld:
         ),
         ConversationNote.objects.create(
             **_typed("conversations.ConversationNote"), conversation=conversation, author=manager
+        ),
+        SubscriptionRequest.objects.create(
+            **_typed("contacts.SubscriptionRequest"),
+            contact=texted,
+            contact_list=contact_list,
+            phone_number=str(texted.phone_number),
+            source=SubscriptionRequest.Source.FORM,
         ),
         ConsentEvent.objects.create(
             **_typed("contacts.ConsentEvent"),

@@ -27,9 +27,10 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
+from campaigns.models import FrequencyCap
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ContactImport, CustomField, Tag
+from contacts.models import ContactImport, CustomField, SubscriptionRequest, Tag
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from conversations.models import Conversation, Reply
@@ -82,6 +83,7 @@ API_ALLOWED = {
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
+    ("POST", "api/v1/subscriptions/"): WRITERS,  # adds a contact (pending) and texts them the confirmation
     ("GET", "api/v1/campaigns/"): STAFF,
     ("POST", "api/v1/campaigns/"): WRITERS,
     ("GET", "api/v1/campaigns/<int:pk>/"): STAFF,
@@ -140,6 +142,7 @@ ADMIN_ALLOWED = {
     # Records of what happened: read by every role, written by nobody through the admin.
     **_per_model("audit.AuditEvent", _READ_ONLY_RECORD),
     **_per_model("contacts.ConsentEvent", _READ_ONLY_RECORD),
+    **_per_model("contacts.SubscriptionRequest", _READ_ONLY_RECORD),
     **_per_model("sends.CampaignSend", _READ_ONLY_RECORD),
     **_per_model("sends.DeliveryReport", _READ_ONLY_RECORD),
     **_per_model("sends.InboundMessage", _READ_ONLY_RECORD),
@@ -232,6 +235,17 @@ ADMIN_ALLOWED = {
             # Everyone sees a draft's A/B test (writers change it there); deciding sends the rest: managers.
             "url:campaigns_campaign_ab_test": STAFF,
             "url:campaigns_campaign_ab_decide": MANAGERS,
+        },
+    ),
+    # The global frequency cap: one row, read by all staff, changed by managers, never added or deleted.
+    **_per_model(
+        "campaigns.FrequencyCap",
+        {
+            "changelist": STAFF,
+            "add": NOBODY,
+            "change": MANAGERS,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
         },
     ),
 }
@@ -360,6 +374,7 @@ def world(django_user_model) -> World:
         Tag.objects.create(name="vip"),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
@@ -367,6 +382,9 @@ def world(django_user_model) -> World:
         Reply.objects.create(contact=contact, sender="+14155550100", to_number=str(contact.phone_number), body="Hi"),
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
+        SubscriptionRequest.objects.create(
+            contact_list=contact_list, phone_number="+14155550124", source=SubscriptionRequest.Source.FORM
+        ),
         superuser,
         Group.objects.get(name=VIEWER),
         TokenProxy.objects.get(pk=Token.objects.create(user=superuser).pk),
