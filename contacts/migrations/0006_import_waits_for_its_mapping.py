@@ -7,6 +7,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0005_custom_fields_tags_import_mapping'),
+        # Also after the other 0005, made on another branch at the same time: one line of migrations again.
+        ('contacts', '0005_list_growth_double_opt_in'),
     ]
 
     operations = [

@@ -288,3 +288,28 @@ def test_import_records_the_mapping_and_encoding(tmp_path, fields):
     record = ContactImport.objects.get()
     assert record.mapping == {"Mobile": "phone", "Points": "field:score"}
     assert typed(Contact.objects.get()) == {"score": Decimal(3)}
+
+
+def test_admin_add_form_names_the_contacts_whose_value_fails_and_creates_nothing(admin_client):
+    bad = ContactFactory(attributes={"joined": "last spring"})
+    ContactFactory(attributes={"joined": "2024-04-01"})
+    url = reverse("admin:contacts_customfield_add")
+    form = {"key": "joined", "label": "Joined", "type": "date", "choices": "", "description": ""}
+    refused = admin_client.post(url, form)
+    assert refused.status_code == 200
+    errors = str(refused.context["adminform"].form.errors["key"])
+    assert f"contact #{bad.pk}" in errors and "YYYY-MM-DD" in errors
+    assert not CustomField.objects.exists()
+    contact_update(contact=bad, attributes={"joined": "2025-03-21"})
+    assert admin_client.post(url, form).status_code == 302
+    assert sorted(ContactFieldValue.objects.values_list("value_date", flat=True)) == [
+        datetime.date(2024, 4, 1),
+        datetime.date(2025, 3, 21),
+    ]
+
+
+def test_admin_choice_field_takes_one_choice_a_line(admin_client):
+    url = reverse("admin:contacts_customfield_add")
+    form = {"key": "tier", "label": "Tier", "type": "choice", "choices": "Gold\r\n Silver \r\n\r\n", "description": ""}
+    assert admin_client.post(url, form).status_code == 302
+    assert CustomField.objects.get().choices == ["Gold", "Silver"]
