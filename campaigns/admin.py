@@ -21,8 +21,10 @@ from campaigns.models import Campaign, FrequencyCap
 from campaigns.segments import segment_info
 from campaigns.services.caps import frequency_cap_update
 from campaigns.services.drafts import (
+    AUDIENCE_PARTS,
     OPT_OUT_FOOTER,
     SENDING_RULE_FIELDS,
+    campaign_audience_check,
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
@@ -125,7 +127,23 @@ class ScheduleForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "sender", "lists", "body", "max_per_second", *SENDING_RULE_FIELDS]
+        fields = [
+            "name",
+            "sender",
+            "lists",
+            "segments",
+            "excluded_lists",
+            "excluded_segments",
+            "body",
+            "max_per_second",
+            *SENDING_RULE_FIELDS,
+        ]
+        help_texts = {
+            "lists": "Everyone on any of these lists",
+            "segments": "And everyone matching any of these segments when the campaign goes",
+            "excluded_lists": "Minus everyone on any of these lists",
+            "excluded_segments": "Minus everyone matching any of these segments when the campaign goes",
+        }
         widgets = {
             "body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""}),
             "local_send_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -146,6 +164,12 @@ class CampaignForm(forms.ModelForm):
                 campaign_sending_rules_check(probe)
             except ApplicationError as exc:
                 form_error_from(self, exc)
+        parts = ("lists", *AUDIENCE_PARTS)
+        if all(part in cleaned for part in parts):
+            try:
+                campaign_audience_check(**{part: list(cleaned[part]) for part in parts})
+            except ApplicationError as exc:
+                self.add_error(exc.field, exc.message)
         return cleaned
 
     def __init__(self, *args, **kwargs):
@@ -227,7 +251,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
     list_filter = ["status", "created_at"]
     search_fields = ["name", "body"]
     list_select_related = ["created_by"]
-    filter_horizontal = ["lists"]
+    filter_horizontal = ["lists", "segments", "excluded_lists", "excluded_segments"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_now_selected", "pause_selected", "resume_selected", "cancel_selected"]
@@ -271,12 +295,14 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
                 "transactional campaign bypasses them.",
             },
         )
-        draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]}), sending]
+        audience = ("Audience", {"fields": ["lists", "segments", "excluded_lists", "excluded_segments"]})
+        draft = [(None, {"fields": ["name", "sender", "body", "placeholders", "max_per_second"]}), audience, sending]
         if obj is None:
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
             draft = [
-                (None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]}),
+                (None, {"fields": ["name", "sender", "body", "body_segments", "max_per_second"]}),
+                audience,
                 sending,
             ]
         return [
@@ -327,6 +353,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
                 changed_fields=form.changed_data,
                 created=not change,
                 lists=list(form.cleaned_data["lists"]) if "lists" in form.cleaned_data else None,
+                audience={part: list(form.cleaned_data[part]) for part in AUDIENCE_PARTS if part in form.cleaned_data},
             )
         except ApplicationError as exc:
             # The engine claimed it between the page load and the save: say so rather than a server error.
@@ -341,7 +368,8 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
         campaign_delete(campaign=obj, actor=request.user)
 
     def save_related(self, request, form, formsets, change):
-        # The lists were saved with the draft, by campaign_draft_save; only inlines (none today) are left.
+        # The lists and the rest of the audience were saved with the draft, by campaign_draft_save; only
+        # inlines (none today) are left.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

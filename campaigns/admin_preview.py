@@ -35,6 +35,7 @@ _FACT_LABELS = {
     "text": "the message text",
     "sender": "the sender",
     "lists": "the audience lists",
+    "segments": "the audience segments or exclusions",
     "rules": "the local-time schedule or the frequency caps",
 }
 

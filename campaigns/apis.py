@@ -24,7 +24,7 @@ from campaigns.services.lifecycle import (
     campaign_send_now,
 )
 from campaigns.services.quick_send import MAX_QUICK_SEND_RECIPIENTS, RecipientResult, campaign_quick_send
-from contacts.models import ContactList
+from contacts.models import ContactList, Segment
 from smscampaigns.api import (
     ApiErrorSerializer,
     StrictBooleanField,
@@ -108,6 +108,13 @@ def _ab_test_apply(*, campaign: Campaign, ab_test: dict | None, actor) -> None:
 
 class CampaignSerializer(serializers.ModelSerializer):
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience lists")
+    segments = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience segments")
+    excluded_lists = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Ids of lists whose contacts are left out"
+    )
+    excluded_segments = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Ids of segments whose matching contacts are left out"
+    )
     stats = CampaignStatsSerializer(source="*", read_only=True)
     ab_test = serializers.SerializerMethodField()
 
@@ -124,6 +131,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             "body",
             "sender",
             "lists",
+            "segments",
+            "excluded_lists",
+            "excluded_segments",
             "status",
             "status_reason",
             "scheduled_at",
@@ -195,10 +205,20 @@ class CampaignSendingRulesSerializer(serializers.Serializer):
 
 
 class CampaignWriteSerializer(CampaignMessageSerializer, CampaignSendingRulesSerializer):
+    """A draft's audience: on any of `lists` or matching any of `segments` when it goes, minus whoever is on
+    an excluded list or matches an excluded segment; each person once."""
+
     lists = ids_field(ContactList.objects.all(), required=False)
+    segments = ids_field(Segment.objects.all(), required=False, help_text="Segment ids, evaluated when it goes")
+    excluded_lists = ids_field(ContactList.objects.all(), required=False)
+    excluded_segments = ids_field(Segment.objects.all(), required=False)
     ab_test = ABTestWriteSerializer(
         required=False, allow_null=True, help_text="Message variants and an A/B test; null removes it (update)"
     )
+
+
+# What only a draft takes: a quick send's audience is its recipients.
+AUDIENCE_FIELDS = ("lists", "segments", "excluded_lists", "excluded_segments")
 
 
 SEND_MUST_BE_TRUE = (
@@ -267,8 +287,12 @@ class CampaignQuickSendSerializer(CampaignMessageSerializer):
     transactional = transactional_field()
 
     def validate(self, data):
-        if isinstance(self.initial_data, dict) and "lists" in self.initial_data:
-            raise serializers.ValidationError({"lists": ["give either lists or recipients, not both"]})
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
+        drafts_only = [name for name in AUDIENCE_FIELDS if name in given]
+        if drafts_only:
+            raise serializers.ValidationError(
+                {name: [f"give either {name} or recipients, not both"] for name in drafts_only}
+            )
         data.pop("send")
         return data
 
@@ -338,7 +362,7 @@ class CampaignFilter(StrictFilterSet):
 
 
 class _CampaignView(ApiView):
-    queryset = Campaign.objects.prefetch_related("lists")
+    queryset = Campaign.objects.prefetch_related("lists", "segments", "excluded_lists", "excluded_segments")
 
     def campaign_response(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
         return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=code)
@@ -550,7 +574,9 @@ class CampaignStatsApi(_CampaignView):
 
 
 class CampaignAudienceSerializer(serializers.Serializer):
-    total = serializers.IntegerField(help_text="Contacts on the campaign's lists, each once")
+    total = serializers.IntegerField(
+        help_text="Contacts on the campaign's lists or in its segments, minus the excluded ones, each once"
+    )
     eligible = serializers.IntegerField(
         help_text="Those the audience rules let through; of them, the preview's message_too_long are skipped at send"
     )

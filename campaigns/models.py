@@ -5,7 +5,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import models
 
-from contacts.models import ContactList, UntextableReason
+from contacts.models import ContactList, Segment, UntextableReason
 
 
 class ExclusionReason(models.TextChoices):
@@ -93,7 +93,12 @@ class Campaign(models.Model):
     sender = models.CharField(
         max_length=32, blank=True, help_text="E.164 number or alphanumeric id; blank uses PLIVO_SENDER"
     )
+    # The audience: whoever is on any of the lists or matches any of the segments when the campaign goes,
+    # minus whoever is on an excluded list or matches an excluded segment (contacts_in_audience).
     lists = models.ManyToManyField(ContactList, related_name="campaigns", blank=True)
+    segments = models.ManyToManyField(Segment, related_name="campaigns", blank=True)
+    excluded_lists = models.ManyToManyField(ContactList, related_name="excluding_campaigns", blank=True)
+    excluded_segments = models.ManyToManyField(Segment, related_name="excluding_campaigns", blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.TextField(blank=True, help_text="Why it was paused or cancelled, for staff")
     scheduled_at = models.DateTimeField(null=True, blank=True)

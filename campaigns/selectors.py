@@ -11,12 +11,11 @@ from functools import lru_cache
 from django.db.models import (
     CharField,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     Func,
     Min,
-    OuterRef,
+    Q,
     QuerySet,
     TextField,
     Value,
@@ -29,19 +28,28 @@ from campaigns.models import Campaign, CampaignVariant
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
-from contacts.models import Contact, ContactListMembership
-from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
+from contacts.models import Contact, ContactListMembership, Segment
+from contacts.selectors import ELIGIBLE, contacts_in_audience, contacts_with_exclusion_reason
 
 
-def campaign_audience(*, campaign: Campaign) -> QuerySet[Contact]:
-    """Every contact on the campaign's lists, once, annotated with `exclusion_reason` ("" = eligible).
+def campaign_audience(*, campaign: Campaign, now: datetime | None = None) -> QuerySet[Contact]:
+    """Every contact of the campaign's audience, once, annotated with `exclusion_reason` ("" = eligible): on
+    any of its lists or matching any of its segments (evaluated at `now`, by default this moment, so a
+    campaign reaches who matches when it goes), and on none of its excluded lists, matching none of its
+    excluded segments (contacts.selectors.contacts_in_audience).
 
     Contact numbers are unique (E.164), so one row per contact is also one row per number: a person on
-    two lists of the audience is one recipient.
+    two lists of the audience, or on a list and in a segment, is one recipient.
     """
-    list_ids = list(campaign.lists.values_list("pk", flat=True))
-    in_lists = ContactListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id__in=list_ids)
-    return contacts_with_exclusion_reason(Contact.objects.filter(Exists(in_lists)))
+    return contacts_with_exclusion_reason(
+        contacts_in_audience(
+            list_ids=campaign.lists.values_list("pk", flat=True),
+            segments=campaign.segments.all(),
+            excluded_list_ids=campaign.excluded_lists.values_list("pk", flat=True),
+            excluded_segments=campaign.excluded_segments.all(),
+            now=now,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,39 @@ def campaign_audience_breakdown(*, campaign: Campaign) -> AudienceBreakdown:
 def _breakdown(*, campaign: Campaign, counts: dict[str, int]) -> AudienceBreakdown:
     eligible = counts.pop(ELIGIBLE, 0)
     total = eligible + sum(counts.values())
-    entries = ContactListMembership.objects.filter(contact_list__campaigns=campaign).count() if total else 0
-    return AudienceBreakdown(total=total, eligible=eligible, excluded=counts, duplicates=entries - total)
+    return AudienceBreakdown(total=total, eligible=eligible, excluded=counts, duplicates=_duplicates(campaign, total))
+
+
+def _duplicates(campaign: Campaign, total: int) -> int:
+    """List entries beyond the first of each person on the campaign's lists who is in its audience."""
+    if not total:
+        return 0
+    entries = ContactListMembership.objects.filter(contact_list__campaigns=campaign)
+    if not (campaign.segments.exists() or campaign.excluded_lists.exists() or campaign.excluded_segments.exists()):
+        # Lists alone: the audience is exactly the people on them, so one count of the entries suffices.
+        return entries.count() - total
+    counted = entries.filter(contact__in=campaign_audience(campaign=campaign).values("pk")).aggregate(
+        entries=Count("pk"), people=Count("contact", distinct=True)
+    )
+    return counted["entries"] - counted["people"]
+
+
+# Campaigns whose audience is still to be decided or being texted: their segments are read at fan-out.
+_GOING = (Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+
+
+def campaigns_going_with_segment(segment: Segment) -> str:
+    """Why `segment` may not be deleted now: the scheduled or sending campaigns that include or exclude it
+    (deleting an excluded segment would text those it protects); "" when there are none."""
+    going = (
+        Campaign.objects.filter(status__in=_GOING)
+        .filter(Q(segments=segment) | Q(excluded_segments=segment))
+        .distinct()
+        .order_by("pk")
+        .values_list("name", flat=True)[:5]
+    )
+    names = ", ".join(repr(name) for name in going)
+    return f"the audience of campaigns not yet finished uses it ({names})" if names else ""
 
 
 def campaigns_due(*, now) -> QuerySet[Campaign]:
@@ -269,10 +308,21 @@ def _preview_samples(*, campaign: Campaign, body: str) -> tuple[PreviewSample, .
     return tuple(samples)
 
 
+def _audience_rules(campaign: Campaign) -> str:
+    """The segments and exclusions of the audience, with each segment's rules as they are now, hashed."""
+    rules = {
+        "segments": list(campaign.segments.order_by("pk").values_list("pk", "rules")),
+        "excluded_lists": sorted(campaign.excluded_lists.values_list("pk", flat=True)),
+        "excluded_segments": list(campaign.excluded_segments.order_by("pk").values_list("pk", "rules")),
+    }
+    return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | None = None) -> dict:
     """What staff approve when they confirm a launch from the preview: the text, the sender, the lists, the
-    audience's size and the sending rules (local time, caps). Compared again at the confirmation, so a draft
-    edited (or an audience grown) after the preview is not launched unseen."""
+    segments and exclusions (with their rules), the audience's size and the sending rules (local time, caps).
+    Compared again at the confirmation, so a draft edited (or an audience grown) after the preview is not
+    launched unseen."""
     audience = audience or campaign_audience_breakdown(campaign=campaign)
     # The body and every A/B variant's text: editing any of them after the preview needs a new one.
     texts = "\x00".join([campaign.body, *campaign_variant_bodies(campaign)])
@@ -280,6 +330,7 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
         "text": hashlib.sha256(texts.encode()).hexdigest()[:32],
         "sender": campaign.effective_sender,
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
+        "segments": _audience_rules(campaign),
         "audience": audience.total,
         "eligible": audience.eligible,
         "rules": [

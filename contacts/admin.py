@@ -16,7 +16,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
-from contacts.csvfiles import spreadsheet_safe_writer
+from contacts import admin_segments  # noqa: F401  (registers the segments admin, kept in its own module)
+from contacts.csvfiles import FIELD_TARGET_PREFIX, IMPORT_TARGETS, spreadsheet_safe_writer
+from contacts.custom_fields import custom_field_definition_validate
 from contacts.importer import ERROR_REPORT_HEADER
 from contacts.models import (
     ConsentEvent,
@@ -24,14 +26,28 @@ from contacts.models import (
     ContactImport,
     ContactList,
     ContactListMembership,
+    CustomField,
     SubscriptionRequest,
     Suppression,
+    Tag,
 )
 from contacts.phones import normalize_phone
 from contacts.selectors import consent_history, contact_import_errors
 from contacts.services.consent import ConsentContext, contact_opt_in, contacts_opt_out
 from contacts.services.contacts import contact_create, contact_delete, contact_details_validate, contact_update
-from contacts.services.imports import contact_import_delete, contact_import_resume, contact_import_start
+from contacts.services.custom_fields import (
+    custom_field_create,
+    custom_field_delete,
+    custom_field_promote,
+    custom_field_update,
+)
+from contacts.services.imports import (
+    contact_import_columns,
+    contact_import_delete,
+    contact_import_map,
+    contact_import_resume,
+    contact_import_start,
+)
 from contacts.services.lists import (
     contact_list_add_contacts,
     contact_list_create,
@@ -47,6 +63,15 @@ from contacts.services.subscriptions import (
     slug_validate,
 )
 from contacts.services.suppressions import suppression_add, suppression_remove, suppression_update, suppression_validate
+from contacts.services.tags import (
+    TAGS_PER_CONTACT_MOST,
+    contacts_tag,
+    contacts_untag,
+    tag_create,
+    tag_delete,
+    tag_name_validate,
+    tag_update,
+)
 from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.errors import ApplicationError
 from smscampaigns.json_limits import BoundedJSONFormField
@@ -63,6 +88,10 @@ def _consent_context(request) -> ConsentContext:
 
 class ListActionForm(forms.Form):
     contact_list = forms.ModelChoiceField(queryset=ContactList.objects.all(), label="List")
+
+
+class TagActionForm(forms.Form):
+    tag = forms.ModelChoiceField(queryset=Tag.objects.all(), label="Tag")
 
 
 class OptOutActionForm(forms.Form):
@@ -105,6 +134,12 @@ class ContactForm(forms.ModelForm):
         label="Lists",
         widget=admin.widgets.FilteredSelectMultiple("lists", is_stacked=False),
     )
+    contact_tags = forms.ModelMultipleChoiceField(
+        queryset=Tag.objects.all(),
+        required=False,
+        label="Tags",
+        widget=admin.widgets.FilteredSelectMultiple("tags", is_stacked=False),
+    )
 
     class Meta:
         model = Contact
@@ -114,6 +149,13 @@ class ContactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "contact_lists" in self.fields:
             self.fields["contact_lists"].initial = list(self.instance.lists.all())
+        if self.instance.pk and "contact_tags" in self.fields:
+            self.fields["contact_tags"].initial = list(self.instance.tags.all())
+        if "attributes" in self.fields:
+            self.fields["attributes"].help_text = (
+                "Values for personalisation. A custom field's value goes under its key and is checked against "
+                "its type (Contacts > Custom fields)."
+            )
         if "consent_source" in self.fields:
             self.fields["consent_source"].help_text = (
                 "Where the person consented. Given, the contact is subscribed (unless the number is suppressed); "
@@ -122,6 +164,12 @@ class ContactForm(forms.ModelForm):
 
     def clean_attributes(self):
         return self.cleaned_data.get("attributes") or {}
+
+    def clean_contact_tags(self):
+        tags = self.cleaned_data.get("contact_tags") or []
+        if len(tags) > TAGS_PER_CONTACT_MOST:
+            raise forms.ValidationError(f"a contact has at most {TAGS_PER_CONTACT_MOST} tags")
+        return tags
 
     def clean(self):
         cleaned = super().clean()
@@ -145,7 +193,7 @@ CONTACT_DETAILS = ("first_name", "last_name", "timezone", "attributes")
 class ContactAdmin(ServiceModelAdmin):
     form = ContactForm
     list_display = ["phone_number", "first_name", "last_name", "status", "country", "consent_source", "created_at"]
-    list_filter = ["status", "country", "consent_source", "lists"]
+    list_filter = ["status", "country", "consent_source", "lists", "tags"]
     # A number in any format is normalised and looked up exactly (get_search_results); these are the fallback.
     search_fields = ["first_name", "last_name"]
     search_help_text = "A phone number in any format, or a name"
@@ -164,10 +212,11 @@ class ContactAdmin(ServiceModelAdmin):
         "history",
         "inbound_messages",
         "sends",
+        "custom_field_values",
     ]
     inlines = [MembershipInline]
     show_full_result_count = False
-    actions = ["add_to_list", "remove_from_list", "opt_out", "opt_in"]
+    actions = ["add_to_list", "remove_from_list", "add_tag", "remove_tag", "opt_out", "opt_in"]
     formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
     fieldsets = [
         (
@@ -180,7 +229,9 @@ class ContactAdmin(ServiceModelAdmin):
                     "timezone",
                     "country",
                     "attributes",
+                    "custom_field_values",
                     "contact_lists",
+                    "contact_tags",
                 ]
             },
         ),
@@ -209,6 +260,7 @@ class ContactAdmin(ServiceModelAdmin):
                 consent_source=data["consent_source"],
                 consent_text=data["consent_text"],
                 lists=list(data["contact_lists"]),
+                tags=list(data["contact_tags"]),
                 actor=request.user,
                 context=_consent_context(request),
             )
@@ -220,6 +272,7 @@ class ContactAdmin(ServiceModelAdmin):
             contact=Contact.objects.get(pk=obj.pk),
             phone_number=data["phone_number"] if "phone_number" in changed else None,
             lists=list(data["contact_lists"]) if "contact_lists" in changed else None,
+            tags=list(data["contact_tags"]) if "contact_tags" in changed else None,
             actor=request.user,
             **{name: data[name] for name in CONTACT_DETAILS if name in changed},
         )
@@ -232,6 +285,18 @@ class ContactAdmin(ServiceModelAdmin):
     def contact_lists(self, obj: Contact) -> str:
         """The Lists field as staff who may only view the contact see it."""
         return ", ".join(contact_list.name for contact_list in obj.lists.all()) if obj.pk else "-"
+
+    @admin.display(description="custom fields")
+    def custom_field_values(self, obj: Contact) -> str:
+        """The contact's typed values, as segments filter on them (edited through the attributes)."""
+        values = obj.field_values.select_related("field").order_by("field__key") if obj.pk else []
+        rows = ((v.field.label, v.field.key, v.value) for v in values)
+        return format_html_join(mark_safe("<br>"), "{} ({}): {}", rows) or "-"
+
+    @admin.display(description="tags")
+    def contact_tags(self, obj: Contact) -> str:
+        """The Tags field as staff who may only view the contact see it."""
+        return ", ".join(tag.name for tag in obj.tags.all()) if obj.pk else "-"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -356,6 +421,23 @@ class ContactAdmin(ServiceModelAdmin):
             "removed from",
         )
 
+    def _tag_action(self, request, queryset, action: str, title: str, service, verb: str):
+        form = TagActionForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._ask(request, queryset, form, action, title)
+        tag = form.cleaned_data["tag"]
+        changed = service(tag=tag, contact_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        messages.success(request, f"{changed} contact(s) {verb} the tag {tag}.")
+        return None
+
+    @admin.action(description="Add a tag to the selected contacts", permissions=["change"])
+    def add_tag(self, request, queryset):
+        return self._tag_action(request, queryset, "add_tag", "Add a tag", contacts_tag, "given")
+
+    @admin.action(description="Remove a tag from the selected contacts", permissions=["change"])
+    def remove_tag(self, request, queryset):
+        return self._tag_action(request, queryset, "remove_tag", "Remove a tag", contacts_untag, "relieved of")
+
     @admin.action(description="Opt out (staff): unsubscribe and suppress the selected contacts", permissions=["change"])
     def opt_out(self, request, queryset):
         form = OptOutActionForm(request.POST if "apply" in request.POST else None)
@@ -391,6 +473,136 @@ class ContactAdmin(ServiceModelAdmin):
         if opted_in:
             messages.success(request, f"{opted_in} contact(s) subscribed with the new consent evidence.")
         return None
+
+
+class CustomFieldForm(forms.ModelForm):
+    """A field's definition; choices one per line. Adding one whose key contacts already hold promotes it."""
+
+    choices = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="For a choice field: the allowed values, one per line",
+    )
+
+    class Meta:
+        model = CustomField
+        fields = ["key", "label", "type", "choices", "description"]
+        help_texts = {
+            "key": "Lower-case letters, digits and _: the attribute name and the placeholder, e.g. score for "
+            "{{ score }}. If contacts already hold an attribute of that name, it is promoted: every value is "
+            "checked first, and the field is refused (naming the contacts) if any is not valid.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["choices"] = "\n".join(self.instance.choices)
+
+    def clean_choices(self):
+        return [line.strip() for line in self.cleaned_data.get("choices", "").splitlines() if line.strip()]
+
+    def clean(self):
+        cleaned = super().clean()
+        if any(name not in cleaned for name in ("label", "choices")):
+            return cleaned
+        try:
+            if self.instance.pk:
+                custom_field_definition_validate(
+                    key=self.instance.key, type=self.instance.type, choices=cleaned["choices"], label=cleaned["label"]
+                )
+            elif "key" in cleaned and "type" in cleaned:
+                # The contacts' values are checked now, so a refusal names them beside the key.
+                report = custom_field_promote(
+                    key=cleaned["key"],
+                    label=cleaned["label"],
+                    type=cleaned["type"],
+                    choices=cleaned["choices"],
+                    dry_run=True,
+                )
+                if report.failed:
+                    self.add_error("key", report.summary())
+        except ApplicationError as exc:
+            form_error_from(self, exc)
+        return cleaned
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(ServiceModelAdmin):
+    form = CustomFieldForm
+    list_display = ["key", "label", "type", "description", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["key", "label"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Values are stored by key and typed by type: changing either would strand them.
+        return ["key", "type"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            custom_field_update(
+                custom_field=CustomField.objects.get(pk=obj.pk),
+                label=data["label"],
+                description=data["description"],
+                choices=data["choices"],
+                actor=request.user,
+            )
+            obj.refresh_from_db()
+        else:
+            adopt_saved(
+                obj,
+                custom_field_create(
+                    key=data["key"],
+                    label=data["label"],
+                    type=data["type"],
+                    choices=data["choices"],
+                    description=data["description"],
+                    actor=request.user,
+                ),
+            )
+
+    def delete_model(self, request, obj):
+        custom_field_delete(custom_field=obj, actor=request.user)
+
+
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("name") is not None:
+            try:
+                tag_name_validate(name=cleaned["name"], tag=self.instance if self.instance.pk else None)
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
+
+
+@admin.register(Tag)
+class TagAdmin(ServiceModelAdmin):
+    form = TagForm
+    list_display = ["name", "contacts_count", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(contacts_count=models.Count("contact_tags"))
+
+    @admin.display(description="contacts", ordering="contacts_count")
+    def contacts_count(self, obj: Tag) -> int:
+        return obj.contacts_count
+
+    def save_model(self, request, obj, form, change):
+        name = form.cleaned_data["name"]
+        if change:
+            tag_update(tag=Tag.objects.get(pk=obj.pk), name=name, actor=request.user)
+            obj.refresh_from_db()
+        else:
+            adopt_saved(obj, tag_create(name=name, actor=request.user))
+
+    def delete_model(self, request, obj):
+        tag_delete(tag=obj, actor=request.user)
 
 
 class ContactListForm(forms.ModelForm):
@@ -645,7 +857,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 
 
 class ContactImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, UTF-8")
+    file = forms.FileField(help_text="CSV in UTF-8, UTF-16 or Windows-1252; the next step maps its columns")
     list_name = forms.CharField(required=False, max_length=200, help_text="Add the contacts to this list (created)")
     default_region = forms.CharField(
         max_length=2, initial=settings.DEFAULT_PHONE_REGION, help_text="For numbers written without a country code"
@@ -661,6 +873,28 @@ class ContactImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and count; write no contact")
 
 
+class ColumnMappingForm(forms.Form):
+    """One choice per column of the file: phone, a name, the time zone, a custom field, tags, or ignore."""
+
+    def __init__(self, *args, headers: list[str], targets: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(target, label) for target, label in IMPORT_TARGETS.items()]
+        choices[-1:-1] = [
+            (FIELD_TARGET_PREFIX + field.key, f"Custom field: {field.label} ({field.get_type_display()})")
+            for field in CustomField.objects.all()
+        ]
+        self.headers = headers
+        for index, header in enumerate(headers):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                choices=choices, initial=targets[index], label=header or f"(column {index + 1}, no header)"
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data[f"column_{index}"] for index, header in enumerate(self.headers) if header.strip()
+        }
+
+
 @admin.register(ContactImport)
 class ContactImportAdmin(ServiceModelAdmin):
     list_display = ["__str__", "status", "progress", "rows_read", "created", "rejected", "created_by", "created_at"]
@@ -668,13 +902,25 @@ class ContactImportAdmin(ServiceModelAdmin):
     list_select_related = ["created_by"]
     actions = ["resume_imports"]
     fieldsets = [
-        (None, {"fields": ["source_name", "status", "progress", "failure", "error_report"]}),
+        (None, {"fields": ["source_name", "status", "progress", "failure", "error_report", "encoding"]}),
         (
             "Summary",
             {"fields": ["rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed"]},
         ),
         ("First rejected rows", {"fields": ["first_errors"]}),
-        ("Options", {"fields": ["list_name", "default_region", "consent_source", "update_existing", "dry_run"]}),
+        (
+            "Options",
+            {
+                "fields": [
+                    "column_mapping",
+                    "list_name",
+                    "default_region",
+                    "consent_source",
+                    "update_existing",
+                    "dry_run",
+                ]
+            },
+        ),
         ("Record", {"fields": ["file", "created_by", "created_at", "started_at", "finished_at", "lines_done"]}),
     ]
 
@@ -698,6 +944,15 @@ class ContactImportAdmin(ServiceModelAdmin):
         url = reverse("admin:contacts_contactimport_errors", args=[obj.pk])
         return format_html('<a href="{}">Download the rows not imported (CSV)</a>', url)
 
+    @admin.display(description="columns")
+    def column_mapping(self, obj: ContactImport) -> str:
+        if obj.status == ContactImport.Status.MAPPING:
+            url = reverse("admin:contacts_contactimport_mapping", args=[obj.pk])
+            return format_html('<a href="{}">Map the columns and start the import</a>', url)
+        if not obj.mapping:
+            return "understood by their headers"
+        return format_html_join(mark_safe("<br>"), "{} → {}", obj.mapping.items())
+
     @admin.display(description="first rejected rows")
     def first_errors(self, obj: ContactImport) -> str:
         errors = obj.errors.all()[:FIRST_ERRORS_SHOWN]
@@ -709,7 +964,50 @@ class ContactImportAdmin(ServiceModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.error_report_view)
-        return [path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"), *super().get_urls()]
+        mapping = self.admin_site.admin_view(self.mapping_view)
+        return [
+            path("<int:pk>/errors.csv", view, name="contacts_contactimport_errors"),
+            path("<int:pk>/mapping/", mapping, name="contacts_contactimport_mapping"),
+            *super().get_urls(),
+        ]
+
+    def mapping_view(self, request, pk: int):
+        """The second step of an upload: the file's first rows, and what each column is to be."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(ContactImport, pk=pk)
+        if record.status != ContactImport.Status.MAPPING or not record.file:
+            messages.info(request, f"{record} is {record.get_status_display().lower()}: its columns are mapped.")
+            return redirect("admin:contacts_contactimport_change", record.pk)
+        try:
+            columns = contact_import_columns(contact_import=record)
+        except (ApplicationError, OSError) as exc:
+            messages.error(request, f"{record}: {getattr(exc, 'message', exc)}")
+            return redirect("admin:contacts_contactimport_change", record.pk)
+        form = ColumnMappingForm(
+            request.POST if request.method == "POST" else None, headers=columns.headers, targets=columns.targets
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                contact_import_map(contact_import=record, mapping=form.mapping(), actor=request.user)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"{record} is queued; this page follows its progress.")
+                return redirect("admin:contacts_contactimport_change", record.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": record,
+            "title": f"Map the columns of {record.source_name}",
+            "form": form,
+            "encoding": columns.encoding,
+            "columns": [
+                (form[f"column_{index}"], [row[index] for row in columns.rows]) for index in range(len(columns.headers))
+            ],
+            "rows_shown": len(columns.rows),
+        }
+        return TemplateResponse(request, "admin/contacts/contactimport/mapping.html", context)
 
     # The upload cap must be in place before anything reads the body, the CSRF check included: the check
     # runs in _upload_view, after it. Refusing an upload too large to read changes nothing, so it needs none.
@@ -741,13 +1039,13 @@ class ContactImportAdmin(ServiceModelAdmin):
                     consent_source=data["consent_source"],
                     update=data["update_existing"],
                     dry_run=data["dry_run"],
+                    map_later=True,
                     actor=request.user,
                 )
             except ApplicationError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, f"{record} is queued; this page follows its progress.")
-                return redirect("admin:contacts_contactimport_change", record.pk)
+                return redirect("admin:contacts_contactimport_mapping", record.pk)
         return self._upload_page(request, form)
 
     def _upload_page(self, request, form: ContactImportForm):

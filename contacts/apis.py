@@ -1,4 +1,5 @@
-"""The contacts part of the REST API: contacts, lists, suppressions. Every write goes through contacts.services.
+"""The contacts part of the REST API: contacts, lists, suppressions, custom fields, tags. Every write goes
+through contacts.services.
 
 One view class per operation with its own input and output serializers; where several operations share a
 URL (GET and POST on contacts/), a small class joins their views.
@@ -13,10 +14,20 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, ContactList, Suppression
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactImportError,
+    ContactList,
+    CustomField,
+    Suppression,
+    Tag,
+)
 from contacts.selectors import contacts_matching, number_q
 from contacts.services.consent import ConsentContext, contact_opt_in, contact_opt_out
 from contacts.services.contacts import contact_create, contact_delete, contact_update
+from contacts.services.custom_fields import custom_field_create, custom_field_delete, custom_field_update
 from contacts.services.imports import contact_import_start
 from contacts.services.lists import (
     contact_list_create,
@@ -25,6 +36,14 @@ from contacts.services.lists import (
     contact_list_update,
 )
 from contacts.services.suppressions import suppression_add, suppression_remove
+from contacts.services.tags import (
+    TAG_NAME_MAX_CHARS,
+    TAGS_PER_CONTACT_MOST,
+    tag_create,
+    tag_delete,
+    tag_update,
+    tags_get_or_create,
+)
 from contacts.uploads import upload_size_guard, upload_too_large
 from smscampaigns.api import MAX_ID, ApiErrorSerializer, StrictCharField, StrictFilterSet, StrictIntegerField, ids_field
 from smscampaigns.api_views import ApiView
@@ -49,6 +68,15 @@ def attributes_field(**kwargs) -> serializers.DictField:
     )
 
 
+def tags_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=StrictCharField(max_length=TAG_NAME_MAX_CHARS, validators=[_reject_nul]),
+        max_length=TAGS_PER_CONTACT_MOST,
+        help_text='Tag names, e.g. ["vip", "walk-in"]; a tag that does not exist yet is created',
+        **kwargs,
+    )
+
+
 def optional_text(max_length: int, help_text: str = "") -> StrictCharField:
     return StrictCharField(max_length=max_length, required=False, allow_blank=True, default="", help_text=help_text)
 
@@ -63,7 +91,10 @@ def _consent_context(request) -> ConsentContext:
 class ContactSerializer(serializers.ModelSerializer):
     phone_number = serializers.CharField(read_only=True, help_text="E.164, e.g. +14155550123")
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the lists it is on")
-    attributes = serializers.DictField(read_only=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name", help_text="Tag names")
+    attributes = serializers.DictField(
+        read_only=True, help_text="Personalisation values; a custom field's value is under its key, canonical"
+    )
 
     class Meta:
         model = Contact
@@ -76,6 +107,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "timezone",
             "status",
             "lists",
+            "tags",
             "attributes",
             "consent_source",
             "consent_text",
@@ -99,6 +131,7 @@ class ContactCreateSerializer(serializers.Serializer):
     )
     attributes = attributes_field(required=False, default=dict)
     lists = ids_field(ContactList.objects.all(), required=False, default=list)
+    tags = tags_field(required=False, default=list)
     consent_source = optional_text(
         255, "Where the person consented (e.g. 'checkout form'); without it the contact is unsubscribed"
     )
@@ -120,6 +153,7 @@ class ContactUpdateSerializer(serializers.Serializer):
     timezone = StrictCharField(max_length=64, required=False, allow_blank=True)
     attributes = attributes_field(required=False)
     lists = ids_field(ContactList.objects.all(), required=False)
+    tags = tags_field(required=False)
 
 
 class ContactOptOutSerializer(serializers.Serializer):
@@ -147,7 +181,7 @@ class ContactFilter(StrictFilterSet):
 
 
 class _ContactView(ApiView):
-    queryset = Contact.objects.prefetch_related("lists")
+    queryset = Contact.objects.prefetch_related("lists", "tags")
 
 
 class ContactListApi(_ContactView):
@@ -174,6 +208,7 @@ class ContactCreateApi(_ContactView):
             consent_text=data["consent_text"],
             consented_at=data["consented_at"],
             lists=data["lists"],
+            tags=tags_get_or_create(names=data["tags"]),
             actor=request.user,
             context=_consent_context(request),
         )
@@ -201,8 +236,10 @@ class ContactUpdateApi(_ContactView):
         """Change details. Status and consent change only through opt-out/ and opt-in/."""
         contact = self.get_object()
         data = dict(self.validated(ContactUpdateSerializer, request.data))
+        if "tags" in data:
+            data["tags"] = tags_get_or_create(names=data["tags"])
         contact = contact_update(contact=contact, actor=request.user, **data)
-        return Response(ContactSerializer(Contact.objects.prefetch_related("lists").get(pk=contact.pk)).data)
+        return Response(ContactSerializer(_ContactView.queryset.get(pk=contact.pk)).data)
 
 
 class ContactDeleteApi(_ContactView):
@@ -403,6 +440,184 @@ class ContactListMembersApi(_ContactListView):
         return Response({"added": added, "removed": removed, "contacts_count": count})
 
 
+# --- Custom fields -------------------------------------------------------------------------------------
+
+
+class CustomFieldSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomField
+        fields = ["id", "key", "label", "type", "choices", "description", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CustomFieldCreateSerializer(serializers.Serializer):
+    key = StrictCharField(
+        max_length=100,
+        help_text="Lower-case letters, digits and _; the attribute name and placeholder ({{ score }}). An "
+        "attribute of that name already held by contacts is promoted: every value must be valid",
+    )
+    label = StrictCharField(max_length=200)
+    type = serializers.ChoiceField(choices=CustomField.Type.choices)
+    choices = serializers.ListField(
+        child=StrictCharField(max_length=100, validators=[_reject_nul]),
+        required=False,
+        default=list,
+        max_length=200,
+        help_text="The allowed values of a choice field",
+    )
+    description = optional_text(255)
+
+
+class CustomFieldUpdateSerializer(serializers.Serializer):
+    label = StrictCharField(max_length=200, required=False)
+    choices = serializers.ListField(
+        child=StrictCharField(max_length=100, validators=[_reject_nul]),
+        required=False,
+        max_length=200,
+        help_text="The whole new list; a choice contacts still hold cannot be removed",
+    )
+    description = StrictCharField(max_length=255, required=False, allow_blank=True)
+
+
+class _CustomFieldView(ApiView):
+    queryset = CustomField.objects.all()
+
+
+class CustomFieldListApi(_CustomFieldView):
+    @extend_schema(operation_id="custom_fields_list", responses={200: CustomFieldSerializer(many=True)})
+    def get(self, request):
+        """List the custom fields, by key."""
+        return self.paginated_response(self.get_queryset(), CustomFieldSerializer)
+
+
+class CustomFieldCreateApi(_CustomFieldView):
+    @extend_schema(
+        operation_id="custom_fields_create",
+        request=CustomFieldCreateSerializer,
+        responses={201: CustomFieldSerializer, 400: ApiErrorSerializer},
+    )
+    def post(self, request):
+        """Define a typed field (text, number, date, yes_no, choice). Contacts already holding an attribute of
+        that key have it promoted; if any value is not valid, nothing is created and the error names them."""
+        data = self.validated(CustomFieldCreateSerializer, request.data)
+        custom_field = custom_field_create(actor=request.user, **data)
+        return Response(CustomFieldSerializer(custom_field).data, status=status.HTTP_201_CREATED)
+
+
+class CustomFieldsApi(CustomFieldListApi, CustomFieldCreateApi):  # custom-fields/
+    pass
+
+
+class CustomFieldRetrieveApi(_CustomFieldView):
+    @extend_schema(operation_id="custom_fields_retrieve", responses={200: CustomFieldSerializer})
+    def get(self, request, pk):
+        """One custom field."""
+        return Response(CustomFieldSerializer(self.get_object()).data)
+
+
+class CustomFieldUpdateApi(_CustomFieldView):
+    @extend_schema(
+        operation_id="custom_fields_update",
+        request=CustomFieldUpdateSerializer,
+        responses={200: CustomFieldSerializer},
+    )
+    def patch(self, request, pk):
+        """Change the label, description or choices; the key and type stay."""
+        data = self.validated(CustomFieldUpdateSerializer, request.data)
+        custom_field = custom_field_update(custom_field=self.get_object(), actor=request.user, **data)
+        return Response(CustomFieldSerializer(custom_field).data)
+
+
+class CustomFieldDeleteApi(_CustomFieldView):
+    @extend_schema(operation_id="custom_fields_destroy", responses={204: None})
+    def delete(self, request, pk):
+        """Delete the field; contacts keep its values as free attributes."""
+        custom_field_delete(custom_field=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomFieldApi(CustomFieldRetrieveApi, CustomFieldUpdateApi, CustomFieldDeleteApi):  # custom-fields/{id}/
+    pass
+
+
+# --- Tags ----------------------------------------------------------------------------------------------
+
+
+class TagSerializer(serializers.ModelSerializer):
+    contacts_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "contacts_count", "created_at"]
+        read_only_fields = fields
+
+
+class TagWriteSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=TAG_NAME_MAX_CHARS, validators=[_reject_nul])
+
+
+class _TagView(ApiView):
+    queryset = Tag.objects.annotate(contacts_count=Count("contact_tags")).order_by("name")
+
+
+class TagFilter(StrictFilterSet):
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Part of the name")
+
+    class Meta:
+        model = Tag
+        fields = ["search"]
+
+
+class TagListApi(_TagView):
+    filterset_class = TagFilter
+
+    @extend_schema(operation_id="tags_list", responses={200: TagSerializer(many=True)})
+    def get(self, request):
+        """List tags with how many contacts have each."""
+        return self.paginated_response(self.get_queryset(), TagSerializer)
+
+
+class TagCreateApi(_TagView):
+    @extend_schema(operation_id="tags_create", request=TagWriteSerializer, responses={201: TagSerializer})
+    def post(self, request):
+        """Create a tag; names are unique ignoring case."""
+        data = self.validated(TagWriteSerializer, request.data)
+        tag = tag_create(name=data["name"], actor=request.user)
+        return Response(TagSerializer(_TagView.queryset.get(pk=tag.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class TagsApi(TagListApi, TagCreateApi):  # tags/
+    pass
+
+
+class TagRetrieveApi(_TagView):
+    @extend_schema(operation_id="tags_retrieve", responses={200: TagSerializer})
+    def get(self, request, pk):
+        """One tag."""
+        return Response(TagSerializer(self.get_object()).data)
+
+
+class TagUpdateApi(_TagView):
+    @extend_schema(operation_id="tags_update", request=TagWriteSerializer, responses={200: TagSerializer})
+    def patch(self, request, pk):
+        """Rename a tag."""
+        data = self.validated(TagWriteSerializer, request.data)
+        tag = tag_update(tag=self.get_object(), name=data["name"], actor=request.user)
+        return Response(TagSerializer(_TagView.queryset.get(pk=tag.pk)).data)
+
+
+class TagDeleteApi(_TagView):
+    @extend_schema(operation_id="tags_destroy", responses={204: None})
+    def delete(self, request, pk):
+        """Delete a tag; it goes from every contact that had it."""
+        tag_delete(tag=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TagApi(TagRetrieveApi, TagUpdateApi, TagDeleteApi):  # tags/{id}/
+    pass
+
+
 # --- Suppressions --------------------------------------------------------------------------------------
 
 
@@ -493,6 +708,8 @@ class ContactImportSerializer(serializers.ModelSerializer):
             "consent_source",
             "update_existing",
             "dry_run",
+            "mapping",
+            "encoding",
             "percent_done",
             "rows_read",
             "created",
@@ -510,7 +727,10 @@ class ContactImportSerializer(serializers.ModelSerializer):
 
 
 class ContactImportStartSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV, UTF-8, with a phone column; other columns become attributes")
+    file = serializers.FileField(
+        help_text="CSV in UTF-8, UTF-16 or Windows-1252 (detected), with a phone column; other columns become "
+        "attributes unless mapped"
+    )
     list_name = StrictCharField(
         max_length=200, required=False, allow_blank=True, default="", help_text="Add the contacts to this list"
     )
@@ -520,6 +740,22 @@ class ContactImportStartSerializer(serializers.Serializer):
     consent_source = optional_text(255, "Where these people consented; blank: they arrive unsubscribed")
     update_existing = serializers.BooleanField(required=False, default=False, help_text="Overwrite names, attributes")
     dry_run = serializers.BooleanField(required=False, default=False, help_text="Check and count; write no contact")
+    mapping = serializers.JSONField(
+        required=False,
+        default=dict,
+        binary=True,  # a multipart form carries it as JSON text
+        help_text='What columns are, by header: {"Mobile": "phone", "Score": "field:score", "Labels": "tags", '
+        '"Notes": "ignore"}; targets: phone, first_name, last_name, name, timezone, tags, attribute, ignore, '
+        "field:<key>. A column not named is understood by its header",
+    )
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError('must be an object of column header -> target, e.g. {"Mobile": "phone"}')
+        if len(value) > 1000:
+            raise serializers.ValidationError("at most 1000 columns")
+        _reject_nul(value)
+        return value
 
 
 class ContactImportErrorSerializer(serializers.ModelSerializer):
@@ -563,6 +799,7 @@ class ContactImportStartApi(_ContactImportView):
             consent_source=data["consent_source"],
             update=data["update_existing"],
             dry_run=data["dry_run"],
+            mapping=data["mapping"],
             actor=request.user,
         )
         location = reverse("v1:contact-import", kwargs={"pk": record.pk})

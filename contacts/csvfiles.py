@@ -1,9 +1,19 @@
 """Reading contact CSV files as spreadsheets export them: any delimiter, a BOM, stray spaces, short rows.
 
 The reader streams: it holds one line at a time, so a 1 GB file never loads whole, and a line longer than
-MAX_LINE_BYTES is refused rather than read into memory. Whatever is wrong with the file as a whole (not
-UTF-8, no phone column, duplicate headers, more columns than CONTACT_IMPORT_MAX_COLUMNS) is raised as an
-ApplicationError before the first row is returned, so nothing is written from a file that cannot be read.
+MAX_LINE_BYTES is refused rather than read into memory. Whatever is wrong with the file as a whole (no
+readable encoding, no phone column, duplicate headers, more columns than CONTACT_IMPORT_MAX_COLUMNS) is
+raised as an ApplicationError before the first row is returned, so nothing is written from a file that
+cannot be read.
+
+Encodings, as Excel writes them: UTF-8 (with or without a BOM; "CSV UTF-8"), UTF-16 with a BOM or
+UTF-16LE without one ("Unicode Text", tab separated), and Windows-1252 (plain "CSV" on a Western Windows).
+A file that is not valid UTF-8 and has no UTF-8 sequence before its first bad byte is read as Windows-1252;
+one that mixes both is refused. `ContactCsv.encoding` says which was used, for the import's report.
+
+Columns are understood by their header (phone, first_name, ...; any other column is an attribute) unless a
+mapping says otherwise: {header: target} with the targets of IMPORT_TARGETS, "field:<key>" for a custom
+field, "tags" for a column of tag names, "ignore" to skip one.
 
 Every CSV the product writes goes through `spreadsheet_safe_writer` (smscampaigns/spreadsheets.py, where
 apps below contacts can use it too; importable from here), so that a cell typed by a person
@@ -12,8 +22,10 @@ apps below contacts can use it too; importable from here), so that a cell typed 
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -36,8 +48,29 @@ NAMED_HEADERS = {
     "time_zone": "timezone",
 }
 DELIMITERS = (",", ";", "\t")
+# What a column may be mapped to; besides these, "field:<key>" for a custom field.
+IMPORT_TARGETS = {
+    "phone": "Phone number",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "name": "Full name (first word: first name, the rest: last name)",
+    "timezone": "Time zone",
+    "tags": "Tags (several separated by , ; or |)",
+    "attribute": "Attribute named after the header",
+    "ignore": "Ignore",
+}
+FIELD_TARGET_PREFIX = "field:"
+# Python codec -> how the import's report names it.
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 (with BOM)",
+    "utf-16": "UTF-16 (with BOM)",
+    "utf-16-le": "UTF-16LE (no BOM)",
+    "utf-16-be": "UTF-16BE (no BOM)",
+    "cp1252": "Windows-1252",
+}
 # A line (a header row, or a data row with its cells) is at most this long. A longer one is not a contact
-# spreadsheet, and reading it would hold all of it in memory. _check_utf8 reads in chunks of this size.
+# spreadsheet, and reading it would hold all of it in memory. _check_text reads in chunks of this size.
 MAX_LINE_BYTES = 1 << 20
 _CHECK_CHUNK = MAX_LINE_BYTES
 _LOOKS_LIKE_A_NUMBER = re.compile(r"[\d\s()+.\-]{6,}")
@@ -65,6 +98,7 @@ class SourceRow:
     last_name: str = ""
     timezone: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    tags: str = ""  # the cell of the tags column, names not yet split
     problem: RowError | None = None
 
 
@@ -80,15 +114,48 @@ def canonical_header(text: str) -> str:
 # --- Reading --------------------------------------------------------------------------------------------
 
 
-class ContactCsv:
-    """A contact file opened for reading: `phone_header`, `named` and `attributes` say how its headers were
-    understood, `rows()` streams its data rows."""
+def import_mapping_parse(options: list[str]) -> dict[str, str]:
+    """`["Mobile=phone", "Score=field:score"]` (the command's --map options) as a mapping {header: target}."""
+    mapping: dict[str, str] = {}
+    for option in options:
+        header, equals, target = option.rpartition("=")
+        if not equals or not header.strip() or not target.strip():
+            raise ApplicationError(f"{option!r} is not COLUMN=TARGET, e.g. Mobile=phone or Score=field:score")
+        if header.strip() in mapping:
+            raise ApplicationError(f"column {header.strip()!r} is mapped twice")
+        mapping[header.strip()] = target.strip()
+    return mapping
 
-    def __init__(self, binary: BinaryIO, *, headerless_ok: bool = False):
+
+def _target_problem(target: str) -> str | None:
+    if target in IMPORT_TARGETS:
+        return None
+    if target.startswith(FIELD_TARGET_PREFIX) and target.removeprefix(FIELD_TARGET_PREFIX):
+        return None
+    return f"{target!r} is not a target: one of {', '.join(IMPORT_TARGETS)} or field:<key>"
+
+
+class ContactCsv:
+    """A contact file opened for reading: `phone_header`, `named`, `attributes` and `tags_index` say how its
+    columns are understood (by `mapping`, else by their header), `rows()` streams its data rows.
+
+    `phone_required=False` opens a file whose columns are still to be mapped (the admin's mapping step)."""
+
+    def __init__(
+        self,
+        binary: BinaryIO,
+        *,
+        headerless_ok: bool = False,
+        mapping: dict[str, str] | None = None,
+        phone_required: bool = True,
+    ):
         self._binary = binary
         self.bytes_total = _size_of(binary)
         self.bytes_read = 0
-        _check_utf8(binary)
+        self.codec = _detect_encoding(binary)
+        self.encoding = ENCODING_NAMES[self.codec]
+        self.mapping = dict(mapping or {})
+        self.phone_required = phone_required
         self._lines = self._decoded_lines()
         header_line = self._first_non_blank_line()
         if header_line is None:
@@ -141,27 +208,106 @@ class ContactCsv:
                     field="file",
                 )
             seen[name] = index
-        phone_index = next((seen[name] for name in PHONE_HEADERS if name in seen), None)
+        explicit = self._explicit_targets(seen)
+        self.named: dict[str, int] = {}
+        self.attributes: dict[str, int] = {}
+        self.tags_index: int | None = None
+        phone_index = None
+        for index, target in explicit.items():
+            header = self.headers[index]
+            if target in ("phone", "first_name", "last_name", "name", "timezone", "tags"):
+                taken = phone_index if target == "phone" else self.tags_index if target == "tags" else None
+                taken = self.named.get(target, taken)
+                if taken is not None:
+                    raise ApplicationError(
+                        f"columns {self.headers[taken]!r} and {header!r} are both mapped to {target}", field="mapping"
+                    )
+                if target == "phone":
+                    phone_index = index
+                elif target == "tags":
+                    self.tags_index = index
+                else:
+                    self.named[target] = index
+            elif target.startswith(FIELD_TARGET_PREFIX):
+                self._attribute(target.removeprefix(FIELD_TARGET_PREFIX), index)
+            elif target == "attribute" and canonical[index]:
+                self._attribute(canonical[index], index)
         if phone_index is None:
+            phone_index = next(
+                (seen[name] for name in PHONE_HEADERS if name in seen and seen[name] not in explicit), None
+            )
+        if phone_index is None and self.phone_required:
             found = ", ".join(repr(h) for h in self.headers if h) or "none"
             raise ApplicationError(
-                f"no phone column: expected a header named {', '.join(PHONE_HEADERS)}; "
-                f"found {found} (delimiter {self.delimiter!r})",
+                f"no phone column: expected a header named {', '.join(PHONE_HEADERS)} (or a column mapped to "
+                f"phone); found {found} (delimiter {self.delimiter!r})",
                 field="file",
             )
         self.phone_index = phone_index
-        self.phone_header = self.headers[phone_index]
-        self.named: dict[str, int] = {}
-        self.attributes: dict[str, int] = {}
+        self.phone_header = self.headers[phone_index] if phone_index is not None else ""
         for index, name in enumerate(canonical):
-            if index == phone_index or not name:
+            if index == phone_index or index in explicit or not name:
                 continue
             target = NAMED_HEADERS.get(name)
-            if target and target not in self.named:
+            if target and target not in self.named and not (target != "name" and "name" in self.named):
                 self.named[target] = index
             else:
-                self.attributes[name] = index
+                self._attribute(name, index)
         self.width = len(self.headers)
+
+    def _explicit_targets(self, seen: dict[str, int]) -> dict[int, str]:
+        """{column index: target} of the mapping; its headers match as written, else as canonical names."""
+        explicit: dict[int, str] = {}
+        for header, target in self.mapping.items():
+            index = next((i for i, h in enumerate(self.headers) if h == header.strip()), None)
+            if index is None:
+                index = seen.get(canonical_header(header))
+            if index is None:
+                found = ", ".join(repr(h) for h in self.headers if h) or "none"
+                raise ApplicationError(
+                    f"the mapping names column {header!r}, which the file does not have; its columns: {found}",
+                    field="mapping",
+                )
+            if problem := _target_problem(target):
+                raise ApplicationError(f"column {header!r}: {problem}", field="mapping")
+            explicit[index] = target
+        return explicit
+
+    def _attribute(self, name: str, index: int) -> None:
+        if name in self.attributes:
+            raise ApplicationError(
+                f"columns {self.headers[self.attributes[name]]!r} and {self.headers[index]!r} both give {name!r}",
+                field="mapping",
+            )
+        self.attributes[name] = index
+
+    def automatic_targets(self, field_keys: frozenset[str] = frozenset()) -> list[str]:
+        """What each column is taken for without a mapping (a custom field's key as header: that field)."""
+        targets = ["attribute"] * len(self.headers)
+        if self.phone_index is not None:
+            targets[self.phone_index] = "phone"
+        for target, index in self.named.items():
+            targets[index] = target
+        if self.tags_index is not None:
+            targets[self.tags_index] = "tags"
+        for name, index in self.attributes.items():
+            if name in field_keys:
+                targets[index] = FIELD_TARGET_PREFIX + name
+        for index, header in enumerate(self.headers):
+            if not header.strip():
+                targets[index] = "ignore"
+        return targets
+
+    def preview(self, count: int) -> list[list[str]]:
+        """The first `count` non-blank data rows as they are in the file, each as wide as the header."""
+        rows = []
+        for cells in _csv_rows(self._reader, lambda: self._reader.line_num):
+            if not any(c.strip() for c in cells):
+                continue
+            rows.append((cells + [""] * len(self.headers))[: len(self.headers)])
+            if len(rows) == count:
+                break
+        return rows
 
     def rows(self) -> Iterator[SourceRow]:
         """Every non-blank data row, with its line number in the file (the first line is 1)."""
@@ -169,7 +315,9 @@ class ContactCsv:
         phone_index, named, attributes, width = self.phone_index, self.named, self.attributes, self.width
         first_name_index = named.get("first_name")
         last_name_index = named.get("last_name")
+        name_index = named.get("name")
         timezone_index = named.get("timezone")
+        tags_index = self.tags_index
         line_after = reader.line_num + self._blank_lines_before_header
         if self._first_row is not None:
             line_after -= 1
@@ -188,7 +336,11 @@ class ContactCsv:
                 last_name="" if last_name_index is None else cells[last_name_index].strip(),
                 timezone="" if timezone_index is None else cells[timezone_index].strip(),
                 attributes={name: value for name, index in attributes.items() if (value := cells[index].strip())},
+                tags="" if tags_index is None else cells[tags_index].strip(),
             )
+            if name_index is not None:
+                first, _, rest = cells[name_index].strip().partition(" ")
+                row.first_name, row.last_name = row.first_name or first, row.last_name or rest.strip()
             extra = [c for c in cells[width:] if c.strip()]
             if extra:
                 row.problem = RowError(
@@ -201,15 +353,19 @@ class ContactCsv:
             yield row
 
     def _decoded_lines(self) -> Iterator[str]:
-        # Line lengths were checked by _check_utf8 (a stream that cannot seek back is not checked, and the
-        # csv module's field limit and CONTACT_IMPORT_MAX_COLUMNS still bound what a line can become).
+        # Line lengths were checked by _detect_encoding (a stream that cannot seek back is not checked, and
+        # the csv module's field limit and CONTACT_IMPORT_MAX_COLUMNS still bound what a line can become).
+        if self.codec.startswith("utf-16"):
+            yield from self._utf16_lines()
+            return
+        codec = "utf-8" if self.codec == "utf-8-sig" else self.codec
         first = True
         for number, raw in enumerate(self._binary, 1):
             self.bytes_read += len(raw)
             if b"\x00" in raw:
                 raise _nul_error(number)
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode(codec)
             except UnicodeDecodeError as exc:
                 raise _encoding_error(number, raw[exc.start]) from None
             if first:
@@ -218,6 +374,28 @@ class ContactCsv:
             # A lone carriage return ends a line too (old Mac exports); the csv module refuses one unquoted.
             # Django's File splits lines at a lone CR already: the empty piece after it is no line.
             yield from (piece for piece in _LONE_CR.split(text) if piece) if "\r" in text else (text,)
+
+    def _utf16_lines(self) -> Iterator[str]:
+        """UTF-16 lines: a newline is two bytes there, so the file is decoded as text, not split as bytes."""
+        text = io.TextIOWrapper(self._binary, encoding=self.codec, newline="")
+        number = 0
+        try:
+            while line := text.readline(MAX_LINE_BYTES // 2):
+                number += 1
+                if number == 1:
+                    line = line.removeprefix("\ufeff")
+                if "\x00" in line:
+                    raise _nul_error(number)
+                if len(line) == MAX_LINE_BYTES // 2 and not line.endswith(("\n", "\r")):
+                    raise _long_line_error(number)
+                # Progress only: the wrapper reads ahead, so this is where the reading is, not this line's end.
+                self.bytes_read = min(self.bytes_total or 0, self._binary.tell()) or self.bytes_read
+                yield line
+            self.bytes_read = self.bytes_total or self.bytes_read
+        finally:
+            # The caller owns the file: the wrapper must not close it when it goes (unless it is closed already).
+            with suppress(ValueError):
+                text.detach()
 
     def _first_non_blank_line(self) -> str | None:
         self._blank_lines_before_header = 0
@@ -247,9 +425,23 @@ def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _encoding_error(line: int, byte: int) -> ApplicationError:
+def _encoding_error(line: int, byte: int, codec: str = "utf-8") -> ApplicationError:
+    if codec == "cp1252":
+        return ApplicationError(
+            f"line {line} is neither UTF-8 nor Windows-1252 text (byte 0x{byte:02X} is no character in either); "
+            "save the file as 'CSV UTF-8' and import it again",
+            field="file",
+        )
     return ApplicationError(
         f"line {line} is not UTF-8 text (byte 0x{byte:02X}); save the file as 'CSV UTF-8' and import it again",
+        field="file",
+    )
+
+
+def _mixed_encoding_error(line: int, byte: int) -> ApplicationError:
+    return ApplicationError(
+        f"line {line} is not UTF-8 text (byte 0x{byte:02X}), though earlier lines are: the file mixes encodings; "
+        "save it as 'CSV UTF-8' and import it again",
         field="file",
     )
 
@@ -283,20 +475,81 @@ def _size_of(binary: BinaryIO) -> int:
         return 0
 
 
-def _check_utf8(binary: BinaryIO) -> None:
-    """Decode the whole file once before anything is imported, so a wrongly encoded file (or one holding NUL
-    bytes, which no text field may store) writes nothing."""
+def _detect_encoding(binary: BinaryIO) -> str:
+    """The codec the file is written in, found by decoding the whole file once before anything is imported,
+    so a file in no encoding we read (or one holding NUL bytes, which no text field may store) writes nothing."""
     try:
         start = binary.tell()
     except (OSError, AttributeError):
-        return  # not seekable: the line-by-line decoding still names the line
-    head = binary.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ApplicationError(
-            "the file is UTF-16 (Excel 'Unicode Text'); save it as 'CSV UTF-8' and import it again", field="file"
-        )
+        return "utf-8"  # not seekable: the line-by-line decoding still names the line
+    head = binary.read(_SNIFF_BYTES)
     binary.seek(start)
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    codec = None
+    if head.startswith(codecs.BOM_UTF8):
+        codec = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    elif (utf16 := _utf16_without_bom(head)) is not None:
+        codec = utf16
+    if codec is not None and codec != "utf-8-sig":
+        _check_utf16(binary, codec)
+        return codec
+    try:
+        _check_text(binary, "utf-8")
+    except _NotUtf8 as exc:
+        if exc.after_multibyte:
+            raise _mixed_encoding_error(exc.line, exc.byte) from None
+        _check_text(binary, "cp1252")
+        return "cp1252"
+    return codec or "utf-8"
+
+
+_SNIFF_BYTES = 4096
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 written without a BOM (some exports of Excel's "Unicode Text"): a file of mostly ASCII has a
+    zero in every other byte, which no UTF-8 or Windows-1252 text has."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    high_zero_le = sum(1 for i in range(pairs) if head[2 * i + 1] == 0 and head[2 * i] != 0)
+    high_zero_be = sum(1 for i in range(pairs) if head[2 * i] == 0 and head[2 * i + 1] != 0)
+    if high_zero_le >= 0.6 * pairs:
+        return "utf-16-le"
+    if high_zero_be >= 0.6 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _check_utf16(binary: BinaryIO, codec: str) -> None:
+    start = binary.tell()
+    decoder = codecs.getincrementaldecoder(codec)()
+    lines_before = 0
+    try:
+        while chunk := binary.read(_CHECK_CHUNK):
+            lines_before += decoder.decode(chunk).count("\n")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ApplicationError(
+            f"line {lines_before + 1} is not {ENCODING_NAMES[codec]} text; save the file as 'CSV UTF-8' and import "
+            "it again",
+            field="file",
+        ) from None
+    binary.seek(start)
+
+
+class _NotUtf8(Exception):
+    def __init__(self, line: int, byte: int, after_multibyte: bool):
+        super().__init__(line)
+        self.line, self.byte, self.after_multibyte = line, byte, after_multibyte
+
+
+def _check_text(binary: BinaryIO, codec: str) -> None:
+    """Decode the file in `codec` chunk by chunk, checking line lengths and NUL bytes on the way."""
+    start = binary.tell()
+    decoder = codecs.getincrementaldecoder(codec)()
+    multibyte = False  # a UTF-8 sequence of several bytes seen: the file is UTF-8, not Windows-1252
     lines_before = 0
     since_newline = 0  # bytes of the line still open at the end of the previous chunk
     while chunk := binary.read(_CHECK_CHUNK):
@@ -315,10 +568,18 @@ def _check_utf8(binary: BinaryIO) -> None:
         except UnicodeDecodeError as exc:
             # Bytes carried over from the previous chunk are part of one character, never a newline.
             line = lines_before + exc.object[: exc.start].count(b"\n") + 1
-            raise _encoding_error(line, exc.object[exc.start]) from None
+            if codec == "utf-8":
+                before = multibyte or any(byte >= 0x80 for byte in exc.object[: exc.start])
+                binary.seek(start)
+                raise _NotUtf8(line, exc.object[exc.start], before) from None
+            raise _encoding_error(line, exc.object[exc.start], codec) from None
+        multibyte = multibyte or (codec == "utf-8" and any(byte >= 0x80 for byte in chunk))
         lines_before += chunk.count(b"\n")
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise _encoding_error(lines_before + 1, exc.object[exc.start]) from None
+        binary.seek(start)
+        if codec == "utf-8":
+            raise _NotUtf8(lines_before + 1, exc.object[exc.start], multibyte) from None
+        raise _encoding_error(lines_before + 1, exc.object[exc.start], codec) from None
     binary.seek(start)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from contacts.attributes import attribute_problem
 from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
 from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
+from contacts.custom_fields import field_value_parse
 from contacts.models import (
     ConsentEvent,
     Contact,
@@ -30,12 +31,23 @@ from contacts.models import (
     ContactImportError,
     ContactList,
     ContactListMembership,
+    ContactTag,
+    CustomField,
     Suppression,
     is_timezone_name,
 )
 from contacts.phones import normalize_phone
-from contacts.selectors import OptOutSuppression, batched, opt_out_suppressions, person_opt_outs, suppression_reasons
+from contacts.selectors import (
+    OptOutSuppression,
+    batched,
+    custom_fields_by_key,
+    opt_out_suppressions,
+    person_opt_outs,
+    suppression_reasons,
+)
 from contacts.services.consent import initial_consent
+from contacts.services.custom_fields import contact_field_values_write
+from contacts.services.tags import tag_name_problem, tag_names_split, tags_get_or_create
 from smscampaigns import domain_events
 from smscampaigns.errors import ApplicationError
 
@@ -72,6 +84,7 @@ class ImportSummary(ImportCounts):
     lines_done: int = 0
     bytes_done: int = 0
     bytes_total: int = 0
+    encoding: str = ""  # the text encoding the file was read in, as people name it ("Windows-1252")
     errors: list[RowError] = field(default_factory=list)  # the first few, for the screen
 
     @property
@@ -97,6 +110,7 @@ class _Row:
     last_name: str
     attributes: dict
     timezone_given: bool = False
+    tags: list[str] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[ImportSummary], None]
@@ -114,10 +128,16 @@ def contact_rows_import(
     progress: ProgressCallback | None,
     record: ContactImport | None,
     batch_size: int,
+    mapping: dict[str, str] | None = None,
 ) -> ImportSummary:
     started = time.perf_counter()
-    source = ContactCsv(file)
-    summary = ImportSummary(dry_run=dry_run, subscribed=bool(consent_source), bytes_total=source.bytes_total)
+    source = ContactCsv(file, mapping=mapping)
+    fields = import_fields(source)
+    summary = ImportSummary(
+        dry_run=dry_run, subscribed=bool(consent_source), bytes_total=source.bytes_total, encoding=source.encoding
+    )
+    if record is not None:
+        ContactImport.objects.filter(pk=record.pk).update(encoding=source.encoding)
     resume_after = 0
     if record is not None:
         resume_after = record.lines_done
@@ -138,6 +158,8 @@ def contact_rows_import(
         phone_column=source.phone_header,
         columns={name: source.headers[index] for name, index in source.named.items()},
         attribute_columns={name: source.headers[index] for name, index in source.attributes.items()},
+        tags_column=source.headers[source.tags_index] if source.tags_index is not None else None,
+        fields=fields,
         actor_id=record.created_by_id if record is not None else None,
     )
     rows = (row for row in source.rows() if row.line > resume_after)
@@ -163,6 +185,20 @@ def contact_rows_import(
     summary.bytes_done = source.bytes_read
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def import_fields(source: ContactCsv) -> dict[str, CustomField]:
+    """The custom fields the file's columns give (mapped to one, or headed by its key); an unknown key mapped
+    explicitly refuses the file before any row is read."""
+    fields = custom_fields_by_key()
+    for target in source.mapping.values():
+        key = target.removeprefix("field:")
+        if target.startswith("field:") and key not in fields:
+            known = ", ".join(sorted(fields)) or "none yet"
+            raise ApplicationError(
+                f"the mapping names the custom field {key!r}, which does not exist (fields: {known})", field="mapping"
+            )
+    return {key: fields[key] for key in source.attributes if key in fields}
 
 
 @dataclass
@@ -196,9 +232,13 @@ class _BatchWriter:
         phone_column: str,
         columns: dict[str, str],
         attribute_columns: dict[str, str],
+        tags_column: str | None = None,
+        fields: dict[str, CustomField] | None = None,
         actor_id: int | None = None,
     ):
         self.actor_id = actor_id
+        self.tags_column = tags_column
+        self.fields = fields or {}
         self.contact_list = contact_list
         self.consent_source = consent_source
         self.update = update
@@ -239,6 +279,7 @@ class _BatchWriter:
         inserts: list[tuple] = []
         upserts: list[tuple] = []
         members: list[str] = []
+        typed: list[str] = []  # numbers whose custom field values this batch may change
         for e164, row in merged.items():
             contact = existing.get(e164)
             # A number met in an earlier batch of this file is a duplicate whatever else happens to it.
@@ -263,6 +304,7 @@ class _BatchWriter:
                     outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
                     if keep:
                         inserts.append(self._new_contact(row, now, suppressed=True, opt_out=opt_outs[e164]))
+                        typed.append(e164)
                 if keep:
                     members.append(e164)
                 continue
@@ -271,6 +313,7 @@ class _BatchWriter:
                 if not duplicate:
                     outcome.created += 1
                     inserts.append(self._new_contact(row, now, suppressed=False, opt_out=None))
+                    typed.append(e164)
                 continue
             try:
                 values = self._merged_contact(contact, row, now)
@@ -284,6 +327,7 @@ class _BatchWriter:
             else:
                 outcome.updated += 0 if duplicate else 1
                 upserts.append(values)
+                typed.append(e164)
         if not self.dry_run:
             _insert_contacts(inserts, update=False)
             _insert_contacts(upserts, update=True)
@@ -291,6 +335,10 @@ class _BatchWriter:
                 _add_to_list(self.contact_list, members, now)
             if self.consent_source and members:
                 _consent_events_add(members, source=self.consent_source, actor_id=self.actor_id, now=now)
+            if self.fields and typed:
+                _field_values_write(typed, self.fields)
+            if self.tags_column is not None and members:
+                _tags_add({e164: merged[e164].tags for e164 in members}, now)
 
     def _parse(self, source_row: SourceRow, default_region: str, errors: list[RowError]) -> _Row | None:
         if source_row.problem is not None:
@@ -327,6 +375,22 @@ class _BatchWriter:
                 RowError(source_row.line, self.columns["timezone"], zone, "not a timezone name such as Europe/Paris")
             )
             return None
+        attributes = source_row.attributes
+        for key, custom_field in self.fields.items():
+            if key in attributes:
+                try:
+                    attributes[key] = field_value_parse(custom_field, attributes[key]).text
+                except ValueError as exc:
+                    column = self.attribute_columns.get(key, key)
+                    errors.append(
+                        RowError(source_row.line, column, shortened(attributes[key]), f"{custom_field.label}: {exc}")
+                    )
+                    return None
+        tags = tag_names_split(source_row.tags) if source_row.tags else []
+        for name in tags:
+            if problem := tag_name_problem(name):
+                errors.append(RowError(source_row.line, self.tags_column or "", shortened(name), problem))
+                return None
         return _Row(
             line=source_row.line,
             e164=number.e164,
@@ -334,8 +398,9 @@ class _BatchWriter:
             timezone=zone,  # only a zone the file gives; the number's zones are derived at send time
             first_name=source_row.first_name,
             last_name=source_row.last_name,
-            attributes=source_row.attributes,
+            attributes=attributes,
             timezone_given=bool(zone),
+            tags=tags,
         )
 
     def _new_contact(self, row: _Row, now, *, suppressed: bool, opt_out: OptOutSuppression | None) -> tuple:
@@ -385,6 +450,7 @@ def _merge_into(kept: _Row, later: _Row, *, overwrite: bool) -> None:
     """Fold a repeated row of the same number into the first: later values fill blanks (or win with --update)."""
     if later.timezone_given and (overwrite or not kept.timezone_given):
         kept.timezone, kept.timezone_given = later.timezone, True
+    kept.tags = list(dict.fromkeys([*kept.tags, *later.tags]))
     if overwrite:
         kept.first_name = later.first_name or kept.first_name
         kept.last_name = later.last_name or kept.last_name
@@ -567,6 +633,49 @@ def _add_to_list(contact_list: ContactList, numbers: list[str], now) -> None:
                 f"SELECT id, %s, %s FROM {contacts} WHERE phone_number {matching} ON CONFLICT DO NOTHING",
                 [contact_list.pk, connection.ops.adapt_datetimefield_value(now), *params],
             )
+
+
+def _contact_ids(numbers: list[str], *, attributes: bool) -> list[tuple]:
+    """(phone, id[, attributes]) of the contacts with these numbers; in SQL, as the numbers are E.164 already
+    (the ORM would parse and validate each again, the cost the module docstring describes)."""
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    columns = "phone_number, id, attributes" if attributes else "phone_number, id"
+    found = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(numbers), SQLITE_ROWS_PER_STATEMENT * 10):
+            matching, params = sql_in(numbers[start : start + SQLITE_ROWS_PER_STATEMENT * 10])
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE phone_number {matching}", params)
+            for row in cursor.fetchall():
+                if attributes and isinstance(row[2], str):
+                    row = (row[0], row[1], json.loads(row[2]))
+                found.append(row)
+    return found
+
+
+def _field_values_write(numbers: list[str], fields: dict[str, CustomField]) -> None:
+    """Typed values from the attributes as committed (a contact written meanwhile by someone else keeps its own)."""
+    stored = _contact_ids(numbers, attributes=True)
+    contact_field_values_write(attributes_by_contact={pk: attributes for _, pk, attributes in stored}, fields=fields)
+
+
+def _tags_add(tags_by_number: dict[str, list[str]], now) -> None:
+    """Put each contact's tags on it (created on first use); tags it has already are left, none removed."""
+    # In file order, so a tag new to the database takes the spelling of its first mention.
+    names = list(dict.fromkeys(name for tags in tags_by_number.values() for name in tags))
+    if not names:
+        return
+    tags = {tag.name.lower(): tag for tag in tags_get_or_create(names=names)}
+    ids = dict(_contact_ids([e164 for e164, given in tags_by_number.items() if given], attributes=False))
+    ContactTag.objects.bulk_create(
+        [
+            ContactTag(contact_id=ids[e164], tag=tags[name.lower()], added_at=now)
+            for e164, given in tags_by_number.items()
+            if e164 in ids
+            for name in given
+        ],
+        ignore_conflicts=True,
+        batch_size=SQLITE_ROWS_PER_STATEMENT,
+    )
 
 
 class _SeenNumbers:

@@ -4,6 +4,7 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -91,6 +92,7 @@ class Contact(models.Model):
     opt_out_source = models.CharField(max_length=255, blank=True)
     attributes = models.JSONField(default=dict, blank=True, help_text="Values for personalisation")
     lists = models.ManyToManyField(ContactList, through="ContactListMembership", related_name="contacts", blank=True)
+    tags = models.ManyToManyField("Tag", through="ContactTag", related_name="contacts", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -126,6 +128,134 @@ class ContactListMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.contact_list}"
+
+
+class Tag(models.Model):
+    """A label staff put on contacts (vip, walk-in, 2026-fair) to find them again; names are unique ignoring case."""
+
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # "VIP" and "vip" are one tag: an import column and a staff member typing it must land on one row.
+            models.UniqueConstraint(Lower("name"), name="unique_tag_name_ignoring_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactTag(models.Model):
+    """A tag on a contact. The unique index leads with the tag: "who has tag T" is a range scan of it that
+    returns contact ids without touching the contacts table; the second index serves "tags of contact C"."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="contact_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="contact_tags")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "contact"], name="unique_contact_tag"),
+        ]
+        indexes = [models.Index(fields=["contact"], name="contact_tag_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on {self.contact}"
+
+
+class CustomField(models.Model):
+    """A typed contact field defined by staff (score: number, birthday: date, ...).
+
+    Its `key` is an attribute name: the value lives in the contact's `attributes` under that key, in a
+    canonical text form (so `{{ score }}` personalises a message as before), and the same value is kept,
+    typed, in ContactFieldValue, which is what segments filter on. Every write path (API, admin, import)
+    validates attributes against the fields through contacts.custom_fields and writes both in one transaction.
+    """
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+        YES_NO = "yes_no", "Yes/no"
+        CHOICE = "choice", "Choice"
+
+    key = models.CharField(
+        max_length=100,
+        unique=True,
+        help_text="The attribute name and message placeholder, e.g. score for {{ score }}",
+    )
+    label = models.CharField(max_length=200, help_text="What staff see, e.g. Loyalty score")
+    type = models.CharField(max_length=8, choices=Type.choices)
+    choices = models.JSONField(default=list, blank=True, help_text="The allowed values of a choice field")
+    description = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"
+
+
+class ContactFieldValue(models.Model):
+    """A contact's value of one custom field, typed: exactly one value_* column is set, the one of the field's type.
+
+    Why a typed value table rather than expression indexes on `attributes`: a condition such as "score
+    between 10 and 20" becomes `field_id = %s AND value_number BETWEEN 10 AND 20`, answered by a range scan
+    of one composite index (field, value, contact) that yields contact ids alone (an index-only scan on
+    PostgreSQL), whatever the number of fields. Expression indexes on JSON keys would need DDL per field
+    created by staff (CREATE INDEX over a million rows at run time), and casts in every query that must
+    match the index expression exactly. Each index is partial (its value column not null), so it only holds
+    the rows of its type. The unique (contact, field) pair is the upsert target and serves a contact's values.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="field_values")
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="values")
+    # NULL, not "", marks "not this type": the partial index of each column holds only the rows of its type.
+    value_text = models.CharField(max_length=255, null=True, blank=True, help_text="Text and choice fields")  # noqa: DJ001
+    value_number = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    value_date = models.DateField(null=True, blank=True)
+    value_bool = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "field"], name="unique_contact_field_value"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["field", "value_number", "contact"],
+                name="field_value_number_idx",
+                condition=Q(value_number__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_date", "contact"],
+                name="field_value_date_idx",
+                condition=Q(value_date__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_text", "contact"],
+                name="field_value_text_idx",
+                condition=Q(value_text__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_bool", "contact"],
+                name="field_value_bool_idx",
+                condition=Q(value_bool__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field.key} of {self.contact_id}"
+
+    @property
+    def value(self):
+        for column in ("value_text", "value_number", "value_date", "value_bool"):
+            if getattr(self, column) is not None:
+                return getattr(self, column)
+        return None
 
 
 class Suppression(models.Model):
@@ -173,6 +303,7 @@ class ContactImport(models.Model):
     """One run of a contact import: its options, who asked, and how far it got (committed with each batch)."""
 
     class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for its columns to be mapped"
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
@@ -185,6 +316,12 @@ class ContactImport(models.Model):
     consent_source = models.CharField(max_length=255, blank=True, help_text="Consent evidence; blank: unsubscribed")
     update_existing = models.BooleanField(default=False, help_text="Overwrite names and attributes")
     dry_run = models.BooleanField(default=False, help_text="Check the file and count, write no contact")
+    mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Column header -> phone, first_name, last_name, name, timezone, field:<key>, tags or ignore",
+    )
+    encoding = models.CharField(max_length=32, blank=True, help_text="The text encoding the file was read in")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     bytes_total = models.BigIntegerField(default=0)
     bytes_done = models.BigIntegerField(default=0)
@@ -293,6 +430,26 @@ class ConsentEvent(models.Model):
     @property
     def by_person(self) -> bool:
         return self.method in self.PERSON_METHODS
+
+
+class Segment(models.Model):
+    """A saved rule set over contacts (contacts.segment_rules): who matches is decided in the database each
+    time it is asked (a count, a preview, a campaign going out), never stored."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(default=dict, help_text="Groups of conditions; see contacts.segment_rules")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ListKeyword(models.Model):

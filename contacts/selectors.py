@@ -9,12 +9,24 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
 
 from contacts.bulksql import sql_in
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, Suppression, UntextableReason
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactList,
+    ContactListMembership,
+    CustomField,
+    Suppression,
+    Tag,
+    UntextableReason,
+)
 from contacts.phones import normalize_phone, number_zones
+from contacts.segment_rules import segment_rules_q
 from smscampaigns.errors import ApplicationError
 
 ELIGIBLE = ""
@@ -332,3 +344,68 @@ def contacts_with_a_possibly_guessed_timezone() -> Iterator[int]:
         zones = number_zones(str(phone_number))
         if len(zones) > 1 and zone == zones[0]:
             yield pk
+
+
+def segment_contacts(*, rules: dict, now: datetime | None = None) -> QuerySet[Contact]:
+    """The contacts a segment's rules match at `now` (default: this moment), as one query."""
+    return Contact.objects.filter(segment_rules_q(rules, now=now))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    matching: int  # contacts the rules match
+    textable: int  # of them, those who may be texted now (contacts_textable)
+
+
+def segment_count(*, rules: dict, now: datetime | None = None) -> SegmentCount:
+    """How many contacts the rules match now, and how many of them may be texted: two counts in one query."""
+    counts = (
+        contacts_with_exclusion_reason(segment_contacts(rules=rules, now=now))
+        .order_by()
+        .aggregate(matching=Count("pk"), textable=Count("pk", filter=Q(exclusion_reason=ELIGIBLE)))
+    )
+    return SegmentCount(matching=counts["matching"], textable=counts["textable"])
+
+
+def contacts_in_audience(
+    *,
+    list_ids: Iterable[int] = (),
+    segments: Iterable = (),
+    excluded_list_ids: Iterable[int] = (),
+    excluded_segments: Iterable = (),
+    now: datetime | None = None,
+) -> QuerySet[Contact]:
+    """Who an audience reaches, each person once: on any of the lists or matching any of the segments, and
+    on none of the excluded lists and matching none of the excluded segments (segments as Segment rows,
+    evaluated at `now`). The one definition campaigns' audience, preview and fan-out build on."""
+    now = now or timezone.now()
+
+    def any_of(ids, rule_sets) -> Q | None:
+        parts = [Q(Exists(ContactListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id__in=ids)))]
+        parts = parts if ids else []
+        parts += [segment_rules_q(segment.rules, now=now) for segment in rule_sets]
+        if not parts:
+            return None
+        combined = parts[0]
+        for part in parts[1:]:
+            combined |= part
+        return combined
+
+    included = any_of(list(list_ids), list(segments))
+    if included is None:
+        return Contact.objects.none()
+    excluded = any_of(list(excluded_list_ids), list(excluded_segments))
+    return Contact.objects.filter(included if excluded is None else included & ~excluded)
+
+
+def custom_fields_by_key() -> dict[str, CustomField]:
+    """Every custom field by its key (the attribute name): what a write of attributes is checked against."""
+    return {field.key: field for field in CustomField.objects.all()}
+
+
+def tags_named(names: Iterable[str]) -> dict[str, Tag]:
+    """The existing tags among `names`, by name folded to lower case (tag names are unique ignoring case)."""
+    folded = {name.lower() for name in names}
+    if not folded:
+        return {}
+    return {tag.name.lower(): tag for tag in Tag.objects.annotate(folded=Lower("name")).filter(folded__in=folded)}

@@ -25,7 +25,9 @@ from smscampaigns.json_limits import TOO_DEEP, json_depth_exceeds
 logger = logging.getLogger(__name__)
 
 # ApplicationError codes that mean "the resource is in the wrong state for this", not "your input is wrong".
-CONFLICT_CODES = frozenset({"illegal_transition", "not_editable", "idempotency_key_reused", "opted_out_by_person"})
+CONFLICT_CODES = frozenset(
+    {"illegal_transition", "not_editable", "idempotency_key_reused", "opted_out_by_person", "in_use"}
+)
 # ApplicationError codes that mean "the request is larger than this service takes" (an upload over its cap).
 TOO_LARGE_CODES = frozenset({"too_large"})
 

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from contacts import apis_segments as segments
 from contacts import apis_subscriptions as subscriptions
 from conversations import apis as conversations
 from insights import apis as insights
@@ -25,9 +26,16 @@ v1 = [
     path("lists/", contacts.ContactListsApi.as_view(), name="lists"),
     path("lists/<int:pk>/", contacts.ContactListApi.as_view(), name="list"),
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
+    path("custom-fields/", contacts.CustomFieldsApi.as_view(), name="custom-fields"),
+    path("custom-fields/<int:pk>/", contacts.CustomFieldApi.as_view(), name="custom-field"),
+    path("tags/", contacts.TagsApi.as_view(), name="tags"),
+    path("tags/<int:pk>/", contacts.TagApi.as_view(), name="tag"),
     path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
+    path("segments/", segments.SegmentsApi.as_view(), name="segments"),
+    path("segments/<int:pk>/", segments.SegmentApi.as_view(), name="segment"),
+    path("segments/<int:pk>/count/", segments.SegmentCountApi.as_view(), name="segment-count"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),
     path("campaigns/<int:pk>/", campaigns.CampaignApi.as_view(), name="campaign"),
     path("campaigns/<int:pk>/send/", campaigns.CampaignSendApi.as_view(), name="campaign-send"),

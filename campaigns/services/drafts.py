@@ -11,7 +11,7 @@ from audit.services import audit_record, user_or_none
 from campaigns.models import Campaign
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
-from contacts.models import ContactList
+from contacts.models import ContactList, Segment
 from contacts.phones import normalize_phone
 from smscampaigns.errors import ApplicationError
 
@@ -92,9 +92,11 @@ def campaign_draft_save(
     changed_fields: list[str] | None = None,
     created: bool = False,
     lists: list[ContactList] | None = None,
+    audience: dict | None = None,
 ) -> DraftSaved:
-    """Save a draft's edits (and its `lists`, when given), adding the opt-out footer when the body lacks one and
-    refusing a body that could not be sent (campaign_body_as_saved); audited with the fields changed."""
+    """Save a draft's edits (and its `lists` and the other `audience` parts, when given), adding the opt-out
+    footer when the body lacks one and refusing a body that could not be sent (campaign_body_as_saved);
+    audited with the fields changed."""
     body = campaign_body_as_saved(campaign.body)
     campaign_sending_rules_check(campaign)
     footer_added = body != campaign.body
@@ -118,6 +120,9 @@ def campaign_draft_save(
         # not at all.
         if lists is not None:
             campaign.lists.set(lists)
+        # The other parts of the audience (AUDIENCE_PARTS), with the draft too.
+        for part, rows in (audience or {}).items():
+            getattr(campaign, part).set(rows)
         audit_record(
             actor=actor,
             action="campaign.created" if created else "campaign.edited",
@@ -139,11 +144,14 @@ def campaign_create(
     sender: str = "",
     lists: list[ContactList] | None = None,
     max_per_second: int | None = None,
+    segments: list[Segment] | None = None,
+    excluded_lists: list[ContactList] | None = None,
+    excluded_segments: list[Segment] | None = None,
     actor=None,
     **sending_rules,
 ) -> Campaign:
-    """Create a draft for the given lists, saved as the admin saves one (opt-out footer added when missing);
-    `sending_rules`: any of SENDING_RULE_FIELDS."""
+    """Create a draft for the given lists and segments (minus the excluded ones), saved as the admin saves one
+    (opt-out footer added when missing); `sending_rules`: any of SENDING_RULE_FIELDS."""
     _validate_name(name)
     unknown = set(sending_rules) - set(SENDING_RULE_FIELDS)
     if unknown:
@@ -155,12 +163,51 @@ def campaign_create(
         max_per_second=max_per_second,
         **sending_rules,
     )
+    audience = {
+        "segments": segments or [],
+        "excluded_lists": excluded_lists or [],
+        "excluded_segments": excluded_segments or [],
+    }
+    campaign_audience_check(lists=lists or [], **audience)
     changed = [*DRAFT_FIELDS, *(name for name in SENDING_RULE_FIELDS if name in sending_rules)]
-    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, created=True, lists=lists or None)
+    campaign_draft_save(
+        campaign=campaign,
+        actor=actor,
+        changed_fields=changed,
+        created=True,
+        lists=lists or None,
+        audience={part: rows for part, rows in audience.items() if rows},
+    )
     return campaign
 
 
-def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = None, actor=None, **fields) -> Campaign:
+# The parts of a campaign's audience besides its lists, as campaign_draft_save takes them.
+AUDIENCE_PARTS = ("segments", "excluded_lists", "excluded_segments")
+
+
+def campaign_audience_check(*, lists, segments, excluded_lists, excluded_segments) -> None:
+    """Refuse a list or segment that is both included and excluded: staff meant one or the other."""
+    for included, excluded, what, field in (
+        (lists, excluded_lists, "list", "excluded_lists"),
+        (segments, excluded_segments, "segment", "excluded_segments"),
+    ):
+        both = sorted({row.pk: row.name for row in included if row in set(excluded)}.values())
+        if both:
+            raise ApplicationError(
+                f"the {what}s {', '.join(repr(name) for name in both)} are both included and excluded", field=field
+            )
+
+
+def campaign_update(
+    *,
+    campaign: Campaign,
+    lists: list[ContactList] | None = None,
+    segments: list[Segment] | None = None,
+    excluded_lists: list[ContactList] | None = None,
+    excluded_segments: list[Segment] | None = None,
+    actor=None,
+    **fields,
+) -> Campaign:
     """Edit a draft as the admin does; once scheduled or sent, its text and audience are what was approved."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -171,8 +218,14 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
         fields["sender"] = campaign_sender_clean(sender=fields["sender"])
     for name, value in fields.items():
         setattr(campaign, name, value)
-    changed = sorted([*fields, *(["lists"] if lists is not None else [])])
-    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists)
+    given = {"segments": segments, "excluded_lists": excluded_lists, "excluded_segments": excluded_segments}
+    audience = {part: list(rows) for part, rows in given.items() if rows is not None}
+    campaign_audience_check(
+        lists=campaign.lists.all() if lists is None else lists,
+        **{part: audience.get(part, getattr(campaign, part).all()) for part in AUDIENCE_PARTS},
+    )
+    changed = sorted([*fields, *(["lists"] if lists is not None else []), *audience])
+    campaign_draft_save(campaign=campaign, actor=actor, changed_fields=changed, lists=lists, audience=audience)
     return campaign
 
 

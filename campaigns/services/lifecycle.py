@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from campaigns.models import Campaign
 from campaigns.services.drafts import campaign_body_check, campaign_sending_rules_check, campaign_update
+from contacts.segment_rules import segment_rules_clean
 from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -84,9 +85,14 @@ def campaign_send_now(*, campaign: Campaign, actor) -> Campaign:
     )
 
 
-def campaign_unschedule(*, campaign: Campaign, actor) -> Campaign:
+def campaign_unschedule(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
     return _transition(
-        campaign=campaign, move="unschedule", actor=actor, action="unscheduled", extra={"scheduled_at": None}
+        campaign=campaign,
+        move="unschedule",
+        actor=actor,
+        action="unscheduled",
+        reason=reason,
+        extra={"scheduled_at": None},
     )
 
 
@@ -145,3 +151,17 @@ def campaign_ready_check(campaign: Campaign) -> None:
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
     campaign_sending_rules_check(campaign)
+    campaign_segments_check(campaign)
+
+
+def campaign_segments_check(campaign: Campaign) -> None:
+    """Refuse (ApplicationError) a campaign whose segments' rules no longer hold (a custom field or a tag they
+    name was deleted since): who it reaches would be a guess."""
+    for field in ("segments", "excluded_segments"):
+        for segment in getattr(campaign, field).all():
+            try:
+                segment_rules_clean(segment.rules)
+            except ApplicationError as exc:
+                raise ApplicationError(
+                    f"the rules of segment {segment.name!r} no longer hold: {exc.message}", field=field
+                ) from None

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from contacts.attributes import attributes_validate
+from contacts.custom_fields import attributes_typed
 from contacts.importer import (
     BATCH_SIZE,
 )
@@ -17,11 +18,14 @@ from contacts.models import (
     ContactList,
     ContactListMembership,
     Suppression,
+    Tag,
     is_timezone_name,
 )
 from contacts.phones import NormalizedNumber, normalize_phone
-from contacts.selectors import batched
+from contacts.selectors import batched, custom_fields_by_key
 from contacts.services.consent import ConsentContext, initial_consent, staff_consent_event_record
+from contacts.services.custom_fields import contact_field_values_write
+from contacts.services.tags import contact_tags_set
 from smscampaigns.errors import ApplicationError
 
 
@@ -37,6 +41,7 @@ def contact_create(
     consent_text: str = "",
     consented_at=None,
     lists: list[ContactList] | None = None,
+    tags: list[Tag] | None = None,
     region: str | None = None,
     actor=None,
     context: ConsentContext = ConsentContext(),
@@ -46,8 +51,10 @@ def contact_create(
     A number that opted out before it was a contact is stored all the same (names, attributes, lists), as
     opted out with that opt-out's evidence: when the person texts START they are subscribed on those lists.
     """
+    fields = custom_fields_by_key()
+    attributes = _attributes_typed(attributes or {}, fields)
     number = contact_details_validate(
-        phone_number=phone_number, timezone_name=timezone_name, attributes=attributes or {}, region=region
+        phone_number=phone_number, timezone_name=timezone_name, attributes=attributes, region=region
     )
     suppressions = {s.reason: s for s in Suppression.objects.filter(phone_number=number.e164)}
     initial = initial_consent(
@@ -65,11 +72,14 @@ def contact_create(
         last_name=last_name,
         # Only a zone the person gave is stored; quiet hours derive the number's zones at send time.
         timezone=timezone_name,
-        attributes=attributes or {},
+        attributes=attributes,
         **asdict(initial),
     )
+    contact_field_values_write(attributes_by_contact={contact.pk: attributes}, fields=fields)
     if lists:
         contact_lists_add(contact=contact, contact_lists=lists)
+    if tags:
+        contact_tags_set(contact=contact, tags=tags)
     if initial.subscribed:
         staff_consent_event_record(
             context=context,
@@ -119,8 +129,15 @@ def contact_details_validate(
         raise ApplicationError('attributes must be names and values, e.g. {"city": "Lyon"}', field="attributes")
     # Attributes stored before a limit was lowered stay editable as long as they are left as they are.
     if attributes is not None and (contact is None or attributes != contact.attributes):
+        attributes_typed(attributes, custom_fields_by_key())
         attributes_validate(attributes)
     return number
+
+
+def _attributes_typed(attributes, fields) -> dict:
+    if not isinstance(attributes, dict):
+        raise ApplicationError('attributes must be names and values, e.g. {"city": "Lyon"}', field="attributes")
+    return attributes_typed(attributes, fields)
 
 
 _UPDATABLE_CONTACT_FIELDS = ("first_name", "last_name", "timezone", "attributes")
@@ -132,6 +149,7 @@ def contact_update(
     contact: Contact,
     phone_number: str | None = None,
     lists: list[ContactList] | None = None,
+    tags: list[Tag] | None = None,
     region: str | None = None,
     actor=None,
     **fields,
@@ -140,6 +158,9 @@ def contact_update(
     unknown = set(fields) - set(_UPDATABLE_CONTACT_FIELDS)
     if unknown:
         raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    custom_fields = custom_fields_by_key()
+    if fields.get("attributes") is not None and fields["attributes"] != contact.attributes:
+        fields["attributes"] = _attributes_typed(fields["attributes"], custom_fields)
     number = contact_details_validate(
         phone_number=phone_number,
         timezone_name=fields.get("timezone"),
@@ -160,9 +181,14 @@ def contact_update(
             changed.append("timezone")
     if changed:
         contact.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
+    if "attributes" in changed:
+        contact_field_values_write(attributes_by_contact={contact.pk: contact.attributes}, fields=custom_fields)
     if lists is not None:
         ContactListMembership.objects.filter(contact=contact).exclude(contact_list__in=lists).delete()
         contact_lists_add(contact=contact, contact_lists=lists)
+    if tags is not None:
+        contact_tags_set(contact=contact, tags=tags)
+        changed.append("tags")
     audit_record(actor=actor, action="contact.updated", target=contact, data={"fields": changed})
     return contact
 

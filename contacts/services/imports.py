@@ -18,6 +18,7 @@ from contacts.importer import (
     ImportSummary,
     ProgressCallback,
     contact_rows_import,
+    import_fields,
 )
 from contacts.models import (
     Contact,
@@ -25,7 +26,7 @@ from contacts.models import (
     Suppression,
 )
 from contacts.phones import normalize_phone
-from contacts.selectors import batched
+from contacts.selectors import batched, custom_fields_by_key
 from contacts.services.suppressions import suppression_reason_validate, suppressions_add_many
 from contacts.uploads import upload_names, upload_size_check
 from smscampaigns.errors import ApplicationError
@@ -45,8 +46,12 @@ def contact_import_run(
     record: ContactImport | None = None,
     actor=None,
     batch_size: int = BATCH_SIZE,
+    mapping: dict[str, str] | None = None,
 ) -> ImportSummary:
     """Import contacts from a CSV file, batch by batch; the one path used by the command, admin and API.
+
+    `mapping` ({header: target}, see contacts.csvfiles.IMPORT_TARGETS) says what columns are; a column it
+    does not name is understood by its header.
 
     Without `consent_source` contacts arrive unsubscribed. Opted-out contacts and suppressed numbers are
     reported and left unchanged. A non-dry run is tracked by a ContactImport (`record`, created when not
@@ -61,6 +66,7 @@ def contact_import_run(
             default_region=region,
             consent_source=consent_source,
             update_existing=update,
+            mapping=mapping or {},
             created_by=user_or_none(actor),
         )
     if record is not None:
@@ -80,6 +86,7 @@ def contact_import_run(
             progress=progress,
             record=record,
             batch_size=batch_size,
+            mapping=mapping,
         )
     except BaseException as exc:  # Ctrl-C included: the record must not stay "running"
         if record is not None:
@@ -107,13 +114,20 @@ def contact_import_start(
     consent_source: str = "",
     update: bool = False,
     dry_run: bool = False,
+    mapping: dict[str, str] | None = None,
+    map_later: bool = False,
     actor=None,
 ) -> ContactImport:
-    """Check an uploaded file, store it and queue its import for a worker; returns the import to poll."""
+    """Check an uploaded file, store it and queue its import for a worker; returns the import to poll.
+
+    With `map_later` the import waits for contact_import_map (the admin's mapping step) instead, and the
+    file need not have a column recognisable as the phone yet."""
     region = _import_region(default_region)
     upload_size_check(file)
     source_name, stored_name = upload_names(file)
-    ContactCsv(file)  # a file that cannot be read is refused now, with the reason, not later in a worker
+    # A file that cannot be read is refused now, with the reason, not later in a worker.
+    source = ContactCsv(file, mapping=mapping, phone_required=not map_later)
+    import_fields(source)
     file.seek(0)
     record = ContactImport(
         source_name=source_name,
@@ -122,13 +136,55 @@ def contact_import_start(
         consent_source=consent_source,
         update_existing=update,
         dry_run=dry_run,
+        mapping=mapping or {},
+        encoding=source.encoding,
+        status=ContactImport.Status.MAPPING if map_later else ContactImport.Status.PENDING,
         bytes_total=getattr(file, "size", 0) or 0,
         created_by=user_or_none(actor),
     )
     record.file.save(stored_name, file, save=False)
     record.save()
-    _contact_import_enqueue(record)
+    if not map_later:
+        _contact_import_enqueue(record)
     return record
+
+
+@dataclass
+class ImportColumns:
+    """An uploaded file as the mapping step shows it: headers, what each is taken for, the first rows."""
+
+    encoding: str
+    headers: list[str]
+    targets: list[str]
+    rows: list[list[str]]
+
+
+IMPORT_PREVIEW_ROWS = 5
+
+
+def contact_import_columns(*, contact_import: ContactImport) -> ImportColumns:
+    """The uploaded file's columns with their automatic targets and its first rows (for the mapping step)."""
+    with contact_import.file.open("rb") as file:
+        source = ContactCsv(file, phone_required=False)
+        targets = source.automatic_targets(frozenset(custom_fields_by_key()))
+        return ImportColumns(source.encoding, source.headers, targets, source.preview(IMPORT_PREVIEW_ROWS))
+
+
+def contact_import_map(*, contact_import: ContactImport, mapping: dict[str, str], actor=None) -> ContactImport:
+    """Record the column mapping of an import waiting for one, check the file with it and queue it."""
+    if contact_import.status != ContactImport.Status.MAPPING:
+        raise ApplicationError(f"import #{contact_import.pk} is {contact_import.get_status_display().lower()}")
+    with contact_import.file.open("rb") as file:
+        import_fields(ContactCsv(file, mapping=mapping))
+    claimed = ContactImport.objects.filter(pk=contact_import.pk, status=ContactImport.Status.MAPPING).update(
+        mapping=mapping, status=ContactImport.Status.PENDING
+    )
+    if not claimed:
+        raise ApplicationError(f"import #{contact_import.pk} has been mapped already")
+    contact_import.refresh_from_db()
+    audit_record(actor=actor, action="contact_import.mapped", target=contact_import, data={"mapping": mapping})
+    _contact_import_enqueue(contact_import)
+    return contact_import
 
 
 def contact_import_resume(*, contact_import: ContactImport) -> ContactImport:
@@ -192,6 +248,7 @@ def contact_import_run_queued(*, contact_import_id: int) -> ImportSummary | None
                 dry_run=record.dry_run,
                 record=record,
                 actor=record.created_by,
+                mapping=record.mapping,
             )
         except ApplicationError:
             return None  # a fault of the file, recorded on the import for the person who uploaded it

@@ -2,7 +2,7 @@ import factory
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
-from contacts.models import Contact, ContactList, Suppression
+from contacts.models import Contact, ContactList, Segment, Suppression
 from contacts.services.subscriptions import ListOptIn
 
 
@@ -61,6 +61,33 @@ def contacts_with_every_reason_not_to_text() -> dict[str, Contact]:
     # Written around the services, the way a raw SQL fix or an old import could leave it.
     Contact.objects.filter(pk=people["invalid"].pk).update(phone_number="555-0199")
     return people
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    rules = factory.LazyFunction(
+        lambda: {
+            "match": "all",
+            "groups": [{"match": "all", "conditions": [{"field": "country", "operator": "in", "value": ["US"]}]}],
+        }
+    )
+
+
+def rules(*groups, match: str = "all") -> dict:
+    """Segment rules from groups given as lists of (field, operator, value) conditions, each group "all"."""
+    return {
+        "match": match,
+        "groups": [
+            {"match": "all", "conditions": [condition_dict(*condition) for condition in group]} for group in groups
+        ],
+    }
+
+
+def condition_dict(field: str, operator: str, value=None, **extra) -> dict:
+    return {"field": field, "operator": operator, **({"value": value} if value is not None else {}), **extra}
 
 
 def list_opt_in(**values) -> ListOptIn:

@@ -33,27 +33,40 @@ def test_contact_list_page_links_to_the_import_page(admin_client):
 
 
 @pytest.mark.django_db
-def test_import_page_refuses_a_file_without_a_phone_column_and_says_what_it_found(admin_client):
+def test_mapping_step_refuses_a_file_without_a_phone_column_and_says_what_it_found(admin_client):
     response = admin_client.post(
         reverse("admin:contacts_contactimport_add"),
         {"file": csv_upload("name,email\nAnn,a@b.c\n"), "default_region": "US"},
     )
-    assert response.status_code == 200
-    assert "no phone column" in response.content.decode() and "&#x27;email&#x27;" in response.content.decode()
-    assert not ContactImport.objects.exists()
+    record = ContactImport.objects.get()
+    mapping_url = reverse("admin:contacts_contactimport_mapping", args=[record.pk])
+    assert response["Location"] == mapping_url
+    refused = admin_client.post(mapping_url, {"column_0": "name", "column_1": "attribute"})
+    assert refused.status_code == 200
+    assert "no phone column" in refused.content.decode() and "&#x27;email&#x27;" in refused.content.decode()
+    record.refresh_from_db()
+    assert record.status == ContactImport.Status.MAPPING and not Contact.objects.exists()
 
 
 @pytest.mark.django_db
-def test_import_page_stores_the_upload_and_queues_it(admin_client, admin_user, django_capture_on_commit_callbacks):
+def test_import_page_stores_the_upload_and_queues_it_once_mapped(
+    admin_client, admin_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(
             reverse("admin:contacts_contactimport_add"),
             {"file": csv_upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
         )
     record = ContactImport.objects.get()
-    assert response.status_code == 302
+    assert response.status_code == 302 and not callbacks  # nothing runs before the columns are mapped
+    mapping_url = reverse("admin:contacts_contactimport_mapping", args=[record.pk])
+    assert response["Location"] == mapping_url
+    form = admin_client.get(mapping_url).context["form"]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(mapping_url, {name: field.initial for name, field in form.fields.items()})
     assert response["Location"] == reverse("admin:contacts_contactimport_change", args=[record.pk])
     assert len(callbacks) == 1  # the task is sent once the record is committed
+    record.refresh_from_db()
     assert (record.status, record.created_by, record.list_name) == ("pending", admin_user, "Fair")
     assert record.file.read().decode("utf-8") == MESSY
     page = admin_client.get(response["Location"]).content.decode()
@@ -106,6 +119,9 @@ def test_upload_is_imported_by_a_real_celery_worker(admin_client):
             {"file": csv_upload(MESSY), "default_region": "US", "list_name": "Fair", "consent_source": "fair sheet"},
         )
         assert response.status_code == 302
+        mapping_url = response["Location"]
+        form = admin_client.get(mapping_url).context["form"]
+        admin_client.post(mapping_url, {name: field.initial for name, field in form.fields.items()})
         record = ContactImport.objects.get()
         deadline = time.monotonic() + 60
         while record.status in ("pending", "running") and time.monotonic() < deadline:

@@ -96,3 +96,42 @@ def test_an_upload_announced_over_the_cap_is_answered_401_before_413_and_never_r
         response = APIClient().generic("POST", IMPORT, b"", **request)
         assert body.tell() == 0
     assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_upload_takes_a_column_mapping_and_reports_the_encoding(importer, settings, tmp_path):
+    from contacts.models import CustomField
+    from contacts.services.custom_fields import custom_field_create
+
+    settings.MEDIA_ROOT = tmp_path
+    custom_field_create(key="score", label="Score", type=CustomField.Type.NUMBER)
+    text = "Mobile;Who;Points;Labels\n+14155550101;Zoë Li;12;vip\n"
+    upload = csv_upload("")
+    upload.file.write(text.encode("cp1252"))
+    upload.file.seek(0)
+    upload.size = len(text)
+    mapping = '{"Mobile": "phone", "Who": "name", "Points": "field:score", "Labels": "tags"}'
+    response = importer.post(IMPORT, {"file": upload, "mapping": mapping})
+    assert response.status_code == 202, response.json()
+    assert response.json()["encoding"] == "Windows-1252" and response.json()["mapping"]["Points"] == "field:score"
+    contact_import_run_queued(contact_import_id=response.json()["id"])
+    zoe = Contact.objects.get()
+    assert (zoe.first_name, zoe.last_name, zoe.attributes) == ("Zoë", "Li", {"score": "12"})
+    assert list(zoe.tags.values_list("name", flat=True)) == ["vip"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("mapping", "says"),
+    [
+        ('{"phone": "mobile number"}', "'mobile number' is not a target"),
+        ('{"Nope": "phone"}', "the mapping names column 'Nope', which the file does not have"),
+        ('{"city": "field:unknown"}', "custom field 'unknown', which does not exist"),
+        ('["phone"]', "must be an object"),
+    ],
+)
+def test_upload_refuses_a_mapping_that_does_not_fit_the_file(importer, settings, tmp_path, mapping, says):
+    settings.MEDIA_ROOT = tmp_path
+    response = importer.post(IMPORT, {"file": csv_upload(CSV), "mapping": mapping})
+    assert response.status_code == 400 and says in response.json()["detail"], response.json()
+    assert not ContactImport.objects.exists()

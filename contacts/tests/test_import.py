@@ -14,7 +14,6 @@ from contacts.services.consent import contact_opt_out
 from contacts.services.imports import contact_import_run
 from contacts.services.suppressions import suppression_add
 from contacts.tests.factories import ContactFactory
-from smscampaigns.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
@@ -142,17 +141,41 @@ def test_file_without_a_phone_column_is_refused_naming_the_headers_found(tmp_pat
     assert not ContactImport.objects.exclude(status=ContactImport.Status.FAILED).exists()
 
 
-def test_file_in_another_encoding_is_refused_naming_the_line_and_writes_nothing(tmp_path):
-    path = write(tmp_path, "phone,first_name\n+14155550101,Ann\n+14155550102,Zoë\n", encoding="latin-1")
-    with pytest.raises(CommandError, match="line 3 is not UTF-8"):
+def test_windows_1252_file_is_read_as_such_and_the_command_says_so(tmp_path):
+    # Excel's plain "CSV" on a Western Windows: é, ë and curly quotes are single bytes, not UTF-8.
+    path = write(tmp_path, "phone,first_name,note\n+14155550101,Ann,“hi”\n+14155550102,Zoë,café\n", encoding="cp1252")
+    out = io.StringIO()
+    call_command("import_contacts", str(path), stdout=out)
+    assert "Encoding: Windows-1252" in out.getvalue()
+    zoe = Contact.objects.get(phone_number="+14155550102")
+    assert (zoe.first_name, zoe.attributes) == ("Zoë", {"note": "café"})
+    assert Contact.objects.get(phone_number="+14155550101").attributes == {"note": "“hi”"}
+    assert ContactImport.objects.get().encoding == "Windows-1252"
+
+
+def test_byte_that_is_no_character_in_utf8_or_windows_1252_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"phone,first_name\n+14155550101,Ann\n+14155550102,Bo\x81\n")
+    with pytest.raises(CommandError, match=r"line 3 is neither UTF-8 nor Windows-1252 text \(byte 0x81"):
         call_command("import_contacts", str(path), stdout=io.StringIO())
     assert not Contact.objects.exists()
 
 
-def test_utf16_file_is_refused_with_what_to_do(tmp_path):
-    path = write(tmp_path, "\ufeffphone\n+14155550101\n", encoding="utf-16-le")
-    with pytest.raises(ApplicationError, match=r"UTF-16.*CSV UTF-8"):
-        run(path)
+@pytest.mark.parametrize(
+    ("encoding", "bom", "shown"),
+    [
+        ("utf-16-le", "\ufeff", "UTF-16 (with BOM)"),
+        ("utf-16-be", "\ufeff", "UTF-16 (with BOM)"),
+        # Excel's "Unicode Text": UTF-16LE, tab separated (written without a BOM by some versions).
+        ("utf-16-le", "", "UTF-16LE (no BOM)"),
+    ],
+)
+def test_utf16_file_is_read_and_its_encoding_reported(tmp_path, encoding, bom, shown):
+    text = f"{bom}phone\tfirst_name\tcity\r\n+14155550101\tZoë\tKöln\r\n+14155550102\tΑλέξης\t東京\r\n"
+    summary = run(write(tmp_path, text, encoding=encoding))
+    assert (summary.created, summary.rejected, summary.encoding) == (2, 0, shown)
+    greek = Contact.objects.get(phone_number="+14155550102")
+    assert (greek.first_name, greek.attributes) == ("Αλέξης", {"city": "東京"})
 
 
 def test_row_with_more_cells_than_the_header_is_rejected_not_shifted(tmp_path):

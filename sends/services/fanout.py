@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_audience, campaigns_due
-from campaigns.services.lifecycle import campaign_launch
+from campaigns.services.lifecycle import campaign_launch, campaign_segments_check, campaign_unschedule
 from contacts.models import Contact
 from contacts.selectors import ELIGIBLE
 from sends.models import CampaignSend
 from sends.services.ab_tests import ab_assign_at_fan_out
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.dispatch import dispatch_top_up
+from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
 
@@ -95,8 +96,17 @@ def campaigns_launch_due(*, now=None, limit: int = 50) -> list[int]:
             campaign = campaigns_due(now=now).select_for_update(skip_locked=True).first()
             if campaign is None:
                 break
-            campaign_launch(campaign=campaign)
-            fanned_out = campaign_fan_out(campaign=campaign)
+            try:
+                with transaction.atomic():
+                    campaign_segments_check(campaign)
+                    campaign_launch(campaign=campaign)
+                    fanned_out = campaign_fan_out(campaign=campaign)
+            except ApplicationError as exc:
+                # Its segments no longer hold (a custom field they name was deleted after scheduling): back to
+                # draft with the reason, and the other due campaigns go on.
+                campaign_unschedule(campaign=campaign, actor=None, reason=f"not launched: {exc.message}")
+                log.warning("campaign_not_launched", campaign_id=campaign.pk, reason=exc.message)
+                continue
             log.info(
                 "campaign_fanned_out", campaign_id=campaign.pk, queued=fanned_out.queued, skipped=fanned_out.skipped
             )

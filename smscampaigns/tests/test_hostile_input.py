@@ -36,8 +36,17 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from campaigns.models import ABTest, Campaign, CampaignVariant, FrequencyCap
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, SubscriptionRequest
-from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactFieldValue,
+    ContactImport,
+    ContactImportError,
+    CustomField,
+    SubscriptionRequest,
+    Tag,
+)
+from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from conversations.models import Conversation, ConversationNote, Reply
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
@@ -91,10 +100,16 @@ TYPED_FIELDS = {
         "welcome_error",
         "end_reason",
     ],
+    # A segment's rules hold values staff type (a name to compare with, a consent source).
+    "contacts.Segment": ["name", "description", "rules"],
     "contacts.Suppression": ["source", "note"],
     # The words a person texted, the consent wording and source an integration gave, a client's user agent.
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
-    "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
+    "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure", "mapping"],
+    # Fields and tags staff define, and a field's value as typed by a person (the API, a CSV cell).
+    "contacts.CustomField": ["label", "description", "choices"],
+    "contacts.Tag": ["name"],
+    "contacts.ContactFieldValue": ["value_text"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
     "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
@@ -137,6 +152,11 @@ WRITTEN_BY_CODE = {
     "contacts.ContactImport": {
         "default_region": "validated: two letters",
         "file": "a storage path the server chooses",
+        "encoding": "a name the code chooses (contacts.csvfiles.ENCODING_NAMES)",
+    },
+    "contacts.CustomField": {
+        "key": "validated: lower-case letters, digits and _",
+        "type": "one of CustomField.Type",
     },
     "campaigns.Campaign": {
         "sender": "validated: E.164 or an alphanumeric sender id",
@@ -173,6 +193,7 @@ WRITTEN_BY_CODE = {
 # Models whose text the admin shows although they have no admin of their own.
 SHOWN_WITHOUT_AN_ADMIN = (
     "contacts.ContactImportError",
+    "contacts.ContactFieldValue",
     "admin.LogEntry",
     "campaigns.CampaignVariant",
     "campaigns.ABTest",
@@ -400,6 +421,10 @@ def hostile_world(django_user_model) -> HostileWorld:
             CampaignVariant.objects.create(
                 campaign=campaign, label=variant_label, **_typed("campaigns.CampaignVariant")
             )
+    # Valid rules (they are counted and evaluated by the pages), comparing with typed markup.
+    typed_rule = {"field": "first_name", "operator": "equals", "value": markup(TAGS[("contacts.Segment", "rules")])}
+    segment = SegmentFactory(**_typed("contacts.Segment", rules={"groups": [{"conditions": [typed_rule]}]}))
+    draft.segments.add(segment)
     send = CampaignSend.objects.create(
         **_typed("sends.CampaignSend"),
         campaign=sending,
@@ -412,6 +437,13 @@ def hostile_world(django_user_model) -> HostileWorld:
         **_typed("contacts.ContactImport"), default_region="US", status=ContactImport.Status.FAILED, created_by=manager
     )
     ContactImportError.objects.create(**_typed("contacts.ContactImportError"), contact_import=contact_import, line=2)
+    choice = hostile("contacts.CustomField", "choices")[:100]
+    custom_field = CustomField.objects.create(
+        **_typed("contacts.CustomField", choices=[choice]), key="tier", type=CustomField.Type.CHOICE
+    )
+    ContactFieldValue.objects.create(**_typed("contacts.ContactFieldValue"), contact=texted, field=custom_field)
+    tag = Tag.objects.create(**_typed("contacts.Tag"))
+    texted.tags.add(tag)
 
     endpoint = WebhookEndpoint.objects.create(**_typed("integrations.WebhookEndpoint"), events=["send.delivered"])
     event = WebhookEvent.objects.create(
@@ -426,8 +458,11 @@ def hostile_world(django_user_model) -> HostileWorld:
         texted,
         opted_out,
         contact_list,
+        segment,
         SuppressionFactory(**_typed("contacts.Suppression"), created_by=manager),
         contact_import,
+        custom_field,
+        tag,
         draft,
         sending,
         FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],  # numbers only: nothing typed

@@ -30,9 +30,9 @@ from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.models import FrequencyCap
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ContactImport, SubscriptionRequest
+from contacts.models import ContactImport, CustomField, SubscriptionRequest, Tag
 from contacts.services.consent import consent_event_record
-from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from conversations.models import Conversation, Reply
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sends.models import DeliveryReport, InboundMessage
@@ -71,9 +71,25 @@ API_ALLOWED = {
     ("PATCH", "api/v1/lists/<int:pk>/"): WRITERS,
     ("DELETE", "api/v1/lists/<int:pk>/"): WRITERS,
     ("POST", "api/v1/lists/<int:pk>/contacts/"): WRITERS,
+    ("GET", "api/v1/custom-fields/"): STAFF,
+    ("POST", "api/v1/custom-fields/"): WRITERS,
+    ("GET", "api/v1/custom-fields/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/custom-fields/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/custom-fields/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/tags/"): STAFF,
+    ("POST", "api/v1/tags/"): WRITERS,
+    ("GET", "api/v1/tags/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/tags/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/tags/<int:pk>/"): WRITERS,
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/segments/"): STAFF,
+    ("POST", "api/v1/segments/"): WRITERS,
+    ("GET", "api/v1/segments/<int:pk>/"): STAFF,
+    ("PATCH", "api/v1/segments/<int:pk>/"): WRITERS,
+    ("DELETE", "api/v1/segments/<int:pk>/"): WRITERS,
+    ("GET", "api/v1/segments/<int:pk>/count/"): STAFF,
     ("POST", "api/v1/subscriptions/"): WRITERS,  # adds a contact (pending) and texts them the confirmation
     ("GET", "api/v1/campaigns/"): STAFF,
     ("POST", "api/v1/campaigns/"): WRITERS,
@@ -167,7 +183,17 @@ ADMIN_ALLOWED = {
             "action:remove_from_list": WRITERS,
             "action:opt_out": WRITERS,
             "action:opt_in": WRITERS,
+            "action:add_tag": WRITERS,
+            "action:remove_tag": WRITERS,
         },
+    ),
+    **_per_model(
+        "contacts.CustomField",
+        {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
+    ),
+    **_per_model(
+        "contacts.Tag",
+        {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
     ),
     **_per_model(
         "contacts.ContactList",
@@ -176,6 +202,18 @@ ADMIN_ALLOWED = {
     **_per_model(
         "contacts.Suppression",
         {"changelist": STAFF, "add": WRITERS, "change": WRITERS, "delete": WRITERS, "action:delete_selected": WRITERS},
+    ),
+    # Segments are contacts' rules: written by editors and managers; every role reads and counts them.
+    **_per_model(
+        "contacts.Segment",
+        {
+            "changelist": STAFF,
+            "add": WRITERS,
+            "change": WRITERS,
+            "delete": WRITERS,
+            "action:delete_selected": WRITERS,
+            "url:contacts_segment_count": STAFF,
+        },
     ),
     **_per_model(
         "contacts.ContactImport",
@@ -187,6 +225,7 @@ ADMIN_ALLOWED = {
             "action:delete_selected": WRITERS,
             "action:resume_imports": WRITERS,  # carries on adding contacts: as much a write as the upload
             "url:contacts_contactimport_errors": STAFF,
+            "url:contacts_contactimport_mapping": WRITERS,  # the upload's second step
         },
     ),
     # Campaigns: editors draft and may stop one; sending, scheduling, resuming, cancelling and deleting
@@ -332,6 +371,9 @@ API_ROUTE_MODELS = [
     ("api/v1/contacts/", "contacts.Contact"),
     ("api/v1/lists/", "contacts.ContactList"),
     ("api/v1/suppressions/", "contacts.Suppression"),
+    ("api/v1/segments/", "contacts.Segment"),
+    ("api/v1/custom-fields/", "contacts.CustomField"),
+    ("api/v1/tags/", "contacts.Tag"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
     ("api/v1/conversations/", "contacts.Contact"),  # a contact's conversation, by the contact's id
@@ -371,7 +413,10 @@ def world(django_user_model) -> World:
         WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key),
         contact,
         contact_list,
+        SegmentFactory(),
         SuppressionFactory(),
+        CustomField.objects.create(key="score", label="Score", type=CustomField.Type.NUMBER),
+        Tag.objects.create(name="vip"),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
         FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],

@@ -1,4 +1,4 @@
-"""python manage.py import_contacts FILE [--list NAME] [--consent-source TEXT] [--dry-run] [--errors OUT.csv] ..."""
+"""python manage.py import_contacts FILE [--list NAME] [--consent-source TEXT] [--map COLUMN=TARGET]... [--dry-run]"""
 
 import sys
 import time
@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.csvfiles import IMPORT_TARGETS, import_mapping_parse
 from contacts.importer import ImportSummary
 from contacts.services.imports import contact_import_run
 from smscampaigns.errors import ApplicationError
@@ -16,7 +17,10 @@ PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is 
 
 
 class Command(BaseCommand):
-    help = "Import contacts from a CSV file (UTF-8; comma, semicolon or tab separated; a phone column)."
+    help = (
+        "Import contacts from a CSV file (UTF-8, UTF-16 or Windows-1252, detected; comma, semicolon or tab "
+        "separated; a phone column)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file with a phone, phone_number or mobile column")
@@ -36,11 +40,26 @@ class Command(BaseCommand):
         parser.add_argument("--errors", metavar="FILE.csv", help="write every rejected row here")
         parser.add_argument("--update", action="store_true", help="overwrite names and attributes of existing contacts")
         parser.add_argument("--batch-size", type=int, default=2000, help="rows per transaction")
+        parser.add_argument(
+            "--map",
+            dest="mapping",
+            action="append",
+            default=[],
+            metavar="COLUMN=TARGET",
+            help="what a column is, by its header: TARGET is one of "
+            f"{', '.join(IMPORT_TARGETS)}, or field:KEY for a custom field (e.g. --map 'Mobile=phone' "
+            "--map 'Score=field:score' --map 'Labels=tags' --map 'Notes=ignore'); repeat for each column. "
+            "A column not mapped is understood by its header; any other becomes an attribute",
+        )
 
     def handle(self, *args, **options):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        try:
+            mapping = import_mapping_parse(options["mapping"])
+        except ApplicationError as exc:
+            raise CommandError(f"--map: {exc.message}") from None
         errors_file = open(options["errors"], "w", newline="", encoding="utf-8") if options["errors"] else None  # noqa: SIM115
         display = _Display(self.stdout, interactive=self.stdout.isatty())
         try:
@@ -56,6 +75,7 @@ class Command(BaseCommand):
                     errors_to=errors_file,
                     progress=display.update,
                     batch_size=options["batch_size"],
+                    mapping=mapping,
                 )
         except ApplicationError as exc:
             raise CommandError(f"{path}: {exc.message}") from None
@@ -83,6 +103,7 @@ class Command(BaseCommand):
                 write(f"  every one is in {options['errors']}")
             else:
                 write("  use --errors FILE.csv to get every one")
+        write(f"Encoding: {summary.encoding}")
         prefix = "Dry run, nothing written: " if summary.dry_run else ""
         write(
             f"{prefix}read {summary.read:,}, created {summary.created:,}, updated {summary.updated:,}, "
