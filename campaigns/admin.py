@@ -32,6 +32,7 @@ from campaigns.services.lifecycle import (
     campaign_send_now,
     campaign_unschedule,
 )
+from campaigns.tracked_links import short_link_stand_in, text_as_sent
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
 from smscampaigns.service_admin import ServiceModelAdmin
@@ -120,7 +121,10 @@ class ScheduleForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "sender", "lists", "body", "max_per_second"]
+        fields = [
+            *("name", "sender", "lists", "body", "max_per_second"),
+            *("track_links", "utm_source", "utm_medium", "utm_campaign"),
+        ]
         widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
 
     def __init__(self, *args, **kwargs):
@@ -133,15 +137,19 @@ class CampaignForm(forms.ModelForm):
             f"recipient whose text would cost more than {settings.SMS_MAX_SEGMENTS} segments is skipped."
         )
         self.fields["body"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+        # The live counter counts a tracked link as long as its short link, while the box is ticked.
+        self.fields["body"].widget.attrs["data-short-link"] = short_link_stand_in()
+        self.fields["body"].widget.attrs["data-track-links"] = "id_track_links"
 
-    def clean_body(self):
+    def clean(self):
         # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
-        body = self.cleaned_data["body"]
-        try:
-            campaign_body_as_saved(body)
-        except ApplicationError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from None
-        return body
+        cleaned = super().clean()
+        if "body" in cleaned:
+            try:
+                campaign_body_as_saved(cleaned["body"], track_links=cleaned.get("track_links", False))
+            except ApplicationError as exc:
+                self.add_error("body", forms.ValidationError(exc.message, code=exc.code))
+        return cleaned
 
     def clean_sender(self):
         try:
@@ -229,12 +237,15 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
-        if obj is None:
-            return draft
-        if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
+        if obj is not None and not self.has_change_permission(request, obj):
+            # read-only: the server's count replaces the live one
             draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
+        links = ("Links", {"fields": ["track_links", "utm_source", "utm_medium", "utm_campaign"]})
+        if obj is None:
+            return [*draft, links]
         return [
             *draft,
+            links,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
             ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
         ]
@@ -258,7 +269,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
 
     @admin.display(description="segments")
     def body_segments(self, obj: Campaign) -> str:
-        info = segment_info(obj.body)
+        info = segment_info(text_as_sent(campaign=obj, text=obj.body))
         note = info.forces_ucs2_note
         return format_html(
             "{} characters · {} segment{} · {}{}",

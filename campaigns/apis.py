@@ -51,6 +51,9 @@ class CampaignStatsSerializer(serializers.Serializer):
     opt_outs = serializers.IntegerField(source="opt_out_count", help_text="Recipients who replied STOP")
     segments = serializers.IntegerField(source="segments_count", help_text="SMS segments sent")
     cost = serializers.DecimalField(max_digits=14, decimal_places=5, help_text="Reported by Plivo so far")
+    clicked = serializers.IntegerField(
+        source="clicked_count", help_text="Recipients who clicked a short link (people, not previews or scanners)"
+    )
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -71,6 +74,10 @@ class CampaignSerializer(serializers.ModelSerializer):
             "started_at",
             "completed_at",
             "max_per_second",
+            "track_links",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
             "created_at",
             "updated_at",
             "stats",
@@ -96,6 +103,12 @@ class CampaignMessageSerializer(serializers.Serializer):
 
 class CampaignWriteSerializer(CampaignMessageSerializer):
     lists = ids_field(ContactList.objects.all(), required=False)
+    track_links = StrictBooleanField(
+        required=False, help_text="Each link becomes a short link per recipient, to count clicks (default true)"
+    )
+    utm_source = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
+    utm_medium = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
+    utm_campaign = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
 
 
 SEND_MUST_BE_TRUE = (
@@ -470,6 +483,13 @@ class CampaignPreviewSerializer(serializers.Serializer):
     )
     no_common_quiet_window = serializers.IntegerField(
         help_text="Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess"
+    )
+    tracked_links = serializers.IntegerField(
+        help_text="Links in the text that become a short link per recipient (counted at the short link's length)"
+    )
+    public_shorteners = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Public shorteners the text links to (bit.ly and the like): carriers filter such texts",
     )
     message_too_long = serializers.IntegerField(
         help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.cache import cache
 
 from campaigns.models import Campaign
+from campaigns.tracked_links import campaign_tracks_links
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES
 
 Status = Campaign.Status
@@ -88,6 +89,13 @@ class CampaignProgress:
     rate: SendRate | None
     unfinished: int  # queued or in flight
     skips: tuple[SkipCount, ...] = ()  # never sent, by reason, most first
+    clicked: int | None = None  # recipients who clicked a short link; None when the campaign tracks no link
+
+    @property
+    def click_rate(self) -> float:
+        """Clicked, as a share of the delivered (a text not delivered cannot be clicked)."""
+        delivered = next((s.count for s in self.statuses if s.key == "delivered"), 0)
+        return _percent(self.clicked or 0, delivered)
 
     @property
     def live(self) -> bool:
@@ -124,6 +132,8 @@ class CampaignProgress:
             "cost": str(self.cost),
             "segments": self.segments,
             "opt_outs": self.opt_outs,
+            "clicked": self.clicked,
+            "click_rate": self.click_rate if self.clicked is not None else None,
             "rate": None
             if self.rate is None
             else {
@@ -183,6 +193,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         for key, label, send_statuses in _STATUS_ROWS
     ]
     count = {s.key: s.count for s in statuses}
+    tracks_links = campaign_tracks_links(campaign) or campaign.clicked_count > 0
     accepted = count["sent"] + count["delivered"] + count["undelivered"]
     funnel = [
         FunnelStage(label, n, _percent(n, recipients))
@@ -191,6 +202,8 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
             ("Queued to send", recipients - count["skipped"]),  # Plivo's "queued": handed to the engine
             ("Sent", accepted),  # accepted by Plivo: sent, delivered or undelivered
             ("Delivered", count["delivered"]),
+            # People who clicked one of its short links: previews and scanners are not counted.
+            *([("Clicked", campaign.clicked_count)] if tracks_links else []),
         ]
     ]
     failures = sorted(
@@ -214,6 +227,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         opt_outs=campaign.opt_out_count,
         rate=send_rate(campaign=campaign, left_queue=left_queue, now=now),
         unfinished=count["queued"],
+        clicked=campaign.clicked_count if tracks_links else None,
         skips=tuple(
             sorted(
                 (SkipCount(reason, skip_label(reason), n) for reason, n in campaign.skipped_by_reason.items() if n),

@@ -27,6 +27,7 @@ from campaigns.models import Campaign
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
+from campaigns.tracked_links import public_shorteners, text_as_sent, trackable_urls
 from contacts.models import Contact, ContactListMembership
 from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 
@@ -106,6 +107,10 @@ class CampaignPreview:
     waiting_for_common_window: int = 0
     # Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess.
     no_common_quiet_window: int = 0
+    # Hosts of public shorteners (bit.ly and the like) the text links to: carriers filter such texts.
+    public_shorteners: tuple[str, ...] = ()
+    # Links that become a short link per recipient (each counted at its short link's length).
+    tracked_links: int = 0
 
     @property
     def will_be_texted(self) -> int:
@@ -134,11 +139,12 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         # cost the whole answer rather than its first rows (iterator() reads through a cursor): a second faster.
         .order_by("first_id")
     )
-    plain = segment_info(body_render(campaign.body)) if not personalised else None
+    plain = segment_info(text_as_sent(campaign=campaign, text=body_render(campaign.body))) if not personalised else None
 
     @lru_cache(maxsize=65536)
     def rendered(key: tuple) -> SegmentInfo:
-        return segment_info(body_render(campaign.body, **_render_fields(names, key)))
+        text = body_render(campaign.body, **_render_fields(names, key))
+        return segment_info(text_as_sent(campaign=campaign, text=text))
 
     verdicts: dict[tuple[str, str, str], QuietHoursVerdict] = {}
 
@@ -172,7 +178,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
             waiting += recipients * quiet.uncertain
     audience = _breakdown(campaign=campaign, counts=counts)
     if audience.eligible == too_long:  # nobody would be sent a text: describe the body itself
-        info = plain or segment_info(body_render(campaign.body))
+        info = plain or segment_info(text_as_sent(campaign=campaign, text=body_render(campaign.body)))
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = info.segments
     return CampaignPreview(
@@ -188,6 +194,8 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         uncertain_zone=uncertain,
         waiting_for_common_window=waiting,
         no_common_quiet_window=no_common,
+        public_shorteners=tuple(public_shorteners(campaign.body)),
+        tracked_links=len(trackable_urls(campaign.body)) if campaign.track_links else 0,
     )
 
 
@@ -238,6 +246,7 @@ def _preview_samples(*, campaign: Campaign) -> tuple[PreviewSample, ...]:
     samples = []
     for pk, phone_number, first_name, last_name, attributes in rows[:PREVIEW_SAMPLES]:
         body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+        body = text_as_sent(campaign=campaign, text=body)
         info = segment_info(body)
         name = f"{first_name} {last_name}".strip()
         samples.append(

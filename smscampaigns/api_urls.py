@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from links import apis as links
 from sends import apis as sends
 
 v1 = [
@@ -35,6 +36,7 @@ v1 = [
     path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
     path("campaigns/<int:pk>/test/", sends.CampaignTestSendApi.as_view(), name="campaign-test"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
+    path("campaigns/<int:pk>/links/", links.CampaignLinksApi.as_view(), name="campaign-links"),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
 ]

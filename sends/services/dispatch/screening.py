@@ -2,10 +2,13 @@
 who is in quiet hours is deferred to their next window, the rest go on with their rendered body."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from campaigns.models import Campaign, ExclusionReason
 from campaigns.quiet_hours import quiet_hours_verdict
@@ -40,6 +43,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
     )
     screened = _Screened()
     too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
+    rewrite = body_rewriter(campaign=campaign, send_ids=[r.send_id for r in recipients])
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
         reason = reasons.get(recipient.contact_id, ExclusionReason.NO_CONSENT)
@@ -67,6 +71,8 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         except ApplicationError as exc:
             screened.failures[exc.message].append(recipient.send_id)
             continue
+        if rewrite is not None:
+            body = rewrite(recipient.send_id, body)
         if body not in too_long:
             too_long[body] = bool(message_length_problem(segment_info(body)))
         if too_long[body]:
@@ -77,6 +83,14 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         screened.ready.append((recipient, body))
     _screened_record(campaign_id=campaign.pk, screened=screened, now=now)
     return screened.ready
+
+
+def body_rewriter(*, campaign: Campaign, send_ids: list[int]) -> Callable[[int, str], str] | None:
+    """How the app above sends changes each rendered text of this chunk (a recipient's own short links), from
+    SENDS_BODY_REWRITER: a function of (send id, text), or None when it changes nothing."""
+    if not settings.SENDS_BODY_REWRITER:
+        return None
+    return import_string(settings.SENDS_BODY_REWRITER)(campaign=campaign, send_ids=send_ids)
 
 
 def _screened_record(*, campaign_id: int, screened: _Screened, now: datetime) -> None:
