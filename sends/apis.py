@@ -22,7 +22,9 @@ class CampaignSendSerializer(serializers.ModelSerializer):
         choices=ExclusionReason.choices, allow_blank=True, read_only=True, help_text="Why it was never sent"
     )
     clicks = serializers.IntegerField(
-        read_only=True, help_text="The recipient's clicks on their short links (people, not link previews)"
+        source="human_clicks",
+        read_only=True,
+        help_text="The recipient's clicks on their short links (people, not link previews)",
     )
 
     class Meta:

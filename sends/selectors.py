@@ -56,8 +56,8 @@ def staff_phone_number(*, user) -> str:
 
 
 def sends_with_clicks(queryset: QuerySet) -> QuerySet:
-    """Sends with `clicks`, their recipient's clicks on short links: counted by the app named in
+    """Sends with `human_clicks`, their recipient's clicks on short links: counted by the app named in
     SENDS_CLICKS_ANNOTATION (sends knows nothing of links), else 0."""
     if settings.SENDS_CLICKS_ANNOTATION:
         return import_string(settings.SENDS_CLICKS_ANNOTATION)(queryset)
-    return queryset.annotate(clicks=Value(0, output_field=IntegerField()))
+    return queryset.annotate(human_clicks=Value(0, output_field=IntegerField()))

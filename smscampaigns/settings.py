@@ -223,7 +223,7 @@ SHORT_LINK_EXPIRED_URL = env.str("SHORT_LINK_EXPIRED_URL", default="")
 # function that writes each recipient's short links into their rendered text.
 SENDS_FAN_OUT_HOOKS = ["links.services.codes.short_links_create"]
 SENDS_BODY_REWRITER = "links.services.rewriting.body_rewriter"
-# Adds `clicks` (human clicks) to the sends API's rows: a function of a CampaignSend queryset.
+# Adds `human_clicks` to the sends API's rows (its `clicks`): a function of a CampaignSend queryset.
 SENDS_CLICKS_ANNOTATION = "links.selectors.sends_with_clicks"
 # Clicks are queued in Redis by the redirect and written to the database in batches by this beat task.
 LINK_CLICKS_FLUSH_SECONDS = _setting("LINK_CLICKS_FLUSH_SECONDS", env.float, default=2.0)
