@@ -94,9 +94,15 @@ class Campaign(models.Model):
         help_text="Each link in the text becomes a short link per recipient, to count who clicks (when the text "
         "holds a link)",
     )
-    utm_source = models.CharField(max_length=100, blank=True, help_text="utm_source added to tracked links")
-    utm_medium = models.CharField(max_length=100, blank=True, help_text="utm_medium added to tracked links")
-    utm_campaign = models.CharField(max_length=100, blank=True, help_text="utm_campaign added to tracked links")
+    utm_source = models.CharField(
+        "UTM source", max_length=100, blank=True, help_text="utm_source added to each tracked link's destination"
+    )
+    utm_medium = models.CharField(
+        "UTM medium", max_length=100, blank=True, help_text="utm_medium added to each tracked link's destination"
+    )
+    utm_campaign = models.CharField(
+        "UTM campaign", max_length=100, blank=True, help_text="utm_campaign added to each tracked link's destination"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,9 +7,10 @@ on every page view would be a scan whose cost grows with the campaign, and the p
 seconds while it sends."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 
 from campaigns.models import Campaign
@@ -90,6 +91,8 @@ class CampaignProgress:
     unfinished: int  # queued or in flight
     skips: tuple[SkipCount, ...] = ()  # never sent, by reason, most first
     clicked: int | None = None  # recipients who clicked a short link; None when the campaign tracks no link
+    # Sent, its short links not expired yet: clicks still arrive, so the panel keeps following them.
+    collecting_clicks: bool = False
 
     @property
     def click_rate(self) -> float:
@@ -100,7 +103,7 @@ class CampaignProgress:
     @property
     def live(self) -> bool:
         """Whether the numbers may still change by themselves (the page keeps polling)."""
-        return self.status in LIVE_STATUSES
+        return self.status in LIVE_STATUSES or self.collecting_clicks
 
     @property
     def done(self) -> int:
@@ -228,6 +231,9 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         rate=send_rate(campaign=campaign, left_queue=left_queue, now=now),
         unfinished=count["queued"],
         clicked=campaign.clicked_count if tracks_links else None,
+        collecting_clicks=tracks_links
+        and campaign.completed_at is not None
+        and now - campaign.completed_at < timedelta(days=settings.SHORT_LINK_EXPIRY_DAYS),
         skips=tuple(
             sorted(
                 (SkipCount(reason, skip_label(reason), n) for reason, n in campaign.skipped_by_reason.items() if n),

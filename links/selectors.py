@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
@@ -19,16 +19,31 @@ class ShortLinkTarget:
 
 def short_link_target(*, code: str) -> ShortLinkTarget | None:
     """Where a code leads and until when; None for a code nobody was given. Written as SQL because it is the
-    redirect's one query: the ORM would spend longer composing it than the database answering it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TARGET, [code])
-        row = cursor.fetchone()
+    redirect's one query: the ORM would spend longer composing it than the database answering it.
+
+    The redirect is a hot path and this read is safe to repeat, so instead of CONN_HEALTH_CHECKS' probe (one
+    more round trip to the database on every request) a persistent connection found dead is replaced and the
+    read made again."""
+    connection.health_check_done = True
+    try:
+        row = _target_row(code)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        row = _target_row(code)
     if row is None:
         return None
     expires_at = row[1]
     if isinstance(expires_at, str):  # SQLite hands a raw query's datetimes back as text, in UTC
         expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
     return ShortLinkTarget(destination=row[0], expires_at=expires_at)
+
+
+def _target_row(code: str) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TARGET, [code])
+        return cursor.fetchone()
 
 
 _TARGET = (

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def delivered(campaign: Campaign, n: int, plivo_simulator) -> None:
     deadline = time.monotonic() + 20
     while CampaignSend.objects.filter(campaign=campaign, status=CampaignSend.Status.DELIVERED).count() < n:
-        assert time.monotonic() < deadline, "the simulator's delivery reports did not arrive"
+        statuses = list(CampaignSend.objects.filter(campaign=campaign).values_list("status", "error_code"))
+        sim = [(m["status"], m["url"]) for m in plivo_simulator.messages()]
+        assert time.monotonic() < deadline, f"no delivery reports: sends {statuses}, simulator {sim}"
         time.sleep(0.05)
 
 
