@@ -84,6 +84,7 @@ API_ALLOWED = {
     ("GET", "api/v1/campaigns/<int:pk>/preview/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/test/"): MANAGERS,  # texts real phones
     ("GET", "api/v1/campaigns/<int:pk>/sends/"): STAFF,
+    ("GET", "api/v1/campaigns/<int:pk>/links/"): STAFF,
     ("GET", "api/v1/inbound/"): STAFF,
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
 }
