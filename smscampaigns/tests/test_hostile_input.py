@@ -69,7 +69,10 @@ TYPED_FIELDS = {
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
     "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
-    "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
+    "campaigns.Campaign": [
+        *("name", "body", "status_reason", "failed_by_error_code"),
+        *("utm_source", "utm_medium", "utm_campaign"),
+    ],
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
