@@ -3,8 +3,8 @@
 On PostgreSQL one `INSERT ... SELECT` writes every code of the campaign: 6 random bytes of
 `gen_random_uuid()` (its first six bytes are random) in URL-safe base64, 8 characters, 48 bits. Codes are
 unique by key; the rare code drawn twice is dropped by ON CONFLICT and the statement runs again for the sends
-still without a code, so a repeated fan-out adds nothing. SQLite (the embedded default) has neither, and
-gets its codes from Python in batches.
+still without a code; a send's code per link is unique too, so a repeated fan-out adds nothing. SQLite (the
+embedded default) has neither function, and gets its codes from Python in batches.
 """
 
 import secrets
@@ -30,7 +30,6 @@ SELECT translate(encode(substring(uuid_send(gen_random_uuid()) from 1 for {code_
        link.id, send.id
 FROM {sends} AS send CROSS JOIN {links} AS link
 WHERE send.campaign_id = %s AND send.status = %s AND link.campaign_id = %s
-  AND NOT EXISTS (SELECT 1 FROM {short_links} AS taken WHERE taken.send_id = send.id AND taken.link_id = link.id)
 ON CONFLICT DO NOTHING
 """
 
@@ -90,7 +89,8 @@ def _create_in_database(*, campaign: Campaign, links: int) -> int:
         code_bytes=SHORT_LINK_CODE_BYTES,
     )
     # Every queued send needs a code per link; a round that makes fewer lost some to codes drawn twice, and
-    # the next round (NOT EXISTS) makes only those. A repeated fan-out makes none and stops at once.
+    # the next round makes only those (the others conflict on (send, link)). A repeated fan-out makes none
+    # and stops at once.
     expected = links * campaign.queued_count
     made = 0
     with connection.cursor() as cursor:

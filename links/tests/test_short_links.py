@@ -92,3 +92,11 @@ def test_utm_parameter_already_in_the_url_is_kept():
     assert (
         link_destination(url=url, campaign=campaign) == "https://a.example/?utm_source=newsletter&utm_medium=text#top"
     )
+
+
+def test_deleting_a_send_deletes_its_codes(sent_campaign):
+    campaign, _ = sent_campaign(2)
+    send = CampaignSend.objects.filter(campaign=campaign).first()
+    send.delete()
+    assert not ShortLink.objects.filter(send_id=send.pk).exists()
+    assert ShortLink.objects.filter(link__campaign=campaign).count() == 2
