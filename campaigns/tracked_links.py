@@ -71,16 +71,25 @@ def trackable_urls(body: str) -> list[str]:
     return [url for url in text_urls(body) if "{{" not in url and "{%" not in url]
 
 
+def campaign_trackable_urls(campaign) -> list[str]:
+    """The trackable URLs of the campaign's text and of its A/B variants' texts, each once, in order."""
+    bodies = [campaign.body]
+    if campaign.pk is not None:
+        bodies += list(campaign.variants.values_list("body", flat=True))
+    return list(dict.fromkeys(url for body in bodies for url in trackable_urls(body)))
+
+
 def campaign_tracks_links(campaign) -> bool:
-    """On when the campaign asks for it and its body holds a URL to track."""
-    return bool(campaign.track_links and trackable_urls(campaign.body))
+    """On when the campaign asks for it and its text (or a variant's) holds a URL to track."""
+    return bool(campaign.track_links and campaign_trackable_urls(campaign))
 
 
-def text_as_sent(*, campaign, text: str) -> str:
-    """A text rendered from the campaign's body with its tracked links as long as their short links."""
+def text_as_sent(*, campaign, text: str, body: str | None = None) -> str:
+    """A text rendered from the campaign's body (or from `body`, an A/B variant's) with its tracked links as
+    long as their short links."""
     if not campaign.track_links:
         return text
-    return text_shortened(text, body=campaign.body)
+    return text_shortened(text, body=campaign.body if body is None else body)
 
 
 def text_shortened(text: str, *, body: str) -> str:

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.tracked_links import SHORT_LINK_CODE_BYTES, campaign_tracks_links, trackable_urls
+from campaigns.tracked_links import SHORT_LINK_CODE_BYTES, campaign_trackable_urls
 from links.models import ShortLink, TrackedLink
 from sends.models import CampaignSend
 
@@ -54,7 +54,7 @@ def link_destination(*, url: str, campaign: Campaign) -> str:
 def tracked_links_create(*, campaign: Campaign) -> list[TrackedLink]:
     """The campaign's tracked links (made once: a repeated fan-out finds them)."""
     existing = list(TrackedLink.objects.filter(campaign=campaign).order_by("position"))
-    if existing or not campaign_tracks_links(campaign):
+    if existing or not campaign.track_links:
         return existing
     expires_at = timezone.now() + timedelta(days=settings.SHORT_LINK_EXPIRY_DAYS)
     return TrackedLink.objects.bulk_create(
@@ -65,7 +65,8 @@ def tracked_links_create(*, campaign: Campaign) -> list[TrackedLink]:
             destination=link_destination(url=url, campaign=campaign),
             expires_at=expires_at,
         )
-        for position, url in enumerate(trackable_urls(campaign.body))
+        # The URLs of every A/B variant's text too: each recipient's text is rewritten by URL.
+        for position, url in enumerate(campaign_trackable_urls(campaign))
     )
 
 

@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign
+from campaigns.models import ABTest, Campaign, CampaignVariant
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
@@ -73,6 +73,7 @@ TYPED_FIELDS = {
         *("name", "body", "status_reason", "failed_by_error_code"),
         *("utm_source", "utm_medium", "utm_campaign"),
     ],
+    "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
@@ -104,6 +105,8 @@ WRITTEN_BY_CODE = {
         "sender": "validated: E.164 or an alphanumeric sender id",
         "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
+    "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
+    "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
     "audit.AuditEvent": {
         "action": "a name the code chooses",
@@ -123,7 +126,12 @@ WRITTEN_BY_CODE = {
 }
 
 # Models whose text the admin shows although they have no admin of their own.
-SHOWN_WITHOUT_AN_ADMIN = ("contacts.ContactImportError", "admin.LogEntry")
+SHOWN_WITHOUT_AN_ADMIN = (
+    "contacts.ContactImportError",
+    "admin.LogEntry",
+    "campaigns.CampaignVariant",
+    "campaigns.ABTest",
+)
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
 TAGS = {
@@ -338,6 +346,12 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     for campaign in (draft, sending):
         campaign.lists.add(contact_list)
+        # An A/B test whose variants' texts are as hostile as a body: the A/B page and the campaign page show them.
+        ABTest.objects.create(campaign=campaign, test_percent=50)
+        for variant_label in "AB":
+            CampaignVariant.objects.create(
+                campaign=campaign, label=variant_label, **_typed("campaigns.CampaignVariant")
+            )
     send = CampaignSend.objects.create(
         **_typed("sends.CampaignSend"),
         campaign=sending,
