@@ -100,3 +100,30 @@ def test_deleting_a_send_deletes_its_codes(sent_campaign):
     send.delete()
     assert not ShortLink.objects.filter(send_id=send.pk).exists()
     assert ShortLink.objects.filter(link__campaign=campaign).count() == 2
+
+
+def test_every_ab_variant_links_are_tracked(daytime, sms_outbox):
+    from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
+    from campaigns.services.lifecycle import campaign_send_now
+    from campaigns.tests.factories import CampaignFactory
+    from contacts.tests.factories import ContactFactory, ContactListFactory
+    from sends.tests.engine import run_in_process
+
+    audience = ContactListFactory()
+    for _ in range(4):
+        ContactFactory().lists.add(audience)
+    campaign = CampaignFactory(body="x")
+    campaign.lists.add(audience)
+    campaign_ab_test_set(
+        campaign=campaign,
+        bodies=["A: https://shop.example.com/a STOP to opt out", "B: https://shop.example.com/b STOP to opt out"],
+        settings=ABSettings(),
+    )
+    campaign.refresh_from_db()
+    campaign_send_now(campaign=campaign, actor=None)
+    run_in_process()
+    assert list(TrackedLink.objects.filter(campaign=campaign).values_list("url", flat=True)) == [
+        "https://shop.example.com/a",
+        "https://shop.example.com/b",
+    ]
+    assert sms_outbox and all("shop.example.com" not in m.body and CODE.search(m.body) for m in sms_outbox)
