@@ -30,6 +30,7 @@ SELECT translate(encode(substring(uuid_send(gen_random_uuid()) from 1 for {code_
        link.id, send.id
 FROM {sends} AS send CROSS JOIN {links} AS link
 WHERE send.campaign_id = %s AND send.status = %s AND link.campaign_id = %s
+ORDER BY 1
 ON CONFLICT DO NOTHING
 """
 
@@ -95,6 +96,9 @@ def _create_in_database(*, campaign: Campaign, links: int) -> int:
     expected = links * campaign.queued_count
     made = 0
     with connection.cursor() as cursor:
+        # Random codes inserted in code order fill the key's index page after page instead of touching a
+        # random page per row: half the time for a million. The sort gets the memory to stay off disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         for _ in range(MAX_ROUNDS):
             cursor.execute(sql, [campaign.pk, CampaignSend.Status.QUEUED.value, campaign.pk])
             made += cursor.rowcount
