@@ -16,14 +16,18 @@ from django.views.decorators.http import require_POST
 from campaigns.admin_ab_tests import CampaignABTestAdminMixin
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
-from campaigns.models import Campaign
+from campaigns.caps import frequency_cap_in_force
+from campaigns.models import Campaign, FrequencyCap
 from campaigns.segments import segment_info
+from campaigns.services.caps import frequency_cap_update
 from campaigns.services.drafts import (
     OPT_OUT_FOOTER,
+    SENDING_RULE_FIELDS,
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
     campaign_sender_clean,
+    campaign_sending_rules_check,
 )
 from campaigns.services.lifecycle import (
     campaign_cancel,
@@ -36,7 +40,7 @@ from campaigns.services.lifecycle import (
 from campaigns.tracked_links import short_link_stand_in, text_as_sent
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
-from smscampaigns.service_admin import ServiceModelAdmin
+from smscampaigns.service_admin import ServiceModelAdmin, form_error_from
 
 Status = Campaign.Status
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -124,12 +128,37 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = [
             *("name", "sender", "lists", "body", "max_per_second"),
+            *SENDING_RULE_FIELDS,
             *("track_links", "utm_source", "utm_medium", "utm_campaign"),
         ]
-        widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""}),
+            "local_send_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "local_time_passed": forms.RadioSelect,
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        self._clean_body(cleaned)
+        # The service's rule on the sending fields (a local-time schedule needs its time), shown on the field.
+        rules = {name: cleaned.get(name) for name in SENDING_RULE_FIELDS if name in self.fields}
+        for name in ("schedule_mode", "local_time_passed"):
+            # Left out of the form (a page from before these fields, a script): the campaign's own value.
+            if name in rules and not rules[name]:
+                rules[name] = cleaned[name] = getattr(self.instance, name)
+        if rules:
+            probe = Campaign(**{**{name: getattr(self.instance, name) for name in SENDING_RULE_FIELDS}, **rules})
+            try:
+                campaign_sending_rules_check(probe)
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("schedule_mode", "local_time_passed"):
+            if name in self.fields:
+                self.fields[name].required = False
         if "body" not in self.fields:
             return  # a read-only campaign: no body to write
         self.fields["body"].help_text = (
@@ -142,15 +171,13 @@ class CampaignForm(forms.ModelForm):
         self.fields["body"].widget.attrs["data-short-link"] = short_link_stand_in()
         self.fields["body"].widget.attrs["data-track-links"] = "id_track_links"
 
-    def clean(self):
+    def _clean_body(self, cleaned: dict) -> None:
         # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
-        cleaned = super().clean()
         if "body" in cleaned:
             try:
                 campaign_body_as_saved(cleaned["body"], track_links=cleaned.get("track_links", False))
             except ApplicationError as exc:
                 self.add_error("body", forms.ValidationError(exc.message, code=exc.code))
-        return cleaned
 
     def clean_sender(self):
         try:
@@ -237,16 +264,37 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
-        draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
-        if obj is not None and not self.has_change_permission(request, obj):
-            # read-only: the server's count replaces the live one
-            draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
         links = ("Links", {"fields": ["track_links", "utm_source", "utm_medium", "utm_campaign"]})
+        sending = (
+            "When and how often",
+            {
+                "fields": [
+                    "schedule_mode",
+                    "local_send_time",
+                    "local_time_passed",
+                    "skip_recent_hours",
+                    "transactional",
+                ],
+                "description": "Local time: each recipient's share goes when their clock reaches the time (the "
+                "zone quiet hours use), still within quiet hours. Frequency caps: see the Frequency cap page; a "
+                "transactional campaign bypasses them.",
+            },
+        )
+        draft = [
+            (None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]}),
+            sending,
+            links,
+        ]
         if obj is None:
-            return [*draft, links]
+            return draft
+        if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
+            draft = [
+                (None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]}),
+                sending,
+                links,
+            ]
         return [
             *draft,
-            links,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
             ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
         ]
@@ -486,3 +534,42 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
 def campaign_admin_extend(extension: CampaignAdminExtension) -> None:
     """Add an extension's URLs and panel to the campaign page; call it from the extending app's admin.py."""
     CampaignAdmin.extensions.append(extension)
+
+
+@admin.register(FrequencyCap)
+class FrequencyCapAdmin(ServiceModelAdmin):
+    """One page for the global cap: the list goes straight to it; managers change it, everyone reads it."""
+
+    fields = ["max_messages", "window_days", "in_force", "updated_by", "updated_at"]
+    readonly_fields = ["in_force", "updated_by", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    actions = None  # one row: nothing to select
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request) or request.method == "POST":
+            raise PermissionDenied
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)
+        return redirect(reverse("admin:campaigns_frequencycap_change", args=[FrequencyCap.SINGLETON_ID]))
+
+    @admin.display(description="in force")
+    def in_force(self, obj=None) -> str:
+        max_messages, window_days = frequency_cap_in_force()
+        if not max_messages:
+            return "No cap: marketing campaigns are held only to their own “skip anyone texted in the last hours”."
+        return (
+            f"At most {max_messages} marketing message{'s' if max_messages != 1 else ''} per contact in any "
+            f"{window_days} day{'s' if window_days != 1 else ''} (defaults: FREQUENCY_CAP_MAX_MESSAGES="
+            f"{settings.FREQUENCY_CAP_MAX_MESSAGES}, FREQUENCY_CAP_WINDOW_DAYS={settings.FREQUENCY_CAP_WINDOW_DAYS})."
+        )
+
+    def save_model(self, request, obj, form, change):
+        frequency_cap_update(max_messages=obj.max_messages, window_days=obj.window_days, actor=request.user)
+
+    def delete_model(self, request, obj):
+        raise PermissionDenied

@@ -27,10 +27,16 @@ PREVIEW_STALE = "preview_stale"
 EXCLUSION_LABELS = [
     (ExclusionReason.OPTED_OUT, "Opted out"),
     (ExclusionReason.SUPPRESSED, "Suppressed"),
+    (ExclusionReason.PENDING, "Awaiting opt-in confirmation"),
     (ExclusionReason.NO_CONSENT, "No consent"),
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
 ]
-_FACT_LABELS = {"text": "the message text", "sender": "the sender", "lists": "the audience lists"}
+_FACT_LABELS = {
+    "text": "the message text",
+    "sender": "the sender",
+    "lists": "the audience lists",
+    "rules": "the local-time schedule or the frequency caps",
+}
 
 
 @dataclass(frozen=True)

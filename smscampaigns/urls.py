@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("smscampaigns.api_urls")),
     path("", include("links.urls")),
+    path("", include("contacts.urls")),
     path("", include("sends.urls")),
 ]

@@ -252,6 +252,8 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "message_too_long": 0,
         "tracked_links": 0,
         "public_shorteners": [],
+        "capped": {},
+        "waves": [],
     }
 
 

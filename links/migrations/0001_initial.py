@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('campaigns', '0006_campaign_link_tracking'),
+        ('campaigns', '0007_campaign_link_tracking'),
         ('sends', '0007_campaignsend_skip_reason_no_common_quiet_window'),
     ]
 
