@@ -105,8 +105,11 @@ def _signed_reports(port: int, message_uuids: list[str], to_number: str) -> list
     return requests
 
 
-def _drive(port: int, method: str, path: str, requests: list[tuple[bytes, dict]]) -> tuple[float, list[float]]:
-    """Send every request from CLIENT_THREADS keep-alive connections; (requests/s, latencies in ms)."""
+def _drive(
+    port: int, method: str, path: str, requests: list[tuple[bytes, dict]], *, expected: int = 200
+) -> tuple[float, list[float]]:
+    """Send every request from CLIENT_THREADS keep-alive connections; (requests/s, latencies in ms). `path` may
+    hold "{}", filled in with each request's own part (its headers' "X-Bench-Path", not sent)."""
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -115,10 +118,12 @@ def _drive(port: int, method: str, path: str, requests: list[tuple[bytes, dict]]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine = []
         for body, headers in chunk:
+            headers = dict(headers)
+            own = path.format(headers.pop("X-Bench-Path", ""))
             started = time.perf_counter()
-            status, content = _request(conn, method, path, body, headers)
+            status, content = _request(conn, method, own, body, headers)
             mine.append((time.perf_counter() - started) * 1000)
-            if status != 200:
+            if status != expected:
                 failures.append(f"{status}: {content[:200]!r}")
         conn.close()
         with lock:

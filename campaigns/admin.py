@@ -39,6 +39,7 @@ from campaigns.services.lifecycle import (
     campaign_send_now,
     campaign_unschedule,
 )
+from campaigns.tracked_links import short_link_stand_in, text_as_sent
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
 from smscampaigns.service_admin import ServiceModelAdmin, form_error_from
@@ -137,6 +138,7 @@ class CampaignForm(forms.ModelForm):
             "body",
             "max_per_second",
             *SENDING_RULE_FIELDS,
+            *("track_links", "utm_source", "utm_medium", "utm_campaign"),
         ]
         help_texts = {
             "lists": "Everyone on any of these lists",
@@ -152,6 +154,7 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self._clean_body(cleaned)
         # The service's rule on the sending fields (a local-time schedule needs its time), shown on the field.
         rules = {name: cleaned.get(name) for name in SENDING_RULE_FIELDS if name in self.fields}
         for name in ("schedule_mode", "local_time_passed"):
@@ -185,15 +188,17 @@ class CampaignForm(forms.ModelForm):
             f"recipient whose text would cost more than {settings.SMS_MAX_SEGMENTS} segments is skipped."
         )
         self.fields["body"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+        # The live counter counts a tracked link as long as its short link, while the box is ticked.
+        self.fields["body"].widget.attrs["data-short-link"] = short_link_stand_in()
+        self.fields["body"].widget.attrs["data-track-links"] = "id_track_links"
 
-    def clean_body(self):
+    def _clean_body(self, cleaned: dict) -> None:
         # The service's rule, checked here too so that the page shows it on the field instead of failing the save.
-        body = self.cleaned_data["body"]
-        try:
-            campaign_body_as_saved(body)
-        except ApplicationError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from None
-        return body
+        if "body" in cleaned:
+            try:
+                campaign_body_as_saved(cleaned["body"], track_links=cleaned.get("track_links", False))
+            except ApplicationError as exc:
+                self.add_error("body", forms.ValidationError(exc.message, code=exc.code))
 
     def clean_sender(self):
         try:
@@ -280,6 +285,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
+        links = ("Links", {"fields": ["track_links", "utm_source", "utm_medium", "utm_campaign"]})
         sending = (
             "When and how often",
             {
@@ -296,7 +302,12 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
             },
         )
         audience = ("Audience", {"fields": ["lists", "segments", "excluded_lists", "excluded_segments"]})
-        draft = [(None, {"fields": ["name", "sender", "body", "placeholders", "max_per_second"]}), audience, sending]
+        draft = [
+            (None, {"fields": ["name", "sender", "body", "placeholders", "max_per_second"]}),
+            audience,
+            sending,
+            links,
+        ]
         if obj is None:
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
@@ -304,6 +315,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
                 (None, {"fields": ["name", "sender", "body", "body_segments", "max_per_second"]}),
                 audience,
                 sending,
+                links,
             ]
         return [
             *draft,
@@ -330,7 +342,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
 
     @admin.display(description="segments")
     def body_segments(self, obj: Campaign) -> str:
-        info = segment_info(obj.body)
+        info = segment_info(text_as_sent(campaign=obj, text=obj.body))
         note = info.forces_ucs2_note
         return format_html(
             "{} characters · {} segment{} · {}{}",

@@ -53,6 +53,9 @@ class CampaignStatsSerializer(serializers.Serializer):
     opt_outs = serializers.IntegerField(source="opt_out_count", help_text="Recipients who replied STOP")
     segments = serializers.IntegerField(source="segments_count", help_text="SMS segments sent")
     cost = serializers.DecimalField(max_digits=14, decimal_places=5, help_text="Reported by Plivo so far")
+    clicked = serializers.IntegerField(
+        source="clicked_count", help_text="Recipients who clicked a short link (people, not previews or scanners)"
+    )
 
 
 class ABTestSerializer(serializers.ModelSerializer):
@@ -140,6 +143,10 @@ class CampaignSerializer(serializers.ModelSerializer):
             "started_at",
             "completed_at",
             "max_per_second",
+            "track_links",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
             "schedule_mode",
             "local_send_time",
             "local_time_passed",
@@ -212,6 +219,12 @@ class CampaignWriteSerializer(CampaignMessageSerializer, CampaignSendingRulesSer
     segments = ids_field(Segment.objects.all(), required=False, help_text="Segment ids, evaluated when it goes")
     excluded_lists = ids_field(ContactList.objects.all(), required=False)
     excluded_segments = ids_field(Segment.objects.all(), required=False)
+    track_links = StrictBooleanField(
+        required=False, help_text="Each link becomes a short link per recipient, to count clicks (default true)"
+    )
+    utm_source = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
+    utm_medium = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
+    utm_campaign = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
     ab_test = ABTestWriteSerializer(
         required=False, allow_null=True, help_text="Message variants and an A/B test; null removes it (update)"
     )
@@ -622,6 +635,13 @@ class CampaignPreviewSerializer(serializers.Serializer):
     )
     no_common_quiet_window = serializers.IntegerField(
         help_text="Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess"
+    )
+    tracked_links = serializers.IntegerField(
+        help_text="Links in the text that become a short link per recipient (counted at the short link's length)"
+    )
+    public_shorteners = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Public shorteners the text links to (bit.ly and the like): carriers filter such texts",
     )
     message_too_long = serializers.IntegerField(
         help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "

@@ -110,6 +110,20 @@ class Campaign(models.Model):
     max_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Segments per second; blank uses SEND_RATE_PER_SECOND"
     )
+    track_links = models.BooleanField(
+        default=True,
+        help_text="Each link in the text becomes a short link per recipient, to count who clicks (when the text "
+        "holds a link)",
+    )
+    utm_source = models.CharField(
+        "UTM source", max_length=100, blank=True, help_text="utm_source added to each tracked link's destination"
+    )
+    utm_medium = models.CharField(
+        "UTM medium", max_length=100, blank=True, help_text="utm_medium added to each tracked link's destination"
+    )
+    utm_campaign = models.CharField(
+        "UTM campaign", max_length=100, blank=True, help_text="utm_campaign added to each tracked link's destination"
+    )
     # Sending at each recipient's local time: every recipient's share goes when their own clock reaches
     # local_send_time (the zones quiet hours use), counted from the launch; those whose time has already
     # passed that day at the launch go as local_time_passed says.
@@ -150,6 +164,8 @@ class Campaign(models.Model):
     # page names its failures without grouping a million sends.
     failed_by_error_code = models.JSONField(default=dict, blank=True)
     segments_count = models.PositiveIntegerField(default=0)
+    # Recipients who clicked one of its short links (people, not link previews or scanners), kept by links.
+    clicked_count = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=5, default=Decimal("0"))
 
     class Meta:

@@ -7,12 +7,14 @@ on every page view would be a scan whose cost grows with the campaign, and the p
 seconds while it sends."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 
 from campaigns.models import Campaign
+from campaigns.tracked_links import campaign_tracks_links
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES
 
 Status = Campaign.Status
@@ -88,11 +90,20 @@ class CampaignProgress:
     rate: SendRate | None
     unfinished: int  # queued or in flight
     skips: tuple[SkipCount, ...] = ()  # never sent, by reason, most first
+    clicked: int | None = None  # recipients who clicked a short link; None when the campaign tracks no link
+    # Sent, its short links not expired yet: clicks still arrive, so the panel keeps following them.
+    collecting_clicks: bool = False
+
+    @property
+    def click_rate(self) -> float:
+        """Clicked, as a share of the delivered (a text not delivered cannot be clicked)."""
+        delivered = next((s.count for s in self.statuses if s.key == "delivered"), 0)
+        return _percent(self.clicked or 0, delivered)
 
     @property
     def live(self) -> bool:
         """Whether the numbers may still change by themselves (the page keeps polling)."""
-        return self.status in LIVE_STATUSES
+        return self.status in LIVE_STATUSES or self.collecting_clicks
 
     @property
     def done(self) -> int:
@@ -124,6 +135,8 @@ class CampaignProgress:
             "cost": str(self.cost),
             "segments": self.segments,
             "opt_outs": self.opt_outs,
+            "clicked": self.clicked,
+            "click_rate": self.click_rate if self.clicked is not None else None,
             "rate": None
             if self.rate is None
             else {
@@ -185,6 +198,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         for key, label, send_statuses in _STATUS_ROWS
     ]
     count = {s.key: s.count for s in statuses}
+    tracks_links = campaign_tracks_links(campaign) or campaign.clicked_count > 0
     accepted = count["sent"] + count["delivered"] + count["undelivered"]
     funnel = [
         FunnelStage(label, n, _percent(n, recipients))
@@ -193,6 +207,8 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
             ("Queued to send", recipients - count["skipped"]),  # Plivo's "queued": handed to the engine
             ("Sent", accepted),  # accepted by Plivo: sent, delivered or undelivered
             ("Delivered", count["delivered"]),
+            # People who clicked one of its short links: previews and scanners are not counted.
+            *([("Clicked", campaign.clicked_count)] if tracks_links else []),
         ]
     ]
     failures = sorted(
@@ -216,6 +232,10 @@ def campaign_progress(*, campaign: Campaign, now: datetime) -> CampaignProgress:
         opt_outs=campaign.opt_out_count,
         rate=send_rate(campaign=campaign, left_queue=left_queue, now=now),
         unfinished=count["queued"],
+        clicked=campaign.clicked_count if tracks_links else None,
+        collecting_clicks=tracks_links
+        and campaign.completed_at is not None
+        and now - campaign.completed_at < timedelta(days=settings.SHORT_LINK_EXPIRY_DAYS),
         skips=tuple(
             sorted(
                 (SkipCount(reason, skip_label(reason), n) for reason, n in campaign.skipped_by_reason.items() if n),

@@ -28,6 +28,7 @@ from campaigns.models import Campaign, CampaignVariant
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
+from campaigns.tracked_links import public_shorteners, text_as_sent, trackable_urls
 from contacts.models import Contact, ContactListMembership, Segment
 from contacts.selectors import ELIGIBLE, contacts_in_audience, contacts_with_exclusion_reason
 
@@ -147,6 +148,10 @@ class CampaignPreview:
     waiting_for_common_window: int = 0
     # Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess.
     no_common_quiet_window: int = 0
+    # Hosts of public shorteners (bit.ly and the like) the text links to: carriers filter such texts.
+    public_shorteners: tuple[str, ...] = ()
+    # Links that become a short link per recipient (each counted at its short link's length).
+    tracked_links: int = 0
     # Eligible recipients the frequency caps would skip now, per reason (ExclusionReason.FREQUENCY_CAP,
     # RECENTLY_TEXTED); dispatch decides it again when each send is claimed.
     capped: dict[str, int] = field(default_factory=dict)
@@ -186,11 +191,14 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
         # cost the whole answer rather than its first rows (iterator() reads through a cursor): a second faster.
         .order_by("first_id")
     )
-    plain = segment_info(body_render(body)) if not personalised else None
+    plain = (
+        segment_info(text_as_sent(campaign=campaign, text=body_render(body), body=body)) if not personalised else None
+    )
 
     @lru_cache(maxsize=65536)
     def rendered(key: tuple) -> SegmentInfo:
-        return segment_info(body_render(body, **_render_fields(names, key)))
+        text = body_render(body, **_render_fields(names, key))
+        return segment_info(text_as_sent(campaign=campaign, text=text, body=body))
 
     verdicts: dict[tuple[str, str, str], QuietHoursVerdict] = {}
     wave_counts: dict[tuple[str, ...], int] = {}
@@ -228,7 +236,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
             waiting += recipients * quiet.uncertain
     audience = _breakdown(campaign=campaign, counts=counts)
     if audience.eligible == too_long:  # nobody would be sent a text: describe the body itself
-        info = plain or segment_info(body_render(body))
+        info = plain or segment_info(text_as_sent(campaign=campaign, text=body_render(body), body=body))
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = info.segments
     return CampaignPreview(
@@ -244,6 +252,8 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
         uncertain_zone=uncertain,
         waiting_for_common_window=waiting,
         no_common_quiet_window=no_common,
+        public_shorteners=tuple(public_shorteners(body)),
+        tracked_links=len(trackable_urls(body)) if campaign.track_links else 0,
         capped=capped_counts(
             campaign=campaign, eligible=campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE), now=now
         )
@@ -300,6 +310,7 @@ def _preview_samples(*, campaign: Campaign, body: str) -> tuple[PreviewSample, .
     samples = []
     for pk, phone_number, first_name, last_name, attributes in rows[:PREVIEW_SAMPLES]:
         text = body_render(body, first_name=first_name, last_name=last_name, attributes=attributes)
+        text = text_as_sent(campaign=campaign, text=text, body=body)
         info = segment_info(text)
         name = f"{first_name} {last_name}".strip()
         samples.append(

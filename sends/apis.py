@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from campaigns.models import ABTest, Campaign, CampaignVariant, ExclusionReason
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage
+from sends.selectors import sends_with_clicks
 from sends.services.ab_tests import ab_decide, ab_report
 from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
 from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
@@ -21,6 +22,11 @@ class CampaignSendSerializer(serializers.ModelSerializer):
     # Declared so that the schema allows "" (not skipped): DRF drops allow_blank from read-only fields.
     skip_reason = serializers.ChoiceField(
         choices=ExclusionReason.choices, allow_blank=True, read_only=True, help_text="Why it was never sent"
+    )
+    clicks = serializers.IntegerField(
+        source="human_clicks",
+        read_only=True,
+        help_text="The recipient's clicks on their short links (people, not link previews)",
     )
 
     class Meta:
@@ -42,6 +48,7 @@ class CampaignSendSerializer(serializers.ModelSerializer):
             "queued_at",
             "sent_at",
             "status_updated_at",
+            "clicks",
         ]
         read_only_fields = fields
 
@@ -64,7 +71,8 @@ class CampaignSendListApi(ApiView):
         """A campaign's sends in id order, cursor-paginated (stable while sends are added); filter by status."""
         # 404 for a campaign that does not exist, rather than an empty page that looks like "nothing sent yet".
         campaign = get_object_or_404(Campaign.objects.only("id"), pk=pk)
-        return self.paginated_response(self.get_queryset().filter(campaign=campaign), CampaignSendSerializer)
+        sends = sends_with_clicks(self.get_queryset().filter(campaign=campaign))
+        return self.paginated_response(sends, CampaignSendSerializer)
 
 
 class InboundMessageSerializer(serializers.ModelSerializer):

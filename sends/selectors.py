@@ -2,7 +2,10 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
+from django.db.models import IntegerField, QuerySet, Value
+from django.utils.module_loading import import_string
 
 from sends.models import CampaignSend, StaffPhone
 
@@ -50,3 +53,11 @@ def campaign_has_unfinished_sends(*, campaign_id: int) -> bool:
 def staff_phone_number(*, user) -> str:
     """The number a staff member last sent a test to ("Send test to my phone"), or ""."""
     return StaffPhone.objects.filter(user_id=user.pk).values_list("phone_number", flat=True).first() or ""
+
+
+def sends_with_clicks(queryset: QuerySet) -> QuerySet:
+    """Sends with `human_clicks`, their recipient's clicks on short links: counted by the app named in
+    SENDS_CLICKS_ANNOTATION (sends knows nothing of links), else 0."""
+    if settings.SENDS_CLICKS_ANNOTATION:
+        return import_string(settings.SENDS_CLICKS_ANNOTATION)(queryset)
+    return queryset.annotate(human_clicks=Value(0, output_field=IntegerField()))

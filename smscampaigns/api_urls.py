@@ -11,6 +11,7 @@ from contacts import apis_segments as segments
 from contacts import apis_subscriptions as subscriptions
 from conversations import apis as conversations
 from insights import apis as insights
+from links import apis as links
 from sends import apis as sends
 
 v1 = [
@@ -47,6 +48,7 @@ v1 = [
     path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
     path("campaigns/<int:pk>/test/", sends.CampaignTestSendApi.as_view(), name="campaign-test"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
+    path("campaigns/<int:pk>/links/", links.CampaignLinksApi.as_view(), name="campaign-links"),
     path("campaigns/<int:pk>/variants/", sends.CampaignVariantsApi.as_view(), name="campaign-variants"),
     path(
         "campaigns/<int:pk>/variants/decide/",

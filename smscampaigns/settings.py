@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "contacts",
     "campaigns",
     "sends",
+    "links",
     "conversations",
     "insights",
     "integrations",
@@ -210,6 +211,27 @@ SMS_PRICE_PER_SEGMENT = {
 SMS_MAX_SEGMENTS = _setting("SMS_MAX_SEGMENTS", env.int, default=10)
 if SMS_MAX_SEGMENTS < 1:
     raise ImproperlyConfigured(f"Setting SMS_MAX_SEGMENTS is malformed: expected 1 or more, got {SMS_MAX_SEGMENTS}")
+
+# --- Short links and clicks (links/) ---------------------------------------------------------------
+# Where a tracked campaign's short links point: SHORT_LINK_BASE_URL/<code>. A short domain of your own keeps
+# texts short and out of carriers' filters for public shorteners.
+SHORT_LINK_BASE_URL = env.str("SHORT_LINK_BASE_URL", default=f"{PUBLIC_BASE_URL}/l/").rstrip("/") + "/"
+if not re.fullmatch(r"https?://[^/\s]+(/\S*)?/", SHORT_LINK_BASE_URL):
+    raise ImproperlyConfigured(
+        f"Setting SHORT_LINK_BASE_URL is malformed: expected http(s)://host/path/, got {SHORT_LINK_BASE_URL!r}"
+    )
+# A short link older than this redirects to SHORT_LINK_EXPIRED_URL (blank: a plain 404 page).
+SHORT_LINK_EXPIRY_DAYS = _setting("SHORT_LINK_EXPIRY_DAYS", env.int, default=90)
+SHORT_LINK_EXPIRED_URL = env.str("SHORT_LINK_EXPIRED_URL", default="")
+# How the sends engine reaches the links app without importing it: called with the campaign inside the
+# fan-out's transaction once its sends are written, and with a chunk's campaign and send ids to get the
+# function that writes each recipient's short links into their rendered text.
+SENDS_FAN_OUT_HOOKS = ["links.services.codes.short_links_create"]
+SENDS_BODY_REWRITER = "links.services.rewriting.body_rewriter"
+# Adds `human_clicks` to the sends API's rows (its `clicks`): a function of a CampaignSend queryset.
+SENDS_CLICKS_ANNOTATION = "links.selectors.sends_with_clicks"
+# Clicks are queued in Redis by the redirect and written to the database in batches by this beat task.
+LINK_CLICKS_FLUSH_SECONDS = _setting("LINK_CLICKS_FLUSH_SECONDS", env.float, default=2.0)
 
 # --- Compliance -----------------------------------------------------------------------------------
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US").upper()
@@ -476,6 +498,11 @@ CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
     "task": "sends.tasks.webhook_nonces_prune",
     "schedule": 600.0,
     "options": {"expires": 600.0},
+}
+CELERY_BEAT_SCHEDULE["link-clicks-flush"] = {
+    "task": "links.tasks.link_clicks_flush",
+    "schedule": LINK_CLICKS_FLUSH_SECONDS,
+    "options": {"expires": LINK_CLICKS_FLUSH_SECONDS * 5},
 }
 
 # --- People joining lists by themselves (contacts/services/subscriptions.py, sends/services/opt_in_texts.py) ---

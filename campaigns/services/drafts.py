@@ -11,6 +11,7 @@ from audit.services import audit_record, user_or_none
 from campaigns.models import Campaign
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
+from campaigns.tracked_links import text_shortened
 from contacts.models import ContactList, Segment
 from contacts.phones import normalize_phone
 from smscampaigns.errors import ApplicationError
@@ -26,12 +27,16 @@ def campaign_body_has_opt_out(body: str) -> bool:
     return bool(_OPT_OUT_WORDING.search(body))
 
 
-def campaign_body_check(body: str, *, footer_added: bool = False) -> None:
+def campaign_body_check(body: str, *, footer_added: bool = False, track_links: bool = False) -> None:
     """Refuse (ApplicationError on `body`) a body the message engine cannot compile, or whose fixed text alone
     is longer than Plivo accepts or SMS_MAX_SEGMENTS allows: then every recipient's text would be. What the
-    placeholders add is known per recipient only; dispatch skips a recipient whose text it makes too long."""
+    placeholders add is known per recipient only; dispatch skips a recipient whose text it makes too long.
+    Tracked links count as long as their short links, which is what recipients get."""
     body_validate(body)
-    problem = message_length_problem(segment_info(body_fixed_text(body)))
+    fixed = body_fixed_text(body)
+    if track_links:
+        fixed = text_shortened(fixed, body=body)
+    problem = message_length_problem(segment_info(fixed))
     if problem:
         notes = [
             *(["with the opt-out footer added"] if footer_added else []),
@@ -42,14 +47,14 @@ def campaign_body_check(body: str, *, footer_added: bool = False) -> None:
         )
 
 
-def campaign_body_as_saved(body: str) -> str:
+def campaign_body_as_saved(body: str, *, track_links: bool = False) -> str:
     """`body` as a draft saves it: the opt-out footer added on its own line when the text lacks one, then
     checked (campaign_body_check) as the text recipients would get."""
     if campaign_body_has_opt_out(body):
-        campaign_body_check(body)
+        campaign_body_check(body, track_links=track_links)
         return body
     with_footer = f"{body.rstrip()}\n{OPT_OUT_FOOTER}"
-    campaign_body_check(with_footer, footer_added=True)
+    campaign_body_check(with_footer, footer_added=True, track_links=track_links)
     return with_footer
 
 
@@ -60,7 +65,10 @@ class DraftSaved:
 
 
 # What staff edit on a draft; status, counters and times belong to the services and the engine.
-DRAFT_FIELDS = ("name", "body", "sender", "max_per_second")
+DRAFT_FIELDS = (
+    *("name", "body", "sender", "max_per_second"),
+    *("track_links", "utm_source", "utm_medium", "utm_campaign"),
+)
 # When and to whom within the caps: edited on a draft too, each checked by campaign_sending_rules_check.
 SENDING_RULE_FIELDS = ("schedule_mode", "local_send_time", "local_time_passed", "skip_recent_hours", "transactional")
 EDITABLE_FIELDS = DRAFT_FIELDS + SENDING_RULE_FIELDS
@@ -97,7 +105,7 @@ def campaign_draft_save(
     """Save a draft's edits (and its `lists` and the other `audience` parts, when given), adding the opt-out
     footer when the body lacks one and refusing a body that could not be sent (campaign_body_as_saved);
     audited with the fields changed."""
-    body = campaign_body_as_saved(campaign.body)
+    body = campaign_body_as_saved(campaign.body, track_links=campaign.track_links)
     campaign_sending_rules_check(campaign)
     footer_added = body != campaign.body
     campaign.body = body
@@ -147,6 +155,10 @@ def campaign_create(
     segments: list[Segment] | None = None,
     excluded_lists: list[ContactList] | None = None,
     excluded_segments: list[Segment] | None = None,
+    track_links: bool = True,
+    utm_source: str = "",
+    utm_medium: str = "",
+    utm_campaign: str = "",
     actor=None,
     **sending_rules,
 ) -> Campaign:
@@ -161,6 +173,10 @@ def campaign_create(
         body=body,
         sender=campaign_sender_clean(sender=sender),
         max_per_second=max_per_second,
+        track_links=track_links,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
         **sending_rules,
     )
     audience = {

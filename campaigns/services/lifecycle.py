@@ -147,7 +147,7 @@ def campaign_ready_check(campaign: Campaign) -> None:
     if not campaign.body.strip():
         raise ApplicationError("the campaign has no message body", field="body")
     # Checked again: SMS_MAX_SEGMENTS may have been lowered since the draft was saved.
-    campaign_body_check(campaign.body)
+    campaign_body_check(campaign.body, track_links=campaign.track_links)
     if not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
     campaign_sending_rules_check(campaign)

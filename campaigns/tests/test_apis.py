@@ -86,6 +86,7 @@ def test_retrieve_shows_the_counters(editor):
         skipped_by_reason={"opted_out": 2, "suppressed": 1},
         segments_count=4,
         cost=Decimal("0.022"),
+        clicked_count=1,
     )
     body = editor.get(f"{CAMPAIGNS}{campaign.pk}/").json()
     assert body["stats"]["delivered"] == 2
@@ -103,6 +104,7 @@ def test_retrieve_shows_the_counters(editor):
         "opt_outs": 0,
         "segments": 4,
         "cost": "0.02200",
+        "clicked": 1,
     }
     assert editor.get(f"{CAMPAIGNS}{campaign.pk + 100}/stats/").status_code == 404
 
@@ -248,6 +250,8 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "waiting_for_common_window": 0,
         "no_common_quiet_window": 0,
         "message_too_long": 0,
+        "tracked_links": 0,
+        "public_shorteners": [],
         "capped": {},
         "waves": [],
     }

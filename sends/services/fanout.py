@@ -10,9 +10,11 @@ so a campaign is either still scheduled with no sends or sending with all of the
 from dataclasses import dataclass
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_audience, campaigns_due
@@ -66,8 +68,16 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
         ab_assign_at_fan_out(campaign=campaign)
         # One GROUP BY per launch: exact whatever a previous attempt already wrote.
         campaign_counters_rebuild(campaign_id=campaign.pk)
-    campaign.refresh_from_db(fields=["queued_count", "skipped_count", "recipients_count", "skipped_by_reason"])
+        campaign.refresh_from_db(fields=["queued_count", "skipped_count", "recipients_count", "skipped_by_reason"])
+        # What the apps above sends add to each send (short links), in the same transaction as the sends.
+        for hook in fan_out_hooks():
+            hook(campaign=campaign)
     return FanOutResult(campaign_id=campaign.pk, queued=campaign.queued_count, skipped=campaign.skipped_count)
+
+
+def fan_out_hooks() -> list:
+    """SENDS_FAN_OUT_HOOKS, imported: functions of the campaign, run once its sends are written."""
+    return [import_string(path) for path in settings.SENDS_FAN_OUT_HOOKS]
 
 
 def _insert(*, campaign: Campaign, audience, now) -> None:

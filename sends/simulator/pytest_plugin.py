@@ -13,6 +13,7 @@
             plivo_simulator.set_faults(share_429=0.5, seed=1)  # any /_sim/faults knob, see state.Faults
             plivo_simulator.stats()["max_accepted_in_one_second"]
             plivo_simulator.inbound(from_="+14155550123", to="+14155550100", text="STOP")
+            plivo_simulator.clicks(share=0.5)                # recipients open the short links they were sent
             plivo_simulator.wait_for_callbacks()             # until no webhook is pending or being retried
             plivo_simulator.wait_for_status(uuid, "delivered")
 
@@ -77,6 +78,10 @@ class SimulatorHandle:
     def inbound(self, *, from_: str, to: str, text: str) -> dict:
         """A handset texts `to`: the simulator posts a signed inbound webhook to the app (in the background)."""
         return self._call("POST", "inbound", json={"from": from_, "to": to, "text": text})
+
+    def clicks(self, *, share: float = 1.0, user_agent: str | None = None) -> dict:
+        """Recipients of delivered messages open their short links (each picked with probability `share`)."""
+        return self._call("POST", "clicks", json={"share": share, **({"user_agent": user_agent} if user_agent else {})})
 
     def wait_for_callbacks(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -11,6 +11,8 @@ Controls (no auth):
   POST   /_sim/inbound    {"from", "to", "text"}: a signed inbound-message webhook to <app-url>/webhooks/plivo/inbound/
   GET    /_sim/faults     the fault settings; POST replaces them (see state.Faults for every knob)
   GET    /_sim/stats      messages accepted per second, connections opened, API answers by status, callbacks
+  POST   /_sim/clicks     {"share": 0..1 (default 1), "user_agent": "..."}: recipients of delivered messages (each
+                          picked with probability `share`, once) open the short links in them: {"clicking": n}
 
 Like Plivo, numbers in callbacks and resources carry no "+" (To=14155550123).
 """
@@ -30,7 +32,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import requests
+
 from campaigns.segments import plivo_length, segment_info
+from campaigns.tracked_links import short_link_base_url, text_urls
 from sends.simulator.callbacks import JobQueue, WebhookSender
 from sends.simulator.state import (
     MAX_DESTINATIONS,
@@ -49,6 +54,11 @@ logger = logging.getLogger(__name__)
 
 _MESSAGE_LIST = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/?$")
 _MESSAGE_DETAIL = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?P<uuid>[^/]+)/?$")
+# What a simulated recipient's phone says when it opens a link.
+PHONE_BROWSER = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1"
+)
 # Plivo's message list answers at most 20 records a page.
 MAX_LIST_LIMIT = 20
 _TIME_FILTERS = ("message_time", "message_time__gt", "message_time__gte", "message_time__lt", "message_time__lte")
@@ -318,6 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {**sim.state.stats(), "callbacks_pending": sim.pending})
         elif route == ("POST", "/_sim/inbound"):
             self._send_json(202, sim.inbound(self._params()))
+        elif route == ("POST", "/_sim/clicks"):
+            self._send_json(202, sim.clicks(self._params()))
         else:
             raise Rejected(404, f"no such control route: {method} {path}")
 
@@ -422,6 +434,9 @@ class PlivoSimulator:
                 return
             if step:  # "queued" was set when the message was accepted
                 self.state.advance(message, statuses[step])
+            if statuses[step] == "delivered" and self.state.roll() < self.state.faults.click_share:
+                message.clicked = True
+                self.click(message, delay=self.state.faults.click_delay_ms / 1000)
             if message.url:
                 self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
             if step + 1 < len(statuses):
@@ -450,6 +465,44 @@ class PlivoSimulator:
             generation=generation,
             then=lambda: self._send_next_callback(message, generation),
         )
+
+    def clicks(self, payload: dict) -> dict:
+        """POST /_sim/clicks: recipients of delivered messages open their short links now."""
+        share = payload.get("share", 1.0)
+        user_agent = payload.get("user_agent", PHONE_BROWSER)
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise Rejected(400, f"`share` must be a number between 0 and 1, got {share!r}")
+        if not isinstance(user_agent, str) or len(user_agent) > 512:
+            raise Rejected(400, "`user_agent` must be a string of at most 512 characters")
+        picked = self.state.to_click(float(share))
+        for message in picked:
+            self.click(message, user_agent=user_agent)
+        return {"clicking": len(picked)}
+
+    def click(self, message: SimMessage, *, delay: float = 0.0, user_agent: str = "") -> None:
+        """The recipient opens each short link in the message: a GET of its path on the app (at --app-url, the
+        handset's way in), not following the redirect to the destination."""
+        base = short_link_base_url()
+        paths = [urlsplit(url).path for url in text_urls(message.text) if url.startswith(base)]
+        generation = self.state.generation
+
+        def job(session) -> None:
+            if generation != self.state.generation:
+                return
+            for path in paths:
+                try:
+                    response = session.get(
+                        f"{self.app_url}{path}",
+                        headers={"User-Agent": user_agent or PHONE_BROWSER},
+                        allow_redirects=False,
+                        timeout=5,
+                    )
+                    self.state.count(f"clicks_{response.status_code}")
+                except requests.RequestException:
+                    self.state.count("clicks_unreachable")
+
+        if paths:
+            self.webhooks.queue.schedule(job, delay)
 
     def inbound(self, payload: dict) -> dict:
         """Deliver a text from a handset to the app, as Plivo posts it to the number's message URL."""

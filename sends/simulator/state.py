@@ -62,6 +62,10 @@ class Faults:
     queue_backlog_ms: int = 0
     callback_retry_delays_ms: list[int] = field(default_factory=lambda: [1000, 5000, 30000])
     seed: int | None = None  # makes the random 429/5xx choices repeatable
+    # Share of delivered messages whose recipient opens the short links in it (GET over HTTP from the app at
+    # --app-url, with a phone browser's User-Agent), click_delay_ms after the delivery: a live click rate.
+    click_share: float = 0.0
+    click_delay_ms: int = 0
 
     @classmethod
     def from_payload(cls, payload: dict) -> "Faults":
@@ -85,9 +89,9 @@ def _check_fault(name: str, value):
         raise FaultError(f"fault setting `{name}` must be {expected}, got {value!r}")
 
     is_int = isinstance(value, int) and not isinstance(value, bool)
-    if name in ("latency_ms", "delivery_delay_ms", "queue_backlog_ms"):
+    if name in ("latency_ms", "delivery_delay_ms", "queue_backlog_ms", "click_delay_ms"):
         return value if is_int and value >= 0 else fail("an integer >= 0")
-    if name in ("share_429", "share_5xx"):
+    if name in ("share_429", "share_5xx", "click_share"):
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
         return float(value) if ok else fail("a number between 0 and 1")
     if name == "status_5xx":
@@ -159,6 +163,7 @@ class SimMessage:
     status_times: dict = field(default_factory=dict)
     callback_queue: deque = field(default_factory=deque)  # status callbacks waiting for the one in flight
     callback_busy: bool = False
+    clicked: bool = False  # its recipient opened its short links (click_share, POST /_sim/clicks)
 
     @property
     def amount(self) -> Decimal:
@@ -266,6 +271,21 @@ class SimulatorState:
             self._per_second.clear()
             self.counters.clear()
             self.generation += 1
+
+    def roll(self) -> float:
+        """A draw in [0, 1) from the fault settings' random source (repeatable with `seed`)."""
+        with self._lock:
+            return self._rng.random()
+
+    def to_click(self, share: float) -> list["SimMessage"]:
+        """Delivered messages not clicked yet, each picked with probability `share`, marked clicked."""
+        with self._lock:
+            picked = [
+                m for m in self._messages if m.status == "delivered" and not m.clicked and self._rng.random() < share
+            ]
+            for message in picked:
+                message.clicked = True
+        return picked
 
     def random_failure(self) -> Rejected | None:
         """The 429 or 5xx the fault settings call for this request, if any."""

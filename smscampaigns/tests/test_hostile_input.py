@@ -111,7 +111,10 @@ TYPED_FIELDS = {
     "contacts.Tag": ["name"],
     "contacts.ContactFieldValue": ["value_text"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
-    "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
+    "campaigns.Campaign": [
+        *("name", "body", "status_reason", "failed_by_error_code"),
+        *("utm_source", "utm_medium", "utm_campaign"),
+    ],
     "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],

@@ -105,6 +105,7 @@ API_ALLOWED = {
     ("GET", "api/v1/campaigns/<int:pk>/preview/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/test/"): MANAGERS,  # texts real phones
     ("GET", "api/v1/campaigns/<int:pk>/sends/"): STAFF,
+    ("GET", "api/v1/campaigns/<int:pk>/links/"): STAFF,
     ("GET", "api/v1/campaigns/<int:pk>/variants/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/variants/decide/"): MANAGERS,  # sends the rest of the audience
     ("GET", "api/v1/campaigns/<int:pk>/export/"): STAFF,

@@ -355,6 +355,21 @@
       "shorten it, or it is refused when you save.";
   }
 
+  // The URLs of a text, as campaigns/tracked_links.py finds them: a tracked one is sent as a short link.
+  var URL = /https?:\/\/[^\s<>"'`|\\^]+/gi;
+  var TRAILING = /[.,;:!?)\]'"]+$/;
+
+  // The text with each URL written out in full (no placeholder in it) as long as its short link.
+  function withShortLinks(text, shortLink) {
+    return text.replace(URL, function (whole) {
+      var url = whole.replace(TRAILING, "");
+      if (!url || url.indexOf("{{") !== -1 || url.indexOf("{%") !== -1) {
+        return whole;
+      }
+      return shortLink + whole.slice(url.length);
+    });
+  }
+
   // Attach a counter under every textarea marked data-segment-counter (the campaign body).
   function attach(textarea) {
     var counter = document.createElement("div");
@@ -372,8 +387,12 @@
     counter.appendChild(note);
     counter.appendChild(warning);
     (textarea.closest(".flex-container") || textarea).insertAdjacentElement("afterend", counter);
+    // The "track links" box (data-track-links names it): while ticked, links count as their short link.
+    var tracking = textarea.dataset.trackLinks ? document.getElementById(textarea.dataset.trackLinks) : null;
+    var shortLink = textarea.dataset.shortLink || "";
     function update() {
-      var info = segmentInfo(textarea.value);
+      var text = tracking && tracking.checked && shortLink ? withShortLinks(textarea.value, shortLink) : textarea.value;
+      var info = segmentInfo(text);
       summary.textContent = describe(info);
       counter.dataset.encoding = info.encoding;
       counter.dataset.segments = String(info.segments);
@@ -383,10 +402,13 @@
       warning.hidden = !warning.textContent;
     }
     textarea.addEventListener("input", update);
+    if (tracking) {
+      tracking.addEventListener("change", update);
+    }
     update();
   }
 
-  var api = { segmentInfo: segmentInfo, describe: describe, ceilingWarning: ceilingWarning, GSM7_BASIC: GSM7_BASIC, GSM7_EXTENSION: GSM7_EXTENSION, INVISIBLE: INVISIBLE };
+  var api = { segmentInfo: segmentInfo, withShortLinks: withShortLinks, describe: describe, ceilingWarning: ceilingWarning, GSM7_BASIC: GSM7_BASIC, GSM7_EXTENSION: GSM7_EXTENSION, INVISIBLE: INVISIBLE };
   if (typeof module !== "undefined" && module.exports) {
     module.exports = api;
   } else {

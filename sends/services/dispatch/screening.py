@@ -3,10 +3,13 @@ who is in quiet hours is deferred to their next window (and, for a campaign sent
 time, whose clock has not reached that time yet, to that instant), the rest go on with their rendered body."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from campaigns.local_time import campaign_launched_at, local_send_instant, recipient_zones
 from campaigns.models import Campaign, CampaignVariant, ExclusionReason
@@ -44,6 +47,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
     # An A/B tested campaign's recipients each get their variant's text.
     bodies = dict(CampaignVariant.objects.filter(campaign_id=campaign.pk).values_list("pk", "body"))
     too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
+    rewrite = body_rewriter(campaign=campaign, send_ids=[r.send_id for r in recipients])
     launched_at = campaign_launched_at(campaign) if campaign.sends_at_local_time else None
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
@@ -79,6 +83,8 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         except ApplicationError as exc:
             screened.failures[exc.message].append(recipient.send_id)
             continue
+        if rewrite is not None:
+            body = rewrite(recipient.send_id, body)
         if body not in too_long:
             too_long[body] = bool(message_length_problem(segment_info(body)))
         if too_long[body]:
@@ -89,6 +95,14 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         screened.ready.append((recipient, body))
     _screened_record(campaign_id=campaign.pk, screened=screened, now=now)
     return screened.ready
+
+
+def body_rewriter(*, campaign: Campaign, send_ids: list[int]) -> Callable[[int, str], str] | None:
+    """How the app above sends changes each rendered text of this chunk (a recipient's own short links), from
+    SENDS_BODY_REWRITER: a function of (send id, text), or None when it changes nothing."""
+    if not settings.SENDS_BODY_REWRITER:
+        return None
+    return import_string(settings.SENDS_BODY_REWRITER)(campaign=campaign, send_ids=send_ids)
 
 
 def _screened_record(*, campaign_id: int, screened: _Screened, now: datetime) -> None:

@@ -1,0 +1,109 @@
+"""Reads of short links and clicks: the redirect's target, the campaign's per-link table, clicks per send."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
+
+from links.models import Click, ShortLink, TrackedLink
+
+
+@dataclass(frozen=True)
+class ShortLinkTarget:
+    destination: str
+    expires_at: datetime
+
+
+def short_link_target(*, code: str) -> ShortLinkTarget | None:
+    """Where a code leads and until when; None for a code nobody was given. Written as SQL because it is the
+    redirect's one query: the ORM would spend longer composing it than the database answering it.
+
+    The redirect is a hot path and this read is safe to repeat, so instead of CONN_HEALTH_CHECKS' probe (one
+    more round trip to the database on every request) a persistent connection found dead is replaced and the
+    read made again."""
+    connection.health_check_done = True
+    try:
+        row = _target_row(code)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        row = _target_row(code)
+    if row is None:
+        return None
+    expires_at = row[1]
+    if isinstance(expires_at, str):  # SQLite hands a raw query's datetimes back as text, in UTC
+        expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
+    return ShortLinkTarget(destination=row[0], expires_at=expires_at)
+
+
+def _target_row(code: str) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TARGET, [code])
+        return cursor.fetchone()
+
+
+_TARGET = (
+    f"SELECT link.destination, link.expires_at FROM {ShortLink._meta.db_table} AS short "
+    f"JOIN {TrackedLink._meta.db_table} AS link ON link.id = short.link_id WHERE short.code = %s"
+)
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """One tracked URL of a campaign and what its short links got."""
+
+    id: int
+    position: int
+    url: str
+    destination: str
+    expires_at: datetime
+    clicked: int  # recipients who clicked it (people; the first and later clicks)
+    clicks: int  # people's clicks, repeats included
+    previews: int
+    scanners: int  # scanners and HEAD requests
+
+
+def campaign_link_stats(*, campaign_id: int) -> list[LinkStats]:
+    """The campaign's tracked links in text order, with their clicks by kind. Grouped over the campaign's
+    clicks (click_link_kind_idx), not its short links."""
+    human = Q(clicks__kind__in=Click.HUMAN)
+    links = (
+        TrackedLink.objects.filter(campaign_id=campaign_id)
+        .order_by("position")
+        .annotate(
+            clicked=Count("clicks__send", filter=human, distinct=True),
+            human_clicks=Count("clicks", filter=human),
+            previews=Count("clicks", filter=Q(clicks__kind=Click.Kind.PREVIEW)),
+            scanners=Count("clicks", filter=Q(clicks__kind__in=[Click.Kind.SCANNER, Click.Kind.HEAD])),
+        )
+    )
+    return [
+        LinkStats(
+            id=link.pk,
+            position=link.position,
+            url=link.url,
+            destination=link.destination,
+            expires_at=link.expires_at,
+            clicked=link.clicked,
+            clicks=link.human_clicks,
+            previews=link.previews,
+            scanners=link.scanners,
+        )
+        for link in links
+    ]
+
+
+def sends_with_clicks(queryset: QuerySet) -> QuerySet:
+    """CampaignSend rows with `human_clicks`: the recipient's clicks on their short links (people only)."""
+    human = (
+        Click.objects.filter(send=OuterRef("pk"), kind__in=Click.HUMAN)
+        .order_by()
+        .values("send")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(human_clicks=Coalesce(Subquery(human, output_field=IntegerField()), Value(0)))

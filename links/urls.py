@@ -1,0 +1,15 @@
+"""The short links' route, under the path of SHORT_LINK_BASE_URL (/l/ by default; / on a short domain)."""
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.urls import re_path
+
+from links import views
+
+_prefix = re.escape(urlsplit(settings.SHORT_LINK_BASE_URL).path.lstrip("/"))
+
+urlpatterns = [
+    re_path(rf"^{_prefix}(?P<code>[A-Za-z0-9_-]{{1,16}})$", views.short_link_redirect, name="short-link"),
+]
