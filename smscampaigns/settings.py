@@ -185,6 +185,8 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms-outbox.jsonl
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
 PLIVO_AUTH_TOKEN = env.str("PLIVO_AUTH_TOKEN", default="")
 PLIVO_API_URL = env.str("PLIVO_API_URL", default="https://api.plivo.com").rstrip("/")
+# Plivo serves its Lookup API from a host of its own.
+PLIVO_LOOKUP_API_URL = env.str("PLIVO_LOOKUP_API_URL", default="https://lookup.plivo.com").rstrip("/")
 PLIVO_SENDER = env.str("PLIVO_SENDER", default="")
 SIMULATOR_PORT = _setting("SIMULATOR_PORT", env.int, default=8999)
 # Price of one segment by destination country (ISO 3166 alpha-2), "*" for anywhere else. An estimate
