@@ -29,6 +29,7 @@ EXCLUSION_LABELS = [
     (ExclusionReason.SUPPRESSED, "Suppressed"),
     (ExclusionReason.NO_CONSENT, "No consent"),
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
+    (ExclusionReason.LINE_TYPE, "Line cannot receive SMS"),
 ]
 _FACT_LABELS = {"text": "the message text", "sender": "the sender", "lists": "the audience lists"}
 

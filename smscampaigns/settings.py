@@ -261,6 +261,19 @@ if QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS < 5:
         "Setting QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS is malformed: at least 5 (Plivo's shortest message_expiry)"
     )
 SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
+# Number lookups (carrier and line type). A contact's lookup is reused for this many days, never repeated
+# within them; the price per lookup (USD, Plivo's list price) gives the estimate shown before a bulk lookup;
+# contacts whose line is one of these types are left out of campaigns ("fixed": landlines).
+NUMBER_LOOKUP_MAX_AGE_DAYS = _setting("NUMBER_LOOKUP_MAX_AGE_DAYS", env.int, default=90)
+NUMBER_LOOKUP_PRICE = Decimal(_setting("NUMBER_LOOKUP_PRICE", env.str, default="0.004"))
+NUMBER_LOOKUP_EXCLUDED_LINE_TYPES = _setting("NUMBER_LOOKUP_EXCLUDED_LINE_TYPES", env.list, default=["fixed"])
+# The service `import_contacts --lookup` calls (the contacts app does not import the delivery app).
+NUMBER_LOOKUP_SERVICE = "sends.services.lookups.contacts_lookup"
+if unknown_line_types := set(NUMBER_LOOKUP_EXCLUDED_LINE_TYPES) - {"mobile", "fixed", "voip", "toll-free", "unknown"}:
+    raise ImproperlyConfigured(
+        f"Setting NUMBER_LOOKUP_EXCLUDED_LINE_TYPES names unknown line types {sorted(unknown_line_types)}: "
+        "use mobile, fixed, voip, toll-free or unknown"
+    )
 SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 
 # --- Send engine ----------------------------------------------------------------------------------
