@@ -15,13 +15,14 @@ from django.views.decorators.http import require_POST
 
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SenderPool
 from campaigns.segments import segment_info
 from campaigns.services.drafts import (
     OPT_OUT_FOOTER,
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
+    campaign_sender_choice_check,
     campaign_sender_clean,
 )
 from campaigns.services.lifecycle import (
@@ -32,9 +33,15 @@ from campaigns.services.lifecycle import (
     campaign_send_now,
     campaign_unschedule,
 )
+from campaigns.services.sender_pools import (
+    sender_pool_check,
+    sender_pool_delete,
+    sender_pool_numbers_parse,
+    sender_pool_save,
+)
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
-from smscampaigns.service_admin import ServiceModelAdmin
+from smscampaigns.service_admin import ServiceModelAdmin, adopt_saved, form_error_from
 
 Status = Campaign.Status
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -120,7 +127,7 @@ class ScheduleForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "sender", "lists", "body", "max_per_second"]
+        fields = ["name", "sender", "sender_pool", "lists", "body", "max_per_second"]
         widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
 
     def __init__(self, *args, **kwargs):
@@ -148,6 +155,15 @@ class CampaignForm(forms.ModelForm):
             return campaign_sender_clean(sender=self.cleaned_data["sender"])
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("sender") and cleaned.get("sender_pool"):
+            try:
+                campaign_sender_choice_check(Campaign(sender=cleaned["sender"], sender_pool=cleaned["sender_pool"]))
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
 
 
 def _local_time_label(moment: datetime) -> str:
@@ -228,11 +244,12 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
-        draft = [(None, {"fields": ["name", "sender", "lists", "body", "placeholders", "max_per_second"]})]
+        sending = ["name", "sender", "sender_pool", "lists", "body"]
+        draft = [(None, {"fields": [*sending, "placeholders", "max_per_second"]})]
         if obj is None:
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
-            draft = [(None, {"fields": ["name", "sender", "lists", "body", "body_segments", "max_per_second"]})]
+            draft = [(None, {"fields": [*sending, "body_segments", "max_per_second"]})]
         return [
             *draft,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
@@ -472,3 +489,64 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
 def campaign_admin_extend(extension: CampaignAdminExtension) -> None:
     """Add an extension's URLs and panel to the campaign page; call it from the extending app's admin.py."""
     CampaignAdmin.extensions.append(extension)
+
+
+class SenderPoolForm(forms.ModelForm):
+    numbers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        help_text="One number of the account per line (any format), optionally followed by its own rate in "
+        "segments per second: “+1 415 555 0190 5”. A Powerpack needs none here (Plivo knows its numbers); "
+        "listed, they give the Powerpack's rate as the sum of theirs.",
+    )
+
+    class Meta:
+        model = SenderPool
+        fields = ["name", "kind", "powerpack_uuid", "numbers", "rate_per_number", "sticky_sender", "local_match"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["numbers"] = "\n".join(
+                f"{n.number} {n.rate}" if n.rate else n.number for n in self.instance.numbers.all()
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["parsed_numbers"] = sender_pool_numbers_parse(cleaned.get("numbers", ""))
+            pool = SenderPool(kind=cleaned.get("kind") or "", powerpack_uuid=cleaned.get("powerpack_uuid") or "")
+            sender_pool_check(pool=pool, numbers=cleaned["parsed_numbers"])
+        except ApplicationError as exc:
+            form_error_from(self, exc)
+        return cleaned
+
+
+@admin.register(SenderPool)
+class SenderPoolAdmin(ServiceModelAdmin):
+    form = SenderPoolForm
+    list_display = ["name", "kind", "number_count", "rate", "sticky_sender", "local_match"]
+    search_fields = ["name", "numbers__number", "powerpack_uuid"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("numbers")
+
+    @admin.display(description="numbers")
+    def number_count(self, obj: SenderPool) -> int:
+        return len(obj.numbers.all())
+
+    @admin.display(description="segments per second")
+    def rate(self, obj: SenderPool) -> int:
+        return obj.total_rate
+
+    def save_model(self, request, obj, form, change):
+        saved = sender_pool_save(
+            pool=obj, numbers=form.cleaned_data["parsed_numbers"], actor=request.user, created=not change
+        )
+        adopt_saved(obj, saved)
+
+    def delete_model(self, request, obj):
+        try:
+            sender_pool_delete(pool=obj, actor=request.user)
+        except ApplicationError as exc:
+            raise PermissionDenied(exc.message) from exc

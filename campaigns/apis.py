@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from campaigns.models import Campaign, ExclusionReason
+from campaigns.models import Campaign, ExclusionReason, SenderPool
 from campaigns.selectors import campaign_preview
 from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
 from campaigns.services.lifecycle import (
@@ -29,6 +29,7 @@ from smscampaigns.api import (
     StrictCharField,
     StrictFilterSet,
     StrictIntegerField,
+    StrictPrimaryKeyRelatedField,
     ids_field,
 )
 from smscampaigns.api_views import ApiView
@@ -64,6 +65,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "name",
             "body",
             "sender",
+            "sender_pool",
             "lists",
             "status",
             "status_reason",
@@ -96,6 +98,13 @@ class CampaignMessageSerializer(serializers.Serializer):
 
 class CampaignWriteSerializer(CampaignMessageSerializer):
     lists = ids_field(ContactList.objects.all(), required=False)
+    sender_pool = StrictPrimaryKeyRelatedField(
+        queryset=SenderPool.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of a sender pool (numbers managed here, or a Plivo Powerpack) to send from instead of "
+        "`sender`; null for none",
+    )
 
 
 SEND_MUST_BE_TRUE = (

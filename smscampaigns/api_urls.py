@@ -14,6 +14,7 @@ v1 = [
     path("contacts/<int:pk>/", contacts.ContactApi.as_view(), name="contact"),
     path("contacts/<int:pk>/opt-out/", contacts.ContactOptOutApi.as_view(), name="contact-opt-out"),
     path("contacts/<int:pk>/opt-in/", contacts.ContactOptInApi.as_view(), name="contact-opt-in"),
+    path("contacts/<int:pk>/lookup/", sends.ContactLookupApi.as_view(), name="contact-lookup"),
     path("contacts/import/", contacts.ContactImportStartApi.as_view(), name="contacts-import"),
     path("contacts/import/<int:pk>/", contacts.ContactImportRetrieveApi.as_view(), name="contact-import"),
     path(
@@ -22,6 +23,8 @@ v1 = [
     path("lists/", contacts.ContactListsApi.as_view(), name="lists"),
     path("lists/<int:pk>/", contacts.ContactListApi.as_view(), name="list"),
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
+    path("lists/<int:pk>/lookup/", sends.ListLookupApi.as_view(), name="list-lookup"),
+    path("lookups/<int:pk>/", sends.LookupRunApi.as_view(), name="lookup"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),

@@ -5,6 +5,13 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from smscampaigns.roles import roles_create
+
+
+def roles_refresh(apps, schema_editor):
+    # The staff roles cover the new models (sender pools, lookup runs, sender assignments).
+    roles_create(apps=apps, using=schema_editor.connection.alias)
+
 
 class Migration(migrations.Migration):
 
@@ -56,4 +63,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('pool', 'contact'), name='unique_sender_per_contact')],
             },
         ),
+        migrations.RunPython(roles_refresh, migrations.RunPython.noop),
     ]

@@ -27,11 +27,12 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
+from campaigns.models import SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
-from sends.models import DeliveryReport, InboundMessage
+from sends.models import DeliveryReport, InboundMessage, LookupRun
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
 from smscampaigns.tests.helpers import rolled_back
@@ -58,6 +59,9 @@ API_ALLOWED = {
     ("DELETE", "api/v1/contacts/<int:pk>/"): WRITERS,
     ("POST", "api/v1/contacts/<int:pk>/opt-out/"): WRITERS,
     ("POST", "api/v1/contacts/<int:pk>/opt-in/"): WRITERS,
+    ("POST", "api/v1/contacts/<int:pk>/lookup/"): MANAGERS,  # a lookup costs money
+    ("POST", "api/v1/lists/<int:pk>/lookup/"): MANAGERS,
+    ("GET", "api/v1/lookups/<int:pk>/"): STAFF,
     ("POST", "api/v1/contacts/import/"): WRITERS,
     ("GET", "api/v1/contacts/import/<int:pk>/"): STAFF,
     ("GET", "api/v1/contacts/import/<int:pk>/errors/"): STAFF,
@@ -186,6 +190,29 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_test_send": MANAGERS,
         },
     ),
+    # Sender pools decide which numbers campaigns go out from: a manager's, like sending.
+    **_per_model(
+        "campaigns.SenderPool",
+        {
+            "changelist": STAFF,
+            "add": MANAGERS,
+            "change": MANAGERS,
+            "delete": MANAGERS,
+            "action:delete_selected": MANAGERS,
+        },
+    ),
+    # A lookup costs money: managers start one; every role follows the runs.
+    **_per_model(
+        "sends.LookupRun",
+        {
+            "changelist": STAFF,
+            "add": MANAGERS,
+            "change": NOBODY,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+            "url:sends_lookuprun_progress": STAFF,
+        },
+    ),
 }
 
 # Values for the arguments of extra admin URLs other than the object's id, one case per value.
@@ -274,6 +301,7 @@ API_ROUTE_MODELS = [
     ("api/v1/suppressions/", "contacts.Suppression"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
+    ("api/v1/lookups/", "sends.LookupRun"),
 ]
 
 
@@ -305,6 +333,8 @@ def world(django_user_model) -> World:
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
+        LookupRun.objects.create(scope="list", scope_id=contact_list.pk, scope_label="list x"),
+        SenderPool.objects.create(name="pool"),
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
         superuser,
