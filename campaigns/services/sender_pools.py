@@ -18,13 +18,20 @@ def sender_pool_numbers_parse(text: str) -> list[tuple[str, int | None]]:
     for index, line in enumerate(lines, start=1):
         if not line:
             continue
-        raw, _, rate_text = line.replace(",", " ").replace(";", " ").rpartition(" ")
-        if not raw.strip() or not rate_text.isdigit():
-            raw, rate_text = line, ""
-        try:
-            e164 = normalize_phone(raw.strip()[:64]).e164
-        except ApplicationError as exc:
-            raise ApplicationError(f"line {index}: {exc.message}", field="numbers") from None
+        # A trailing number is a rate when what precedes it is a phone number by itself: "+1 415 555 0190"
+        # is one number, "+1 415 555 0190 5" that number at 5 per second.
+        head, _, tail = line.replace(",", " ").replace(";", " ").rpartition(" ")
+        e164, rate_text = None, ""
+        if head.strip() and tail.isdigit():
+            try:
+                e164, rate_text = normalize_phone(head.strip()[:64]).e164, tail
+            except ApplicationError:
+                e164 = None
+        if e164 is None:
+            try:
+                e164 = normalize_phone(line[:64]).e164
+            except ApplicationError as exc:
+                raise ApplicationError(f"line {index}: {exc.message}", field="numbers") from None
         rate = int(rate_text) if rate_text else None
         if rate is not None and not 1 <= rate <= 10_000:
             raise ApplicationError(f"line {index}: a rate is 1 to 10000 segments per second", field="numbers")
