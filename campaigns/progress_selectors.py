@@ -162,6 +162,7 @@ def failure_label(code: str) -> str:
 # Skip reasons whose name alone would not say enough; the others read well as they are ("opted out").
 _SKIP_LABELS = {
     "no_common_quiet_window": "No common quiet-hours window: no zone given, and the number's zones share none",
+    "line_type": "Line cannot receive SMS: a carrier lookup found a landline (or another excluded line type)",
 }
 
 

@@ -101,6 +101,24 @@ def pool_senders(*, pool: SenderPool, recipients: list[PoolRecipient]) -> dict[i
     return {send_id: Sender(number=number, per_second=rates[number]) for send_id, number in chosen.items()}
 
 
+def campaign_sender_for_number(*, campaign: Campaign, to_number: str) -> Sender:
+    """The sender a one-off message of the campaign to `to_number` goes from (a staff test send): the
+    contact's kept pool number when they have one, else the one the pool would pick; nothing is stored."""
+    pool = campaign.sender_pool
+    if pool is None or pool.kind != SenderPool.Kind.NUMBERS:
+        return campaign_single_sender(campaign)
+    rates = pool.number_rates()
+    if not rates:
+        return campaign_single_sender(campaign)
+    kept = (
+        SenderAssignment.objects.filter(pool=pool, contact__phone_number=to_number, number__in=list(rates))
+        .values_list("number", flat=True)
+        .first()
+    )
+    number = kept or pool_number_pick(numbers=sorted(rates), to_number=to_number, local_match=pool.local_match)
+    return Sender(number=number, per_second=rates[number])
+
+
 def campaign_senders(*, campaign: Campaign, recipients: list[PoolRecipient]) -> dict[int, Sender]:
     """Each recipient's sender, by send id."""
     pool = campaign.sender_pool

@@ -17,6 +17,7 @@ from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ContactListFactory, fictional_number
 from sends.models import CampaignSend, InboundMessage, LookupRun, SenderAssignment
 from sends.services.lookups import contact_lookup, lookup_estimate, lookup_run_execute, lookup_run_start
+from sends.services.staff_test_sends import campaign_test_send
 from sends.tests.engine import run_in_process
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
@@ -190,3 +191,23 @@ def test_a_reply_to_any_pool_number_is_attributed_to_the_campaign(plivo_simulato
     assert campaign.opt_out_count == 1
     contact.refresh_from_db()
     assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+def test_a_test_send_of_a_pool_campaign_goes_from_the_number_the_contact_hears_from(plivo_simulator, staff_user):
+    pool = numbers_pool(local_match=False)
+    contact_list, [contact] = audience(fictional_number(2131))
+    send_campaign(pool, contact_list, staff_user)
+    [sent] = plivo_simulator.messages()
+    draft = CampaignFactory(body="Next sale. STOP to opt out", sender="", sender_pool=pool)
+    plivo_simulator.reset()
+    [result] = campaign_test_send(campaign=draft, numbers=[contact.phone_number.as_e164], actor=staff_user)
+    assert result.message_uuid
+    assert [m["src"] for m in plivo_simulator.messages()] == [sent["src"]]
+    powerpack = SenderPool.objects.create(name="PP", kind=SenderPool.Kind.POWERPACK, powerpack_uuid="pp-7")
+    draft.sender_pool = powerpack
+    draft.save()
+    plivo_simulator.reset()
+    plivo_simulator.set_powerpacks({"uuid": "pp-7", "numbers": ["+12125550190"]})
+    campaign_test_send(campaign=draft, numbers=["+14155550142"], actor=staff_user)
+    [message] = plivo_simulator.messages()
+    assert (message["src"], message["powerpack_uuid"]) == ("+12125550190", "pp-7")
