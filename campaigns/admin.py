@@ -34,6 +34,7 @@ from campaigns.services.lifecycle import (
     campaign_unschedule,
 )
 from campaigns.services.sender_pools import (
+    MAX_POOL_NUMBERS,
     sender_pool_check,
     sender_pool_delete,
     sender_pool_numbers_parse,
@@ -492,8 +493,11 @@ def campaign_admin_extend(extension: CampaignAdminExtension) -> None:
 
 
 class SenderPoolForm(forms.ModelForm):
-    numbers = forms.CharField(
+    # Not `numbers`: that name is the pool's related manager, which a read-only page would try to show.
+    pool_numbers = forms.CharField(
+        label="Numbers",
         required=False,
+        max_length=MAX_POOL_NUMBERS * 40,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
         help_text="One number of the account per line (any format), optionally followed by its own rate in "
         "segments per second: “+1 415 555 0190 5”. A Powerpack needs none here (Plivo knows its numbers); "
@@ -502,24 +506,30 @@ class SenderPoolForm(forms.ModelForm):
 
     class Meta:
         model = SenderPool
-        fields = ["name", "kind", "powerpack_uuid", "numbers", "rate_per_number", "sticky_sender", "local_match"]
+        fields = ["name", "kind", "powerpack_uuid", "pool_numbers", "rate_per_number", "sticky_sender", "local_match"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.initial["numbers"] = "\n".join(
-                f"{n.number} {n.rate}" if n.rate else n.number for n in self.instance.numbers.all()
-            )
+            self.initial["pool_numbers"] = pool_numbers_text(self.instance)
 
     def clean(self):
         cleaned = super().clean()
         try:
-            cleaned["parsed_numbers"] = sender_pool_numbers_parse(cleaned.get("numbers", ""))
+            cleaned["parsed_numbers"] = sender_pool_numbers_parse(cleaned.get("pool_numbers", ""))
             pool = SenderPool(kind=cleaned.get("kind") or "", powerpack_uuid=cleaned.get("powerpack_uuid") or "")
             sender_pool_check(pool=pool, numbers=cleaned["parsed_numbers"])
         except ApplicationError as exc:
-            form_error_from(self, exc)
+            if exc.field == "numbers":
+                self.add_error("pool_numbers", exc.message)
+            else:
+                form_error_from(self, exc)
         return cleaned
+
+
+def pool_numbers_text(pool: SenderPool) -> str:
+    """The pool's numbers as staff type them: one a line, with its own rate when it has one."""
+    return "\n".join(f"{n.number} {n.rate}" if n.rate else n.number for n in pool.numbers.all())
 
 
 @admin.register(SenderPool)
@@ -530,6 +540,11 @@ class SenderPoolAdmin(ServiceModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("numbers")
+
+    @admin.display(description="numbers")
+    def pool_numbers(self, obj: SenderPool) -> str:
+        # What a read-only page shows in place of the form's field.
+        return pool_numbers_text(obj)
 
     @admin.display(description="numbers")
     def number_count(self, obj: SenderPool) -> int:

@@ -228,6 +228,7 @@ class LookupRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "number lookup"
 
     def __str__(self) -> str:
         return f"Lookup of {self.scope_label}"

@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
+                'verbose_name': 'number lookup',
             },
         ),
         migrations.CreateModel(

@@ -48,12 +48,12 @@ def test_manager_sets_up_a_sender_pool_and_a_campaign_that_sends_from_it(browser
 
     page.goto(f"{live_server.url}/admin/campaigns/senderpool/add/")
     page.fill("#id_name", "US numbers")
-    page.fill("#id_numbers", "+1 415 555 0190\n(212) 555-0190 5\nnot a number")
+    page.fill("#id_pool_numbers", "+1 415 555 0190\n(212) 555-0190 5\nnot a number")
     page.fill("#id_rate_per_number", "2")
     page.click("input[name=_save]")
     expect(page.locator(".errorlist")).to_contain_text("line 3")  # the bad line is named, the rest kept
-    expect(page.locator("#id_numbers")).to_have_value("+1 415 555 0190\n(212) 555-0190 5\nnot a number")
-    page.fill("#id_numbers", "+1 415 555 0190\n(212) 555-0190 5")
+    expect(page.locator("#id_pool_numbers")).to_have_value("+1 415 555 0190\n(212) 555-0190 5\nnot a number")
+    page.fill("#id_pool_numbers", "+1 415 555 0190\n(212) 555-0190 5")
     page.click("input[name=_save]")
     expect(page.locator("#result_list")).to_contain_text("US numbers")
     expect(page.locator("#result_list .field-rate")).to_have_text("7")  # 2 + 5 segments per second

@@ -34,11 +34,11 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign
+from campaigns.models import Campaign, PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
-from sends.models import CampaignSend, DeliveryReport, InboundMessage
+from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun, SenderAssignment
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
     ADMIN_URL_ARGUMENTS,
@@ -62,6 +62,7 @@ TYPED_FIELDS = {
         "consent_text",
         "opt_out_source",
         "attributes",
+        "carrier",  # the carrier name a lookup answered
     ],
     "contacts.ContactList": ["name", "description"],
     "contacts.Suppression": ["source", "note"],
@@ -70,9 +71,12 @@ TYPED_FIELDS = {
     "contacts.ContactImport": ["source_name", "list_name", "consent_source", "failure"],
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
+    "campaigns.SenderPool": ["name", "powerpack_uuid"],
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
+    # A list's (or segment's) name, and what the provider answered when a lookup run stopped.
+    "sends.LookupRun": ["scope_label", "error"],
     # Anybody can text the number: the text, and whatever the provider passes on with it.
     "sends.InboundMessage": ["message_uuid", "from_number", "to_number", "text", "intent", "payload"],
     "audit.AuditEvent": ["actor_label", "target_repr", "data"],
@@ -90,6 +94,8 @@ WRITTEN_BY_CODE = {
         "phone_number": "validated and stored as E.164",
         "country": "derived from the number",
         "timezone": "validated against the IANA names",
+        "line_type": "one of LineType's values",
+        "lookup_country": "at most two letters, upper-cased",
     },
     "contacts.Suppression": {"phone_number": "validated and stored as E.164"},
     "contacts.ConsentEvent": {"phone_number": "the validated E.164 number of a contact or of an inbound text"},
@@ -102,6 +108,9 @@ WRITTEN_BY_CODE = {
         "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
+    "campaigns.PoolNumber": {"number": "validated and stored as E.164"},
+    "sends.SenderAssignment": {"number": "one of its pool's numbers"},
+    "sends.LookupRun": {"scope": "a scope name the code registered"},
     "audit.AuditEvent": {
         "action": "a name the code chooses",
         "target_type": "app_label.model",
@@ -347,6 +356,7 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     ContactImportError.objects.create(**_typed("contacts.ContactImportError"), contact_import=contact_import, line=2)
 
+    pool = SenderPool.objects.create(**_typed("campaigns.SenderPool"))
     objects = [
         texted,
         opted_out,
@@ -374,6 +384,12 @@ def hostile_world(django_user_model) -> HostileWorld:
         AccessAttempt.objects.create(**_typed("axes.AccessAttempt"), ip_address="127.0.0.1", failures_since_start=1),
         AccessLog.objects.create(**_typed("axes.AccessLog"), ip_address="127.0.0.1"),
         AccessFailureLog.objects.create(**_typed("axes.AccessFailureLog"), ip_address="127.0.0.1"),
+        pool,
+        PoolNumber.objects.create(pool=pool, number="+14155550190"),
+        SenderAssignment.objects.create(pool=pool, contact=texted, number="+14155550190"),
+        LookupRun.objects.create(
+            **_typed("sends.LookupRun"), scope="list", scope_id=contact_list.pk, created_by=manager
+        ),
     ]
     # The admin's "recent actions" and history pages, for each role that has a page to show them on.
     for user in users.values():

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
-from campaigns.models import SenderPool
+from campaigns.models import PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
@@ -324,6 +324,8 @@ def world(django_user_model) -> World:
     campaign = CampaignFactory()  # a draft: every button and page has something to act on
     send = CampaignSendFactory(campaign=CampaignFactory(), contact=ContactFactory())
     superuser = django_user_model.objects.create_user("root", is_superuser=True, is_staff=True)
+    pool = SenderPool.objects.create(name="pool")
+    PoolNumber.objects.create(pool=pool, number="+14155550190")  # a pool of numbers has at least one
     objects = [
         contact,
         contact_list,
@@ -334,7 +336,7 @@ def world(django_user_model) -> World:
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
         LookupRun.objects.create(scope="list", scope_id=contact_list.pk, scope_label="list x"),
-        SenderPool.objects.create(name="pool"),
+        pool,
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
         superuser,

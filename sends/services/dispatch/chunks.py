@@ -65,7 +65,7 @@ def waves(
     A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
     fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
     pool = campaign.sender_pool
-    per_second = pool.total_rate if pool is not None else campaign.effective_max_per_second
+    per_second = (pool.total_rate if pool is not None else 0) or campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
         wave_size = max(1, min(wave_size, per_second // 5))
