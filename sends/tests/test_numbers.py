@@ -211,3 +211,21 @@ def test_a_test_send_of_a_pool_campaign_goes_from_the_number_the_contact_hears_f
     campaign_test_send(campaign=draft, numbers=["+14155550142"], actor=staff_user)
     [message] = plivo_simulator.messages()
     assert (message["src"], message["powerpack_uuid"]) == ("+12125550190", "pp-7")
+
+
+def test_a_list_lookup_retries_transient_failures_and_counts_what_never_answered(plivo_simulator, staff_user):
+    contact_list, _ = audience(*[fictional_number(2140 + i) for i in range(6)])
+    plivo_simulator.set_faults(share_5xx=0.4, seed=7)
+    run = lookup_run_start(scope="list", scope_id=contact_list.pk, actor=staff_user)
+    lookup_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.looked_up, run.failed) == (LookupRun.Status.DONE, 6, 0)
+    assert plivo_simulator.stats().get("answers_500", 0) > 0  # some were answered 500 and asked again
+    plivo_simulator.set_faults(share_5xx=1.0)
+    unlucky_list, unlucky = audience(fictional_number(2150), fictional_number(2151))
+    run = lookup_run_start(scope="list", scope_id=unlucky_list.pk, actor=staff_user)
+    lookup_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    # A provider that keeps failing fails those numbers, not the run; they stay due for the next one.
+    assert (run.status, run.looked_up, run.failed) == (LookupRun.Status.DONE, 0, 2)
+    assert not Contact.objects.filter(pk__in=[c.pk for c in unlucky], looked_up_at__isnull=False).exists()
