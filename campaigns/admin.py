@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from campaigns.admin_ab_tests import CampaignABTestAdminMixin
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.models import Campaign, SenderPool
@@ -200,7 +201,7 @@ class CampaignAdminExtension:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
+class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, ServiceModelAdmin):
     form = CampaignForm
     list_display = [
         "name",
@@ -326,6 +327,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
             path("<int:pk>/action/<str:name>/", view, name="campaigns_campaign_action"),
             path("<int:pk>/preview/", preview, name="campaigns_campaign_preview"),
             *self.progress_urls(),
+            *self.ab_test_urls(),
             *(url for extension in self.extensions for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
@@ -339,6 +341,7 @@ class CampaignAdmin(CampaignProgressAdminMixin, ServiceModelAdmin):
                 "status_actions": [(a, _button_url(campaign, a)) for a in _status_actions(request, campaign)],
                 "schedule_form": ScheduleForm(),
                 "staff_timezone": timezone.get_current_timezone_name(),
+                "ab_test_url": reverse("admin:campaigns_campaign_ab_test", args=[campaign.pk]),
                 **self.progress_context(request, campaign),
                 "extension_templates": [],
             }

@@ -6,13 +6,15 @@ URL, a small class joins their views.
 """
 
 import django_filters
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from campaigns.models import Campaign, ExclusionReason, SenderPool
+from campaigns.models import ABTest, Campaign, ExclusionReason, SenderPool
 from campaigns.selectors import campaign_preview
+from campaigns.services.ab_tests import ABSettings, campaign_ab_test_remove, campaign_ab_test_set
 from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
 from campaigns.services.lifecycle import (
     campaign_cancel,
@@ -54,9 +56,66 @@ class CampaignStatsSerializer(serializers.Serializer):
     cost = serializers.DecimalField(max_digits=14, decimal_places=5, help_text="Reported by Plivo so far")
 
 
+class ABTestSerializer(serializers.ModelSerializer):
+    """A campaign's A/B test as configured; its results are on campaigns/{id}/variants/."""
+
+    variants = serializers.SerializerMethodField()
+    winner = serializers.SlugRelatedField(slug_field="label", read_only=True, help_text="The winning variant's label")
+
+    class Meta:
+        model = ABTest
+        fields = [
+            "variants",
+            "test_percent",
+            "metric",
+            "wait_minutes",
+            "confidence_percent",
+            "fallback",
+            "seed",
+            "test_sent_at",
+            "winner",
+            "decided_by",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+    def get_variants(self, ab_test: ABTest) -> list[str]:
+        return [variant.body for variant in ab_test.campaign.variants.all()]
+
+
+class ABTestWriteSerializer(serializers.Serializer):
+    """2 to 5 variant texts (A first: it becomes the campaign's body) and how the winner is chosen."""
+
+    variants = serializers.ListField(
+        child=StrictCharField(max_length=1600), min_length=ABTest.MIN_VARIANTS, max_length=ABTest.MAX_VARIANTS
+    )
+    test_percent = StrictIntegerField(
+        min_value=1, max_value=99, required=False, allow_null=True, help_text="Left out or null: split everyone"
+    )
+    metric = serializers.ChoiceField(ABTest.Metric.choices, default=ABTest.Metric.DELIVERY_RATE)
+    wait_minutes = StrictIntegerField(min_value=0, max_value=7 * 24 * 60, default=120)
+    confidence_percent = StrictIntegerField(min_value=50, max_value=99, default=95)
+    fallback = serializers.ChoiceField(ABTest.Fallback.choices, default=ABTest.Fallback.VARIANT_A)
+
+
+def _ab_test_apply(*, campaign: Campaign, ab_test: dict | None, actor) -> None:
+    """`ab_test` from a create or update: null removes the test, an object sets it."""
+    if ab_test is None:
+        campaign_ab_test_remove(campaign=campaign, actor=actor)
+        return
+    bodies = ab_test.pop("variants")
+    campaign_ab_test_set(campaign=campaign, bodies=bodies, settings=ABSettings(**ab_test), actor=actor)
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience lists")
     stats = CampaignStatsSerializer(source="*", read_only=True)
+    ab_test = serializers.SerializerMethodField()
+
+    @extend_schema_field(ABTestSerializer(allow_null=True))
+    def get_ab_test(self, campaign: Campaign) -> dict | None:
+        ab_test = ABTest.objects.filter(campaign=campaign).first()
+        return ABTestSerializer(ab_test).data if ab_test else None
 
     class Meta:
         model = Campaign
@@ -76,6 +135,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "stats",
+            "ab_test",
         ]
         read_only_fields = fields
 
@@ -104,6 +164,9 @@ class CampaignWriteSerializer(CampaignMessageSerializer):
         allow_null=True,
         help_text="Id of a sender pool (numbers managed here, or a Plivo Powerpack) to send from instead of "
         "`sender`; null for none",
+    )
+    ab_test = ABTestWriteSerializer(
+        required=False, allow_null=True, help_text="Message variants and an A/B test; null removes it (update)"
     )
 
 
@@ -270,7 +333,12 @@ class CampaignCreateApi(_CampaignView):
     def post(self, request):
         """Create a draft campaign for lists (201)."""
         data = self.validated(CampaignCreateSerializer, request.data)
-        return self.campaign_response(campaign_create(actor=request.user, **data), status.HTTP_201_CREATED)
+        ab_test = data.pop("ab_test", None)
+        with transaction.atomic():
+            campaign = campaign_create(actor=request.user, **data)
+            if ab_test is not None:
+                _ab_test_apply(campaign=campaign, ab_test=ab_test, actor=request.user)
+        return self.campaign_response(campaign, status.HTTP_201_CREATED)
 
 
 class CampaignQuickSendApi(_CampaignView):
@@ -341,7 +409,12 @@ class CampaignUpdateApi(_CampaignView):
         """Edit a draft; 409 once it is scheduled or later."""
         campaign = self.get_object()
         data = self.validated(CampaignWriteSerializer, request.data, partial=True)
-        return self.campaign_response(campaign_update(campaign=campaign, actor=request.user, **data))
+        given_ab_test, ab_test = "ab_test" in data, data.pop("ab_test", None)
+        with transaction.atomic():
+            campaign = campaign_update(campaign=campaign, actor=request.user, **data)
+            if given_ab_test:
+                _ab_test_apply(campaign=campaign, ab_test=ab_test, actor=request.user)
+        return self.campaign_response(campaign)
 
 
 class CampaignDeleteApi(_CampaignView):

@@ -1,3 +1,4 @@
+import secrets
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -220,3 +221,80 @@ class QuickSendRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} -> campaign #{self.campaign_id}"
+
+
+def _ab_seed() -> int:
+    return secrets.randbits(31)
+
+
+class ABTest(models.Model):
+    """A campaign's A/B test: 2 to 5 variants (CampaignVariant), a test share split evenly and at random
+    between them, then the rest of the audience sent the winner. Without a test share the whole audience
+    is split (a plain split test) and nobody waits for a winner."""
+
+    class Metric(models.TextChoices):
+        CLICK_RATE = "click_rate", "Unique click rate"
+        REPLY_RATE = "reply_rate", "Reply rate"
+        OPT_OUT_RATE = "opt_out_rate", "Opt-out rate (lower is better)"
+        DELIVERY_RATE = "delivery_rate", "Delivery rate"
+
+    class Fallback(models.TextChoices):
+        VARIANT_A = "variant_a", "Variant A"
+        BEST_ESTIMATE = "best_estimate", "The best point estimate"
+
+    class DecidedBy(models.TextChoices):
+        STATISTICS = "statistics", "Significant at the confidence"
+        FALLBACK = "fallback", "Not significant: the fallback"
+        STAFF = "staff", "Picked by staff"
+
+    MIN_VARIANTS, MAX_VARIANTS = 2, 5
+    LOWER_IS_BETTER = frozenset({Metric.OPT_OUT_RATE})
+
+    campaign = models.OneToOneField("Campaign", on_delete=models.CASCADE, related_name="ab_test")
+    test_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Share of the audience in the test (1-99); blank splits everyone"
+    )
+    metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.DELIVERY_RATE)
+    wait_minutes = models.PositiveIntegerField(default=120, help_text="After the test share was sent")
+    confidence_percent = models.PositiveSmallIntegerField(default=95)
+    fallback = models.CharField(max_length=16, choices=Fallback.choices, default=Fallback.VARIANT_A)
+    seed = models.BigIntegerField(default=_ab_seed, help_text="Makes the random split reproducible")
+    test_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the last test message went out")
+    winner = models.ForeignKey("CampaignVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=16, choices=DecidedBy.choices, blank=True)
+    decision = models.JSONField(default=dict, blank=True, help_text="The statistics the decision was made on")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(test_percent__isnull=True) | models.Q(test_percent__gte=1, test_percent__lte=99),
+                name="ab_test_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence_percent__gte=50, confidence_percent__lte=99),
+                name="ab_test_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"A/B test of {self.campaign}"
+
+    @property
+    def has_test_share(self) -> bool:
+        return self.test_percent is not None
+
+
+class CampaignVariant(models.Model):
+    """One message variant of an A/B tested campaign; sends record which one they got."""
+
+    campaign = models.ForeignKey("Campaign", on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=1, help_text="A to E")
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["campaign", "label"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "label"], name="unique_variant_label")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} variant {self.label}"

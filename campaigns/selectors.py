@@ -23,7 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Left
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignVariant
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
@@ -112,13 +112,15 @@ class CampaignPreview:
         return self.audience.eligible - self.message_too_long
 
 
-def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
+def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = None) -> CampaignPreview:
     """What sending the campaign at `now` would do: who gets it, in how many segments, at what cost, and how
     many would wait for their quiet-hours window. Each eligible recipient's message is rendered as the send
     engine renders it, so personalisation that lengthens a message or forces UCS-2 is counted, and so are the
-    recipients whose message it makes too long to send."""
-    personalised = body_is_personalised(campaign.body)
-    names = body_variables(campaign.body) if personalised else ()
+    recipients whose message it makes too long to send. `body`: another text for the same audience (an A/B
+    variant's) instead of the campaign's."""
+    body = campaign.body if body is None else body
+    personalised = body_is_personalised(body)
+    names = body_variables(body) if personalised else ()
     # Recipients who share the values the body reads, a country and a timezone get the same text at the same
     # price and wait the same, so the database hands the audience over in such groups: a plain body makes a
     # handful of groups out of a million recipients, instead of a million rows rendered and priced one by one.
@@ -134,11 +136,11 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         # cost the whole answer rather than its first rows (iterator() reads through a cursor): a second faster.
         .order_by("first_id")
     )
-    plain = segment_info(body_render(campaign.body)) if not personalised else None
+    plain = segment_info(body_render(body)) if not personalised else None
 
     @lru_cache(maxsize=65536)
     def rendered(key: tuple) -> SegmentInfo:
-        return segment_info(body_render(campaign.body, **_render_fields(names, key)))
+        return segment_info(body_render(body, **_render_fields(names, key)))
 
     verdicts: dict[tuple[str, str, str], QuietHoursVerdict] = {}
 
@@ -172,7 +174,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
             waiting += recipients * quiet.uncertain
     audience = _breakdown(campaign=campaign, counts=counts)
     if audience.eligible == too_long:  # nobody would be sent a text: describe the body itself
-        info = plain or segment_info(body_render(campaign.body))
+        info = plain or segment_info(body_render(body))
         ucs2.update(dict.fromkeys(info.ucs2_characters))
         longest = info.segments
     return CampaignPreview(
@@ -184,7 +186,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime) -> CampaignPreview:
         estimated_cost=cost,
         deferred_by_quiet_hours=deferred,
         message_too_long=too_long,
-        samples=_preview_samples(campaign=campaign),
+        samples=_preview_samples(campaign=campaign, body=body),
         uncertain_zone=uncertain,
         waiting_for_common_window=waiting,
         no_common_quiet_window=no_common,
@@ -232,16 +234,16 @@ def _render_fields(names: tuple[str, ...], key: tuple) -> dict:
     return fields
 
 
-def _preview_samples(*, campaign: Campaign) -> tuple[PreviewSample, ...]:
+def _preview_samples(*, campaign: Campaign, body: str) -> tuple[PreviewSample, ...]:
     fields = ("pk", "phone_number", "first_name", "last_name", "attributes")
     rows = campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE).order_by("pk").values_list(*fields)
     samples = []
     for pk, phone_number, first_name, last_name, attributes in rows[:PREVIEW_SAMPLES]:
-        body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
-        info = segment_info(body)
+        text = body_render(body, first_name=first_name, last_name=last_name, attributes=attributes)
+        info = segment_info(text)
         name = f"{first_name} {last_name}".strip()
         samples.append(
-            PreviewSample(pk, phone_number, name, body, info.segments, info.encoding, message_length_problem(info))
+            PreviewSample(pk, phone_number, name, text, info.segments, info.encoding, message_length_problem(info))
         )
     return tuple(samples)
 
@@ -251,11 +253,33 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
     the audience's size. Compared again at the confirmation, so a draft edited (or an audience grown) after
     the preview is not launched unseen."""
     audience = audience or campaign_audience_breakdown(campaign=campaign)
+    # The body and every A/B variant's text: editing any of them after the preview needs a new one.
+    texts = "\x00".join([campaign.body, *campaign_variant_bodies(campaign)])
     return {
-        "text": hashlib.sha256(campaign.body.encode()).hexdigest()[:32],
+        "text": hashlib.sha256(texts.encode()).hexdigest()[:32],
         "sender": campaign.effective_sender,
         "sender_pool": campaign.sender_pool_id,
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "audience": audience.total,
         "eligible": audience.eligible,
     }
+
+
+def campaign_variant_bodies(campaign: Campaign) -> list[str]:
+    """An A/B tested campaign's variant texts, A first; [] without an A/B test."""
+    return list(CampaignVariant.objects.filter(campaign=campaign).order_by("label").values_list("body", flat=True))
+
+
+@dataclass(frozen=True)
+class VariantPreview:
+    label: str
+    body: str
+    preview: CampaignPreview  # as if everyone eligible got this variant
+
+
+def campaign_variants_preview(*, campaign: Campaign, now: datetime) -> list[VariantPreview]:
+    """Each A/B variant previewed over the whole audience: its own segments, encoding, cost and samples."""
+    return [
+        VariantPreview(variant.label, variant.body, campaign_preview(campaign=campaign, now=now, body=variant.body))
+        for variant in CampaignVariant.objects.filter(campaign=campaign).order_by("label")
+    ]

@@ -17,12 +17,13 @@ from django.views.decorators.http import require_POST
 
 from audit.admin import ReadOnlyAdmin
 from campaigns.admin import CampaignAdminExtension, campaign_admin_extend
-from campaigns.models import Campaign
+from campaigns.models import ABTest, Campaign, CampaignVariant
 from campaigns.progress_selectors import failure_label
 from contacts.models import ContactList
 from contacts.phones import normalize_phone
 from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun
 from sends.selectors import staff_phone_number
+from sends.services.ab_tests import ab_decide, ab_report
 from sends.services.lookups import LOOKUP_SCOPES, lookup_estimate, lookup_run_start
 from sends.services.staff_test_sends import campaign_test_send_to_staff
 from smscampaigns.errors import ApplicationError
@@ -315,3 +316,68 @@ class LookupRunAdmin(admin.ModelAdmin):
             "excluded_line_types": ", ".join(settings.NUMBER_LOOKUP_EXCLUDED_LINE_TYPES) or "none",
         }
         return TemplateResponse(request, "admin/sends/lookuprun/start.html", context)
+
+
+# The intervals' drawing: rates from 0 to the largest upper bound across a plot this many units wide.
+AB_PLOT_WIDTH, AB_PLOT_MARGIN = 280, 10
+
+
+def _ab_plot(report: dict) -> None:
+    """Add each variant's interval and rate as x positions of the inline SVG (drawn in the template)."""
+    top = max([v["high"] for v in report["variants"]] + [0.01])
+    for variant in report["variants"]:
+        for name in ("low", "rate", "high"):
+            variant[f"x_{name}"] = round(AB_PLOT_MARGIN + variant[name] / top * AB_PLOT_WIDTH, 1)
+            variant[f"{name}_percent"] = round(variant[name] * 100, 1)
+    report["plot_width"] = AB_PLOT_WIDTH + 2 * AB_PLOT_MARGIN
+    report["plot_top"] = top
+
+
+class CampaignABTestExtension(CampaignAdminExtension):
+    """The variants side by side on the campaign page: rates, intervals, the decision and why; staff with the
+    send permission may decide now or pick the winner by hand."""
+
+    template = "admin/sends/campaign/ab_test_panel.html"
+
+    def get_urls(self, model_admin):
+        view = model_admin.admin_site.admin_view(require_POST(self.decide_view))
+        return [path("<int:pk>/ab-decide/", view, name="campaigns_campaign_ab_decide")]
+
+    def change_view_context(self, request, campaign: Campaign) -> dict:
+        if not ABTest.objects.filter(campaign=campaign).exists() or campaign.status == Campaign.Status.DRAFT:
+            return {}
+        report = ab_report(campaign=campaign)
+        _ab_plot(report)
+        may_decide = (
+            request.user.has_perm(Campaign.SEND_PERMISSION)
+            and report["phase"] in ("testing", "waiting")
+            and campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+        )
+        return {
+            "ab": report,
+            "ab_may_decide": may_decide,
+            "ab_decide_url": reverse("admin:campaigns_campaign_ab_decide", args=[campaign.pk]),
+        }
+
+    def decide_view(self, request, pk: int):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not request.user.has_perm(Campaign.SEND_PERMISSION):
+            raise PermissionDenied
+        back = redirect("admin:campaigns_campaign_change", campaign.pk)
+        label = request.POST.get("variant", "")
+        variant = None
+        if label:
+            variant = CampaignVariant.objects.filter(campaign=campaign, label=label[:1]).first()
+            if variant is None:
+                messages.error(request, "No such variant.")
+                return back
+        try:
+            winner = ab_decide(campaign=campaign, actor=request.user, variant=variant)
+        except ApplicationError as exc:
+            messages.error(request, f"Not decided: {exc.message}")
+            return back
+        messages.success(request, f"Variant {winner.label} won; the rest of the audience gets it now.")
+        return back
+
+
+campaign_admin_extend(CampaignABTestExtension())

@@ -2,15 +2,17 @@
 
 import django_filters
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from campaigns.models import Campaign, ExclusionReason
+from campaigns.models import ABTest, Campaign, CampaignVariant, ExclusionReason
 from contacts.models import Contact, ContactList
 from contacts.selectors import number_q
 from sends.models import CampaignSend, InboundMessage, LookupRun
+from sends.services.ab_tests import ab_decide, ab_report
 from sends.services.lookups import contact_lookup, lookup_run_start
 from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
 from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
@@ -222,3 +224,94 @@ class LookupRunApi(ApiView):
     def get(self, request, pk):
         """A bulk lookup's progress and cost."""
         return Response(LookupRunSerializer(self.get_object()).data)
+
+
+class VariantResultSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    body = serializers.CharField()
+    trials = serializers.IntegerField(help_text="Messages handed to the provider")
+    successes = serializers.IntegerField(help_text="Of those, how many succeeded by the metric")
+    rate = serializers.FloatField()
+    low = serializers.FloatField(help_text="Wilson interval at the confidence, lower bound")
+    high = serializers.FloatField()
+    winner = serializers.BooleanField()
+
+
+class VariantComparisonSerializer(serializers.Serializer):
+    other = serializers.CharField(help_text="The variant the leader is compared with")
+    z = serializers.FloatField()
+    p_value = serializers.FloatField(help_text="Two-sided, two-proportion z-test")
+    lift = serializers.FloatField(allow_null=True, help_text="(leader - other) / other")
+    significant = serializers.BooleanField(help_text="At the confidence, Bonferroni-corrected beyond two variants")
+
+
+class CampaignVariantsSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(ABTest.Metric.choices)
+    metric_label = serializers.CharField()
+    higher_is_better = serializers.BooleanField()
+    unavailable = serializers.CharField(allow_blank=True, help_text="Why the metric cannot be measured, if so")
+    test_percent = serializers.IntegerField(allow_null=True, help_text="null: a plain split of everyone")
+    wait_minutes = serializers.IntegerField()
+    confidence_percent = serializers.IntegerField()
+    fallback = serializers.ChoiceField(ABTest.Fallback.choices)
+    seed = serializers.IntegerField()
+    phase = serializers.ChoiceField(["split", "testing", "waiting", "decided"])
+    test_sent_at = serializers.DateTimeField(allow_null=True)
+    decide_after = serializers.DateTimeField(allow_null=True)
+    variants = VariantResultSerializer(many=True)
+    leader = serializers.CharField(allow_null=True)
+    significant = serializers.BooleanField()
+    p_value = serializers.FloatField(allow_null=True)
+    comparisons = VariantComparisonSerializer(many=True)
+    winner = serializers.CharField(allow_null=True)
+    decided_by = serializers.CharField(allow_blank=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision = serializers.DictField(help_text="The statistics the decision was made on, as they were then")
+
+
+def _ab_tested(campaign: Campaign) -> Campaign:
+    if not ABTest.objects.filter(campaign=campaign).exists():
+        raise Http404("this campaign has no A/B test")
+    return campaign
+
+
+class CampaignVariantsApi(ApiView):
+    queryset = Campaign.objects.all()
+
+    @extend_schema(operation_id="campaigns_variants", responses={200: CampaignVariantsSerializer})
+    def get(self, request, pk):
+        """An A/B tested campaign's variants side by side: each one's rate by the test's metric with its
+        confidence interval, the comparison of the leader with the others, and the decision (404 without an
+        A/B test)."""
+        campaign = _ab_tested(self.get_object())
+        return Response(CampaignVariantsSerializer(ab_report(campaign=campaign)).data)
+
+
+class CampaignVariantsDecideSerializer(serializers.Serializer):
+    variant = StrictCharField(
+        max_length=1, required=False, help_text="A label to pick the winner by hand; left out: decide by the statistics"
+    )
+
+
+class CampaignVariantsDecideApi(ApiView):
+    queryset = Campaign.objects.all()
+    required_permissions = ["campaigns.change_campaign", Campaign.SEND_PERMISSION]
+
+    @extend_schema(
+        operation_id="campaigns_variants_decide",
+        request=CampaignVariantsDecideSerializer,
+        responses={200: CampaignVariantsSerializer},
+    )
+    def post(self, request, pk):
+        """Decide now instead of after the waiting period (by the statistics, or the fallback when not
+        significant), or pick the winner by hand with `variant`; the rest of the audience then gets the
+        winner. Deciding twice changes nothing."""
+        campaign = _ab_tested(self.get_object())
+        data = self.validated(CampaignVariantsDecideSerializer, request.data)
+        variant = None
+        if "variant" in data:
+            variant = CampaignVariant.objects.filter(campaign=campaign, label=data["variant"].upper()).first()
+            if variant is None:
+                raise serializers.ValidationError({"variant": [f"no variant {data['variant']!r} in this campaign"]})
+        ab_decide(campaign=campaign, actor=request.user, variant=variant)
+        return Response(CampaignVariantsSerializer(ab_report(campaign=campaign)).data)

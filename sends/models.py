@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from campaigns.models import Campaign, ExclusionReason, SenderPool
+from campaigns.models import Campaign, CampaignVariant, ExclusionReason, SenderPool
 from contacts.models import Contact
 
 
@@ -10,7 +10,8 @@ class CampaignSend(models.Model):
     """One recipient of one campaign: the unit of work of the send engine.
 
     Status only moves forward: queued -> sending -> sent -> delivered | undelivered | failed; skipped is
-    never sent (with the reason); unknown means the process died between the API call and the commit.
+    never sent (with the reason); unknown means the process died between the API call and the commit and
+    the provider could not be asked; held waits for an A/B test's winner, then becomes queued with it.
     """
 
     class Status(models.TextChoices):
@@ -22,9 +23,11 @@ class CampaignSend(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         UNKNOWN = "unknown", "Unknown"
+        HELD = "held", "Held for the A/B winner"
 
     # The order statuses move in: a status only ever moves to a later one. Skipped is not listed: it never moves.
     STATUS_ORDER: dict[str, int] = {
+        Status.HELD: 0,
         Status.QUEUED: 0,
         Status.SENDING: 0,
         Status.UNKNOWN: 0,
@@ -39,6 +42,8 @@ class CampaignSend(models.Model):
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
     to_number = models.CharField(max_length=32, help_text="Destination as sent, E.164")
     body = models.TextField(blank=True, help_text="The rendered text")
+    # The A/B variant this recipient got (NULL without an A/B test, and while held for the winner).
+    variant = models.ForeignKey(CampaignVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     skip_reason = models.CharField(max_length=32, choices=ExclusionReason.choices, blank=True)
     # NULL until Plivo answers, so that the index stays small and never holds a million empty strings.

@@ -42,9 +42,9 @@ def send_ranges_due(
 
 
 def campaign_has_unfinished_sends(*, campaign_id: int) -> bool:
-    """True while any send of the campaign is queued (due or deferred) or in flight."""
+    """True while any send of the campaign is queued (due or deferred), held for an A/B winner or in flight."""
     S = CampaignSend.Status
-    return CampaignSend.objects.filter(campaign_id=campaign_id, status__in=[S.QUEUED, S.SENDING]).exists()
+    return CampaignSend.objects.filter(campaign_id=campaign_id, status__in=[S.QUEUED, S.HELD, S.SENDING]).exists()
 
 
 def staff_phone_number(*, user) -> str:

@@ -38,6 +38,12 @@ v1 = [
     path("campaigns/<int:pk>/preview/", campaigns.CampaignPreviewApi.as_view(), name="campaign-preview"),
     path("campaigns/<int:pk>/test/", sends.CampaignTestSendApi.as_view(), name="campaign-test"),
     path("campaigns/<int:pk>/sends/", sends.CampaignSendListApi.as_view(), name="campaign-sends"),
+    path("campaigns/<int:pk>/variants/", sends.CampaignVariantsApi.as_view(), name="campaign-variants"),
+    path(
+        "campaigns/<int:pk>/variants/decide/",
+        sends.CampaignVariantsDecideApi.as_view(),
+        name="campaign-variants-decide",
+    ),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
 ]

@@ -293,6 +293,8 @@ SEND_RETRY_BASE_SECONDS = _setting("SEND_RETRY_BASE_SECONDS", env.float, default
 SEND_RETRY_MAX_SECONDS = _setting("SEND_RETRY_MAX_SECONDS", env.float, default=900.0)
 # A send still "sending" after this long belonged to a process that died mid-call: reconcile it.
 SEND_STUCK_AFTER_SECONDS = _setting("SEND_STUCK_AFTER_SECONDS", env.float, default=300.0)
+# An A/B test credits a reply or an opt-out to a variant when it comes within this many hours of the send.
+AB_ATTRIBUTION_HOURS = _setting("AB_ATTRIBUTION_HOURS", env.int, default=72)
 CELERY_BEAT_SCHEDULE = {
     "campaigns-launch-due": {
         "task": "sends.tasks.campaigns_launch_due",

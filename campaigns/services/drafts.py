@@ -135,7 +135,7 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
         raise ApplicationError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
-    _require_draft(campaign, "edited")
+    campaign_require_draft(campaign, "edited")
     _validate_name(fields.get("name"))
     if "sender" in fields:
         fields["sender"] = campaign_sender_clean(sender=fields["sender"])
@@ -149,12 +149,12 @@ def campaign_update(*, campaign: Campaign, lists: list[ContactList] | None = Non
 def campaign_delete(*, campaign: Campaign, actor=None) -> None:
     """Delete a draft; a campaign that was ever scheduled stays, as the record of what was sent."""
     with transaction.atomic():
-        _require_draft(Campaign.objects.select_for_update().get(pk=campaign.pk), "deleted")
+        campaign_require_draft(Campaign.objects.select_for_update().get(pk=campaign.pk), "deleted")
         audit_record(actor=actor, action="campaign.deleted", target=campaign)
         campaign.delete()
 
 
-def _require_draft(campaign: Campaign, verb: str) -> None:
+def campaign_require_draft(campaign: Campaign, verb: str) -> None:
     if not campaign.is_editable:
         raise ApplicationError(
             f"campaign {campaign.name!r} is {campaign.status}; only a draft can be {verb}", code="illegal_transition"

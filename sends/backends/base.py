@@ -7,6 +7,7 @@ transient (retry later), permanent (this recipient will never succeed) or accoun
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -82,6 +83,17 @@ class LookupResult:
     country: str  # ISO 3166-1 alpha-2, "" when unknown
 
 
+@dataclass(frozen=True)
+class ProviderMessage:
+    """An outbound message as the provider lists it (no text: Plivo's message list does not return it)."""
+
+    message_uuid: str
+    to_number: str  # digits, as the provider stores it
+    state: str
+    time: datetime
+    units: int = 0  # segments billed
+
+
 class BaseSmsBackend:
     """Subclass and implement `send_message`. Backends are context managers, like Django's mail backends."""
 
@@ -121,3 +133,12 @@ class BaseSmsBackend:
         raise BackendError(
             SendError(ErrorClass.ACCOUNT, "lookup_unsupported", f"{type(self).__module__} cannot look numbers up")
         )
+
+    def find_messages(self, *, to_number: str, since: datetime, until: datetime) -> list[ProviderMessage]:
+        """Every outbound message the provider accepted for `to_number` between `since` and `until`
+        (inclusive, to the second). Raises BackendError when the provider could not be asked just now.
+
+        Used to settle a send whose process died before any message id was recorded: found means it went
+        out, none means the provider never had it and it may be sent again.
+        """
+        raise NotImplementedError("subclasses of BaseSmsBackend must implement find_messages()")

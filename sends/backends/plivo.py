@@ -14,6 +14,7 @@ status means for a campaign.
 
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from time import time
 
@@ -30,6 +31,7 @@ from sends.backends.base import (
     LineType,
     LookupResult,
     OutboundMessage,
+    ProviderMessage,
     SendError,
     SendResult,
 )
@@ -71,6 +73,35 @@ class PlivoClient(plivo.RestClient):
 def _digits(number: str) -> str:
     """The key Plivo compares numbers by: it sanitises `+14155550123` and `14155550123` to the same number."""
     return re.sub(r"\D", "", number)
+
+
+# Plivo's message list answers at most 20 records a page; one number rarely has more than a page in the
+# minutes a lookup spans, and the offset cap bounds a pathological answer.
+MESSAGE_LIST_PAGE = 20
+MESSAGE_LIST_MAX_OFFSET = 1000
+
+
+def _messages_list_page(client: plivo.RestClient, **filters):
+    try:
+        return client.messages.list(**filters)
+    except TypeError as exc:
+        # The SDK trips over a list request's error answer (it iterates the `objects` the answer lacks)
+        # before it raises for the status; the status is read from the response all the same.
+        raise PlivoRestError(f"the message list request failed: {exc}") from exc
+
+
+def _plivo_filter_time(moment: datetime, *, round_up: bool) -> str:
+    """Plivo's time filter format, YYYY-MM-DD HH:MM:SS in UTC, widened to whole seconds."""
+    moment = moment.astimezone(UTC)
+    if round_up and moment.microsecond:
+        moment += timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _plivo_record_time(raw: str) -> datetime:
+    """Plivo's message_time, e.g. 2026-11-23 11:08:30+00:00 (or with a fraction of a second)."""
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -290,6 +321,37 @@ class SmsBackend(BaseSmsBackend):
             if error is None:
                 by_key[_digits(record.to_number)] = uuid
         return by_key
+
+    def find_messages(self, *, to_number: str, since: datetime, until: datetime) -> list[ProviderMessage]:
+        found, offset = [], 0
+        while True:
+            page, error = self._call(
+                lambda client, offset=offset: _messages_list_page(
+                    client,
+                    to_number=_digits(to_number),
+                    message_direction="outbound",
+                    message_time__gte=_plivo_filter_time(since, round_up=False),
+                    message_time__lte=_plivo_filter_time(until, round_up=True),
+                    limit=MESSAGE_LIST_PAGE,
+                    offset=offset,
+                )
+            )
+            if error is not None:
+                raise BackendError(error)
+            records = list(page)
+            found.extend(
+                ProviderMessage(
+                    message_uuid=record.message_uuid,
+                    to_number=_digits(record.to_number),
+                    state=record.message_state,
+                    time=_plivo_record_time(record.message_time),
+                    units=int(getattr(record, "units", 0) or 0),
+                )
+                for record in records
+            )
+            if len(records) < MESSAGE_LIST_PAGE or offset >= MESSAGE_LIST_MAX_OFFSET:
+                return found
+            offset += MESSAGE_LIST_PAGE
 
     def fetch_message_status(self, message_uuid: str) -> str | None:
         record, error = self._call(lambda client: client.messages.get(message_uuid))

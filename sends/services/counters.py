@@ -18,6 +18,7 @@ log = structlog.get_logger(__name__)
 S = CampaignSend.Status
 FAILURE_STATUSES = frozenset({S.FAILED, S.UNDELIVERED})
 COUNTER_FIELD: dict[str, str] = {
+    S.HELD: "queued_count",
     S.QUEUED: "queued_count",
     S.SENDING: "queued_count",
     S.SENT: "sent_count",

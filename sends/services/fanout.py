@@ -20,6 +20,7 @@ from campaigns.services.lifecycle import campaign_launch
 from contacts.models import Contact
 from contacts.selectors import ELIGIBLE
 from sends.models import CampaignSend
+from sends.services.ab_tests import ab_assign_at_fan_out
 from sends.services.counters import campaign_counters_rebuild
 from sends.services.dispatch import dispatch_top_up
 
@@ -61,6 +62,7 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
             for start in range(low or 0, (high or -1) + 1, SQLITE_CHUNK_CONTACTS):
                 chunk = audience.filter(pk__gte=start, pk__lt=start + SQLITE_CHUNK_CONTACTS)
                 _insert(campaign=campaign, audience=chunk, now=now)
+        ab_assign_at_fan_out(campaign=campaign)
         # One GROUP BY per launch: exact whatever a previous attempt already wrote.
         campaign_counters_rebuild(campaign_id=campaign.pk)
     campaign.refresh_from_db(fields=["queued_count", "skipped_count", "recipients_count", "skipped_by_reason"])

@@ -31,8 +31,9 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from campaigns.segments import plivo_length, segment_info
 from sends.simulator.callbacks import JobQueue, WebhookSender
@@ -55,6 +56,37 @@ logger = logging.getLogger(__name__)
 _MESSAGE_LIST = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/?$")
 _MESSAGE_DETAIL = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?P<uuid>[^/]+)/?$")
 _LOOKUP = re.compile(r"^/v1/Number/(?P<number>[^/]+)/?$")
+# Plivo's message list answers at most 20 records a page.
+MAX_LIST_LIMIT = 20
+_TIME_FILTERS = ("message_time", "message_time__gt", "message_time__gte", "message_time__lt", "message_time__lte")
+
+
+def _bounded_int(query: dict, name: str, *, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Rejected(400, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise Rejected(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+def _plivo_filter_time(query: dict, name: str) -> float | None:
+    """A time filter in Plivo's format, YYYY-MM-DD HH:MM[:ss[.uuuuuu]] (UTC), as epoch seconds."""
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(raw, layout).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    raise Rejected(400, f"{name} must look like YYYY-MM-DD HH:MM[:ss[.uuuuuu]]")
+
+
 _ACCOUNT_ERRORS = {
     401: "authentication failed",
     402: "insufficient credit in your account to send this message",
@@ -165,12 +197,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str) -> None:
         sim = self.server.sim
         if match := _MESSAGE_LIST.match(path):
-            if method != "POST":
+            if method not in ("GET", "POST"):
                 raise Rejected(405, f"method {method} not allowed on the Message resource")
             self._check_auth(match["auth_id"])
-            params = self._params()
             self._delay()
-            self._send_message(params)
+            if method == "GET":
+                self._list_messages(match["auth_id"])
+            else:
+                self._send_message(self._params())
         elif match := _MESSAGE_DETAIL.match(path):
             if method != "GET":
                 raise Rejected(405, f"method {method} not allowed on a Message")
@@ -270,6 +304,47 @@ class _Handler(BaseHTTPRequestHandler):
             for message in messages:
                 sim.progress(message, 0)
             sim.state.handed_to_carrier(len(messages))
+
+    def _list_messages(self, auth_id: str) -> None:
+        """Plivo's "List all messages": filters by number and time, `limit` at most 20, paged by `offset`,
+        the most recent first. The simulator only keeps outbound messages."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+        limit = _bounded_int(query, "limit", default=20, low=1, high=MAX_LIST_LIMIT)
+        offset = _bounded_int(query, "offset", default=0, low=0, high=10**9)
+        bounds = {name: _plivo_filter_time(query, name) for name in _TIME_FILTERS}
+        since = max((t for t in (bounds["message_time__gte"], bounds["message_time"]) if t is not None), default=None)
+        until = min((t for t in (bounds["message_time__lte"], bounds["message_time"]) if t is not None), default=None)
+        if bounds["message_time__gt"] is not None:
+            since = max(since or 0.0, bounds["message_time__gt"] + 1e-6)
+        if bounds["message_time__lt"] is not None:
+            until = min(until if until is not None else float("inf"), bounds["message_time__lt"] - 1e-6)
+        direction = query.get("message_direction")
+        found = []
+        if direction in (None, "", "outbound"):
+            found = self.server.sim.state.find(
+                to_number=query.get("to_number"), from_number=query.get("from_number"), since=since, until=until
+            )
+            if state := query.get("message_state"):
+                found = [m for m in found if m.status == state]
+        page = found[offset : offset + limit]
+        base = f"/v1/Account/{auth_id}/Message/"
+
+        def link(at: int) -> str:
+            return base + "?" + urlencode({**query, "limit": limit, "offset": at})
+
+        self._send_json(
+            200,
+            {
+                "api_id": str(uuid.uuid1()),
+                "meta": {
+                    "limit": limit,
+                    "offset": offset,
+                    "next": link(offset + limit) if offset + limit < len(found) else None,
+                    "previous": link(max(0, offset - limit)) if offset else None,
+                },
+                "objects": [m.plivo_resource(auth_id) for m in page],
+            },
+        )
 
     # --- controls -----------------------------------------------------------------------------------
 

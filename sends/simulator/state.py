@@ -253,6 +253,7 @@ class SimulatorState:
         self._rng = random.Random()
         self._messages: list[SimMessage] = []
         self._by_uuid: dict[str, SimMessage] = {}
+        self._by_dst: dict[str, list[SimMessage]] = {}
         self._per_second: dict[int, int] = {}
         # (sender digits, second) -> messages accepted from that number in that second: per-number rates.
         self._per_sender_second: dict[tuple[str, int], int] = {}
@@ -273,6 +274,7 @@ class SimulatorState:
         with self._lock:
             self._messages.clear()
             self._by_uuid.clear()
+            self._by_dst.clear()
             self._per_second.clear()
             self._per_sender_second.clear()
             self.counters.clear()
@@ -369,6 +371,7 @@ class SimulatorState:
             self._messages.extend(messages)
             for message in messages:
                 self._by_uuid[message.uuid] = message
+                self._by_dst.setdefault(message.dst, []).append(message)
         return messages, invalid
 
     def expire_at_dequeue(self, message: SimMessage) -> bool:
@@ -388,6 +391,23 @@ class SimulatorState:
     def get(self, message_uuid: str) -> SimMessage | None:
         with self._lock:
             return self._by_uuid.get(message_uuid)
+
+    def find(
+        self, *, to_number: str | None, from_number: str | None, since: float | None, until: float | None
+    ) -> list[SimMessage]:
+        """Outbound messages matching Plivo's list filters, the most recent first (as Plivo lists them).
+        `since` and `until` are inclusive epoch seconds; numbers are compared by their digits."""
+        with self._lock:
+            candidates = list(self._by_dst.get(digits(to_number), ())) if to_number else list(self._messages)
+        source = digits(from_number) if from_number else None
+        found = [
+            m
+            for m in candidates
+            if (source is None or digits(m.src) == source)
+            and (since is None or m.time >= since)
+            and (until is None or m.time <= until)
+        ]
+        return sorted(found, key=lambda m: m.time, reverse=True)
 
     def records(self) -> list[dict]:
         with self._lock:

@@ -331,25 +331,77 @@ def test_a_chunk_delivered_twice_sends_nothing_twice(staff_user, sms_outbox):
     assert AuditEvent.objects.filter(action="campaign.completed", target_id=str(campaign.pk)).count() == 1
 
 
-def test_stuck_sends_are_reconciled_with_the_provider_or_flagged_unknown(staff_user, sms_outbox, daytime):
-    from sends.backends import locmem
+def _claimed_by_a_worker_that_died(contact, **fields) -> CampaignSend:
+    CampaignSend.objects.filter(contact=contact).update(
+        status=S.SENDING, attempts=1, status_updated_at=timezone.now(), **fields
+    )
+    return CampaignSend.objects.get(contact=contact)
 
-    campaign, (answered, silent) = make_campaign(2)
+
+def test_stuck_sends_are_settled_from_the_provider_never_blindly_resent(staff_user, sms_outbox, daytime):
+    from sends.backends import locmem
+    from sends.backends.base import OutboundMessage
+
+    campaign, (answered, reached, never) = make_campaign(3)
     campaign_send_now(campaign=campaign, actor=staff_user)
     fanout.campaigns_launch_due()
-    # Two sends a killed worker left behind: one whose message id was recorded, one whose was not.
+    # Three sends a killed worker left behind: one whose message id was recorded, one that reached the
+    # provider before the worker died (no id recorded), one whose request never left.
     locmem._statuses["uuid-known"] = "delivered"
-    CampaignSend.objects.filter(contact=answered).update(status=S.SENDING, provider_message_uuid="uuid-known")
-    CampaignSend.objects.filter(contact=silent).update(status=S.SENDING)
+    _claimed_by_a_worker_that_died(answered, provider_message_uuid="uuid-known")
+    _claimed_by_a_worker_that_died(reached)
+    _claimed_by_a_worker_that_died(never)
+    [handed_over] = locmem.SmsBackend().send_message(
+        OutboundMessage(sender="+14155550100", destinations=[str(reached.phone_number)], body="Hi")
+    )
+    sms_outbox.clear()
     assert dispatch.sends_reconcile_stuck() == 0  # not stuck yet: they may still be mid-call
     daytime.shift(timedelta(minutes=6))
-    assert dispatch.sends_reconcile_stuck() == 2
+    assert dispatch.sends_reconcile_stuck() == 3
     assert CampaignSend.objects.get(contact=answered).status == S.DELIVERED
-    assert CampaignSend.objects.get(contact=silent).status == S.UNKNOWN
+    found = CampaignSend.objects.get(contact=reached)
+    assert (found.status, found.provider_message_uuid) == (S.SENT, handed_over.message_uuid)
+    assert CampaignSend.objects.get(contact=never).status == S.QUEUED
     run_in_process()
-    assert not sms_outbox  # never re-sent
+    assert sent_numbers(sms_outbox) == Counter({str(never.phone_number): 1})  # only the one the provider never had
     campaign.refresh_from_db()
-    assert (campaign.status, campaign.unknown_count, campaign.delivered_count) == (Campaign.Status.COMPLETED, 1, 1)
+    assert (campaign.status, campaign.unknown_count) == (Campaign.Status.COMPLETED, 0)
+    assert (campaign.delivered_count, campaign.sent_count) == (1, 2)
+    assert_counters_match_rows(campaign)
+
+
+def test_a_message_another_send_accounts_for_is_not_taken_for_a_stuck_one(staff_user, sms_outbox, daytime):
+    from sends.backends import locmem
+
+    first, (contact,) = make_campaign(1)
+    campaign_send_now(campaign=first, actor=staff_user)
+    run_in_process()
+    earlier = CampaignSend.objects.get(campaign=first)
+    assert earlier.status == S.SENT
+    second = CampaignFactory(body="Second offer. STOP to opt out")
+    second.lists.add(*contact.lists.all())
+    campaign_send_now(campaign=second, actor=staff_user)
+    fanout.campaigns_launch_due()
+    stuck = CampaignSend.objects.get(campaign=second)
+    CampaignSend.objects.filter(pk=stuck.pk).update(status=S.SENDING, status_updated_at=timezone.now())
+    assert len(locmem.accepted) == 1  # the first campaign's message, recorded on its own send
+    sms_outbox.clear()
+    daytime.shift(timedelta(minutes=6))
+    assert dispatch.sends_reconcile_stuck() == 1
+    assert CampaignSend.objects.get(pk=stuck.pk).status == S.QUEUED
+    run_in_process()
+    assert sent_numbers(sms_outbox) == Counter({str(contact.phone_number): 1})
+
+
+def test_a_provider_that_cannot_be_searched_leaves_the_send_unknown(staff_user, sms_outbox, daytime, settings):
+    campaign, (contact,) = make_campaign(1)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    fanout.campaigns_launch_due()
+    settings.SMS_BACKEND = "sends.backends.console.SmsBackend"
+    _claimed_by_a_worker_that_died(contact)
+    daytime.shift(timedelta(minutes=6))
+    assert dispatch.sends_reconcile_stuck() == 1
+    assert CampaignSend.objects.get(contact=contact).status == S.UNKNOWN
 
 
 def test_a_stuck_send_the_provider_says_undelivered_counts_among_failures_by_its_code(staff_user, daytime):

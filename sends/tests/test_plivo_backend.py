@@ -3,6 +3,7 @@
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import plivo.rest.client as sdk_client
 import pytest
@@ -180,6 +181,21 @@ def test_a_status_lookup_that_fails_raises_with_the_classified_error(plivo_simul
     backend = SmsBackend(auth_token="wrong")
     with pytest.raises(BackendError) as caught:
         backend.fetch_message_status("00000000-0000-0000-0000-000000000000")
+    assert caught.value.error.code == "auth_failed"
+
+
+def test_find_messages_answers_every_message_to_a_number_in_the_window_across_pages(plivo_simulator):
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    results = [send(["+14155550123"], body=f"offer {n}")[0] for n in range(25)]
+    send(["+14155550124"], body="not theirs")
+    with get_connection() as backend:
+        found = backend.find_messages(to_number="+14155550123", since=before, until=datetime.now(UTC))
+        assert {m.message_uuid for m in found} == {r.message_uuid for r in results}
+        assert {(m.to_number, m.units) for m in found} == {("14155550123", 1)}
+        long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+        assert backend.find_messages(to_number="+14155550123", since=long_ago, until=long_ago) == []
+    with pytest.raises(BackendError) as caught:
+        SmsBackend(auth_token="wrong").find_messages(to_number="+14155550123", since=before, until=before)
     assert caught.value.error.code == "auth_failed"
 
 

@@ -176,6 +176,33 @@ def test_the_sdk_reads_a_message_back_in_plivos_shape(plivo_simulator):
         client.messages.get("no-such-message")
 
 
+def test_the_sdk_lists_messages_by_number_and_time_a_page_of_at_most_20_at_a_time(plivo_simulator):
+    client = PlivoClient(
+        api_url=plivo_simulator.url, auth_id=plivo_simulator.auth_id, auth_token=plivo_simulator.auth_token, timeout=5
+    )
+    for n in range(23):
+        send(["+14155550123"], body=f"number {n}")
+    send(["+14155550124"], body="someone else")
+    first = client.messages.list(to_number="14155550123", limit=20)
+    assert len(first) == 20 and first.meta["next"] and first.meta["previous"] is None
+    rest = client.messages.list(to_number="14155550123", limit=20, offset=20)
+    assert len(rest) == 3 and rest.meta["next"] is None
+    uuids = [m.message_uuid for m in (*first, *rest)]
+    assert len(set(uuids)) == 23 and {m.to_number for m in (*first, *rest)} == {"14155550123"}
+    times = [m.message_time for m in (*first, *rest)]
+    assert times == sorted(times, reverse=True)  # the most recent first, as Plivo lists them
+    assert len(client.messages.list(to_number="14155550123", message_time__gte="2000-01-01 00:00:00")) == 20
+    assert len(client.messages.list(to_number="14155550123", message_time__lte="2000-01-01 00:00")) == 0
+    assert len(client.messages.list(message_direction="inbound")) == 0
+    url = f"{plivo_simulator.url}/v1/Account/{DEMO_AUTH_ID}/Message/"
+    auth = (DEMO_AUTH_ID, plivo_simulator.auth_token)
+    too_many = requests.get(url, params={"limit": 21}, auth=auth, timeout=5)
+    assert too_many.status_code == 400 and "limit" in too_many.json()["error"]
+    bad_time = requests.get(url, params={"message_time__gte": "yesterday"}, auth=auth, timeout=5)
+    assert bad_time.status_code == 400 and "message_time__gte" in bad_time.json()["error"]
+    assert requests.get(url, auth=(DEMO_AUTH_ID, "wrong"), timeout=5).status_code == 401
+
+
 @pytest.mark.parametrize(
     ("payload", "named"),
     [

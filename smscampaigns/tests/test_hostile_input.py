@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign, PoolNumber, SenderPool
+from campaigns.models import ABTest, Campaign, CampaignVariant, PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
@@ -72,6 +72,7 @@ TYPED_FIELDS = {
     "contacts.ContactImportError": ["column", "value", "reason"],  # a CSV's cells and what was wrong with them
     "campaigns.Campaign": ["name", "body", "status_reason", "failed_by_error_code"],
     "campaigns.SenderPool": ["name", "powerpack_uuid"],
+    "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
@@ -107,6 +108,8 @@ WRITTEN_BY_CODE = {
         "sender": "validated: E.164 or an alphanumeric sender id",
         "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
+    "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
+    "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
     "campaigns.PoolNumber": {"number": "validated and stored as E.164"},
     "sends.SenderAssignment": {"number": "one of its pool's numbers"},
@@ -129,7 +132,12 @@ WRITTEN_BY_CODE = {
 }
 
 # Models whose text the admin shows although they have no admin of their own.
-SHOWN_WITHOUT_AN_ADMIN = ("contacts.ContactImportError", "admin.LogEntry")
+SHOWN_WITHOUT_AN_ADMIN = (
+    "contacts.ContactImportError",
+    "admin.LogEntry",
+    "campaigns.CampaignVariant",
+    "campaigns.ABTest",
+)
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
 TAGS = {
@@ -344,6 +352,12 @@ def hostile_world(django_user_model) -> HostileWorld:
     )
     for campaign in (draft, sending):
         campaign.lists.add(contact_list)
+        # An A/B test whose variants' texts are as hostile as a body: the A/B page and the campaign page show them.
+        ABTest.objects.create(campaign=campaign, test_percent=50)
+        for variant_label in "AB":
+            CampaignVariant.objects.create(
+                campaign=campaign, label=variant_label, **_typed("campaigns.CampaignVariant")
+            )
     send = CampaignSend.objects.create(
         **_typed("sends.CampaignSend"),
         campaign=sending,

@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.models import PoolNumber, SenderPool
+from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport
 from contacts.services.consent import consent_event_record
@@ -88,6 +89,8 @@ API_ALLOWED = {
     ("GET", "api/v1/campaigns/<int:pk>/preview/"): STAFF,
     ("POST", "api/v1/campaigns/<int:pk>/test/"): MANAGERS,  # texts real phones
     ("GET", "api/v1/campaigns/<int:pk>/sends/"): STAFF,
+    ("GET", "api/v1/campaigns/<int:pk>/variants/"): STAFF,
+    ("POST", "api/v1/campaigns/<int:pk>/variants/decide/"): MANAGERS,  # sends the rest of the audience
     ("GET", "api/v1/inbound/"): STAFF,
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
 }
@@ -188,6 +191,9 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_preview": STAFF,
             "url:campaigns_campaign_progress": STAFF,
             "url:campaigns_campaign_test_send": MANAGERS,
+            # Everyone sees a draft's A/B test (writers change it there); deciding sends the rest: managers.
+            "url:campaigns_campaign_ab_test": STAFF,
+            "url:campaigns_campaign_ab_decide": MANAGERS,
         },
     ),
     # Sender pools decide which numbers campaigns go out from: a manager's, like sending.
@@ -322,6 +328,7 @@ def world(django_user_model) -> World:
     contact_list = ContactListFactory()
     contact = ContactFactory()
     campaign = CampaignFactory()  # a draft: every button and page has something to act on
+    campaign_ab_test_set(campaign=campaign, bodies=["Offer A", "Offer B"], settings=ABSettings(test_percent=50))
     send = CampaignSendFactory(campaign=CampaignFactory(), contact=ContactFactory())
     superuser = django_user_model.objects.create_user("root", is_superuser=True, is_staff=True)
     pool = SenderPool.objects.create(name="pool")

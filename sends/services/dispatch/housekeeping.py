@@ -8,6 +8,7 @@ from campaigns.models import Campaign, ExclusionReason
 from campaigns.services.lifecycle import campaign_complete
 from sends.models import CampaignSend
 from sends.selectors import campaign_has_unfinished_sends
+from sends.services.ab_tests import ab_tick
 from sends.services.counters import campaign_counters_add, transition_deltas
 from sends.services.dispatch.reconciliation import sends_reconcile_stuck
 from sends.services.dispatch.window import dispatch_top_up, window_forget
@@ -32,7 +33,7 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
 def sends_cancel_queued(*, campaign_id: int) -> int:
     """Skip (reason: cancelled) every send of a cancelled campaign that has not gone out."""
     with transaction.atomic():
-        n = CampaignSend.objects.filter(campaign_id=campaign_id, status=S.QUEUED).update(
+        n = CampaignSend.objects.filter(campaign_id=campaign_id, status__in=[S.QUEUED, S.HELD]).update(
             status=S.SKIPPED, skip_reason=ExclusionReason.CANCELLED, status_updated_at=timezone.now()
         )
         campaign_counters_add(
@@ -44,11 +45,12 @@ def sends_cancel_queued(*, campaign_id: int) -> int:
 
 
 def sends_dispatch_tick() -> None:
-    """The beat's round: top up dispatch of every sending campaign, complete the finished ones, settle
-    cancelled campaigns and stuck sends."""
+    """The beat's round: top up dispatch of every sending campaign, complete the finished ones, decide A/B
+    tests whose waiting period is over, settle cancelled campaigns and stuck sends."""
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("pk", flat=True):
         if not campaign_complete_if_done(campaign_id=campaign_id):
             dispatch_top_up(campaign_id=campaign_id)
+    ab_tick()
     cancelled = Campaign.objects.filter(status=Campaign.Status.CANCELLED, queued_count__gt=0)
     for campaign_id in cancelled.values_list("pk", flat=True):
         sends_cancel_queued(campaign_id=campaign_id)

@@ -24,6 +24,7 @@ class Recipient:
     attributes: dict
     timezone: str
     country: str = ""
+    variant_id: int | None = None  # the A/B variant whose text they get
     # When the recipient's quiet-hours window closes (set by screening): the message may not arrive later.
     open_until: datetime | None = None
 
@@ -52,6 +53,7 @@ def due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: dateti
             "contact__attributes",
             "contact__timezone",
             "contact__country",
+            "variant_id",
         )
     )
     return [
@@ -65,6 +67,7 @@ def due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: dateti
             attributes=row[6] or {},
             timezone=row[7] or "",
             country=row[8] or "",
+            variant_id=row[9],
         )
         for row in rows
     ]

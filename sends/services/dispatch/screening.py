@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from campaigns.models import Campaign, ExclusionReason
+from campaigns.models import Campaign, CampaignVariant, ExclusionReason
 from campaigns.quiet_hours import quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.templating import body_render
@@ -39,6 +39,8 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         contacts_with_exclusion_reason(Contact.objects.filter(pk__in=contact_ids)).values_list("pk", "exclusion_reason")
     )
     screened = _Screened()
+    # An A/B tested campaign's recipients each get their variant's text.
+    bodies = dict(CampaignVariant.objects.filter(campaign_id=campaign.pk).values_list("pk", "body"))
     too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
@@ -59,7 +61,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
         recipient = replace(recipient, open_until=quiet.open_until)
         try:
             body = body_render(
-                campaign.body,
+                bodies.get(recipient.variant_id, campaign.body),
                 first_name=recipient.first_name,
                 last_name=recipient.last_name,
                 attributes=recipient.attributes,

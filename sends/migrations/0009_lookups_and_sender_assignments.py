@@ -16,9 +16,9 @@ def roles_refresh(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0005_sender_pools'),
+        ('campaigns', '0006_sender_pools'),
         ('contacts', '0005_contact_number_lookup'),
-        ('sends', '0007_campaignsend_skip_reason_no_common_quiet_window'),
+        ('sends', '0008_campaignsend_variant_and_held'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_campaign_status_without_failed'),
+        ('campaigns', '0005_ab_tests_and_variants'),
     ]
 
     operations = [
