@@ -27,6 +27,7 @@ PREVIEW_STALE = "preview_stale"
 EXCLUSION_LABELS = [
     (ExclusionReason.OPTED_OUT, "Opted out"),
     (ExclusionReason.SUPPRESSED, "Suppressed"),
+    (ExclusionReason.PENDING, "Awaiting opt-in confirmation"),
     (ExclusionReason.NO_CONSENT, "No consent"),
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
     (ExclusionReason.LINE_TYPE, "Line cannot receive SMS"),

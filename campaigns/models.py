@@ -16,6 +16,7 @@ class ExclusionReason(models.TextChoices):
     # Who may be texted at all is the contacts app's rule: its reasons are these five.
     OPTED_OUT = UntextableReason.OPTED_OUT.value, UntextableReason.OPTED_OUT.label
     SUPPRESSED = UntextableReason.SUPPRESSED.value, UntextableReason.SUPPRESSED.label
+    PENDING = UntextableReason.PENDING.value, UntextableReason.PENDING.label
     NO_CONSENT = UntextableReason.NO_CONSENT.value, UntextableReason.NO_CONSENT.label
     INVALID_NUMBER = UntextableReason.INVALID_NUMBER.value, UntextableReason.INVALID_NUMBER.label
     LINE_TYPE = UntextableReason.LINE_TYPE.value, UntextableReason.LINE_TYPE.label
@@ -34,6 +35,7 @@ ExclusionReason.ALL = (
     ExclusionReason.INVALID_NUMBER,
     ExclusionReason.OPTED_OUT,
     ExclusionReason.SUPPRESSED,
+    ExclusionReason.PENDING,
     ExclusionReason.NO_CONSENT,
     ExclusionReason.LINE_TYPE,
 )

@@ -18,7 +18,15 @@ from audit.admin import ReadOnlyAdmin
 from audit.selectors import audit_events_for
 from contacts.csvfiles import spreadsheet_safe_writer
 from contacts.importer import ERROR_REPORT_HEADER
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactList, ContactListMembership, Suppression
+from contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactList,
+    ContactListMembership,
+    SubscriptionRequest,
+    Suppression,
+)
 from contacts.phones import normalize_phone
 from contacts.selectors import consent_history, contact_import_errors
 from contacts.services.consent import ConsentContext, contact_opt_in, contacts_opt_out
@@ -31,6 +39,12 @@ from contacts.services.lists import (
     contact_list_name_validate,
     contact_list_remove_contacts,
     contact_list_update,
+)
+from contacts.services.subscriptions import (
+    ListOptIn,
+    contact_list_opt_in_update,
+    list_keywords_validate,
+    slug_validate,
 )
 from contacts.services.suppressions import suppression_add, suppression_remove, suppression_update, suppression_validate
 from contacts.uploads import upload_size_guard, upload_too_large
@@ -146,6 +160,7 @@ class ContactAdmin(ServiceModelAdmin):
         "opted_out_at",
         "opt_out_source",
         "consent_events",
+        "subscription_requests",
         "history",
         "inbound_messages",
         "sends",
@@ -178,6 +193,7 @@ class ContactAdmin(ServiceModelAdmin):
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
         ("Number lookup", {"fields": ["line_type", "carrier", "number_ported", "lookup_country", "looked_up_at"]}),
         ("Consent history", {"fields": ["consent_events"]}),
+        ("Requests to join a list", {"fields": ["subscription_requests"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),
         ("Sends to this contact", {"fields": ["sends"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
@@ -254,6 +270,31 @@ class ContactAdmin(ServiceModelAdmin):
             for e in events
         )
         return format_html_join(mark_safe("<br>"), "{} · {} · {} · {} · “{}” {} {}{}", rows) or "-"
+
+    @admin.display(description="requests to join")
+    def subscription_requests(self, obj: Contact) -> str:
+        """Each request to join a list with its evidence: how they asked, what we texted, what they answered."""
+        requests = obj.subscription_requests.select_related("contact_list")[:HISTORY_SHOWN] if obj.pk else []
+        rows = (
+            (
+                reverse("admin:contacts_subscriptionrequest_change", args=[r.pk]),
+                r.created_at,
+                r.contact_list.name if r.contact_list else "(a deleted list)",
+                r.get_status_display(),
+                r.get_source_display(),
+                r.source_detail,
+                r.confirmation_text or "-",
+                r.reply_text or "-",
+                r.end_reason,
+            )
+            for r in requests
+        )
+        return (
+            format_html_join(
+                mark_safe("<br>"), '<a href="{}">{}</a> · {} · {} · {} ({}) · sent “{}” · reply “{}” {}', rows
+            )
+            or "-"
+        )
 
     @admin.display(description="consent and opt-out history")
     def history(self, obj: Contact) -> str:
@@ -359,41 +400,142 @@ class ContactAdmin(ServiceModelAdmin):
 
 
 class ContactListForm(forms.ModelForm):
+    list_keywords = forms.CharField(
+        label="Keywords",
+        required=False,
+        max_length=500,
+        help_text="Words that, texted alone to your number, ask to join this list (e.g. JOIN, SALE); comma-separated",
+    )
+
     class Meta:
         model = ContactList
-        fields = ["name", "description"]
+        fields = [
+            "name",
+            "description",
+            "slug",
+            "opt_in_mode",
+            "program_name",
+            "message_frequency",
+            "disclosure_text",
+            "welcome_message",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A list needs none of these: it is only a list until staff let people join it by themselves.
+        for name in ("opt_in_mode", "message_frequency"):
+            if name in self.fields:
+                self.fields[name].required = False
+        if self.instance.pk and "list_keywords" in self.fields:
+            self.fields["list_keywords"].initial = ", ".join(self.instance.keywords.values_list("keyword", flat=True))
 
     def clean(self):
         cleaned = super().clean()
+        renamed = self.instance if self.instance.pk else None
         if cleaned.get("name") is not None:
-            renamed = self.instance if self.instance.pk else None
             try:
                 contact_list_name_validate(name=cleaned["name"], contact_list=renamed)
             except ApplicationError as exc:
                 form_error_from(self, exc)
+        try:
+            cleaned["list_keywords"] = list_keywords_validate(
+                keywords=(cleaned.get("list_keywords") or "").split(","), contact_list=renamed
+            )
+        except ApplicationError as exc:
+            self.add_error("list_keywords", exc.message)
+        try:
+            cleaned["slug"] = slug_validate(slug=cleaned.get("slug"), contact_list=renamed)
+        except ApplicationError as exc:
+            form_error_from(self, exc)
         return cleaned
+
+    def opt_in(self) -> ListOptIn:
+        data = self.cleaned_data
+        return ListOptIn(
+            slug=data["slug"],
+            opt_in_mode=data["opt_in_mode"] or ContactList.OptInMode.DOUBLE,
+            program_name=data["program_name"].strip(),
+            message_frequency=data["message_frequency"].strip() or ContactList.DEFAULT_FREQUENCY,
+            disclosure_text=data["disclosure_text"].strip(),
+            welcome_message=data["welcome_message"].strip(),
+            keywords=sorted(data["list_keywords"]),
+        )
 
 
 @admin.register(ContactList)
 class ContactListAdmin(ServiceModelAdmin):
     form = ContactListForm
-    list_display = ["name", "description", "created_at"]
+    list_display = ["name", "description", "slug", "opt_in_mode", "created_at"]
     search_fields = ["name"]
+    readonly_fields = ["disclosure_version", "embed_snippet", "pending_requests"]
+    fieldsets = [
+        (None, {"fields": ["name", "description"]}),
+        (
+            "People joining by themselves (keywords, sign-up page, API)",
+            {
+                "fields": [
+                    "list_keywords",
+                    "opt_in_mode",
+                    "program_name",
+                    "message_frequency",
+                    "welcome_message",
+                    "slug",
+                    "disclosure_text",
+                    "disclosure_version",
+                    "embed_snippet",
+                    "pending_requests",
+                ]
+            },
+        ),
+    ]
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            contact_list_update(
+            contact_list = contact_list_update(
                 contact_list=ContactList.objects.get(pk=obj.pk),
                 name=data["name"],
                 description=data["description"],
                 actor=request.user,
             )
+        else:
+            contact_list = contact_list_create(name=data["name"], description=data["description"], actor=request.user)
+        values = form.opt_in()
+        if values != ListOptIn.of(contact_list):
+            contact_list_opt_in_update(contact_list=contact_list, values=values, actor=request.user)
+        if change:
             obj.refresh_from_db()
         else:
-            adopt_saved(
-                obj, contact_list_create(name=data["name"], description=data["description"], actor=request.user)
-            )
+            adopt_saved(obj, contact_list)
+
+    @admin.display(description="keywords")
+    def list_keywords(self, obj: ContactList) -> str:
+        """Shown to staff who may only read the list (editors get the form field of the same name)."""
+        return ", ".join(obj.keywords.values_list("keyword", flat=True)) if obj.pk else ""
+
+    @admin.display(description="embed on your site")
+    def embed_snippet(self, obj: ContactList) -> str:
+        if not obj.pk or not obj.slug:
+            return "Give the list a page address (slug) to get its sign-up page and this snippet."
+        url = f"{settings.PUBLIC_BASE_URL}{reverse('join', kwargs={'slug': obj.slug})}"
+        snippet = f'<iframe src="{url}" title="Sign up for texts" width="400" height="560"></iframe>'
+        return format_html(
+            '<a href="{}">{}</a><br><code class="embed-snippet">{}</code><br>The embedding site must be in '
+            "JOIN_FRAME_ANCESTORS.",
+            url,
+            url,
+            snippet,
+        )
+
+    @admin.display(description="awaiting confirmation")
+    def pending_requests(self, obj: ContactList) -> str:
+        if not obj.pk:
+            return "-"
+        pending = obj.subscription_requests.filter(status=SubscriptionRequest.Status.PENDING).count()
+        url = reverse("admin:contacts_subscriptionrequest_changelist")
+        return format_html(
+            '<a href="{}?contact_list__id__exact={}&status__exact=pending">{} pending</a>', url, obj.pk, pending
+        )
 
     def delete_model(self, request, obj):
         contact_list_delete(contact_list=obj, actor=request.user)
@@ -451,6 +593,51 @@ class SuppressionAdmin(ServiceModelAdmin):
 
     def delete_model(self, request, obj):
         suppression_remove(suppression=obj, actor=request.user)
+
+
+@admin.register(SubscriptionRequest)
+class SubscriptionRequestAdmin(ReadOnlyAdmin):
+    """Requests to join a list and their evidence, read only: written by contacts.services.subscriptions."""
+
+    list_display = ["created_at", "phone_number", "contact_list", "status", "source", "confirmed_at", "expires_at"]
+    list_filter = ["status", "source", "contact_list"]
+    search_fields = ["phone_number", "source_detail"]
+    list_select_related = ["contact_list"]
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["phone_number", "contact", "contact_list", "status", "double_opt_in", "end_reason"]}),
+        (
+            "How they asked",
+            {
+                "fields": [
+                    "source",
+                    "source_detail",
+                    "request_text",
+                    "disclosure_version",
+                    "page_url",
+                    "ip",
+                    "user_agent",
+                    "requested_by",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            "Confirmation text we sent",
+            {
+                "fields": [
+                    "our_number",
+                    "confirmation_text",
+                    "confirmation_sent_at",
+                    "confirmation_message_uuid",
+                    "confirmation_error",
+                ]
+            },
+        ),
+        ("Their reply", {"fields": ["reply_text", "reply_received_at", "reply_message_uuid", "confirmed_at"]}),
+        ("Welcome message", {"fields": ["welcome_text", "welcome_sent_at", "welcome_message_uuid", "welcome_error"]}),
+        ("Ending", {"fields": ["expires_at", "ended_at"]}),
+    ]
 
 
 @admin.register(ConsentEvent)

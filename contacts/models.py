@@ -22,8 +22,28 @@ def is_timezone_name(name: str) -> bool:
 class ContactList(models.Model):
     """A named audience that campaigns target; a contact may be on many lists."""
 
+    class OptInMode(models.TextChoices):
+        DOUBLE = "double", "Double opt-in: the person confirms by replying Y"
+        SINGLE = "single", "Single opt-in: a keyword subscribes at once"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    # How people join the list by themselves (contacts.services.subscriptions): keywords, the sign-up page.
+    slug = models.SlugField(
+        max_length=60, unique=True, null=True, blank=True, help_text="The sign-up page's address: /join/<slug>/"
+    )
+    opt_in_mode = models.CharField(
+        max_length=8,
+        choices=OptInMode.choices,
+        default=OptInMode.DOUBLE,
+        help_text="For keywords; the sign-up page and the API always ask for a confirming reply",
+    )
+    program_name = models.CharField(max_length=80, blank=True, help_text="Named in the confirmation text")
+    DEFAULT_FREQUENCY = "Msg frequency varies"
+    message_frequency = models.CharField(max_length=80, default=DEFAULT_FREQUENCY, help_text="e.g. Up to 4 msgs/month")
+    disclosure_text = models.TextField(blank=True, help_text="What the sign-up page asks the person to agree to")
+    disclosure_version = models.PositiveIntegerField(default=1, help_text="Goes up each time the disclosure changes")
+    welcome_message = models.TextField(blank=True, help_text="Sent once the person is subscribed; blank for none")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -40,6 +60,7 @@ class UntextableReason(models.TextChoices):
 
     OPTED_OUT = "opted_out", "Opted out"
     SUPPRESSED = "suppressed", "Suppressed"
+    PENDING = "pending_confirmation", "Awaiting opt-in confirmation"
     NO_CONSENT = "no_consent", "No consent recorded"
     INVALID_NUMBER = "invalid_number", "Invalid number"
     # A carrier lookup found a line that cannot take SMS (a landline, by default: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES).
@@ -62,6 +83,8 @@ class Contact(models.Model):
     class Status(models.TextChoices):
         SUBSCRIBED = "subscribed", "Subscribed"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        # Asked to join (a keyword, the sign-up page, the API) and not yet confirmed: never texted a campaign.
+        PENDING = "pending", "Pending confirmation"
 
     phone_number = PhoneNumberField(unique=True, help_text="E.164, e.g. +14155550123")
     country = models.CharField(max_length=2, blank=True, help_text="ISO region of the number, e.g. US")
@@ -241,6 +264,8 @@ class ConsentEvent(models.Model):
         OPTED_OUT = "opted_out", "Opted out"
         OPTED_IN = "opted_in", "Opted back in by the person"
         OPT_OUT_LIFTED = "opt_out_lifted", "Opt-out lifted by staff"
+        OPT_IN_REQUESTED = "opt_in_requested", "Asked to join (awaiting confirmation)"
+        REQUEST_ENDED = "request_ended", "Request to join ended unconfirmed"
 
     class Method(models.TextChoices):
         INBOUND_KEYWORD = "inbound_keyword", "Texted a keyword"
@@ -251,6 +276,7 @@ class ConsentEvent(models.Model):
         API = "api", "API"
         ADMIN = "admin", "Admin"
         QUICK_SEND = "quick_send", "Quick send"
+        SIGNUP_FORM = "signup_form", "Sign-up page"
         BACKFILL = "backfill", "Recorded before the consent history existed"
 
     # The ways a person opts out by themself; an opt-out made so is theirs to lift.
@@ -287,3 +313,95 @@ class ConsentEvent(models.Model):
     @property
     def by_person(self) -> bool:
         return self.method in self.PERSON_METHODS
+
+
+class ListKeyword(models.Model):
+    """A word that, texted alone to our numbers, asks to join a list (stored upper case, letters and digits)."""
+
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="keywords")
+    keyword = models.CharField(max_length=20, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["keyword"]
+
+    def __str__(self) -> str:
+        return self.keyword
+
+
+class SubscriptionRequest(models.Model):
+    """One request to join a list and its evidence: how it was asked (keyword, sign-up page, API), the
+    confirmation text sent, the reply that confirmed it, or why it ended. Written by
+    contacts.services.subscriptions only; kept when the contact is deleted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        EXPIRED = "expired", "Expired unconfirmed"
+        CANCELLED = "cancelled", "Ended by an opt-out"
+
+    class Source(models.TextChoices):
+        KEYWORD = "keyword", "Texted a keyword"
+        FORM = "form", "Sign-up page"
+        API = "api", "API"
+
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscription_requests"
+    )
+    # Evidence outlives the list: a deleted list leaves its requests (ended first, if pending) without one.
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscription_requests"
+    )
+    phone_number = models.CharField(max_length=32, help_text="E.164; kept when the contact or list is deleted")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    double_opt_in = models.BooleanField(default=True)
+    source_detail = models.CharField(
+        max_length=255, blank=True, help_text="The keyword and our number, the page, or the integration"
+    )
+    request_text = models.TextField(blank=True, help_text="The words texted, or the disclosure the page showed")
+    disclosure_version = models.PositiveIntegerField(null=True, blank=True)
+    page_url = models.CharField(max_length=1000, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    our_number = models.CharField(max_length=32, blank=True, help_text="The number the person texted or is texted from")
+    confirmation_text = models.TextField(blank=True)
+    confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmation_message_uuid = models.CharField(max_length=64, blank=True)
+    confirmation_error = models.CharField(max_length=255, blank=True)
+    reply_text = models.TextField(blank=True)
+    reply_received_at = models.DateTimeField(null=True, blank=True)
+    reply_message_uuid = models.CharField(max_length=64, blank=True)
+    welcome_text = models.TextField(blank=True)
+    welcome_claimed_at = models.DateTimeField(null=True, blank=True)
+    welcome_sent_at = models.DateTimeField(null=True, blank=True)
+    welcome_message_uuid = models.CharField(max_length=64, blank=True)
+    welcome_segments = models.PositiveSmallIntegerField(default=0)
+    welcome_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["phone_number", "status"], name="subscription_phone_status_idx"),
+            models.Index(fields=["status", "expires_at"], name="subscription_expiry_idx"),
+        ]
+        constraints = [
+            # What makes a request idempotent: one pending request per number and list.
+            models.UniqueConstraint(
+                fields=["phone_number", "contact_list"],
+                condition=Q(status="pending"),
+                name="unique_pending_subscription",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number} to {self.contact_list} ({self.get_status_display()})"

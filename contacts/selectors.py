@@ -25,9 +25,9 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
     """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
-    applies (invalid number, opted out, suppressed, no consent, a line type a lookup found that cannot take
-    SMS: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES). Who may be texted, in one place: the
-    audience of a campaign, its preview, its fan-out and the re-check right before each send use it."""
+    applies (invalid number, opted out, suppressed, awaiting opt-in confirmation, no consent, a line type a
+    lookup found that cannot take SMS: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES). Who may be texted, in one place:
+    the audience of a campaign, its preview, its fan-out and the re-check right before each send use it."""
     # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
     # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
     suppression = (
@@ -52,6 +52,7 @@ def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Cont
             default=Coalesce(
                 Subquery(suppression),
                 Case(
+                    When(status=Contact.Status.PENDING, then=Value(UntextableReason.PENDING)),
                     When(
                         ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
                         then=Value(UntextableReason.NO_CONSENT),

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from contacts.services import subscriptions
 from contacts.services.imports import contact_import_run_queued as service
 
 
@@ -9,3 +10,9 @@ from contacts.services.imports import contact_import_run_queued as service
 @shared_task(name="contacts.tasks.run_contact_import")
 def contact_import_run_queued(contact_import_id: int) -> None:
     service(contact_import_id=contact_import_id)
+
+
+@shared_task(name="contacts.tasks.subscription_requests_expire")
+def subscription_requests_expire() -> int:
+    """The beat task ending requests to join that were never confirmed (OPT_IN_PENDING_DAYS)."""
+    return subscriptions.subscription_requests_expire()

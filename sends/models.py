@@ -120,6 +120,8 @@ class InboundMessage(models.Model):
         OPT_OUT = "opt-out", "Opt-out"
         OPT_IN = "opt-in", "Opt-in"
         HELP = "help", "Help"
+        JOIN = "join", "Asked to join a list (keyword)"
+        CONFIRM = "opt-in-confirm", "Confirmed a request to join"
         NONE = "none", "None"
 
     # NULL when Plivo gave none; unique otherwise, which makes a retried inbound webhook a no-op.

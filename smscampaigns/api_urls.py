@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from campaigns import apis as campaigns
 from contacts import apis as contacts
+from contacts import apis_subscriptions as subscriptions
+from conversations import apis as conversations
 from sends import apis as sends
 
 v1 = [
@@ -25,6 +27,7 @@ v1 = [
     path("lists/<int:pk>/contacts/", contacts.ContactListMembersApi.as_view(), name="list-contacts"),
     path("lists/<int:pk>/lookup/", sends.ListLookupApi.as_view(), name="list-lookup"),
     path("lookups/<int:pk>/", sends.LookupRunApi.as_view(), name="lookup"),
+    path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),
     path("campaigns/", campaigns.CampaignsApi.as_view(), name="campaigns"),
@@ -46,6 +49,13 @@ v1 = [
     ),
     path("inbound/", sends.InboundMessageListApi.as_view(), name="inbound"),
     path("inbound/<int:pk>/", sends.InboundMessageRetrieveApi.as_view(), name="inbound-message"),
+    path("conversations/", conversations.ConversationsApi.as_view(), name="conversations"),
+    path("conversations/<int:contact_id>/", conversations.ConversationApi.as_view(), name="conversation"),
+    path(
+        "conversations/<int:contact_id>/reply/",
+        conversations.ConversationReplyApi.as_view(),
+        name="conversation-reply",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ VIEWER = "Viewer"
 ROLES = (MANAGER, EDITOR, VIEWER)
 
 # The apps whose models staff work with in the admin.
-APPS = ("contacts", "campaigns", "sends", "audit")
+APPS = ("contacts", "campaigns", "sends", "audit", "conversations")
 
 
 def role_permissions(Permission) -> dict:
@@ -28,6 +28,8 @@ def role_permissions(Permission) -> dict:
         # everything else read-only; never send, schedule or resume.
         EDITOR: in_apps.filter(content_type__app_label="contacts")
         | in_apps.filter(content_type__app_label="campaigns", codename__in=["add_campaign", "change_campaign"])
+        # The inbox: reply, assign, mark done, leave notes.
+        | in_apps.filter(content_type__app_label="conversations").exclude(codename__startswith="delete_")
         | view_only,
         VIEWER: view_only,
     }

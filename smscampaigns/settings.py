@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "contacts",
     "campaigns",
     "sends",
+    "conversations",
 ]
 
 MIDDLEWARE = [
@@ -412,6 +413,13 @@ for _name in (
         raise ImproperlyConfigured(
             f"Setting {_name} is malformed: only {{brand}} and {{support}} may be used ({_exc!r})"
         ) from None
+# The two-way inbox (conversations). Who hears of webhook messages beyond sends (sends/listeners.py).
+SMS_MESSAGE_LISTENERS = ["conversations.listeners.ConversationListener"]
+# A staff reply to someone who wrote within this many seconds answers them; later it is a cold message,
+# which during their quiet hours needs the author's confirmation and without recorded consent is refused.
+INBOX_REPLY_WINDOW_SECONDS = _setting("INBOX_REPLY_WINDOW_SECONDS", env.int, default=86400)
+# How often an open inbox page asks for new messages, and the admin's frame for the unread count.
+INBOX_POLL_SECONDS = _setting("INBOX_POLL_SECONDS", env.int, default=10)
 # A reply is sent while Plivo waits for the webhook's answer (8 s at most): give the provider this long.
 SMS_REPLY_TIMEOUT_SECONDS = _setting("SMS_REPLY_TIMEOUT_SECONDS", env.float, default=4.0)
 # Repeated STOPs (or STARTs) within this window get no second confirmation.
@@ -428,6 +436,44 @@ CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
     "task": "sends.tasks.webhook_nonces_prune",
     "schedule": 600.0,
     "options": {"expires": 600.0},
+}
+
+# --- People joining lists by themselves (contacts/services/subscriptions.py, sends/services/opt_in_texts.py) ---
+# A request to join (a list keyword, the sign-up page /join/<slug>/, POST /api/v1/subscriptions/) waits this
+# many days for the person's confirming reply, then expires; until then the contact is never texted a campaign.
+OPT_IN_PENDING_DAYS = _setting("OPT_IN_PENDING_DAYS", env.int, default=7)
+if OPT_IN_PENDING_DAYS < 1:
+    raise ImproperlyConfigured(f"Setting OPT_IN_PENDING_DAYS is malformed: at least 1, got {OPT_IN_PENDING_DAYS}")
+# Replies that confirm a pending request (whole message, as keywords are read). They win over START-family
+# words only for a number with a pending request.
+OPT_IN_CONFIRM_WORDS = env.list("OPT_IN_CONFIRM_WORDS", default=["Y", "YES"])
+# The confirmation text, with the CTIA disclosures: {program} (the list's program name), {frequency} (its
+# message frequency), {brand}, {support}. It must keep the rates notice and the HELP and STOP instructions.
+OPT_IN_CONFIRMATION_TEXT = env.str(
+    "OPT_IN_CONFIRMATION_TEXT",
+    default="{program}: reply Y to confirm you want texts from us. {frequency}. Msg & data rates may apply. "
+    "Reply HELP for help, STOP to cancel.",
+)
+try:
+    OPT_IN_CONFIRMATION_TEXT.format(program="", frequency="", brand="", support="")
+except (KeyError, IndexError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        "Setting OPT_IN_CONFIRMATION_TEXT is malformed: only {program}, {frequency}, {brand} and {support} "
+        f"may be used ({_exc!r})"
+    ) from None
+for _words in ("Msg & data rates may apply", "HELP", "STOP"):
+    if _words not in OPT_IN_CONFIRMATION_TEXT:
+        raise ImproperlyConfigured(f"Setting OPT_IN_CONFIRMATION_TEXT must say {_words!r} (CTIA disclosures)")
+# Who sends the confirmation and welcome texts: contacts asks, sends delivers (contacts never imports sends).
+OPT_IN_TEXT_SENDER = env.str("OPT_IN_TEXT_SENDER", default="sends.services.opt_in_texts.opt_in_text_send")
+# Sites allowed to frame the sign-up page (CSP frame-ancestors), e.g. "https://shop.example.com".
+JOIN_FRAME_ANCESTORS = env.list("JOIN_FRAME_ANCESTORS", default=["'self'"])
+# Sign-up page submissions accepted per client address per hour (after that: 429 until the hour ends).
+JOIN_RATE_LIMIT_PER_HOUR = _setting("JOIN_RATE_LIMIT_PER_HOUR", env.int, default=10)
+CELERY_BEAT_SCHEDULE["subscription-requests-expire"] = {
+    "task": "contacts.tasks.subscription_requests_expire",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
 }
 
 # --- Client address behind a proxy (smscampaigns/client_address.py) ---------------------------------

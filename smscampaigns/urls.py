@@ -9,5 +9,6 @@ handler400 = "smscampaigns.error_views.bad_request"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("smscampaigns.api_urls")),
+    path("", include("contacts.urls")),
     path("", include("sends.urls")),
 ]

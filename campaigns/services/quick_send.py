@@ -255,6 +255,8 @@ def _quick_send_classify(report: list[QuickSendRecipient]) -> dict[str, Contact]
         recipient.contact_id = contact.pk if contact is not None else None
         if reason == ExclusionReason.OPTED_OUT:
             recipient.detail = "opted out: never texted; only the person's own opt-in lifts that, not consent_source"
+        elif reason == ExclusionReason.PENDING:
+            recipient.detail = "asked to join and not yet confirmed: never texted until their confirming reply"
         else:
             recipient.detail = f"suppressed ({', '.join(reasons) or reason}): never texted"
     return contacts

@@ -134,6 +134,7 @@ def contact_opt_out(
     bring it back. Staff may lift an opt-out they made; one the person made stays the person's."""
     now = timezone.now()
     _contact_unsubscribe(contact, source=source, now=now)
+    _pending_requests_end(e164=str(contact.phone_number), source=source)
     suppression_add(
         phone_number=str(contact.phone_number), reason=Suppression.Reason.OPT_OUT, source=source, actor=actor
     )
@@ -147,6 +148,14 @@ def contact_opt_out(
     )
     audit_record(actor=actor, action="contact.opted_out", target=contact, data={"source": source})
     return contact
+
+
+def _pending_requests_end(*, e164: str, source: str) -> None:
+    """An opt-out during the wait for a confirming reply ends the request: nothing more is sent for it."""
+    # Imported here: subscriptions records its consent events through this module.
+    from contacts.services.subscriptions import subscription_requests_cancel
+
+    subscription_requests_cancel(e164=e164, reason=f"opted out ({source})")
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,7 @@ def person_opt_out_record(*, e164: str, method: str, source: str, text: str = ""
         if newly:
             _contact_unsubscribe(contact, source=source, now=now)
             audit_record(actor=None, action="contact.opted_out", target=contact, data={"source": source})
+    _pending_requests_end(e164=e164, source=source)
     if not already and suppression is not None:
         audit_record(actor=None, action="suppression.added", target=suppression, data={"reason": "opt-out"})
     consent_event_record(

@@ -11,6 +11,7 @@ from contacts.models import (
     ContactList,
     ContactListMembership,
 )
+from contacts.services.subscriptions import subscription_requests_end_for_list
 from smscampaigns.errors import ApplicationError
 
 
@@ -63,7 +64,9 @@ def contact_list_update(
 
 @transaction.atomic
 def contact_list_delete(*, contact_list: ContactList, actor=None) -> None:
-    """Delete a list (its memberships go with it; the contacts stay)."""
+    """Delete a list (its memberships go with it; the contacts stay). Requests to join it that are still
+    pending end; every request keeps its evidence."""
+    subscription_requests_end_for_list(contact_list=contact_list)
     audit_record(actor=actor, action="contact_list.deleted", target=contact_list)
     contact_list.delete()
 

@@ -3,6 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
 from contacts.models import Contact, ContactList, Suppression
+from contacts.services.subscriptions import ListOptIn
 
 
 def csv_upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
@@ -60,3 +61,17 @@ def contacts_with_every_reason_not_to_text() -> dict[str, Contact]:
     # Written around the services, the way a raw SQL fix or an old import could leave it.
     Contact.objects.filter(pk=people["invalid"].pk).update(phone_number="555-0199")
     return people
+
+
+def list_opt_in(**values) -> ListOptIn:
+    """How people join a list by themselves, as the admin form gives it: a double opt-in page /join/deals/."""
+    defaults = {
+        "slug": "deals",
+        "opt_in_mode": ContactList.OptInMode.DOUBLE,
+        "program_name": "Acme Deals",
+        "message_frequency": "Up to 4 msgs/month",
+        "disclosure_text": "I agree to receive recurring marketing texts from Acme Deals.",
+        "welcome_message": "",
+        "keywords": [],
+    }
+    return ListOptIn(**{**defaults, **values})

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import ConsentEvent
+from sends.listeners import message_listeners
 from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
@@ -100,6 +101,10 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
                     text=f"Plivo error {CARRIER_OPT_OUT_CODE}",
                 )
         if send is None:
+            # Under the uuid lock: a listener recording its own message's uuid takes it too (delivery_report_lock),
+            # so the report is either applied here or found by the listener there.
+            if any(listener.delivery_report_unmatched(report=report) for listener in message_listeners()):
+                return ReportOutcome.APPLIED
             log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
             return ReportOutcome.UNMATCHED
         return _send_apply_report(send=send, report=report)
@@ -148,17 +153,7 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
     old_cost = send.cost or Decimal("0")
     # Segments count towards the campaign once a message was handed over (as campaign_counters_rebuild does).
     old_counted_segments = send.segments if send.sent_at else 0
-    send.status = new_status
-    send.status_updated_at = now
-    if CampaignSend.STATUS_ORDER[new_status] >= CampaignSend.STATUS_ORDER[S.SENT] and send.sent_at is None:
-        send.sent_at = now
-    if report.units:
-        send.segments = report.units
-    if report.total_amount is not None and report.total_amount > 0:
-        send.cost = report.total_amount
-    if report.error_code not in NO_ERROR_CODES:
-        send.error_code = report.error_code
-        send.error_message = error_code_meaning(report.error_code)
+    report_apply_to(send, report=report, new_status=new_status, now=now)
     CampaignSend.objects.filter(pk=send.pk).update(
         status=send.status,
         status_updated_at=send.status_updated_at,
@@ -176,6 +171,28 @@ def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> Rep
         failed_by_error_code={send.error_code: 1} if new_status in FAILURE_STATUSES else None,
     )
     return ReportOutcome.APPLIED
+
+
+def delivery_report_lock(message_uuid: str) -> None:
+    """For a listener about to record the uuid of a message of its own: taken in the same transaction, it makes
+    a report for that uuid wait for the commit, or be committed (unmatched, to be looked up) before it."""
+    _message_uuid_lock(message_uuid)
+
+
+def report_apply_to(message, *, report: DeliveryReportData, new_status: str, now) -> None:
+    """Set a report's status (already known to move forward), segments, cost and error on a message row of
+    CampaignSend's shape (a campaign send, or an app's own message), in memory; the caller saves it."""
+    message.status = new_status
+    message.status_updated_at = now
+    if CampaignSend.STATUS_ORDER[new_status] >= CampaignSend.STATUS_ORDER[S.SENT] and message.sent_at is None:
+        message.sent_at = now
+    if report.units:
+        message.segments = report.units
+    if report.total_amount is not None and report.total_amount > 0:
+        message.cost = report.total_amount
+    if report.error_code not in NO_ERROR_CODES:
+        message.error_code = report.error_code
+        message.error_message = error_code_meaning(report.error_code)
 
 
 def _message_uuid_lock(message_uuid: str) -> None:

@@ -22,9 +22,11 @@ from contacts.selectors import contact_get_by_phone
 from contacts.services.consent import person_opt_in_record
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
+from sends.listeners import message_listeners
 from sends.models import HelpReply, InboundMessage
 from sends.plivo_fields import plivo_number_e164, plivo_required, plivo_sender, plivo_text
 from sends.services.counters import campaign_counters_add
+from sends.services.opt_in_replies import opt_in_act, opt_in_reading
 from sends.services.opt_outs import number_opt_out, sends_in_flight_wait
 from sends.webhook_selectors import campaign_id_last_texted, inbound_last_keyword_action
 
@@ -139,6 +141,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
     e164 = plivo_number_e164(raw_from)
     reading = inbound_text_read(text, intent=intent)
     action = reading.action
+    if e164 is not None:
+        action = opt_in_reading(e164=e164, text=text, action=action)
     if e164 is None and action != Action.NONE:
         # A short code or a sender name cannot be suppressed or replied to; staff still see the text.
         log.warning("inbound_keyword_from_unusable_number", action=action, from_number=raw_from)
@@ -162,6 +166,8 @@ def inbound_message_receive(*, payload: dict[str, str]) -> InboundResult:
         reply = _inbound_act(
             message=message, keyword=text_normalize(text).upper() or intent.upper(), method=reading.method
         )
+        for listener in message_listeners():
+            listener.inbound_received(message=message)
 
         def answer() -> None:
             # A message already on its way to this number leaves first: both the confirmation text and the
@@ -200,6 +206,8 @@ def _inbound_act(*, message: InboundMessage, keyword: str, method: str) -> str:
         return _confirmation(message=message, template=_template("SMS_OPT_IN_CONFIRMATION", language))
     if message.action == Action.HELP:
         return _render(_template("SMS_HELP_TEXT", language)) if _help_reply_due(e164=e164) else ""
+    if message.action in (Action.JOIN, Action.CONFIRM):
+        opt_in_act(message=message)  # its texts are sent by OPT_IN_TEXT_SENDER once this commits
     return ""
 
 
@@ -242,9 +250,21 @@ def inbound_reply_send(*, message: InboundMessage, body: str) -> bool:
             )
     except Exception as exc:  # the opt-out is already committed; a lost confirmation must not undo it
         log.error("inbound_reply_failed", inbound_id=message.pk, error=exc.__class__.__name__)
+        result = None
+    _auto_reply_tell(message=message, body=body, result=result)
+    if result is None:
         return False
     if not result.ok:
         log.error("inbound_reply_failed", inbound_id=message.pk, error=result.error and result.error.code)
         return False
     log.info("inbound_reply_sent", inbound_id=message.pk, action=message.action, message_uuid=result.message_uuid)
     return True
+
+
+def _auto_reply_tell(*, message: InboundMessage, body: str, result) -> None:
+    # The reply is already sent or lost: what a listener makes of it must not turn that into an error.
+    for listener in message_listeners():
+        try:
+            listener.auto_reply_sent(message=message, body=body, result=result)
+        except Exception as exc:
+            log.error("inbound_reply_listener_failed", inbound_id=message.pk, error=exc.__class__.__name__)

@@ -36,13 +36,15 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from campaigns.models import ABTest, Campaign, CampaignVariant, PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, SubscriptionRequest
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from conversations.models import Conversation, ConversationNote, Reply
 from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun, SenderAssignment
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
     ADMIN_URL_ARGUMENTS,
     OBJECT_ID_ARGUMENTS,
+    OBJECT_ID_ROUTE_ARGUMENTS,
     api_operations,
     api_route_model,
 )
@@ -64,7 +66,31 @@ TYPED_FIELDS = {
         "attributes",
         "carrier",  # the carrier name a lookup answered
     ],
-    "contacts.ContactList": ["name", "description"],
+    "contacts.ContactList": [
+        "name",
+        "description",
+        "program_name",
+        "message_frequency",
+        "disclosure_text",
+        "welcome_message",
+    ],
+    # How a person asked to join (the words texted, the page and browser they used, an integration's words),
+    # the texts sent with the staff's wording in them, the reply, and what the provider answered.
+    "contacts.SubscriptionRequest": [
+        "source_detail",
+        "request_text",
+        "page_url",
+        "user_agent",
+        "confirmation_text",
+        "confirmation_message_uuid",
+        "confirmation_error",
+        "reply_text",
+        "reply_message_uuid",
+        "welcome_text",
+        "welcome_message_uuid",
+        "welcome_error",
+        "end_reason",
+    ],
     "contacts.Suppression": ["source", "note"],
     # The words a person texted, the consent wording and source an integration gave, a client's user agent.
     "contacts.ConsentEvent": ["source", "text", "user_agent"],
@@ -80,6 +106,10 @@ TYPED_FIELDS = {
     "sends.LookupRun": ["scope_label", "error"],
     # Anybody can text the number: the text, and whatever the provider passes on with it.
     "sends.InboundMessage": ["message_uuid", "from_number", "to_number", "text", "intent", "payload"],
+    # The inbox: the start of the latest text, what staff replied and noted, what Plivo answered about a reply.
+    "conversations.Conversation": ["last_text"],
+    "conversations.Reply": ["body", "provider_message_uuid", "error_code", "error_message"],
+    "conversations.ConversationNote": ["body"],
     "audit.AuditEvent": ["actor_label", "target_repr", "data"],
     "admin.LogEntry": ["object_repr", "change_message"],
     "auth.User": ["first_name", "last_name"],
@@ -99,6 +129,11 @@ WRITTEN_BY_CODE = {
         "lookup_country": "at most two letters, upper-cased",
     },
     "contacts.Suppression": {"phone_number": "validated and stored as E.164"},
+    "contacts.ContactList": {"slug": "validated: lower-case letters, digits and hyphens"},
+    "contacts.SubscriptionRequest": {
+        "phone_number": "validated and stored as E.164",
+        "our_number": "the number texted, normalised as an inbound To, or PLIVO_SENDER",
+    },
     "contacts.ConsentEvent": {"phone_number": "the validated E.164 number of a contact or of an inbound text"},
     "contacts.ContactImport": {
         "default_region": "validated: two letters",
@@ -114,6 +149,11 @@ WRITTEN_BY_CODE = {
     "campaigns.PoolNumber": {"number": "validated and stored as E.164"},
     "sends.SenderAssignment": {"number": "one of its pool's numbers"},
     "sends.LookupRun": {"scope": "a scope name the code registered"},
+    "conversations.Reply": {
+        "sender": "the number the contact texted (E.164 from the webhook) or a campaign's validated sender",
+        "to_number": "the contact's validated E.164 number",
+        "client_token": "an idempotency token, compared with the next request's and never shown",
+    },
     "audit.AuditEvent": {
         "action": "a name the code chooses",
         "target_type": "app_label.model",
@@ -137,6 +177,7 @@ SHOWN_WITHOUT_AN_ADMIN = (
     "admin.LogEntry",
     "campaigns.CampaignVariant",
     "campaigns.ABTest",
+    "conversations.ConversationNote",
 )
 
 # Each field's payloads carry a tag of their own ("xs07"), so that a leak names the field it came from.
@@ -365,6 +406,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         to_number=str(texted.phone_number),
         status=CampaignSend.Status.FAILED,
     )
+    conversation = Conversation.objects.create(**_typed("conversations.Conversation"), contact=texted, unread_count=1)
     contact_import = ContactImport.objects.create(
         **_typed("contacts.ContactImport"), default_region="US", status=ContactImport.Status.FAILED, created_by=manager
     )
@@ -382,6 +424,25 @@ def hostile_world(django_user_model) -> HostileWorld:
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),
+        conversation,
+        Reply.objects.create(
+            **_typed("conversations.Reply"),
+            contact=texted,
+            author=manager,
+            sender="+14155550100",
+            to_number=str(texted.phone_number),
+            status=Reply.Status.FAILED,
+        ),
+        ConversationNote.objects.create(
+            **_typed("conversations.ConversationNote"), conversation=conversation, author=manager
+        ),
+        SubscriptionRequest.objects.create(
+            **_typed("contacts.SubscriptionRequest"),
+            contact=texted,
+            contact_list=contact_list,
+            phone_number=str(texted.phone_number),
+            source=SubscriptionRequest.Source.FORM,
+        ),
         ConsentEvent.objects.create(
             **_typed("contacts.ConsentEvent"),
             contact=texted,
@@ -567,9 +628,10 @@ class TestHostileInputInTheApi:
         client = APIClient()
         client.force_authenticate(hostile_world.users[role])
         paths = ["/" + route]
-        if "<int:pk>" in route:
+        argument = next((a for a in OBJECT_ID_ROUTE_ARGUMENTS if a in route), None)
+        if argument is not None:
             objects = hostile_world.objects[api_route_model(route)]
-            paths = ["/" + route.replace("<int:pk>", str(obj.pk)) for obj in objects]
+            paths = ["/" + route.replace(argument, str(obj.pk)) for obj in objects]
         for path in paths:
             response = client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.content[:300]!r}"

@@ -30,9 +30,10 @@ from campaigns.admin import CAMPAIGN_ACTIONS
 from campaigns.models import PoolNumber, SenderPool
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
-from contacts.models import ContactImport
+from contacts.models import ContactImport, SubscriptionRequest
 from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
+from conversations.models import Conversation, Reply
 from sends.models import DeliveryReport, InboundMessage, LookupRun
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
@@ -75,6 +76,7 @@ API_ALLOWED = {
     ("GET", "api/v1/suppressions/"): STAFF,
     ("POST", "api/v1/suppressions/"): WRITERS,
     ("DELETE", "api/v1/suppressions/<int:pk>/"): WRITERS,
+    ("POST", "api/v1/subscriptions/"): WRITERS,  # adds a contact (pending) and texts them the confirmation
     ("GET", "api/v1/campaigns/"): STAFF,
     ("POST", "api/v1/campaigns/"): WRITERS,
     ("GET", "api/v1/campaigns/<int:pk>/"): STAFF,
@@ -93,6 +95,10 @@ API_ALLOWED = {
     ("POST", "api/v1/campaigns/<int:pk>/variants/decide/"): MANAGERS,  # sends the rest of the audience
     ("GET", "api/v1/inbound/"): STAFF,
     ("GET", "api/v1/inbound/<int:pk>/"): STAFF,
+    # The inbox: everyone reads it, editors and managers reply.
+    ("GET", "api/v1/conversations/"): STAFF,
+    ("GET", "api/v1/conversations/<int:contact_id>/"): STAFF,
+    ("POST", "api/v1/conversations/<int:contact_id>/reply/"): WRITERS,
 }
 
 # --- The admin: (model label, what) -> roles allowed -------------------------------------------------
@@ -129,9 +135,26 @@ ADMIN_ALLOWED = {
     # Records of what happened: read by every role, written by nobody through the admin.
     **_per_model("audit.AuditEvent", _READ_ONLY_RECORD),
     **_per_model("contacts.ConsentEvent", _READ_ONLY_RECORD),
+    **_per_model("contacts.SubscriptionRequest", _READ_ONLY_RECORD),
     **_per_model("sends.CampaignSend", _READ_ONLY_RECORD),
     **_per_model("sends.DeliveryReport", _READ_ONLY_RECORD),
     **_per_model("sends.InboundMessage", _READ_ONLY_RECORD),
+    **_per_model("conversations.Reply", _READ_ONLY_RECORD),
+    # The inbox: every role reads conversations; editors and managers reply, assign, close and add notes.
+    **_per_model(
+        "conversations.Conversation",
+        {
+            "changelist": STAFF,
+            "add": NOBODY,  # a conversation begins with a text, never by hand
+            "change": WRITERS,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+            "url:conversations_conversation_unread": STAFF,
+            "url:conversations_conversation_messages": STAFF,
+            "url:conversations_conversation_reply": WRITERS,
+            "url:conversations_conversation_note": WRITERS,
+        },
+    ),
     # Contacts in full for editors and managers.
     **_per_model(
         "contacts.Contact",
@@ -308,7 +331,12 @@ API_ROUTE_MODELS = [
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
     ("api/v1/lookups/", "sends.LookupRun"),
+    ("api/v1/conversations/", "contacts.Contact"),  # a contact's conversation, by the contact's id
 ]
+
+
+# How an API route names the id of its object.
+OBJECT_ID_ROUTE_ARGUMENTS = ("<int:pk>", "<int:contact_id>")
 
 
 def api_route_model(route: str) -> str:
@@ -344,8 +372,13 @@ def world(django_user_model) -> World:
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
         LookupRun.objects.create(scope="list", scope_id=contact_list.pk, scope_label="list x"),
         pool,
+        Conversation.objects.create(contact=contact, unread_count=1),
+        Reply.objects.create(contact=contact, sender="+14155550100", to_number=str(contact.phone_number), body="Hi"),
         audit_record(actor=superuser, action="contact.created", target=contact),
         consent_event_record(phone_number=str(contact.phone_number), kind="opted_out", method="inbound_keyword"),
+        SubscriptionRequest.objects.create(
+            contact_list=contact_list, phone_number="+14155550124", source=SubscriptionRequest.Source.FORM
+        ),
         superuser,
         Group.objects.get(name=VIEWER),
         TokenProxy.objects.get(pk=Token.objects.create(user=superuser).pk),
@@ -382,8 +415,9 @@ def test_api_operation_is_allowed_to_exactly_its_roles(world, method, route):
     allowed = API_ALLOWED.get((method, route))
     assert allowed is not None, f"No permission expectation for {method} /{route}: add it to API_ALLOWED"
     path = "/" + route
-    if "<int:pk>" in route:
-        path = path.replace("<int:pk>", str(world.object_for_api_route(route).pk))
+    for argument in OBJECT_ID_ROUTE_ARGUMENTS:
+        if argument in route:
+            path = path.replace(argument, str(world.object_for_api_route(route).pk))
     results = {}
     for role, user in world.users.items():
         client = APIClient()

@@ -36,6 +36,8 @@ def test_editor_works_on_contacts_and_drafts_but_never_sends(django_user_model):
     assert not user.has_perm("campaigns.send_campaign")
     assert not user.has_perm("campaigns.delete_campaign")
     assert user.has_perm("sends.view_inboundmessage") and not user.has_perm("sends.change_inboundmessage")
+    # The inbox: editors reply, assign and add notes.
+    assert user.has_perm("conversations.reply_conversation") and user.has_perm("conversations.change_conversation")
 
 
 def test_viewer_may_only_view(django_user_model):
@@ -44,6 +46,7 @@ def test_viewer_may_only_view(django_user_model):
     assert codenames and all(c.startswith("view_") for c in codenames)
     assert user.has_perm("campaigns.view_campaign") and user.has_perm("contacts.view_contact")
     assert not user.has_perm("campaigns.send_campaign") and not user.has_perm("contacts.change_contact")
+    assert user.has_perm("conversations.view_conversation") and not user.has_perm("conversations.reply_conversation")
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,12 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("TRUSTED_PROXY_COUNT", "-1"),
         ("CONTACT_IMPORT_MAX_BYTES", "fifty megabytes"),
         ("CONTACT_MAX_ATTRIBUTES", "0"),
+        ("OPT_IN_PENDING_DAYS", "0"),
+        ("JOIN_RATE_LIMIT_PER_HOUR", "many"),
+        ("OPT_IN_CONFIRMATION_TEXT", "{program}: reply Y. {nope}. Msg & data rates may apply. HELP, STOP"),
+        # The CTIA disclosures may not be dropped from the confirmation.
+        ("OPT_IN_CONFIRMATION_TEXT", "{program}: reply Y to confirm. Msg & data rates may apply. Reply HELP."),
+        ("OPT_IN_CONFIRMATION_TEXT", "{program}: reply Y to confirm. Reply HELP for help, STOP to cancel."),
     ],
 )
 def test_malformed_setting_names_itself(name, value):

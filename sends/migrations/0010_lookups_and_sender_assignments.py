@@ -17,8 +17,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0006_sender_pools'),
-        ('contacts', '0005_contact_number_lookup'),
-        ('sends', '0008_campaignsend_variant_and_held'),
+        ('contacts', '0006_contact_number_lookup'),
+        ('sends', '0009_inbound_join_and_confirm'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='campaignsend',
             name='skip_reason',
-            field=models.CharField(blank=True, choices=[('opted_out', 'Opted out'), ('suppressed', 'Suppressed'), ('no_consent', 'No consent recorded'), ('invalid_number', 'Invalid number'), ('line_type', 'Line cannot receive SMS'), ('duplicate_number', 'Duplicate number'), ('cancelled', 'Campaign cancelled'), ('no_common_quiet_window', 'No common quiet-hours window (zone unknown)'), ('message_too_long', 'Message too long')], max_length=32),
+            field=models.CharField(blank=True, choices=[('opted_out', 'Opted out'), ('suppressed', 'Suppressed'), ('pending_confirmation', 'Awaiting opt-in confirmation'), ('no_consent', 'No consent recorded'), ('invalid_number', 'Invalid number'), ('line_type', 'Line cannot receive SMS'), ('duplicate_number', 'Duplicate number'), ('cancelled', 'Campaign cancelled'), ('no_common_quiet_window', 'No common quiet-hours window (zone unknown)'), ('message_too_long', 'Message too long')], max_length=32),
         ),
         migrations.CreateModel(
             name='LookupRun',

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0004_contact_timezone_is_only_a_given_zone'),
+        ('contacts', '0005_list_growth_double_opt_in'),
     ]
 
     operations = [

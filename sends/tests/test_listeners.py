@@ -1,0 +1,53 @@
+"""SMS_MESSAGE_LISTENERS: what sends tells the apps above it, and that a listener's failure after an automatic
+reply was sent never turns the webhook into an error."""
+
+import pytest
+
+from contacts.tests.factories import ContactFactory
+from sends.listeners import MessageListener
+from sends.models import InboundMessage
+from sends.services.delivery_reports import ReportOutcome, delivery_report_record
+from sends.services.inbound import inbound_message_receive
+from sends.tests.plivo_callbacks import inbound_payload, status_payload
+
+pytestmark = pytest.mark.django_db
+
+heard: list[tuple] = []
+
+
+class RecordingListener(MessageListener):
+    def inbound_received(self, *, message) -> None:
+        heard.append(("inbound", message.text))
+
+    def auto_reply_sent(self, *, message, body: str, result) -> None:
+        heard.append(("auto_reply", body[:4], result.ok))
+        raise RuntimeError("a listener that breaks")
+
+    def delivery_report_unmatched(self, *, report) -> bool:
+        heard.append(("report", report.status))
+        return report.message_uuid == "ours"
+
+
+@pytest.fixture(autouse=True)
+def recording(settings):
+    settings.SMS_MESSAGE_LISTENERS = [f"{__name__}.RecordingListener"]
+    heard.clear()
+    yield
+    heard.clear()
+
+
+def test_listeners_hear_texts_automatic_replies_and_unmatched_reports(django_capture_on_commit_callbacks, sms_outbox):
+    number = str(ContactFactory().phone_number)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_message_receive(payload=inbound_payload(sender=number, text="HELP"))
+    # The listener raised after the reply went out: the reply stands, and so does the text.
+    assert len(sms_outbox) == 1 and InboundMessage.objects.count() == 1
+    assert heard == [("inbound", "HELP"), ("auto_reply", sms_outbox[0].body[:4], True)]
+
+    assert delivery_report_record(payload=status_payload(message_uuid="ours", status="delivered", to=number)) == (
+        ReportOutcome.APPLIED
+    )
+    assert delivery_report_record(payload=status_payload(message_uuid="other", status="sent", to=number)) == (
+        ReportOutcome.UNMATCHED
+    )
+    assert heard[-2:] == [("report", "delivered"), ("report", "sent")]
