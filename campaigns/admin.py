@@ -16,15 +16,19 @@ from django.views.decorators.http import require_POST
 from campaigns.admin_ab_tests import CampaignABTestAdminMixin
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
-from campaigns.models import Campaign, SenderPool
+from campaigns.caps import frequency_cap_in_force
+from campaigns.models import Campaign, FrequencyCap, SenderPool
 from campaigns.segments import segment_info
+from campaigns.services.caps import frequency_cap_update
 from campaigns.services.drafts import (
     OPT_OUT_FOOTER,
+    SENDING_RULE_FIELDS,
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
     campaign_sender_choice_check,
     campaign_sender_clean,
+    campaign_sending_rules_check,
 )
 from campaigns.services.lifecycle import (
     campaign_cancel,
@@ -129,11 +133,39 @@ class ScheduleForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "sender", "sender_pool", "lists", "body", "max_per_second"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""})}
+        fields = ["name", "sender", "sender_pool", "lists", "body", "max_per_second", *SENDING_RULE_FIELDS]
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 6, "cols": 80, "data-segment-counter": ""}),
+            "local_send_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "local_time_passed": forms.RadioSelect,
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        # The service's rule on the sending fields (a local-time schedule needs its time), shown on the field.
+        rules = {name: cleaned.get(name) for name in SENDING_RULE_FIELDS if name in self.fields}
+        for name in ("schedule_mode", "local_time_passed"):
+            # Left out of the form (a page from before these fields, a script): the campaign's own value.
+            if name in rules and not rules[name]:
+                rules[name] = cleaned[name] = getattr(self.instance, name)
+        if rules:
+            probe = Campaign(**{**{name: getattr(self.instance, name) for name in SENDING_RULE_FIELDS}, **rules})
+            try:
+                campaign_sending_rules_check(probe)
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        if cleaned.get("sender") and cleaned.get("sender_pool"):
+            try:
+                campaign_sender_choice_check(Campaign(sender=cleaned["sender"], sender_pool=cleaned["sender_pool"]))
+            except ApplicationError as exc:
+                form_error_from(self, exc)
+        return cleaned
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("schedule_mode", "local_time_passed"):
+            if name in self.fields:
+                self.fields[name].required = False
         if "body" not in self.fields:
             return  # a read-only campaign: no body to write
         self.fields["body"].help_text = (
@@ -157,15 +189,6 @@ class CampaignForm(forms.ModelForm):
             return campaign_sender_clean(sender=self.cleaned_data["sender"])
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("sender") and cleaned.get("sender_pool"):
-            try:
-                campaign_sender_choice_check(Campaign(sender=cleaned["sender"], sender_pool=cleaned["sender_pool"]))
-            except ApplicationError as exc:
-                form_error_from(self, exc)
-        return cleaned
 
 
 def _local_time_label(moment: datetime) -> str:
@@ -246,12 +269,35 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
         css = {"all": ["campaigns/campaign-admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
-        sending = ["name", "sender", "sender_pool", "lists", "body"]
-        draft = [(None, {"fields": [*sending, "placeholders", "max_per_second"]})]
+        sending = (
+            "When and how often",
+            {
+                "fields": [
+                    "schedule_mode",
+                    "local_send_time",
+                    "local_time_passed",
+                    "skip_recent_hours",
+                    "transactional",
+                ],
+                "description": "Local time: each recipient's share goes when their clock reaches the time (the "
+                "zone quiet hours use), still within quiet hours. Frequency caps: see the Frequency cap page; a "
+                "transactional campaign bypasses them.",
+            },
+        )
+        draft = [
+            (None, {"fields": ["name", "sender", "sender_pool", "lists", "body", "placeholders", "max_per_second"]}),
+            sending,
+        ]
         if obj is None:
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
-            draft = [(None, {"fields": [*sending, "body_segments", "max_per_second"]})]
+            draft = [
+                (
+                    None,
+                    {"fields": ["name", "sender", "sender_pool", "lists", "body", "body_segments", "max_per_second"]},
+                ),
+                sending,
+            ]
         return [
             *draft,
             ("Status", {"fields": ["status", "status_reason", "schedule_time", "started_at", "completed_at"]}),
@@ -568,3 +614,42 @@ class SenderPoolAdmin(ServiceModelAdmin):
             sender_pool_delete(pool=obj, actor=request.user)
         except ApplicationError as exc:
             raise PermissionDenied(exc.message) from exc
+
+
+@admin.register(FrequencyCap)
+class FrequencyCapAdmin(ServiceModelAdmin):
+    """One page for the global cap: the list goes straight to it; managers change it, everyone reads it."""
+
+    fields = ["max_messages", "window_days", "in_force", "updated_by", "updated_at"]
+    readonly_fields = ["in_force", "updated_by", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    actions = None  # one row: nothing to select
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request) or request.method == "POST":
+            raise PermissionDenied
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)
+        return redirect(reverse("admin:campaigns_frequencycap_change", args=[FrequencyCap.SINGLETON_ID]))
+
+    @admin.display(description="in force")
+    def in_force(self, obj=None) -> str:
+        max_messages, window_days = frequency_cap_in_force()
+        if not max_messages:
+            return "No cap: marketing campaigns are held only to their own “skip anyone texted in the last hours”."
+        return (
+            f"At most {max_messages} marketing message{'s' if max_messages != 1 else ''} per contact in any "
+            f"{window_days} day{'s' if window_days != 1 else ''} (defaults: FREQUENCY_CAP_MAX_MESSAGES="
+            f"{settings.FREQUENCY_CAP_MAX_MESSAGES}, FREQUENCY_CAP_WINDOW_DAYS={settings.FREQUENCY_CAP_WINDOW_DAYS})."
+        )
+
+    def save_model(self, request, obj, form, change):
+        frequency_cap_update(max_messages=obj.max_messages, window_days=obj.window_days, actor=request.user)
+
+    def delete_model(self, request, obj):
+        raise PermissionDenied

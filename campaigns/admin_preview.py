@@ -32,7 +32,12 @@ EXCLUSION_LABELS = [
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
     (ExclusionReason.LINE_TYPE, "Line cannot receive SMS"),
 ]
-_FACT_LABELS = {"text": "the message text", "sender": "the sender", "lists": "the audience lists"}
+_FACT_LABELS = {
+    "text": "the message text",
+    "sender": "the sender",
+    "lists": "the audience lists",
+    "rules": "the local-time schedule or the frequency caps",
+}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from campaigns.models import ABTest, Campaign, ExclusionReason, SenderPool
 from campaigns.selectors import campaign_preview
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_remove, campaign_ab_test_set
-from campaigns.services.drafts import campaign_create, campaign_delete, campaign_update
+from campaigns.services.drafts import MAX_SKIP_RECENT_HOURS, campaign_create, campaign_delete, campaign_update
 from campaigns.services.lifecycle import (
     campaign_cancel,
     campaign_pause,
@@ -132,6 +132,11 @@ class CampaignSerializer(serializers.ModelSerializer):
             "started_at",
             "completed_at",
             "max_per_second",
+            "schedule_mode",
+            "local_send_time",
+            "local_time_passed",
+            "skip_recent_hours",
+            "transactional",
             "created_at",
             "updated_at",
             "stats",
@@ -156,7 +161,42 @@ class CampaignMessageSerializer(serializers.Serializer):
     )
 
 
-class CampaignWriteSerializer(CampaignMessageSerializer):
+def transactional_field() -> StrictBooleanField:
+    return StrictBooleanField(
+        required=False,
+        help_text="Not marketing (an order update, a code): bypasses the frequency caps and is not counted in "
+        "them; audited",
+    )
+
+
+class CampaignSendingRulesSerializer(serializers.Serializer):
+    """When each recipient's share goes and the frequency caps it is held to."""
+
+    schedule_mode = serializers.ChoiceField(
+        choices=Campaign.ScheduleMode.choices,
+        required=False,
+        help_text="instant: everyone at the start; local_time: each recipient when their clock reaches local_send_time",
+    )
+    local_send_time = serializers.TimeField(
+        required=False, allow_null=True, help_text="With local_time: the recipients' wall-clock time, e.g. 10:00"
+    )
+    local_time_passed = serializers.ChoiceField(
+        choices=Campaign.LocalTimePassed.choices,
+        required=False,
+        help_text="With local_time: recipients whose time has already passed that day at the start go the next "
+        "day (next_day) or right away (immediately)",
+    )
+    skip_recent_hours = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_SKIP_RECENT_HOURS,
+        required=False,
+        allow_null=True,
+        help_text="Skip anyone texted in the last this many hours (by any campaign); null: no such rule",
+    )
+    transactional = transactional_field()
+
+
+class CampaignWriteSerializer(CampaignMessageSerializer, CampaignSendingRulesSerializer):
     lists = ids_field(ContactList.objects.all(), required=False)
     sender_pool = StrictPrimaryKeyRelatedField(
         queryset=SenderPool.objects.all(),
@@ -233,6 +273,7 @@ class CampaignQuickSendSerializer(CampaignMessageSerializer):
         error_messages={"required": SEND_MUST_BE_TRUE},
         help_text="true: launch at once; needs the send permission",
     )
+    transactional = transactional_field()
 
     def validate(self, data):
         if isinstance(self.initial_data, dict) and "lists" in self.initial_data:
@@ -284,8 +325,12 @@ class QuickSendSerializer(serializers.Serializer):
     )
 
 
-class CampaignScheduleSerializer(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField(help_text="When to start; must be in the future")
+class CampaignScheduleSerializer(CampaignSendingRulesSerializer):
+    scheduled_at = serializers.DateTimeField(
+        required=False,
+        help_text="When to start; must be in the future. Required unless the campaign sends at each recipient's "
+        "local time, which starts now when it is left out",
+    )
 
 
 class CampaignReasonSerializer(serializers.Serializer):
@@ -459,12 +504,11 @@ class CampaignScheduleApi(_CampaignView):
         responses={200: CampaignSerializer, **CONFLICT},
     )
     def post(self, request, pk):
-        """Schedule a draft to start at scheduled_at, which must be in the future."""
+        """Schedule a draft to start at scheduled_at, which must be in the future; the sending rules given
+        (a local-time schedule, the caps) are saved on the draft with it."""
         campaign = self.get_object()
         data = self.validated(CampaignScheduleSerializer, request.data)
-        return self.campaign_response(
-            campaign_schedule(campaign=campaign, scheduled_at=data["scheduled_at"], actor=request.user)
-        )
+        return self.campaign_response(campaign_schedule(campaign=campaign, actor=request.user, **data))
 
 
 class CampaignPauseApi(_CampaignView):
@@ -528,6 +572,15 @@ class CampaignAudienceSerializer(serializers.Serializer):
     )
 
 
+class LocalWaveSerializer(serializers.Serializer):
+    zones = serializers.ListField(
+        child=serializers.CharField(), help_text="The zones of this share (several: a number of several zones)"
+    )
+    local_time = serializers.CharField(help_text='"10:00", "10:00 next day" or "right away (time passed)"')
+    send_at = serializers.DateTimeField(help_text="When it goes (UTC); quiet hours may hold it later")
+    count = serializers.IntegerField()
+
+
 class CampaignPreviewSerializer(serializers.Serializer):
     audience = CampaignAudienceSerializer()
     encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"], help_text="UCS-2 if any recipient's text needs it")
@@ -557,6 +610,14 @@ class CampaignPreviewSerializer(serializers.Serializer):
         help_text="Eligible recipients whose own text (their values filled in) would be longer than Plivo accepts "
         f"or SMS_MAX_SEGMENTS allows: skipped at send with reason {ExclusionReason.MESSAGE_TOO_LONG}, and not "
         "counted in the segments and cost"
+    )
+    capped = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Eligible recipients the frequency caps would skip now, per reason "
+        f"({ExclusionReason.FREQUENCY_CAP}, {ExclusionReason.RECENTLY_TEXTED}); decided again when each is sent",
+    )
+    waves = LocalWaveSerializer(
+        many=True, help_text="Sending at each recipient's local time: when each zone's share goes, in time order"
     )
 
 

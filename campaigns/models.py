@@ -27,6 +27,11 @@ class ExclusionReason(models.TextChoices):
     # The recipient's own text would be longer than Plivo accepts or SMS_MAX_SEGMENTS allows (their values
     # made it so). Decided when the text is rendered, by dispatch and the preview, not by the audience rules.
     MESSAGE_TOO_LONG = "message_too_long", "Message too long"
+    # Decided when the send is claimed, across every campaign sending at that moment (sends' caps): the
+    # contact already had FrequencyCap's number of marketing messages in its rolling window, or was texted
+    # within the campaign's skip_recent_hours.
+    FREQUENCY_CAP = "frequency_cap", "Frequency cap reached"
+    RECENTLY_TEXTED = "recently_texted", "Texted recently"
 
 
 # The reasons the audience rules give (contacts.selectors.contacts_with_exclusion_reason), in the order they
@@ -104,6 +109,14 @@ class PoolNumber(models.Model):
 class Campaign(models.Model):
     """One message to an audience. Its status changes only through campaigns.services."""
 
+    class ScheduleMode(models.TextChoices):
+        INSTANT = "instant", "At one instant for everyone"
+        LOCAL_TIME = "local_time", "At a wall-clock time in each recipient's zone"
+
+    class LocalTimePassed(models.TextChoices):
+        NEXT_DAY = "next_day", "The next day at that time"
+        IMMEDIATELY = "immediately", "Right away"
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
@@ -157,6 +170,28 @@ class Campaign(models.Model):
     max_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Segments per second; blank uses SEND_RATE_PER_SECOND"
     )
+    # Sending at each recipient's local time: every recipient's share goes when their own clock reaches
+    # local_send_time (the zones quiet hours use), counted from the launch; those whose time has already
+    # passed that day at the launch go as local_time_passed says.
+    schedule_mode = models.CharField(max_length=16, choices=ScheduleMode.choices, default=ScheduleMode.INSTANT)
+    local_send_time = models.TimeField(
+        null=True, blank=True, help_text="With local-time mode: the recipients' wall-clock time, e.g. 10:00"
+    )
+    local_time_passed = models.CharField(
+        max_length=16,
+        choices=LocalTimePassed.choices,
+        default=LocalTimePassed.NEXT_DAY,
+        help_text="With local-time mode: recipients whose time has already passed that day at the launch",
+    )
+    # Frequency caps: a marketing campaign skips anyone over the global cap (FrequencyCap) and, when set,
+    # anyone texted in the last skip_recent_hours. A transactional one (an order code, a staff test) does
+    # neither, and its sends do not count towards anyone's cap.
+    skip_recent_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Skip anyone texted in the last this many hours (blank: no such rule)"
+    )
+    transactional = models.BooleanField(
+        default=False, help_text="Not marketing: bypasses the frequency caps and is not counted in them"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -202,6 +237,39 @@ class Campaign(models.Model):
     @property
     def effective_max_per_second(self) -> int:
         return self.max_per_second or settings.SEND_RATE_PER_SECOND
+
+    @property
+    def sends_at_local_time(self) -> bool:
+        return self.schedule_mode == self.ScheduleMode.LOCAL_TIME and self.local_send_time is not None
+
+
+class FrequencyCap(models.Model):
+    """The global frequency cap, one row (pk 1): no contact gets more than `max_messages` marketing messages
+    in a rolling `window_days`. A blank field falls back to FREQUENCY_CAP_MAX_MESSAGES /
+    FREQUENCY_CAP_WINDOW_DAYS; 0 messages means no cap. Changed only through campaigns.services.caps."""
+
+    SINGLETON_ID = 1
+
+    max_messages = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many marketing messages per contact (0: no cap; blank: the "
+        "FREQUENCY_CAP_MAX_MESSAGES setting)",
+    )
+    window_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="In any rolling window of this many days (blank: FREQUENCY_CAP_WINDOW_DAYS)"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "frequency cap"
+        verbose_name_plural = "frequency cap"
+
+    def __str__(self) -> str:
+        return "Frequency cap"
 
 
 class QuickSendRequest(models.Model):

@@ -62,11 +62,7 @@ def quiet_hours_verdict(
 
     A window that closes within `min_left` (default QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS) counts as closed:
     the message waits for the next window rather than risk arriving after this one."""
-    given = _zone(timezone_name)
-    if given is not None:
-        zones: tuple[str, ...] = (given.key,)
-    else:
-        zones = number_zones(e164) or (settings.TIME_ZONE,)
+    zones = recipient_zones(timezone_name=timezone_name, e164=e164)
     window = quiet_window(country=country, e164=e164)
     uncertain = len(zones) > 1
     if not window:
@@ -86,6 +82,15 @@ def quiet_hours_verdict(
             next_window = start
             break
     return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=open_until, next_window=next_window)
+
+
+def recipient_zones(*, timezone_name: str, e164: str) -> tuple[str, ...]:
+    """The zones whose clocks decide for a recipient: the one given, else every zone the number may be in,
+    else TIME_ZONE. Local-time sending reads the same clocks."""
+    given = _zone(timezone_name)
+    if given is not None:
+        return (given.key,)
+    return number_zones(e164) or (settings.TIME_ZONE,)
 
 
 def message_expiry_seconds(*, now: datetime, open_until: datetime) -> int:

@@ -23,6 +23,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Left
 
+from campaigns.caps import capped_counts
+from campaigns.local_time import LocalWave, local_waves, recipient_zones
 from campaigns.models import Campaign, CampaignVariant
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
@@ -106,10 +108,19 @@ class CampaignPreview:
     waiting_for_common_window: int = 0
     # Eligible recipients whose possible zones share no window at all: skipped, never texted at a guess.
     no_common_quiet_window: int = 0
+    # Eligible recipients the frequency caps would skip now, per reason (ExclusionReason.FREQUENCY_CAP,
+    # RECENTLY_TEXTED); dispatch decides it again when each send is claimed.
+    capped: dict[str, int] = field(default_factory=dict)
+    # A local-time campaign's waves: when each zone's share goes, in time order.
+    waves: tuple[LocalWave, ...] = ()
+
+    @property
+    def capped_total(self) -> int:
+        return sum(self.capped.values())
 
     @property
     def will_be_texted(self) -> int:
-        return self.audience.eligible - self.message_too_long
+        return max(0, self.audience.eligible - self.message_too_long - self.capped_total)
 
 
 def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = None) -> CampaignPreview:
@@ -143,6 +154,7 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
         return segment_info(body_render(body, **_render_fields(names, key)))
 
     verdicts: dict[tuple[str, str, str], QuietHoursVerdict] = {}
+    wave_counts: dict[tuple[str, ...], int] = {}
 
     counts: dict[str, int] = {}
     ucs2: dict[str, None] = {}
@@ -167,6 +179,9 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
                 now=now, timezone_name=key[0], e164=group["number"], country=key[1]
             )
         uncertain += recipients * quiet.uncertain
+        if campaign.sends_at_local_time:
+            zones = recipient_zones(timezone_name=key[0], e164=group["number"])
+            wave_counts[zones] = wave_counts.get(zones, 0) + recipients
         if quiet.no_common_window:
             no_common += recipients
         elif not quiet.is_open:
@@ -190,6 +205,12 @@ def campaign_preview(*, campaign: Campaign, now: datetime, body: str | None = No
         uncertain_zone=uncertain,
         waiting_for_common_window=waiting,
         no_common_quiet_window=no_common,
+        capped=capped_counts(
+            campaign=campaign, eligible=campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE), now=now
+        )
+        if audience.eligible
+        else {},
+        waves=local_waves(campaign=campaign, counts=wave_counts, launched_at=now) if wave_counts else (),
     )
 
 
@@ -249,9 +270,9 @@ def _preview_samples(*, campaign: Campaign, body: str) -> tuple[PreviewSample, .
 
 
 def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | None = None) -> dict:
-    """What staff approve when they confirm a launch from the preview: the text, the sender, the lists and
-    the audience's size. Compared again at the confirmation, so a draft edited (or an audience grown) after
-    the preview is not launched unseen."""
+    """What staff approve when they confirm a launch from the preview: the text, the sender, the lists, the
+    audience's size and the sending rules (local time, caps). Compared again at the confirmation, so a draft
+    edited (or an audience grown) after the preview is not launched unseen."""
     audience = audience or campaign_audience_breakdown(campaign=campaign)
     # The body and every A/B variant's text: editing any of them after the preview needs a new one.
     texts = "\x00".join([campaign.body, *campaign_variant_bodies(campaign)])
@@ -262,6 +283,13 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "audience": audience.total,
         "eligible": audience.eligible,
+        "rules": [
+            campaign.schedule_mode,
+            campaign.local_send_time.isoformat() if campaign.local_send_time else None,
+            campaign.local_time_passed,
+            campaign.skip_recent_hours,
+            campaign.transactional,
+        ],
     }
 
 

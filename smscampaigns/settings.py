@@ -294,6 +294,14 @@ SEND_RETRY_BASE_SECONDS = _setting("SEND_RETRY_BASE_SECONDS", env.float, default
 SEND_RETRY_MAX_SECONDS = _setting("SEND_RETRY_MAX_SECONDS", env.float, default=900.0)
 # A send still "sending" after this long belonged to a process that died mid-call: reconcile it.
 SEND_STUCK_AFTER_SECONDS = _setting("SEND_STUCK_AFTER_SECONDS", env.float, default=300.0)
+# The global frequency cap's defaults (managers change it in the admin): no contact gets more than
+# FREQUENCY_CAP_MAX_MESSAGES marketing messages in a rolling FREQUENCY_CAP_WINDOW_DAYS; 0 messages: no cap.
+FREQUENCY_CAP_MAX_MESSAGES = _setting("FREQUENCY_CAP_MAX_MESSAGES", env.int, default=0)
+FREQUENCY_CAP_WINDOW_DAYS = _setting("FREQUENCY_CAP_WINDOW_DAYS", env.int, default=7)
+if FREQUENCY_CAP_MAX_MESSAGES < 0:
+    raise ImproperlyConfigured("Setting FREQUENCY_CAP_MAX_MESSAGES is malformed: 0 (no cap) or more messages")
+if not 1 <= FREQUENCY_CAP_WINDOW_DAYS <= 366:
+    raise ImproperlyConfigured("Setting FREQUENCY_CAP_WINDOW_DAYS is malformed: 1 to 366 days")
 # An A/B test credits a reply or an opt-out to a variant when it comes within this many hours of the send.
 AB_ATTRIBUTION_HOURS = _setting("AB_ATTRIBUTION_HOURS", env.int, default=72)
 CELERY_BEAT_SCHEDULE = {

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Campaign
-from campaigns.services.drafts import campaign_body_check
+from campaigns.services.drafts import campaign_body_check, campaign_sending_rules_check, campaign_update
 from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -48,18 +48,28 @@ def _transition(
     return campaign
 
 
-def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime, actor) -> Campaign:
-    """Schedule a draft to start at `scheduled_at` (must not be in the past)."""
-    if scheduled_at < timezone.now() - timedelta(seconds=5):
-        raise ApplicationError("the schedule time must be in the future", field="scheduled_at")
-    campaign_ready_check(campaign)
-    return _transition(
-        campaign=campaign,
-        move="schedule",
-        actor=actor,
-        action="scheduled",
-        extra={"scheduled_at": scheduled_at},
-    )
+def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime | None = None, actor, **sending_rules) -> Campaign:
+    """Schedule a draft to start at `scheduled_at` (must not be in the past). `sending_rules` (any of
+    drafts.SENDING_RULE_FIELDS: a local-time schedule, the caps) are saved on the draft first, in the same
+    transaction. A local-time campaign may leave out `scheduled_at`: it starts now, each recipient's share
+    waiting for their own clock."""
+    with transaction.atomic():
+        if sending_rules:
+            campaign_update(campaign=campaign, actor=actor, **sending_rules)
+        if scheduled_at is None:
+            if not campaign.sends_at_local_time:
+                raise ApplicationError("give the time to start", field="scheduled_at")
+            scheduled_at = timezone.now()
+        if scheduled_at < timezone.now() - timedelta(seconds=5):
+            raise ApplicationError("the schedule time must be in the future", field="scheduled_at")
+        campaign_ready_check(campaign)
+        return _transition(
+            campaign=campaign,
+            move="schedule",
+            actor=actor,
+            action="scheduled",
+            extra={"scheduled_at": scheduled_at},
+        )
 
 
 def campaign_send_now(*, campaign: Campaign, actor) -> Campaign:
@@ -140,3 +150,4 @@ def campaign_ready_check(campaign: Campaign) -> None:
             raise ApplicationError(f"the sender pool {pool.name!r} has no numbers", field="sender_pool")
     elif not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+    campaign_sending_rules_check(campaign)

@@ -74,6 +74,7 @@ def campaign_quick_send(
     name: str = "",
     sender: str = "",
     max_per_second: int | None = None,
+    transactional: bool = False,
     idempotency_key: str = "",
     actor,
 ) -> QuickSend:
@@ -86,6 +87,9 @@ def campaign_quick_send(
     contacts without any consent; a contact's existing consent is kept. Opted-out and suppressed numbers are
     excluded: `consent_source` never overrides an opt-out. The audience is a list made for the campaign
     (shown in the admin like any list), and the campaign is launched by the engine like any other.
+
+    `transactional` (an order code, a one-time password): the sends bypass the frequency caps and do not
+    count towards them; audited with the quick send.
     """
     if not consent_source.strip():
         raise ApplicationError(
@@ -106,6 +110,8 @@ def campaign_quick_send(
         "name": name,
         "sender": sender,
         "max_per_second": max_per_second,
+        # Only when set: the fingerprints of requests made before the option existed stay as they were.
+        **({"transactional": True} if transactional else {}),
     }
     fingerprint = _quick_send_fingerprint(request)
     if earlier := _quick_send_replay(actor=actor, key=idempotency_key, fingerprint=fingerprint):
@@ -152,6 +158,7 @@ def _quick_send(
     actor,
     idempotency_key: str,
     fingerprint: str,
+    transactional: bool = False,
 ) -> QuickSend:
     report = _quick_send_numbers(recipients)
     with transaction.atomic():
@@ -168,6 +175,7 @@ def _quick_send(
             sender=sender,
             max_per_second=max_per_second,
             actor=actor,
+            **({"transactional": True} if transactional else {}),
         )
         campaign_ready_check(campaign)  # before contacts are written for a campaign that could not be sent
         for recipient in report:
@@ -193,7 +201,11 @@ def _quick_send(
             actor=actor,
             action="campaign.quick_sent",
             target=campaign,
-            data={"consent_source": consent_source, **result.summary},
+            data={
+                "consent_source": consent_source,
+                **({"transactional": True} if transactional else {}),
+                **result.summary,
+            },
         )
         if idempotency_key:
             QuickSendRequest.objects.create(

@@ -248,6 +248,8 @@ def test_preview_gives_audience_exclusions_segments_cost_and_quiet_hours(editor,
         "waiting_for_common_window": 0,
         "no_common_quiet_window": 0,
         "message_too_long": 0,
+        "capped": {},
+        "waves": [],
     }
 
 

@@ -136,7 +136,11 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
         actor=actor,
         action="campaign.test_sent",
         target=campaign,
-        data={"results": [{"to": r.to_number, "message_uuid": r.message_uuid, "error": r.error_code} for r in results]},
+        data={
+            "results": [{"to": r.to_number, "message_uuid": r.message_uuid, "error": r.error_code} for r in results],
+            # Sent straight to the backend, never claimed: no frequency cap applies and none counts it.
+            "transactional": True,
+        },
     )
     return results
 

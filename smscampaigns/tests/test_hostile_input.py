@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import ABTest, Campaign, CampaignVariant, PoolNumber, SenderPool
+from campaigns.models import ABTest, Campaign, CampaignVariant, FrequencyCap, PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportError, SubscriptionRequest
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
@@ -421,6 +421,7 @@ def hostile_world(django_user_model) -> HostileWorld:
         contact_import,
         draft,
         sending,
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],  # numbers only: nothing typed
         send,
         DeliveryReport.objects.create(**_typed("sends.DeliveryReport"), send=send),
         InboundMessage.objects.create(**_typed("sends.InboundMessage"), contact=texted),

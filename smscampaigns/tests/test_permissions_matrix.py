@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
-from campaigns.models import PoolNumber, SenderPool
+from campaigns.models import FrequencyCap, PoolNumber, SenderPool
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport, SubscriptionRequest
@@ -242,6 +242,17 @@ ADMIN_ALLOWED = {
             "url:sends_lookuprun_progress": STAFF,
         },
     ),
+    # The global frequency cap: one row, read by all staff, changed by managers, never added or deleted.
+    **_per_model(
+        "campaigns.FrequencyCap",
+        {
+            "changelist": STAFF,
+            "add": NOBODY,
+            "change": MANAGERS,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+        },
+    ),
 }
 
 # Values for the arguments of extra admin URLs other than the object's id, one case per value.
@@ -367,6 +378,7 @@ def world(django_user_model) -> World:
         SuppressionFactory(),
         ContactImport.objects.create(source_name="a.csv", default_region="US", status=ContactImport.Status.FAILED),
         campaign,
+        FrequencyCap.objects.get_or_create(pk=FrequencyCap.SINGLETON_ID)[0],
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),

@@ -1,5 +1,6 @@
 """Screening a chunk right before sending: who may no longer be texted or whose text is too long is skipped,
-who is in quiet hours is deferred to their next window, the rest go on with their rendered body."""
+who is in quiet hours is deferred to their next window (and, for a campaign sent at each recipient's local
+time, whose clock has not reached that time yet, to that instant), the rest go on with their rendered body."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -7,6 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from campaigns.local_time import campaign_launched_at, local_send_instant, recipient_zones
 from campaigns.models import Campaign, CampaignVariant, ExclusionReason
 from campaigns.quiet_hours import quiet_hours_verdict
 from campaigns.segments import message_length_problem, segment_info
@@ -42,12 +44,20 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
     # An A/B tested campaign's recipients each get their variant's text.
     bodies = dict(CampaignVariant.objects.filter(campaign_id=campaign.pk).values_list("pk", "body"))
     too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
+    launched_at = campaign_launched_at(campaign) if campaign.sends_at_local_time else None
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
         reason = reasons.get(recipient.contact_id, ExclusionReason.NO_CONSENT)
         if reason != ELIGIBLE:
             screened.skips[reason].append(recipient.send_id)
             continue
+        if launched_at is not None:
+            # Sending at each recipient's local time: their share waits, queued, for their own clock.
+            zones = recipient_zones(timezone_name=recipient.timezone, e164=recipient.to_number)
+            due = local_send_instant(campaign=campaign, zones=zones, launched_at=launched_at)
+            if due > now:
+                screened.deferrals[due].append(recipient.send_id)
+                continue
         quiet = quiet_hours_verdict(
             now=now, timezone_name=recipient.timezone, e164=recipient.to_number, country=recipient.country
         )

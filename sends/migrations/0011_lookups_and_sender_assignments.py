@@ -16,9 +16,9 @@ def roles_refresh(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0006_sender_pools'),
+        ('campaigns', '0007_sender_pools'),
         ('contacts', '0006_contact_number_lookup'),
-        ('sends', '0009_inbound_join_and_confirm'),
+        ('sends', '0010_skip_reasons_frequency_cap'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='campaignsend',
             name='skip_reason',
-            field=models.CharField(blank=True, choices=[('opted_out', 'Opted out'), ('suppressed', 'Suppressed'), ('pending_confirmation', 'Awaiting opt-in confirmation'), ('no_consent', 'No consent recorded'), ('invalid_number', 'Invalid number'), ('line_type', 'Line cannot receive SMS'), ('duplicate_number', 'Duplicate number'), ('cancelled', 'Campaign cancelled'), ('no_common_quiet_window', 'No common quiet-hours window (zone unknown)'), ('message_too_long', 'Message too long')], max_length=32),
+            field=models.CharField(blank=True, choices=[('opted_out', 'Opted out'), ('suppressed', 'Suppressed'), ('pending_confirmation', 'Awaiting opt-in confirmation'), ('no_consent', 'No consent recorded'), ('invalid_number', 'Invalid number'), ('line_type', 'Line cannot receive SMS'), ('duplicate_number', 'Duplicate number'), ('cancelled', 'Campaign cancelled'), ('no_common_quiet_window', 'No common quiet-hours window (zone unknown)'), ('message_too_long', 'Message too long'), ('frequency_cap', 'Frequency cap reached'), ('recently_texted', 'Texted recently')], max_length=32),
         ),
         migrations.CreateModel(
             name='LookupRun',

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0005_ab_tests_and_variants'),
+        ('campaigns', '0006_frequency_caps_and_local_time'),
     ]
 
     operations = [
