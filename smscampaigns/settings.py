@@ -38,6 +38,16 @@ def _setting(name: str, parse, **kwargs):
         raise ImproperlyConfigured(f"Setting {name} is malformed: {exc}") from None
 
 
+def _non_negative_decimal(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:  # decimal.InvalidOperation
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{raw!r} is not an amount of 0 or more")
+    return value
+
+
 def _clock_time(name: str, default: str) -> time:
     raw = env.str(name, default=default)
     try:
@@ -266,7 +276,9 @@ SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
 # within them; the price per lookup (USD, Plivo's list price) gives the estimate shown before a bulk lookup;
 # contacts whose line is one of these types are left out of campaigns ("fixed": landlines).
 NUMBER_LOOKUP_MAX_AGE_DAYS = _setting("NUMBER_LOOKUP_MAX_AGE_DAYS", env.int, default=90)
-NUMBER_LOOKUP_PRICE = Decimal(_setting("NUMBER_LOOKUP_PRICE", env.str, default="0.004"))
+NUMBER_LOOKUP_PRICE = _setting(
+    "NUMBER_LOOKUP_PRICE", lambda name, default: _non_negative_decimal(env.str(name, default=default)), default="0.004"
+)
 NUMBER_LOOKUP_EXCLUDED_LINE_TYPES = _setting("NUMBER_LOOKUP_EXCLUDED_LINE_TYPES", env.list, default=["fixed"])
 # The service `import_contacts --lookup` calls (the contacts app does not import the delivery app).
 NUMBER_LOOKUP_SERVICE = "sends.services.lookups.contacts_lookup"
