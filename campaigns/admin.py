@@ -17,7 +17,7 @@ from campaigns.admin_ab_tests import CampaignABTestAdminMixin
 from campaigns.admin_preview import PREVIEW_REQUIRED, PREVIEW_STALE, preview_confirmation_check, preview_show
 from campaigns.admin_progress import CampaignProgressAdminMixin
 from campaigns.caps import frequency_cap_in_force
-from campaigns.models import Campaign, FrequencyCap
+from campaigns.models import Campaign, FrequencyCap, SenderPool
 from campaigns.segments import segment_info
 from campaigns.services.caps import frequency_cap_update
 from campaigns.services.drafts import (
@@ -28,6 +28,7 @@ from campaigns.services.drafts import (
     campaign_body_as_saved,
     campaign_delete,
     campaign_draft_save,
+    campaign_sender_choice_check,
     campaign_sender_clean,
     campaign_sending_rules_check,
 )
@@ -39,10 +40,17 @@ from campaigns.services.lifecycle import (
     campaign_send_now,
     campaign_unschedule,
 )
+from campaigns.services.sender_pools import (
+    MAX_POOL_NUMBERS,
+    sender_pool_check,
+    sender_pool_delete,
+    sender_pool_numbers_parse,
+    sender_pool_save,
+)
 from campaigns.tracked_links import short_link_stand_in, text_as_sent
 from contacts.selectors import contact_attribute_keys
 from smscampaigns.errors import ApplicationError
-from smscampaigns.service_admin import ServiceModelAdmin, form_error_from
+from smscampaigns.service_admin import ServiceModelAdmin, adopt_saved, form_error_from
 
 Status = Campaign.Status
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -131,6 +139,7 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name",
             "sender",
+            "sender_pool",
             "lists",
             "segments",
             "excluded_lists",
@@ -173,6 +182,11 @@ class CampaignForm(forms.ModelForm):
                 campaign_audience_check(**{part: list(cleaned[part]) for part in parts})
             except ApplicationError as exc:
                 self.add_error(exc.field, exc.message)
+        if cleaned.get("sender") and cleaned.get("sender_pool"):
+            try:
+                campaign_sender_choice_check(Campaign(sender=cleaned["sender"], sender_pool=cleaned["sender_pool"]))
+            except ApplicationError as exc:
+                form_error_from(self, exc)
         return cleaned
 
     def __init__(self, *args, **kwargs):
@@ -303,7 +317,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
         )
         audience = ("Audience", {"fields": ["lists", "segments", "excluded_lists", "excluded_segments"]})
         draft = [
-            (None, {"fields": ["name", "sender", "body", "placeholders", "max_per_second"]}),
+            (None, {"fields": ["name", "sender", "sender_pool", "body", "placeholders", "max_per_second"]}),
             audience,
             sending,
             links,
@@ -312,7 +326,7 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
             return draft
         if not self.has_change_permission(request, obj):  # read-only: the server's count replaces the live one
             draft = [
-                (None, {"fields": ["name", "sender", "body", "body_segments", "max_per_second"]}),
+                (None, {"fields": ["name", "sender", "sender_pool", "body", "body_segments", "max_per_second"]}),
                 audience,
                 sending,
                 links,
@@ -560,6 +574,81 @@ class CampaignAdmin(CampaignABTestAdminMixin, CampaignProgressAdminMixin, Servic
 def campaign_admin_extend(extension: CampaignAdminExtension) -> None:
     """Add an extension's URLs and panel to the campaign page; call it from the extending app's admin.py."""
     CampaignAdmin.extensions.append(extension)
+
+
+class SenderPoolForm(forms.ModelForm):
+    # Not `numbers`: that name is the pool's related manager, which a read-only page would try to show.
+    pool_numbers = forms.CharField(
+        label="Numbers",
+        required=False,
+        max_length=MAX_POOL_NUMBERS * 40,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        help_text="One number of the account per line (any format), optionally followed by its own rate in "
+        "segments per second: “+1 415 555 0190 5”. A Powerpack needs none here (Plivo knows its numbers); "
+        "listed, they give the Powerpack's rate as the sum of theirs.",
+    )
+
+    class Meta:
+        model = SenderPool
+        fields = ["name", "kind", "powerpack_uuid", "pool_numbers", "rate_per_number", "sticky_sender", "local_match"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["pool_numbers"] = pool_numbers_text(self.instance)
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["parsed_numbers"] = sender_pool_numbers_parse(cleaned.get("pool_numbers", ""))
+            pool = SenderPool(kind=cleaned.get("kind") or "", powerpack_uuid=cleaned.get("powerpack_uuid") or "")
+            sender_pool_check(pool=pool, numbers=cleaned["parsed_numbers"])
+        except ApplicationError as exc:
+            if exc.field == "numbers":
+                self.add_error("pool_numbers", exc.message)
+            else:
+                form_error_from(self, exc)
+        return cleaned
+
+
+def pool_numbers_text(pool: SenderPool) -> str:
+    """The pool's numbers as staff type them: one a line, with its own rate when it has one."""
+    return "\n".join(f"{n.number} {n.rate}" if n.rate else n.number for n in pool.numbers.all())
+
+
+@admin.register(SenderPool)
+class SenderPoolAdmin(ServiceModelAdmin):
+    form = SenderPoolForm
+    list_display = ["name", "kind", "number_count", "rate", "sticky_sender", "local_match"]
+    search_fields = ["name", "numbers__number", "powerpack_uuid"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("numbers")
+
+    @admin.display(description="numbers")
+    def pool_numbers(self, obj: SenderPool) -> str:
+        # What a read-only page shows in place of the form's field.
+        return pool_numbers_text(obj)
+
+    @admin.display(description="numbers")
+    def number_count(self, obj: SenderPool) -> int:
+        return len(obj.numbers.all())
+
+    @admin.display(description="segments per second")
+    def rate(self, obj: SenderPool) -> int:
+        return obj.total_rate
+
+    def save_model(self, request, obj, form, change):
+        saved = sender_pool_save(
+            pool=obj, numbers=form.cleaned_data["parsed_numbers"], actor=request.user, created=not change
+        )
+        adopt_saved(obj, saved)
+
+    def delete_model(self, request, obj):
+        try:
+            sender_pool_delete(pool=obj, actor=request.user)
+        except ApplicationError as exc:
+            raise PermissionDenied(exc.message) from exc
 
 
 @admin.register(FrequencyCap)

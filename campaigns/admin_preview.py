@@ -30,6 +30,7 @@ EXCLUSION_LABELS = [
     (ExclusionReason.PENDING, "Awaiting opt-in confirmation"),
     (ExclusionReason.NO_CONSENT, "No consent"),
     (ExclusionReason.INVALID_NUMBER, "Invalid number"),
+    (ExclusionReason.LINE_TYPE, "Line cannot receive SMS"),
 ]
 _FACT_LABELS = {
     "text": "the message text",

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from campaigns.models import ABTest, Campaign, ExclusionReason
+from campaigns.models import ABTest, Campaign, ExclusionReason, SenderPool
 from campaigns.selectors import campaign_preview
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_remove, campaign_ab_test_set
 from campaigns.services.drafts import MAX_SKIP_RECENT_HOURS, campaign_create, campaign_delete, campaign_update
@@ -31,6 +31,7 @@ from smscampaigns.api import (
     StrictCharField,
     StrictFilterSet,
     StrictIntegerField,
+    StrictPrimaryKeyRelatedField,
     ids_field,
 )
 from smscampaigns.api_views import ApiView
@@ -133,6 +134,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "name",
             "body",
             "sender",
+            "sender_pool",
             "lists",
             "segments",
             "excluded_lists",
@@ -225,6 +227,13 @@ class CampaignWriteSerializer(CampaignMessageSerializer, CampaignSendingRulesSer
     utm_source = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
     utm_medium = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
     utm_campaign = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Added to tracked links")
+    sender_pool = StrictPrimaryKeyRelatedField(
+        queryset=SenderPool.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of a sender pool (numbers managed here, or a Plivo Powerpack) to send from instead of "
+        "`sender`; null for none",
+    )
     ab_test = ABTestWriteSerializer(
         required=False, allow_null=True, help_text="Message variants and an A/B test; null removes it (update)"
     )

@@ -19,6 +19,7 @@ class ExclusionReason(models.TextChoices):
     PENDING = UntextableReason.PENDING.value, UntextableReason.PENDING.label
     NO_CONSENT = UntextableReason.NO_CONSENT.value, UntextableReason.NO_CONSENT.label
     INVALID_NUMBER = UntextableReason.INVALID_NUMBER.value, UntextableReason.INVALID_NUMBER.label
+    LINE_TYPE = UntextableReason.LINE_TYPE.value, UntextableReason.LINE_TYPE.label
     DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"
     CANCELLED = "cancelled", "Campaign cancelled"
     # No zone given, and the zones the number may be in never share a moment inside quiet hours' window.
@@ -41,12 +42,68 @@ ExclusionReason.ALL = (
     ExclusionReason.SUPPRESSED,
     ExclusionReason.PENDING,
     ExclusionReason.NO_CONSENT,
+    ExclusionReason.LINE_TYPE,
 )
 
 
 class CampaignMove(NamedTuple):
     from_statuses: frozenset[str]
     to_status: str
+
+
+class SenderPool(models.Model):
+    """Where a campaign's messages come from when one number is not enough: a pool of the account's numbers
+    managed here (sticky per contact, local area code first, a rate per number) or a Plivo Powerpack (Plivo
+    picks the number; sent with `powerpack_uuid` instead of `src`)."""
+
+    class Kind(models.TextChoices):
+        NUMBERS = "numbers", "Numbers managed here"
+        POWERPACK = "powerpack", "Plivo Powerpack"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NUMBERS)
+    powerpack_uuid = models.CharField(max_length=64, blank=True, help_text="The Powerpack's UUID (Powerpack only)")
+    rate_per_number = models.PositiveIntegerField(
+        default=1, help_text="Segments per second each number may send (unless the number sets its own)"
+    )
+    sticky_sender = models.BooleanField(
+        default=True, help_text="A contact always hears from the same number of the pool, across campaigns"
+    )
+    local_match = models.BooleanField(
+        default=True, help_text="Prefer a number with the recipient's area code when the pool has one"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def number_rates(self) -> dict[str, int]:
+        """Each number of the pool and its rate in segments per second."""
+        return {n.number: n.rate or self.rate_per_number for n in self.numbers.all()}
+
+    @property
+    def total_rate(self) -> int:
+        """The pool's rate: the sum of its numbers' rates."""
+        return sum(self.number_rates().values())
+
+
+class PoolNumber(models.Model):
+    pool = models.ForeignKey(SenderPool, on_delete=models.CASCADE, related_name="numbers")
+    number = models.CharField(max_length=32, help_text="E.164, one of the account's numbers")
+    rate = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Segments per second; blank uses the pool's rate per number"
+    )
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["pool", "number"], name="unique_number_per_pool")]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class Campaign(models.Model):
@@ -92,6 +149,14 @@ class Campaign(models.Model):
     body = models.TextField(help_text="Template: {{ first_name }}, {{ last_name }}, contact attributes")
     sender = models.CharField(
         max_length=32, blank=True, help_text="E.164 number or alphanumeric id; blank uses PLIVO_SENDER"
+    )
+    sender_pool = models.ForeignKey(
+        SenderPool,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text="Send from a pool of numbers or a Powerpack instead of one sender",
     )
     # The audience: whoever is on any of the lists or matches any of the segments when the campaign goes,
     # minus whoever is on an excluded list or matches an excluded segment (contacts_in_audience).

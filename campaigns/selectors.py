@@ -340,6 +340,7 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
     return {
         "text": hashlib.sha256(texts.encode()).hexdigest()[:32],
         "sender": campaign.effective_sender,
+        "sender_pool": campaign.sender_pool_id,
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "segments": _audience_rules(campaign),
         "audience": audience.total,

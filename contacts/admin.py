@@ -193,7 +193,7 @@ CONTACT_DETAILS = ("first_name", "last_name", "timezone", "attributes")
 class ContactAdmin(ServiceModelAdmin):
     form = ContactForm
     list_display = ["phone_number", "first_name", "last_name", "status", "country", "consent_source", "created_at"]
-    list_filter = ["status", "country", "consent_source", "lists", "tags"]
+    list_filter = ["status", "country", "consent_source", "line_type", "lists", "tags"]
     # A number in any format is normalised and looked up exactly (get_search_results); these are the fallback.
     search_fields = ["first_name", "last_name"]
     search_help_text = "A phone number in any format, or a name"
@@ -213,6 +213,11 @@ class ContactAdmin(ServiceModelAdmin):
         "inbound_messages",
         "sends",
         "custom_field_values",
+        "line_type",
+        "carrier",
+        "number_ported",
+        "lookup_country",
+        "looked_up_at",
     ]
     inlines = [MembershipInline]
     show_full_result_count = False
@@ -237,6 +242,7 @@ class ContactAdmin(ServiceModelAdmin):
         ),
         ("Consent evidence", {"fields": ["status", "consented_at", "consent_source", "consent_text"]}),
         ("Opt-out", {"fields": ["opted_out_at", "opt_out_source", "history"]}),
+        ("Number lookup", {"fields": ["line_type", "carrier", "number_ported", "lookup_country", "looked_up_at"]}),
         ("Consent history", {"fields": ["consent_events"]}),
         ("Requests to join a list", {"fields": ["subscription_requests"]}),
         ("Inbound messages", {"fields": ["inbound_messages"]}),

@@ -114,10 +114,25 @@ class ContactSerializer(serializers.ModelSerializer):
             "consented_at",
             "opted_out_at",
             "opt_out_source",
+            "line_type",
+            "carrier",
+            "number_ported",
+            "lookup_country",
+            "looked_up_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "line_type": {
+                "help_text": "From the last carrier lookup: mobile, fixed, voip, toll-free, unknown; "
+                "blank until looked up"
+            },
+            "looked_up_at": {
+                "help_text": "When the number was last looked up (reused until it is older than "
+                "NUMBER_LOOKUP_MAX_AGE_DAYS)"
+            },
+        }
 
 
 class ContactCreateSerializer(serializers.Serializer):

@@ -64,6 +64,18 @@ class UntextableReason(models.TextChoices):
     PENDING = "pending_confirmation", "Awaiting opt-in confirmation"
     NO_CONSENT = "no_consent", "No consent recorded"
     INVALID_NUMBER = "invalid_number", "Invalid number"
+    # A carrier lookup found a line that cannot take SMS (a landline, by default: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES).
+    LINE_TYPE = "line_type", "Line cannot receive SMS"
+
+
+class LineType(models.TextChoices):
+    """What a carrier lookup says a number is (Plivo's carrier.type)."""
+
+    MOBILE = "mobile", "Mobile"
+    FIXED = "fixed", "Landline"
+    VOIP = "voip", "VoIP"
+    TOLL_FREE = "toll-free", "Toll-free"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class Contact(models.Model):
@@ -93,6 +105,14 @@ class Contact(models.Model):
     attributes = models.JSONField(default=dict, blank=True, help_text="Values for personalisation")
     lists = models.ManyToManyField(ContactList, through="ContactListMembership", related_name="contacts", blank=True)
     tags = models.ManyToManyField("Tag", through="ContactTag", related_name="contacts", blank=True)
+    # The last carrier lookup of the number (blank until one is made); repeated only once it is older than
+    # NUMBER_LOOKUP_MAX_AGE_DAYS.
+    # db_default: the importer inserts rows in bulk SQL that names only the columns it fills.
+    line_type = models.CharField(max_length=16, choices=LineType.choices, blank=True, db_default="")
+    carrier = models.CharField(max_length=100, blank=True, db_default="")
+    number_ported = models.BooleanField(null=True, blank=True, help_text="Unknown outside the US and Canada")
+    lookup_country = models.CharField(max_length=2, blank=True, db_default="", help_text="ISO region the lookup gave")
+    looked_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

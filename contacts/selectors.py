@@ -4,7 +4,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
@@ -37,9 +37,9 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
     """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
-    applies (invalid number, opted out, suppressed, awaiting opt-in confirmation, no consent). Who may be
-    texted, in one place: the audience of a campaign, its preview, its fan-out and the re-check right before
-    each send use it."""
+    applies (invalid number, opted out, suppressed, awaiting opt-in confirmation, no consent, a line type a
+    lookup found that cannot take SMS: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES). Who may be texted, in one place:
+    the audience of a campaign, its preview, its fan-out and the re-check right before each send use it."""
     # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
     # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
     suppression = (
@@ -69,12 +69,23 @@ def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Cont
                         ~Q(status=Contact.Status.SUBSCRIBED) | Q(consented_at__isnull=True),
                         then=Value(UntextableReason.NO_CONSENT),
                     ),
+                    When(
+                        line_type__in=list(settings.NUMBER_LOOKUP_EXCLUDED_LINE_TYPES),
+                        then=Value(UntextableReason.LINE_TYPE),
+                    ),
                     default=Value(ELIGIBLE),
                 ),
             ),
             output_field=CharField(),
         )
     )
+
+
+def contacts_lookup_due(contacts: QuerySet[Contact], *, now: datetime) -> QuerySet[Contact]:
+    """Those of `contacts` whose number was never looked up, or longer ago than NUMBER_LOOKUP_MAX_AGE_DAYS:
+    a lookup costs money, so a fresh one is never repeated."""
+    fresh_since = now - timedelta(days=settings.NUMBER_LOOKUP_MAX_AGE_DAYS)
+    return contacts.filter(Q(looked_up_at__isnull=True) | Q(looked_up_at__lt=fresh_since))
 
 
 def contacts_textable(contacts: QuerySet[Contact]) -> QuerySet[Contact]:

@@ -2,12 +2,16 @@ from contextlib import suppress
 from functools import cached_property
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
@@ -15,10 +19,12 @@ from audit.admin import ReadOnlyAdmin
 from campaigns.admin import CampaignAdminExtension, campaign_admin_extend
 from campaigns.models import ABTest, Campaign, CampaignVariant
 from campaigns.progress_selectors import failure_label
+from contacts.models import ContactList
 from contacts.phones import normalize_phone
-from sends.models import CampaignSend, DeliveryReport, InboundMessage
+from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun
 from sends.selectors import staff_phone_number
 from sends.services.ab_tests import ab_decide, ab_report
+from sends.services.lookups import LOOKUP_SCOPES, lookup_estimate, lookup_run_start
 from sends.services.staff_test_sends import campaign_test_send_to_staff
 from smscampaigns.errors import ApplicationError
 from smscampaigns.plivo_errors import PLIVO_ERROR_CODES
@@ -220,6 +226,96 @@ class CampaignTestSendExtension(CampaignAdminExtension):
 
 
 campaign_admin_extend(CampaignTestSendExtension())
+
+
+# --- Number lookups ----------------------------------------------------------------------------------------
+
+
+class LookupStartForm(forms.Form):
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.all(), label="List", help_text="Every contact of the list whose lookup is due"
+    )
+
+
+@admin.register(LookupRun)
+class LookupRunAdmin(admin.ModelAdmin):
+    """Bulk carrier lookups: started from "Add" (which shows the estimated cost first), then followed live.
+    A run is a record: never edited or deleted here."""
+
+    list_display = ["__str__", "status", "progress", "looked_up", "failed", "cost", "created_by", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["created_by"]
+    show_full_result_count = False
+    actions = None
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="done")
+    def progress(self, obj: LookupRun) -> str:
+        return f"{obj.percent_done}% of {obj.total}"
+
+    def get_urls(self):
+        progress = self.admin_site.admin_view(self.progress_view)
+        return [
+            path("<int:pk>/progress.json", progress, name="sends_lookuprun_progress"),
+            *super().get_urls(),
+        ]
+
+    def _panel(self, request, run: LookupRun) -> dict:
+        return {
+            "run": run,
+            "live": run.status in (LookupRun.Status.PENDING, LookupRun.Status.RUNNING),
+            "progress_url": reverse("admin:sends_lookuprun_progress", args=[run.pk]),
+        }
+
+    def progress_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(LookupRun, pk=pk)
+        html = render_to_string("admin/sends/lookuprun/progress_panel.html", self._panel(request, run), request)
+        return JsonResponse({"status": run.status, "percent_done": run.percent_done, "html": html})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method != "GET" or not self.has_view_permission(request):
+            raise PermissionDenied  # a run's page is read-only: its progress, never a form
+        run = get_object_or_404(LookupRun.objects.select_related("created_by"), pk=object_id)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, **self._panel(request, run)}
+        return TemplateResponse(request, "admin/sends/lookuprun/progress.html", context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        initial = {"contact_list": request.GET.get("list")} if request.GET.get("list", "").isdigit() else {}
+        form = LookupStartForm(request.POST or None, initial=initial)
+        estimate = None
+        if request.method == "POST" and form.is_valid():
+            contact_list = form.cleaned_data["contact_list"]
+            # Confirmed only for the list the estimate was shown for: a changed choice is estimated anew.
+            if "confirm" in request.POST and request.POST.get("estimated_for") == str(contact_list.pk):
+                try:
+                    run = lookup_run_start(scope="list", scope_id=contact_list.pk, actor=request.user)
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, f"Looking up {run.total} numbers of {run.scope_label}.")
+                    return redirect("admin:sends_lookuprun_change", run.pk)
+            estimate = lookup_estimate(contacts=LOOKUP_SCOPES["list"].contacts(contact_list.pk))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Look up numbers",
+            "form": form,
+            "estimate": estimate,
+            "estimated_for": form.cleaned_data["contact_list"].pk if estimate else "",
+            "price": settings.NUMBER_LOOKUP_PRICE,
+            "max_age_days": settings.NUMBER_LOOKUP_MAX_AGE_DAYS,
+            "excluded_line_types": ", ".join(settings.NUMBER_LOOKUP_EXCLUDED_LINE_TYPES) or "none",
+        }
+        return TemplateResponse(request, "admin/sends/lookuprun/start.html", context)
 
 
 # The intervals' drawing: rates from 0 to the largest upper bound across a plot this many units wide.

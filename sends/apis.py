@@ -5,14 +5,16 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from campaigns.models import ABTest, Campaign, CampaignVariant, ExclusionReason
+from contacts.models import Contact, ContactList
 from contacts.selectors import number_q
-from sends.models import CampaignSend, InboundMessage
+from sends.models import CampaignSend, InboundMessage, LookupRun
 from sends.selectors import sends_with_clicks
 from sends.services.ab_tests import ab_decide, ab_report
+from sends.services.lookups import contact_lookup, lookup_run_start
 from sends.services.staff_test_sends import MAX_TEST_NUMBERS, campaign_test_send
 from smscampaigns.api import IdCursorPagination, StrictCharField, StrictFilterSet
 from smscampaigns.api_views import ApiView
@@ -166,6 +168,70 @@ class CampaignTestSendApi(ApiView):
         data = self.validated(CampaignTestSendSerializer, request.data)
         results = campaign_test_send(campaign=campaign, numbers=data["numbers"], actor=request.user)
         return Response(CampaignTestSendResultSerializer(results, many=True).data)
+
+
+# --- Number lookups ----------------------------------------------------------------------------------------
+
+# A lookup costs money: those who may start a bulk lookup in the admin may ask for one here.
+LOOKUP_PERMISSIONS = ["contacts.view_contact", "sends.add_lookuprun"]
+
+
+class ContactLookupResultSerializer(serializers.ModelSerializer):
+    looked_up = serializers.BooleanField(
+        help_text="true: looked up now; false: the last lookup is recent enough and was reused (not paid again)"
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["id", "phone_number", "looked_up", "line_type", "carrier", "number_ported", "lookup_country",
+                  "looked_up_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ContactLookupApi(ApiView):
+    queryset = Contact.objects.all()
+    required_permissions = LOOKUP_PERMISSIONS
+
+    @extend_schema(operation_id="contacts_lookup", request=None, responses={200: ContactLookupResultSerializer})
+    def post(self, request, pk):
+        """Look up the contact's carrier and line type now, unless its last lookup is younger than
+        NUMBER_LOOKUP_MAX_AGE_DAYS (then it is answered as stored, and not paid again)."""
+        contact = self.get_object()
+        looked_up = contact_lookup(contact=contact)
+        contact.looked_up = looked_up
+        return Response(ContactLookupResultSerializer(contact).data)
+
+
+class LookupRunSerializer(serializers.ModelSerializer):
+    percent_done = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = LookupRun
+        fields = ["id", "scope", "scope_id", "scope_label", "status", "total", "looked_up", "failed", "percent_done",
+                  "estimated_cost", "cost", "error", "created_at", "finished_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ListLookupApi(ApiView):
+    queryset = ContactList.objects.all()
+    required_permissions = ["contacts.view_contactlist", "sends.add_lookuprun"]
+
+    @extend_schema(operation_id="lists_lookup", request=None, responses={202: LookupRunSerializer})
+    def post(self, request, pk):
+        """Look up every contact of the list whose lookup is due, in the background (202); follow its progress
+        at GET /api/v1/lookups/{id}/. `estimated_cost` is the due lookups at NUMBER_LOOKUP_PRICE each."""
+        contact_list = self.get_object()
+        run = lookup_run_start(scope="list", scope_id=contact_list.pk, actor=request.user)
+        return Response(LookupRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LookupRunApi(ApiView):
+    queryset = LookupRun.objects.all()
+
+    @extend_schema(operation_id="lookups_retrieve", responses={200: LookupRunSerializer})
+    def get(self, request, pk):
+        """A bulk lookup's progress and cost."""
+        return Response(LookupRunSerializer(self.get_object()).data)
 
 
 class VariantResultSerializer(serializers.Serializer):

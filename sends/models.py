@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignVariant, ExclusionReason
+from campaigns.models import Campaign, CampaignVariant, ExclusionReason, SenderPool
 from contacts.models import Contact
 
 
@@ -190,3 +190,60 @@ class HelpReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_number}: HELP answered {self.replied_at:%Y-%m-%d %H:%M}"
+
+
+class SenderAssignment(models.Model):
+    """The number of a pool a contact hears from: kept, so that every campaign on the pool texts them from
+    it and their replies stay in one thread."""
+
+    pool = models.ForeignKey(SenderPool, on_delete=models.CASCADE, related_name="assignments")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sender_assignments")
+    number = models.CharField(max_length=32)
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pool", "contact"], name="unique_sender_per_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} <- {self.number} ({self.pool_id})"
+
+
+class LookupRun(models.Model):
+    """A bulk carrier lookup staff started (of a list, a segment), run by a Celery task with its progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Stopped"
+
+    scope = models.CharField(max_length=32, help_text="What was looked up: list, segment")
+    scope_id = models.PositiveIntegerField()
+    scope_label = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Contacts due for a lookup when it started")
+    looked_up = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    estimated_cost = models.DecimalField(max_digits=12, decimal_places=5, default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=5, default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "number lookup"
+
+    def __str__(self) -> str:
+        return f"Lookup of {self.scope_label}"
+
+    @property
+    def done(self) -> int:
+        return self.looked_up + self.failed
+
+    @property
+    def percent_done(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

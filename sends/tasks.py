@@ -23,3 +23,10 @@ def sends_dispatch_tick() -> None:
 @shared_task(acks_late=True)
 def webhook_nonces_prune() -> int:
     return webhook_nonces.webhook_nonces_prune()
+
+
+@shared_task(acks_late=True)
+def lookup_run_execute_task(run_id: int) -> None:
+    from sends.services.lookups import lookup_run_execute
+
+    lookup_run_execute(run_id=run_id)

@@ -19,6 +19,7 @@ v1 = [
     path("contacts/<int:pk>/", contacts.ContactApi.as_view(), name="contact"),
     path("contacts/<int:pk>/opt-out/", contacts.ContactOptOutApi.as_view(), name="contact-opt-out"),
     path("contacts/<int:pk>/opt-in/", contacts.ContactOptInApi.as_view(), name="contact-opt-in"),
+    path("contacts/<int:pk>/lookup/", sends.ContactLookupApi.as_view(), name="contact-lookup"),
     path("contacts/import/", contacts.ContactImportStartApi.as_view(), name="contacts-import"),
     path("contacts/import/<int:pk>/", contacts.ContactImportRetrieveApi.as_view(), name="contact-import"),
     path(
@@ -31,6 +32,8 @@ v1 = [
     path("custom-fields/<int:pk>/", contacts.CustomFieldApi.as_view(), name="custom-field"),
     path("tags/", contacts.TagsApi.as_view(), name="tags"),
     path("tags/<int:pk>/", contacts.TagApi.as_view(), name="tag"),
+    path("lists/<int:pk>/lookup/", sends.ListLookupApi.as_view(), name="list-lookup"),
+    path("lookups/<int:pk>/", sends.LookupRunApi.as_view(), name="lookup"),
     path("subscriptions/", subscriptions.SubscriptionsApi.as_view(), name="subscriptions"),
     path("suppressions/", contacts.SuppressionsApi.as_view(), name="suppressions"),
     path("suppressions/<int:pk>/", contacts.SuppressionDeleteApi.as_view(), name="suppression"),

@@ -39,6 +39,16 @@ def _setting(name: str, parse, **kwargs):
         raise ImproperlyConfigured(f"Setting {name} is malformed: {exc}") from None
 
 
+def _non_negative_decimal(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:  # decimal.InvalidOperation
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{raw!r} is not an amount of 0 or more")
+    return value
+
+
 def _clock_time(name: str, default: str) -> time:
     raw = env.str(name, default=default)
     try:
@@ -191,6 +201,8 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms-outbox.jsonl
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
 PLIVO_AUTH_TOKEN = env.str("PLIVO_AUTH_TOKEN", default="")
 PLIVO_API_URL = env.str("PLIVO_API_URL", default="https://api.plivo.com").rstrip("/")
+# Plivo serves its Lookup API from a host of its own.
+PLIVO_LOOKUP_API_URL = env.str("PLIVO_LOOKUP_API_URL", default="https://lookup.plivo.com").rstrip("/")
 PLIVO_SENDER = env.str("PLIVO_SENDER", default="")
 SIMULATOR_PORT = _setting("SIMULATOR_PORT", env.int, default=8999)
 # Price of one segment by destination country (ISO 3166 alpha-2), "*" for anywhere else. An estimate
@@ -286,6 +298,21 @@ if QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS < 5:
         "Setting QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS is malformed: at least 5 (Plivo's shortest message_expiry)"
     )
 SEND_RATE_PER_SECOND = _setting("SEND_RATE_PER_SECOND", env.int, default=10)
+# Number lookups (carrier and line type). A contact's lookup is reused for this many days, never repeated
+# within them; the price per lookup (USD, Plivo's list price) gives the estimate shown before a bulk lookup;
+# contacts whose line is one of these types are left out of campaigns ("fixed": landlines).
+NUMBER_LOOKUP_MAX_AGE_DAYS = _setting("NUMBER_LOOKUP_MAX_AGE_DAYS", env.int, default=90)
+NUMBER_LOOKUP_PRICE = _setting(
+    "NUMBER_LOOKUP_PRICE", lambda name, default: _non_negative_decimal(env.str(name, default=default)), default="0.004"
+)
+NUMBER_LOOKUP_EXCLUDED_LINE_TYPES = _setting("NUMBER_LOOKUP_EXCLUDED_LINE_TYPES", env.list, default=["fixed"])
+# The service `import_contacts --lookup` calls (the contacts app does not import the delivery app).
+NUMBER_LOOKUP_SERVICE = "sends.services.lookups.contacts_lookup"
+if unknown_line_types := set(NUMBER_LOOKUP_EXCLUDED_LINE_TYPES) - {"mobile", "fixed", "voip", "toll-free", "unknown"}:
+    raise ImproperlyConfigured(
+        f"Setting NUMBER_LOOKUP_EXCLUDED_LINE_TYPES names unknown line types {sorted(unknown_line_types)}: "
+        "use mobile, fixed, voip, toll-free or unknown"
+    )
 SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 
 # --- Send engine ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record, user_or_none
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SenderPool
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.templating import body_fixed_text, body_is_personalised, body_validate
 from campaigns.tracked_links import text_shortened
@@ -66,7 +66,7 @@ class DraftSaved:
 
 # What staff edit on a draft; status, counters and times belong to the services and the engine.
 DRAFT_FIELDS = (
-    *("name", "body", "sender", "max_per_second"),
+    *("name", "body", "sender", "sender_pool", "max_per_second"),
     *("track_links", "utm_source", "utm_medium", "utm_campaign"),
 )
 # When and to whom within the caps: edited on a draft too, each checked by campaign_sending_rules_check.
@@ -105,6 +105,7 @@ def campaign_draft_save(
     """Save a draft's edits (and its `lists` and the other `audience` parts, when given), adding the opt-out
     footer when the body lacks one and refusing a body that could not be sent (campaign_body_as_saved);
     audited with the fields changed."""
+    campaign_sender_choice_check(campaign)
     body = campaign_body_as_saved(campaign.body, track_links=campaign.track_links)
     campaign_sending_rules_check(campaign)
     footer_added = body != campaign.body
@@ -150,6 +151,7 @@ def campaign_create(
     name: str,
     body: str,
     sender: str = "",
+    sender_pool: SenderPool | None = None,
     lists: list[ContactList] | None = None,
     max_per_second: int | None = None,
     segments: list[Segment] | None = None,
@@ -172,6 +174,7 @@ def campaign_create(
         name=name,
         body=body,
         sender=campaign_sender_clean(sender=sender),
+        sender_pool=sender_pool,
         max_per_second=max_per_second,
         track_links=track_links,
         utm_source=utm_source,
@@ -257,6 +260,15 @@ def campaign_require_draft(campaign: Campaign, verb: str) -> None:
     if not campaign.is_editable:
         raise ApplicationError(
             f"campaign {campaign.name!r} is {campaign.status}; only a draft can be {verb}", code="illegal_transition"
+        )
+
+
+def campaign_sender_choice_check(campaign: Campaign) -> None:
+    """A campaign sends from one number, or from a pool (of numbers, or a Powerpack): never both."""
+    if campaign.sender and campaign.sender_pool_id:
+        raise ApplicationError(
+            "choose either a sender or a sender pool, not both (a pool picks the number for each recipient)",
+            field="sender_pool",
         )
 
 

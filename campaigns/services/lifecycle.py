@@ -148,7 +148,13 @@ def campaign_ready_check(campaign: Campaign) -> None:
         raise ApplicationError("the campaign has no message body", field="body")
     # Checked again: SMS_MAX_SEGMENTS may have been lowered since the draft was saved.
     campaign_body_check(campaign.body, track_links=campaign.track_links)
-    if not campaign.effective_sender:
+    pool = campaign.sender_pool
+    if pool is not None:
+        if pool.kind == pool.Kind.POWERPACK and not pool.powerpack_uuid:
+            raise ApplicationError(f"the Powerpack {pool.name!r} has no Powerpack UUID", field="sender_pool")
+        if pool.kind == pool.Kind.NUMBERS and not pool.numbers.exists():
+            raise ApplicationError(f"the sender pool {pool.name!r} has no numbers", field="sender_pool")
+    elif not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
     campaign_sending_rules_check(campaign)
     campaign_segments_check(campaign)

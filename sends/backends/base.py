@@ -57,7 +57,30 @@ class OutboundMessage:
     # Seconds the provider may hold the message before it must give up on it (Plivo's message_expiry); the
     # end of the recipients' quiet-hours window, so a message queued late cannot arrive at night.
     expiry_seconds: int | None = None
+    # A Plivo Powerpack sends instead of `sender`: the provider picks each destination's number from it.
+    powerpack_uuid: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class LineType(StrEnum):
+    """What a number is, as a carrier lookup tells (Plivo's carrier.type values)."""
+
+    MOBILE = "mobile"
+    FIXED = "fixed"
+    VOIP = "voip"
+    TOLL_FREE = "toll-free"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What a carrier lookup said of one number."""
+
+    number: str  # E.164
+    line_type: LineType
+    carrier: str
+    ported: bool | None  # None: the provider does not know (outside the US and Canada)
+    country: str  # ISO 3166-1 alpha-2, "" when unknown
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,13 @@ class BaseSmsBackend:
         Used to reconcile a send whose process died between the API call and the commit.
         """
         raise NotImplementedError("subclasses of BaseSmsBackend must implement fetch_message_status()")
+
+    def lookup(self, number: str) -> LookupResult:
+        """The carrier's view of `number` (E.164): line type, carrier, ported, country. Raises BackendError
+        when the provider could not answer (its class says whether a retry may help)."""
+        raise BackendError(
+            SendError(ErrorClass.ACCOUNT, "lookup_unsupported", f"{type(self).__module__} cannot look numbers up")
+        )
 
     def find_messages(self, *, to_number: str, since: datetime, until: datetime) -> list[ProviderMessage]:
         """Every outbound message the provider accepted for `to_number` between `since` and `until`

@@ -28,6 +28,7 @@ class SmsBackend(BaseSmsBackend):
                 "at": time.time(),
                 "pid": os.getpid(),
                 "sender": message.sender,
+                "powerpack_uuid": message.powerpack_uuid,
                 "body": message.body,
                 "messages": {r.destination: r.message_uuid for r in results},
             }

@@ -22,11 +22,14 @@ import plivo
 import requests
 from django.conf import settings
 from plivo.exceptions import PlivoRestError
+from plivo.resources.lookup import LOOKUP_API_ENDPOINT
 
 from sends.backends.base import (
     BackendError,
     BaseSmsBackend,
     ErrorClass,
+    LineType,
+    LookupResult,
     OutboundMessage,
     ProviderMessage,
     SendError,
@@ -46,9 +49,17 @@ class PlivoClient(plivo.RestClient):
     between threads that share the client.
     """
 
-    def __init__(self, *, api_url: str, auth_id: str, auth_token: str, timeout):
+    def __init__(self, *, api_url: str, auth_id: str, auth_token: str, timeout, lookup_url: str = ""):
         self._api_base_uri = f"{api_url.rstrip('/')}/v1/Account"
+        self._lookup_endpoint = f"{lookup_url.rstrip('/')}/v1/Number" if lookup_url else LOOKUP_API_ENDPOINT
         super().__init__(auth_id=auth_id, auth_token=auth_token, timeout=timeout)
+
+    def create_request(self, method, path=None, data=None, **kwargs):
+        # The SDK's Lookup resource names its host by a module constant as the first part of the path; the
+        # same redirection as base_uri, for the Lookup API's own host.
+        if kwargs.get("is_lookup_request") and path and path[0] == LOOKUP_API_ENDPOINT:
+            path = (self._lookup_endpoint, *path[1:])
+        return super().create_request(method, path, data, **kwargs)
 
     @property
     def base_uri(self) -> str:
@@ -164,6 +175,7 @@ class SmsBackend(BaseSmsBackend):
         self,
         *,
         api_url: str | None = None,
+        lookup_url: str | None = None,
         auth_id: str | None = None,
         auth_token: str | None = None,
         connect_timeout: float = 5.0,
@@ -172,6 +184,7 @@ class SmsBackend(BaseSmsBackend):
     ):
         super().__init__(**kwargs)
         self.api_url = api_url or settings.PLIVO_API_URL
+        self.lookup_url = lookup_url or settings.PLIVO_LOOKUP_API_URL
         self.auth_id = auth_id if auth_id is not None else settings.PLIVO_AUTH_ID
         self.auth_token = auth_token if auth_token is not None else settings.PLIVO_AUTH_TOKEN
         self.timeout = (connect_timeout, read_timeout)
@@ -189,7 +202,11 @@ class SmsBackend(BaseSmsBackend):
                 return
             try:
                 client = PlivoClient(
-                    api_url=self.api_url, auth_id=self.auth_id, auth_token=self.auth_token, timeout=self.timeout
+                    api_url=self.api_url,
+                    lookup_url=self.lookup_url,
+                    auth_id=self.auth_id,
+                    auth_token=self.auth_token,
+                    timeout=self.timeout,
                 )
             except PlivoRestError as exc:  # the SDK checks the auth id's shape before any request
                 self._config_error = SendError(
@@ -228,7 +245,7 @@ class SmsBackend(BaseSmsBackend):
     def send_message(self, message: OutboundMessage) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(message.destinations)
         first_index: dict[str, int] = {}
-        sender_key = _digits(message.sender)
+        sender_key = "" if message.powerpack_uuid else _digits(message.sender)
         for index, destination in enumerate(message.destinations):
             key = _digits(destination)
             if key in first_index:
@@ -237,7 +254,7 @@ class SmsBackend(BaseSmsBackend):
                     ErrorClass.PERMANENT, "duplicate_destination", f"{destination} appears twice in the same send"
                 )
                 results[index] = SendResult(destination, error=error)
-            elif key == sender_key:
+            elif sender_key and key == sender_key:
                 # The SDK refuses a whole request that includes its own sender.
                 error = SendError(
                     ErrorClass.PERMANENT, "destination_is_sender", f"{destination} is the sender's own number"
@@ -255,7 +272,9 @@ class SmsBackend(BaseSmsBackend):
     def _send_chunk(self, message: OutboundMessage, destinations: list[str]) -> list[SendResult]:
         response, error = self._call(
             lambda client: client.messages.create(
-                src=message.sender,
+                # A Powerpack picks the number itself; Plivo refuses a request naming both.
+                src=None if message.powerpack_uuid else message.sender,
+                powerpack_uuid=message.powerpack_uuid or None,
                 dst=BULK_SEPARATOR.join(destinations),  # the SDK would send a Python list as its repr
                 text=message.body,
                 url=message.status_callback_url or status_callback_url(),
@@ -341,3 +360,34 @@ class SmsBackend(BaseSmsBackend):
         if self._local.response is not None and self._local.response.status_code == 404:
             return None
         raise BackendError(error)
+
+    # --- lookup -------------------------------------------------------------------------------------
+
+    def lookup(self, number: str) -> LookupResult:
+        """Plivo's Lookup API (type=carrier) through the SDK's `lookup.get`."""
+        record, error = self._call(lambda client: client.lookup.get(number, info_type="carrier"))
+        if error is not None:
+            response = self._local.response
+            if response is not None and response.status_code == 404:
+                # The Lookup API answers 404 for a number that is no phone number, not for a wrong account.
+                error = SendError(ErrorClass.PERMANENT, "invalid_number", f"Plivo found no such number: {number}")
+            raise BackendError(error)
+        carrier = _part(record, "carrier")
+        country = _part(record, "country")
+        raw_type = str(carrier.get("type") or "unknown")
+        ported = str(carrier.get("ported") or "unknown").lower()
+        return LookupResult(
+            number=str(getattr(record, "phone_number", "") or number),
+            line_type=LineType(raw_type) if raw_type in LineType._value2member_map_ else LineType.UNKNOWN,
+            carrier=str(carrier.get("name") or "")[:100],
+            ported={"yes": True, "true": True, "no": False, "false": False}.get(ported),
+            country=str(country.get("iso2") or "")[:2].upper(),
+        )
+
+
+def _part(record, name: str) -> dict:
+    """A nested object of an SDK response as a dict (the SDK hands nested JSON objects over as either)."""
+    value = getattr(record, name, None)
+    if value is None:
+        return {}
+    return value if isinstance(value, dict) else dict(getattr(value, "__dict__", {}))

@@ -14,6 +14,7 @@ from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import StaffPhone
+from sends.services.sender_pools import campaign_sender_for_number
 from smscampaigns.errors import ApplicationError
 
 MAX_TEST_NUMBERS = 10
@@ -88,8 +89,7 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
             code="illegal_transition",
         )
     e164s = _destinations(numbers)
-    sender = campaign.effective_sender
-    if not sender:
+    if not campaign.sender_pool_id and not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
     fields = ("phone_number", "first_name", "last_name", "attributes")
     own = {row[0]: row[1:] for row in Contact.objects.filter(phone_number__in=e164s).values_list(*fields)}
@@ -114,7 +114,12 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
     results = []
     with get_connection() as backend:
         for raw, e164, (rendered_for, body) in zip(numbers, e164s, renders, strict=True):
-            [sent] = backend.send_message(OutboundMessage(sender=sender, destinations=[e164], body=body))
+            # From the number (or Powerpack) the campaign itself would text this person from.
+            sender = campaign_sender_for_number(campaign=campaign, to_number=e164)
+            message = OutboundMessage(
+                sender=sender.number, powerpack_uuid=sender.powerpack_uuid, destinations=[e164], body=body
+            )
+            [sent] = backend.send_message(message)
             results.append(
                 TestSendResult(
                     number=raw,

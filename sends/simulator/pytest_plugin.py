@@ -3,7 +3,7 @@
 `plivo_simulator`
     One simulator per test session, in this process, on an ephemeral port of 127.0.0.1, emptied and with
     its faults reset before each test. While the fixture is active the settings point the app at it:
-    SMS_BACKEND = "sends.backends.plivo.SmsBackend", PLIVO_API_URL = its URL, PLIVO_AUTH_ID /
+    SMS_BACKEND = "sends.backends.plivo.SmsBackend", PLIVO_API_URL and PLIVO_LOOKUP_API_URL = its URL, PLIVO_AUTH_ID /
     PLIVO_AUTH_TOKEN = the demo credentials. So `get_connection()` is the production backend, the real
     `plivo` SDK, talking HTTP to the simulator. The fixture's value is a `SimulatorHandle`:
 
@@ -75,6 +75,10 @@ class SimulatorHandle:
         """Replace the fault settings: these knobs, the rest at the test defaults."""
         return self._call("POST", "faults", json={**TEST_FAULTS, **faults})
 
+    def set_powerpacks(self, *powerpacks: dict) -> list[dict]:
+        """The account's Powerpacks: each {"uuid", "numbers", "sticky_sender"?, "local_connect"?}."""
+        return self._call("POST", "powerpacks", json={"powerpacks": list(powerpacks)})["powerpacks"]
+
     def inbound(self, *, from_: str, to: str, text: str) -> dict:
         """A handset texts `to`: the simulator posts a signed inbound webhook to the app (in the background)."""
         return self._call("POST", "inbound", json={"from": from_, "to": to, "text": text})
@@ -108,6 +112,7 @@ class SimulatorHandle:
         return {
             "SMS_BACKEND": PLIVO_BACKEND,
             "PLIVO_API_URL": self.url,
+            "PLIVO_LOOKUP_API_URL": self.url,
             "PLIVO_AUTH_ID": self.auth_id,
             "PLIVO_AUTH_TOKEN": self.auth_token,
             "PUBLIC_BASE_URL": self.app_url,  # so that its status callbacks go where the test's would
@@ -128,6 +133,7 @@ def plivo_simulator(plivo_simulator_server, settings):
     handle.app_url = settings.PUBLIC_BASE_URL
     settings.SMS_BACKEND = PLIVO_BACKEND
     settings.PLIVO_API_URL = handle.url
+    settings.PLIVO_LOOKUP_API_URL = handle.url
     settings.PLIVO_AUTH_ID = handle.auth_id
     settings.PLIVO_AUTH_TOKEN = handle.auth_token
     yield handle

@@ -5,6 +5,8 @@ Plivo API (basic auth with the simulator's auth id and token, JSON or form bodie
                                                    "message_uuid": [...], "invalid_number": [...]}
                                               errors {"api_id", "error"}: 400, 401, 402, 403, 404, 429, 5xx
   GET  /v1/Account/{auth_id}/Message/{uuid}/  the message resource (message_state, to_number, units, ...)
+  GET  /v1/Number/{number}?type=carrier       the Lookup API (lookup.plivo.com at Plivo; see simulator/numbers.py)
+  A message may name `powerpack_uuid` instead of `src`: the Powerpack picks each destination's number.
 Controls (no auth):
   GET    /_sim/messages   {"count", "messages": [{"uuid", "src", "dst", "text", "time", "status", "units", "url"}]}
   DELETE /_sim/messages   forget every message, count and pending callback
@@ -13,6 +15,10 @@ Controls (no auth):
   GET    /_sim/stats      messages accepted per second, connections opened, API answers by status, callbacks
   POST   /_sim/clicks     {"share": 0..1 (default 1), "user_agent": "..."}: recipients of delivered messages (each
                           picked with probability `share`, once) open the short links in them: {"clicking": n}
+  GET    /_sim/stats      messages accepted per second (overall and the most from each sender in one
+                          second), connections opened, API answers by status, callbacks
+  GET    /_sim/powerpacks the account's Powerpacks; POST {"powerpacks": [...]} replaces them (emptied by
+                          DELETE /_sim/messages, like the sticky senders they remember)
 
 Like Plivo, numbers in callbacks and resources carry no "+" (To=14155550123).
 """
@@ -37,6 +43,7 @@ import requests
 from campaigns.segments import plivo_length, segment_info
 from campaigns.tracked_links import short_link_base_url, text_urls
 from sends.simulator.callbacks import JobQueue, WebhookSender
+from sends.simulator.numbers import INVALID_LOOKUP_ERROR_CODE, Powerpacks, lookup_answer, powerpacks_from_payload
 from sends.simulator.state import (
     MAX_DESTINATIONS,
     MAX_MESSAGE_EXPIRY,
@@ -59,6 +66,7 @@ PHONE_BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.4 Mobile/15E148 Safari/604.1"
 )
+_LOOKUP = re.compile(r"^/v1/Number/(?P<number>[^/]+)/?$")
 # Plivo's message list answers at most 20 records a page.
 MAX_LIST_LIMIT = 20
 _TIME_FILTERS = ("message_time", "message_time__gt", "message_time__gte", "message_time__lt", "message_time__lte")
@@ -184,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- Plivo's API --------------------------------------------------------------------------------
 
-    def _check_auth(self, path_auth_id: str) -> None:
+    def _check_auth(self, path_auth_id: str | None) -> None:
         sim = self.server.sim
         header = self.headers.get("Authorization") or ""
         auth_id = auth_token = ""
@@ -194,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         ok = hmac.compare_digest(auth_id.encode(), sim.auth_id.encode()) & hmac.compare_digest(
             auth_token.encode(), sim.auth_token.encode()
         )
-        if not ok or path_auth_id != sim.auth_id:
+        if not ok or (path_auth_id is not None and path_auth_id != sim.auth_id):
             raise Rejected(401, "authentication failed")
 
     def _api(self, method: str, path: str) -> None:
@@ -217,6 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
             if message is None:
                 raise Rejected(404, f"message {match['uuid']} not found")
             self._send_json(200, message.plivo_resource(sim.auth_id))
+        elif match := _LOOKUP.match(path):
+            if method != "GET":
+                raise Rejected(405, f"method {method} not allowed on a Number lookup")
+            self._lookup(match["number"])
         else:
             raise Rejected(404, f"no such resource: {path}")
 
@@ -224,6 +236,32 @@ class _Handler(BaseHTTPRequestHandler):
         latency = self.server.sim.state.faults.latency_ms
         if latency:
             time.sleep(latency / 1000)
+
+    def _lookup(self, number: str) -> None:
+        """Plivo's Lookup API: its errors are {"api_id", "error_code", "message"}, not the Message API's."""
+        sim = self.server.sim
+        query = parse_qs(urlsplit(self.path).query)
+        try:
+            self._check_auth(None)
+            self._delay()
+            faults = sim.state.faults
+            if faults.account_error is not None:
+                raise Rejected(faults.account_error, _ACCOUNT_ERRORS[faults.account_error])
+            if failure := sim.state.random_failure():
+                raise failure
+            if query.get("type", [""])[-1] != "carrier":
+                raise Rejected(400, "type must be carrier")
+            answer = lookup_answer(number, faults.lookup_line_types)
+            if answer is None or digits(number) in faults.invalid_numbers:
+                raise Rejected(404, "the phone number is invalid")
+        except Rejected as rejected:
+            code = INVALID_LOOKUP_ERROR_CODE if rejected.status == 404 else rejected.status
+            headers = {"Retry-After": str(rejected.retry_after)} if rejected.retry_after is not None else None
+            body = {"api_id": str(uuid.uuid1()), "error_code": code, "message": rejected.error}
+            self._send_json(rejected.status, body, headers)
+            return
+        sim.state.count("lookups")
+        self._send_json(200, answer)
 
     def _send_message(self, params: dict) -> None:
         sim = self.server.sim
@@ -233,6 +271,13 @@ class _Handler(BaseHTTPRequestHandler):
         if failure := sim.state.random_failure():
             raise failure
         src, dst, text = params.get("src"), params.get("dst"), params.get("text")
+        powerpack_uuid = params.get("powerpack_uuid") or ""
+        if src and powerpack_uuid:
+            raise Rejected(400, "specify either powerpack_uuid or src, not both")
+        if powerpack_uuid:
+            if not isinstance(powerpack_uuid, str) or not sim.powerpacks.known(powerpack_uuid):
+                raise Rejected(400, f"powerpack_uuid {powerpack_uuid!r} is not a Powerpack of this account")
+            src = powerpack_uuid  # checked below as present; each message gets its number from the Powerpack
         missing = [name for name, value in (("src", src), ("dst", dst), ("text", text)) if not value]
         if missing:
             raise Rejected(400, f"missing required parameter(s): {', '.join(missing)}")
@@ -246,7 +291,15 @@ class _Handler(BaseHTTPRequestHandler):
         url, callback_method = params.get("url") or None, str(params.get("method") or "POST").upper()
         expiry = _message_expiry(params.get("message_expiry"))
         messages, invalid = sim.state.accept(
-            src=src, dst=dst, text=text, url=url, method=callback_method, generation=self._generation, expiry=expiry
+            src=src,
+            dst=dst,
+            text=text,
+            url=url,
+            method=callback_method,
+            generation=self._generation,
+            expiry=expiry,
+            pick_sender=(lambda key: sim.powerpacks.pick(powerpack_uuid, key)) if powerpack_uuid else None,
+            powerpack_uuid=powerpack_uuid,
         )
         try:
             self._send_json(
@@ -314,6 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"count": len(records), "messages": records})
         elif route == ("DELETE", "/_sim/messages"):
             sim.state.reset()
+            sim.powerpacks.replace([])
             self._send_json(200, {"count": 0, "messages": []})
         elif route == ("GET", "/_sim/faults"):
             self._send_json(200, sim.state.faults.to_payload())
@@ -324,6 +378,15 @@ class _Handler(BaseHTTPRequestHandler):
                 raise Rejected(400, str(exc)) from None
             sim.state.set_faults(faults)
             self._send_json(200, faults.to_payload())
+        elif route == ("GET", "/_sim/powerpacks"):
+            self._send_json(200, {"powerpacks": sim.powerpacks.payload()})
+        elif route == ("POST", "/_sim/powerpacks"):
+            try:
+                packs = powerpacks_from_payload(self._params())
+            except FaultError as exc:
+                raise Rejected(400, str(exc)) from None
+            sim.powerpacks.replace(packs)
+            self._send_json(200, {"powerpacks": sim.powerpacks.payload()})
         elif route == ("GET", "/_sim/stats"):
             self._send_json(200, {**sim.state.stats(), "callbacks_pending": sim.pending})
         elif route == ("POST", "/_sim/inbound"):
@@ -365,6 +428,7 @@ class PlivoSimulator:
         self.auth_token = auth_token
         self.app_url = app_url.rstrip("/")
         self.state = SimulatorState()
+        self.powerpacks = Powerpacks()
         # One thread runs the carrier's clock (status changes, cheap); webhooks get workers of their own so
         # that a slow or unreachable app never holds a message's status back.
         self.carrier = JobQueue(name="plivo-sim-carrier", workers=1)

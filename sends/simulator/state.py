@@ -36,6 +36,7 @@ _COUNTERS = (
     "callbacks_failed_attempts",
     "callbacks_given_up",
     "inbound_queued",
+    "lookups",
 )
 
 
@@ -66,6 +67,8 @@ class Faults:
     # --app-url, with a phone browser's User-Agent), click_delay_ms after the delivery: a live click rate.
     click_share: float = 0.0
     click_delay_ms: int = 0
+    # Lookup API: number -> line type answered instead of the rule in simulator/numbers.py.
+    lookup_line_types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_payload(cls, payload: dict) -> "Faults":
@@ -114,6 +117,11 @@ def _check_fault(name: str, value):
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {digits(k): str(v) for k, v in value.items()}
         fail("a list of phone numbers or an object {number: Plivo error code}")
+    if name == "lookup_line_types":
+        allowed = ("fixed", "mobile", "voip", "toll-free", "unknown")
+        if not isinstance(value, dict) or not all(isinstance(k, str) and v in allowed for k, v in value.items()):
+            fail(f"an object {{number: line type}} with types among {', '.join(allowed)}")
+        return {digits(k): v for k, v in value.items()}
     if name == "callback_retry_delays_ms":
         if not isinstance(value, list) or not all(isinstance(d, int) and d >= 0 for d in value):
             fail("a list of integers >= 0")
@@ -159,6 +167,7 @@ class SimMessage:
     outcome: str  # the final status: delivered, undelivered or failed
     error_code: str
     expiry: int | None = None  # message_expiry, seconds in the queue before Plivo gives up on it
+    powerpack_uuid: str = ""  # the Powerpack that picked `src`, when the request named one
     status: str = "queued"
     status_times: dict = field(default_factory=dict)
     callback_queue: deque = field(default_factory=deque)  # status callbacks waiting for the one in flight
@@ -188,6 +197,7 @@ class SimMessage:
             "units": self.units,
             "url": self.url,
             "message_expiry": self.expiry,
+            "powerpack_uuid": self.powerpack_uuid,
         }
 
     def plivo_resource(self, auth_id: str) -> dict:
@@ -226,7 +236,7 @@ class SimMessage:
             "PartInfo": f"1 of {self.units}",
             "Sequence": str(sequence),
             "MessageTime": plivo_time(self.time),
-            "PowerpackUUID": "",
+            "PowerpackUUID": self.powerpack_uuid,
         }
         for name, status in (("QueuedTime", "queued"), ("SentTime", "sent"), ("DeliveryReportTime", self.outcome)):
             fields[name] = plivo_time(self.status_times[status]) if status in self.status_times else ""
@@ -250,6 +260,8 @@ class SimulatorState:
         self._by_uuid: dict[str, SimMessage] = {}
         self._by_dst: dict[str, list[SimMessage]] = {}
         self._per_second: dict[int, int] = {}
+        # (sender digits, second) -> messages accepted from that number in that second: per-number rates.
+        self._per_sender_second: dict[tuple[str, int], int] = {}
         self.counters: dict[str, int] = {}
         self.generation = 0  # bumped by reset: callbacks scheduled before it are dropped
         self.awaiting_carrier = 0  # accepted messages whose 202 is being written, not yet on the carrier's clock
@@ -269,6 +281,7 @@ class SimulatorState:
             self._by_uuid.clear()
             self._by_dst.clear()
             self._per_second.clear()
+            self._per_sender_second.clear()
             self.counters.clear()
             self.generation += 1
 
@@ -308,6 +321,8 @@ class SimulatorState:
         method: str,
         generation: int,
         expiry: int | None = None,
+        pick_sender=None,
+        powerpack_uuid: str = "",
     ) -> tuple[list, list]:
         """Queue one message per valid destination; (messages in destination order, invalid numbers as given).
 
@@ -342,7 +357,8 @@ class SimulatorState:
             messages.append(
                 SimMessage(
                     uuid=str(uuid.uuid4()),
-                    src=src,
+                    src=src if pick_sender is None else "+" + pick_sender(key),
+                    powerpack_uuid=powerpack_uuid,
                     dst=key,
                     text=text,
                     time=now,
@@ -368,6 +384,9 @@ class SimulatorState:
                 self.counters["rejected_rate_cap"] = self.counters.get("rejected_rate_cap", 0) + 1
                 raise Rejected(429, f"rate limit exceeded: at most {cap} messages per second", retry_after=1)
             self._per_second[second] = already + len(messages)
+            for message in messages:
+                sender_second = (digits(message.src), second)
+                self._per_sender_second[sender_second] = self._per_sender_second.get(sender_second, 0) + 1
             self.awaiting_carrier += len(messages)
             self._messages.extend(messages)
             for message in messages:
@@ -418,6 +437,9 @@ class SimulatorState:
     def stats(self) -> dict:
         with self._lock:
             per_second = dict(sorted(self._per_second.items()))
+            by_sender: dict[str, int] = {}
+            for (sender, _second), n in self._per_sender_second.items():
+                by_sender["+" + sender] = max(by_sender.get("+" + sender, 0), n)
             counters = dict(self.counters)
             total = len(self._messages)
         known = dict.fromkeys(_COUNTERS, 0)
@@ -425,6 +447,7 @@ class SimulatorState:
             "messages_accepted": total,
             "accepted_per_second": {str(second): n for second, n in per_second.items()},
             "max_accepted_in_one_second": max(per_second.values(), default=0),
+            "max_accepted_in_one_second_by_sender": by_sender,
             **known,
             **counters,  # and answers_<status> for every HTTP status the API answered
         }

@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from campaigns.models import ABTest, Campaign, CampaignVariant, FrequencyCap
+from campaigns.models import ABTest, Campaign, CampaignVariant, FrequencyCap, PoolNumber, SenderPool
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import (
     ConsentEvent,
@@ -49,7 +49,7 @@ from contacts.models import (
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from conversations.models import Conversation, ConversationNote, Reply
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from sends.models import CampaignSend, DeliveryReport, InboundMessage
+from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun, SenderAssignment
 from smscampaigns.roles import MANAGER, VIEWER
 from smscampaigns.tests.test_permissions_matrix import (
     ADMIN_URL_ARGUMENTS,
@@ -74,6 +74,7 @@ TYPED_FIELDS = {
         "consent_text",
         "opt_out_source",
         "attributes",
+        "carrier",  # the carrier name a lookup answered
     ],
     "contacts.ContactList": [
         "name",
@@ -115,10 +116,13 @@ TYPED_FIELDS = {
         *("name", "body", "status_reason", "failed_by_error_code"),
         *("utm_source", "utm_medium", "utm_campaign"),
     ],
+    "campaigns.SenderPool": ["name", "powerpack_uuid"],
     "campaigns.CampaignVariant": ["body"],  # an A/B variant's text, shown on the campaign and A/B pages
     # What Plivo answered and reported: its error codes and texts, its message ids, a delivery report as posted.
     "sends.CampaignSend": ["body", "provider_message_uuid", "error_code", "error_message"],
     "sends.DeliveryReport": ["message_uuid", "status", "error_code", "payload"],
+    # A list's (or segment's) name, and what the provider answered when a lookup run stopped.
+    "sends.LookupRun": ["scope_label", "error"],
     # Anybody can text the number: the text, and whatever the provider passes on with it.
     "sends.InboundMessage": ["message_uuid", "from_number", "to_number", "text", "intent", "payload"],
     # The inbox: the start of the latest text, what staff replied and noted, what Plivo answered about a reply.
@@ -144,6 +148,8 @@ WRITTEN_BY_CODE = {
         "phone_number": "validated and stored as E.164",
         "country": "derived from the number",
         "timezone": "validated against the IANA names",
+        "line_type": "one of LineType's values",
+        "lookup_country": "at most two letters, upper-cased",
     },
     "contacts.Suppression": {"phone_number": "validated and stored as E.164"},
     "contacts.ContactList": {"slug": "validated: lower-case letters, digits and hyphens"},
@@ -168,6 +174,9 @@ WRITTEN_BY_CODE = {
     "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
     "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
+    "campaigns.PoolNumber": {"number": "validated and stored as E.164"},
+    "sends.SenderAssignment": {"number": "one of its pool's numbers"},
+    "sends.LookupRun": {"scope": "a scope name the code registered"},
     "conversations.Reply": {
         "sender": "the number the contact texted (E.164 from the webhook) or a campaign's validated sender",
         "to_number": "the contact's validated E.164 number",
@@ -455,6 +464,7 @@ def hostile_world(django_user_model) -> HostileWorld:
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key)
     WebhookAttempt.objects.create(**_typed("integrations.WebhookAttempt"), delivery=delivery, response_status=500)
 
+    pool = SenderPool.objects.create(**_typed("campaigns.SenderPool"))
     objects = [
         endpoint,
         delivery,
@@ -507,6 +517,12 @@ def hostile_world(django_user_model) -> HostileWorld:
         AccessAttempt.objects.create(**_typed("axes.AccessAttempt"), ip_address="127.0.0.1", failures_since_start=1),
         AccessLog.objects.create(**_typed("axes.AccessLog"), ip_address="127.0.0.1"),
         AccessFailureLog.objects.create(**_typed("axes.AccessFailureLog"), ip_address="127.0.0.1"),
+        pool,
+        PoolNumber.objects.create(pool=pool, number="+14155550190"),
+        SenderAssignment.objects.create(pool=pool, contact=texted, number="+14155550190"),
+        LookupRun.objects.create(
+            **_typed("sends.LookupRun"), scope="list", scope_id=contact_list.pk, created_by=manager
+        ),
     ]
     # The admin's "recent actions" and history pages, for each role that has a page to show them on.
     for user in users.values():

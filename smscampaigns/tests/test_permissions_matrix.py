@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from campaigns.admin import CAMPAIGN_ACTIONS
-from campaigns.models import FrequencyCap
+from campaigns.models import FrequencyCap, PoolNumber, SenderPool
 from campaigns.services.ab_tests import ABSettings, campaign_ab_test_set
 from campaigns.tests.factories import CampaignFactory
 from contacts.models import ContactImport, CustomField, SubscriptionRequest, Tag
@@ -35,7 +35,7 @@ from contacts.services.consent import consent_event_record
 from contacts.tests.factories import ContactFactory, ContactListFactory, SegmentFactory, SuppressionFactory
 from conversations.models import Conversation, Reply
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from sends.models import DeliveryReport, InboundMessage
+from sends.models import DeliveryReport, InboundMessage, LookupRun
 from sends.tests.factories import CampaignSendFactory
 from smscampaigns.roles import EDITOR, MANAGER, VIEWER
 from smscampaigns.tests.helpers import rolled_back
@@ -62,6 +62,9 @@ API_ALLOWED = {
     ("DELETE", "api/v1/contacts/<int:pk>/"): WRITERS,
     ("POST", "api/v1/contacts/<int:pk>/opt-out/"): WRITERS,
     ("POST", "api/v1/contacts/<int:pk>/opt-in/"): WRITERS,
+    ("POST", "api/v1/contacts/<int:pk>/lookup/"): MANAGERS,  # a lookup costs money
+    ("POST", "api/v1/lists/<int:pk>/lookup/"): MANAGERS,
+    ("GET", "api/v1/lookups/<int:pk>/"): STAFF,
     ("POST", "api/v1/contacts/import/"): WRITERS,
     ("GET", "api/v1/contacts/import/<int:pk>/"): STAFF,
     ("GET", "api/v1/contacts/import/<int:pk>/errors/"): STAFF,
@@ -259,6 +262,29 @@ ADMIN_ALLOWED = {
             "url:campaigns_campaign_export": STAFF,
         },
     ),
+    # Sender pools decide which numbers campaigns go out from: a manager's, like sending.
+    **_per_model(
+        "campaigns.SenderPool",
+        {
+            "changelist": STAFF,
+            "add": MANAGERS,
+            "change": MANAGERS,
+            "delete": MANAGERS,
+            "action:delete_selected": MANAGERS,
+        },
+    ),
+    # A lookup costs money: managers start one; every role follows the runs.
+    **_per_model(
+        "sends.LookupRun",
+        {
+            "changelist": STAFF,
+            "add": MANAGERS,
+            "change": NOBODY,
+            "delete": NOBODY,
+            "action:delete_selected": NOBODY,
+            "url:sends_lookuprun_progress": STAFF,
+        },
+    ),
     # The global frequency cap: one row, read by all staff, changed by managers, never added or deleted.
     **_per_model(
         "campaigns.FrequencyCap",
@@ -377,6 +403,7 @@ API_ROUTE_MODELS = [
     ("api/v1/tags/", "contacts.Tag"),
     ("api/v1/campaigns/", "campaigns.Campaign"),
     ("api/v1/inbound/", "sends.InboundMessage"),
+    ("api/v1/lookups/", "sends.LookupRun"),
     ("api/v1/conversations/", "contacts.Contact"),  # a contact's conversation, by the contact's id
 ]
 
@@ -409,6 +436,8 @@ def world(django_user_model) -> World:
     event = WebhookEvent.objects.create(
         type="send.delivered", order_key=f"send:{send.pk}", payload={"id": send.pk}, occurred_at=send.queued_at
     )
+    pool = SenderPool.objects.create(name="pool")
+    PoolNumber.objects.create(pool=pool, number="+14155550190")  # a pool of numbers has at least one
     objects = [
         endpoint,
         WebhookDelivery.objects.create(endpoint=endpoint, event=event, order_key=event.order_key),
@@ -424,6 +453,8 @@ def world(django_user_model) -> World:
         send,
         DeliveryReport.objects.create(message_uuid="uuid-1", send=send, status="delivered"),
         InboundMessage.objects.create(from_number="+14155550123", to_number="+14155550100", text="HELP"),
+        LookupRun.objects.create(scope="list", scope_id=contact_list.pk, scope_label="list x"),
+        pool,
         Conversation.objects.create(contact=contact, unread_count=1),
         Reply.objects.create(contact=contact, sender="+14155550100", to_number=str(contact.phone_number), body="Hi"),
         audit_record(actor=superuser, action="contact.created", target=contact),

@@ -39,6 +39,10 @@ def test_missing_secret_key_stops_start_up_with_one_line_naming_it():
         ("FREQUENCY_CAP_WINDOW_DAYS", "0"),
         ("OPT_IN_PENDING_DAYS", "0"),
         ("JOIN_RATE_LIMIT_PER_HOUR", "many"),
+        ("NUMBER_LOOKUP_PRICE", "four tenths of a cent"),
+        ("NUMBER_LOOKUP_PRICE", "-0.004"),
+        ("NUMBER_LOOKUP_EXCLUDED_LINE_TYPES", "fixed,landline"),
+        ("NUMBER_LOOKUP_MAX_AGE_DAYS", "ninety"),
         ("OPT_IN_CONFIRMATION_TEXT", "{program}: reply Y. {nope}. Msg & data rates may apply. HELP, STOP"),
         # The CTIA disclosures may not be dropped from the confirmation.
         ("OPT_IN_CONFIRMATION_TEXT", "{program}: reply Y to confirm. Msg & data rates may apply. Reply HELP."),

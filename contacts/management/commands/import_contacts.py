@@ -1,4 +1,5 @@
-"""python manage.py import_contacts FILE [--list NAME] [--consent-source TEXT] [--map COLUMN=TARGET]... [--dry-run]"""
+"""python manage.py import_contacts FILE [--list NAME] [--consent-source TEXT] [--map COLUMN=TARGET]... [--dry-run]
+[--lookup]"""
 
 import sys
 import time
@@ -6,9 +7,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from contacts.csvfiles import IMPORT_TARGETS, import_mapping_parse
 from contacts.importer import ImportSummary
+from contacts.models import Contact
 from contacts.services.imports import contact_import_run
 from smscampaigns.errors import ApplicationError
 
@@ -51,6 +55,12 @@ class Command(BaseCommand):
             "--map 'Score=field:score' --map 'Labels=tags' --map 'Notes=ignore'); repeat for each column. "
             "A column not mapped is understood by its header; any other becomes an attribute",
         )
+        parser.add_argument(
+            "--lookup",
+            action="store_true",
+            help="then look up the carrier and line type of the imported contacts (of the whole --list when "
+            "given) whose lookup is older than NUMBER_LOOKUP_MAX_AGE_DAYS; each lookup costs NUMBER_LOOKUP_PRICE",
+        )
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -62,6 +72,7 @@ class Command(BaseCommand):
             raise CommandError(f"--map: {exc.message}") from None
         errors_file = open(options["errors"], "w", newline="", encoding="utf-8") if options["errors"] else None  # noqa: SIM115
         display = _Display(self.stdout, interactive=self.stdout.isatty())
+        started = timezone.now()
         try:
             with path.open("rb") as file, display:
                 summary = contact_import_run(
@@ -90,6 +101,25 @@ class Command(BaseCommand):
             if errors_file is not None:
                 errors_file.close()
         self._report(summary, options)
+        if options["lookup"] and not summary.dry_run:
+            self._lookup(options, started)
+
+    def _lookup(self, options, started) -> None:
+        # Lookups are a delivery concern (the SMS backend answers them): the contacts app names the service
+        # by a setting instead of importing it.
+        lookup = import_string(settings.NUMBER_LOOKUP_SERVICE)
+        if options["list_name"]:
+            contacts = Contact.objects.filter(lists__name=options["list_name"])
+        else:
+            contacts = Contact.objects.filter(updated_at__gte=started)
+        try:
+            totals = lookup(contacts=contacts)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"Looked up {totals.looked_up:,} numbers ({totals.failed:,} failed), cost {totals.cost} USD; "
+            "recent lookups were reused"
+        )
 
     def _report(self, summary: ImportSummary, options) -> None:
         write = self.stdout.write

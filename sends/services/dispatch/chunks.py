@@ -15,6 +15,7 @@ from sends.services.dispatch.screening import screen
 from sends.services.dispatch.sending import wave_send
 from sends.services.dispatch.window import dispatch_top_up, window_release
 from sends.services.rate_limit import batch_size_for_rate
+from sends.services.sender_pools import PoolRecipient, Sender, campaign_senders
 
 
 def sends_dispatch_chunk(*, campaign_id: int, first_id: int, last_id: int) -> None:
@@ -42,33 +43,42 @@ def chunk_dispatch(*, campaign_id: int, first_id: int, last_id: int) -> None:
     if not recipients:
         return
     ready = screen(campaign=campaign, recipients=recipients, now=now)
-    by_body: dict[str, list[Recipient]] = defaultdict(list)
+    senders = campaign_senders(
+        campaign=campaign, recipients=[PoolRecipient(r.send_id, r.contact_id, r.to_number) for r, _ in ready]
+    )
+    by_body: dict[tuple[str, Sender], list[Recipient]] = defaultdict(list)
     for recipient, body in ready:
-        by_body[body].append(recipient)
+        by_body[body, senders[recipient.send_id]].append(recipient)
     with get_connection() as backend:
         for wave in waves(campaign=campaign, by_body=by_body, backend_limit=backend.max_destinations_per_request):
             if not wave_send(campaign=campaign, backend=backend, wave=wave):
                 return
 
 
-def waves(*, campaign: Campaign, by_body: dict[str, list[Recipient]], backend_limit: int) -> list[list[Request]]:
-    """Requests (one body, bulk where recipients share it) packed into waves of at most DISPATCH_WAVE_SIZE
-    recipients, or a fifth of a second of the campaign's rate, whichever is less.
+def waves(
+    *, campaign: Campaign, by_body: dict[tuple[str, Sender], list[Recipient]], backend_limit: int
+) -> list[list[Request]]:
+    """Requests (one body from one sender, bulk where recipients share both) packed into waves of at most
+    DISPATCH_WAVE_SIZE recipients, or a fifth of a second of the campaign's rate (a pool's: the sum of its
+    numbers'), whichever is less.
 
     A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
     fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
-    per_second = campaign.effective_max_per_second
+    pool = campaign.sender_pool
+    per_second = (pool.total_rate if pool is not None else 0) or campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
         wave_size = max(1, min(wave_size, per_second // 5))
     packed: list[list[Request]] = [[]]
     filled = 0
-    for body, group in by_body.items():
+    for (body, sender), group in by_body.items():
         segments = segment_info(body).segments
-        size = batch_size_for_rate(per_second=per_second, segments_per_message=segments, backend_limit=backend_limit)
+        size = batch_size_for_rate(
+            per_second=sender.per_second, segments_per_message=segments, backend_limit=backend_limit
+        )
         size = min(size, wave_size)
         for start in range(0, len(group), size):
-            request = Request(body=body, segments=segments, recipients=group[start : start + size])
+            request = Request(body=body, segments=segments, recipients=group[start : start + size], sender=sender)
             if filled and filled + len(request.recipients) > wave_size:
                 packed.append([])
                 filled = 0

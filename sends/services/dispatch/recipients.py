@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.quiet_hours import PLIVO_MIN_EXPIRY_SECONDS
 from sends.models import CampaignSend
+from sends.services.sender_pools import Sender
 
 S = CampaignSend.Status
 
@@ -33,6 +34,7 @@ class Request:
     body: str
     segments: int
     recipients: list[Recipient]
+    sender: Sender | None = None  # None: the campaign's one sender
 
 
 def due_recipients(*, campaign_id: int, first_id: int, last_id: int, now: datetime) -> list[Recipient]:

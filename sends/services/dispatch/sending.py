@@ -17,6 +17,7 @@ from sends.services.dispatch.recipients import Recipient, Request, quiet_window_
 from sends.services.dispatch.recording import Outcome, record_results_surely
 from sends.services.dispatch.window import window_touch
 from sends.services.rate_limit import rate_limit_wait
+from sends.services.sender_pools import Sender, campaign_single_sender
 from sends.webhook_paths import status_callback_url
 from smscampaigns.errors import ApplicationError
 
@@ -62,6 +63,11 @@ class _CampaignStatus:
         return not Campaign.objects.filter(pk=self.campaign_id, status=Campaign.Status.SENDING).exists()
 
 
+def request_sender(campaign: Campaign, request: Request) -> Sender:
+    """The request's sender: a number of the campaign's pool, or its one sender."""
+    return request.sender or campaign_single_sender(campaign)
+
+
 def wave_send(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request]) -> bool:
     """Claim a wave's recipients in one transaction, send its requests, record every result in one more.
     False when the chunk must stop: the campaign was paused (by staff or an account error) or cancelled.
@@ -79,10 +85,9 @@ def wave_send(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request
     if not wave:
         return True
     first = wave[0]
+    sender = request_sender(campaign, first)
     rate_limit_wait(
-        sender=campaign.effective_sender,
-        segments=first.segments * len(first.recipients),
-        per_second=campaign.effective_max_per_second,
+        sender=sender.rate_key, segments=first.segments * len(first.recipients), per_second=sender.per_second
     )
     window_touch(campaign.pk)
     claimed_ids = sends_claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
@@ -150,10 +155,9 @@ def _request_send(
     """One request of a claimed wave: its turn at the sender's rate (unless it is the wave's first, which
     waited before the claim), then the backend."""
     if paced:
+        sender = request_sender(campaign, request)
         rate_limit_wait(
-            sender=campaign.effective_sender,
-            segments=request.segments * len(recipients),
-            per_second=campaign.effective_max_per_second,
+            sender=sender.rate_key, segments=request.segments * len(recipients), per_second=sender.per_second
         )
     if status.halted():
         # Pause and cancel reach a wave already claimed within STATUS_CHECK_SECONDS.
@@ -181,8 +185,10 @@ def backend_send(
     """The backend's answer for each recipient; an answer it could not give is a result with neither a
     message id nor an error, which recording flags `unknown`."""
     closes = [r.open_until for r in recipients if r.open_until is not None]
+    sender = request_sender(campaign, request)
     message = OutboundMessage(
-        sender=campaign.effective_sender,
+        sender=sender.number,
+        powerpack_uuid=sender.powerpack_uuid,
         destinations=[r.to_number for r in recipients],
         body=request.body,
         status_callback_url=status_callback_url(),

@@ -31,6 +31,7 @@ def development_env(*, port: int, simulator_port: int) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SMS_BACKEND": "sends.backends.plivo.SmsBackend",
         "PLIVO_API_URL": f"http://127.0.0.1:{simulator_port}",
+        "PLIVO_LOOKUP_API_URL": f"http://127.0.0.1:{simulator_port}",
         "PLIVO_AUTH_ID": DEMO_AUTH_ID,
         "PLIVO_AUTH_TOKEN": DEMO_AUTH_TOKEN,
         "PLIVO_SENDER": "+14155550100",
@@ -42,12 +43,12 @@ def development_env(*, port: int, simulator_port: int) -> dict[str, str]:
 HEADER = """\
 # Written by `make run` for development on this machine: DEBUG on, the embedded SQLite database and file
 # broker, the Plivo simulator. Every manage.py command reads it, so they work in any terminal. Edit freely:
-# `make run` changes only PLIVO_API_URL, PUBLIC_BASE_URL and SIMULATOR_PORT, and only while they point at
-# this machine. Never deploy with it (production settings: .env.example and docs/deploy.md).
+# `make run` changes only PLIVO_API_URL, PLIVO_LOOKUP_API_URL, PUBLIC_BASE_URL and SIMULATOR_PORT, and only
+# while they point at this machine. Never deploy with it (production settings: .env.example and docs/deploy.md).
 """
 
 # The keys that follow the ports of the current `make run`, when their value is a loopback address.
-PORT_KEYS = ("PLIVO_API_URL", "PUBLIC_BASE_URL", "SIMULATOR_PORT")
+PORT_KEYS = ("PLIVO_API_URL", "PLIVO_LOOKUP_API_URL", "PUBLIC_BASE_URL", "SIMULATOR_PORT")
 
 
 def ensure_env_file(path: Path, *, port: int, simulator_port: int) -> str:
