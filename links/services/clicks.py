@@ -25,6 +25,7 @@ from django.db import transaction
 from campaigns.models import Campaign
 from links import bots
 from links.models import Click, ShortLink
+from smscampaigns.domain_events import link_clicked_emit
 
 log = structlog.get_logger(__name__)
 
@@ -222,9 +223,30 @@ def clicks_apply(*, events: list[ClickEvent]) -> int:
                 )
             )
         Click.objects.bulk_create(rows, ignore_conflicts=True)
+        _first_clicks_emit(event_ids=[row.event_id for row in rows if row.kind == Click.Kind.CLICK])
         for campaign_id in {links[e.code][2] for e in fresh}:
             campaign_clicked_count_refresh(campaign_id=campaign_id)
     return len(rows)
+
+
+def _first_clicks_emit(*, event_ids: list[str]) -> None:
+    """link.clicked for each recipient's first human click (repeats, previews and scanners are not people
+    clicking again), in the transaction that stored it: integrators' webhooks and the dashboard's clicks."""
+    if not event_ids:
+        return
+    stored = Click.objects.filter(event_id__in=event_ids).values_list(
+        "id", "link_id", "link__url", "campaign_id", "send_id", "send__contact_id", "clicked_at"
+    )
+    for click_id, link_id, url, campaign_id, send_id, contact_id, clicked_at in stored.order_by("clicked_at", "id"):
+        link_clicked_emit(
+            click_id=click_id,
+            link_id=link_id,
+            url=url,
+            campaign_id=campaign_id,
+            send_id=send_id,
+            contact_id=contact_id,
+            clicked_at=clicked_at,
+        )
 
 
 def campaign_clicked_count_refresh(*, campaign_id: int) -> None:

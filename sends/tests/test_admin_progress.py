@@ -25,7 +25,7 @@ from sends.services.delivery_reports import delivery_report_record
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import status_payload
 from sends.tests.scripted_backend import PERMANENT
-from sends.tests.test_engine import make_campaign, scripted  # noqa: F401 (fixtures)
+from sends.tests.test_engine import make_campaign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_roles", "daytime")]
 S = CampaignSend.Status
@@ -41,7 +41,7 @@ def report(send: CampaignSend, status: str, error_code: str = "") -> None:
 
 
 @pytest.fixture
-def sent_campaign(staff_user, scripted, run_engine):  # noqa: F811 (fixture)
+def sent_campaign(staff_user, scripted, run_engine):
     """12 recipients: 1 suppressed (skipped), 1 asleep in Tokyo (still queued), 1 refused by the provider
     (failed: invalid_number); of the 9 sent, reports say 4 delivered, 2 undelivered (30), 1 failed (50) and
     2 have no report yet (sent)."""
