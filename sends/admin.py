@@ -19,7 +19,7 @@ from audit.admin import ReadOnlyAdmin
 from campaigns.admin import CampaignAdminExtension, campaign_admin_extend
 from campaigns.models import ABTest, Campaign, CampaignVariant
 from campaigns.progress_selectors import failure_label
-from contacts.models import ContactList
+from contacts.models import ContactList, Segment
 from contacts.phones import normalize_phone
 from sends.models import CampaignSend, DeliveryReport, InboundMessage, LookupRun
 from sends.selectors import staff_phone_number
@@ -233,8 +233,28 @@ campaign_admin_extend(CampaignTestSendExtension())
 
 class LookupStartForm(forms.Form):
     contact_list = forms.ModelChoiceField(
-        queryset=ContactList.objects.all(), label="List", help_text="Every contact of the list whose lookup is due"
+        queryset=ContactList.objects.all(),
+        label="List",
+        required=False,
+        help_text="Every contact of the list whose lookup is due",
     )
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.all(),
+        required=False,
+        help_text="Or every contact the segment matches now whose lookup is due",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("contact_list")) == bool(cleaned.get("segment")):
+            raise forms.ValidationError("Choose a list or a segment (one of them).")
+        return cleaned
+
+    def scope(self) -> tuple[str, int]:
+        """("list" | "segment", its id) of a valid form."""
+        if self.cleaned_data.get("segment"):
+            return "segment", self.cleaned_data["segment"].pk
+        return "list", self.cleaned_data["contact_list"].pk
 
 
 @admin.register(LookupRun)
@@ -289,28 +309,33 @@ class LookupRunAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        initial = {"contact_list": request.GET.get("list")} if request.GET.get("list", "").isdigit() else {}
+        initial = {
+            field: request.GET.get(parameter)
+            for parameter, field in (("list", "contact_list"), ("segment", "segment"))
+            if request.GET.get(parameter, "").isdigit()
+        }
         form = LookupStartForm(request.POST or None, initial=initial)
-        estimate = None
+        estimate = estimated_for = None
         if request.method == "POST" and form.is_valid():
-            contact_list = form.cleaned_data["contact_list"]
-            # Confirmed only for the list the estimate was shown for: a changed choice is estimated anew.
-            if "confirm" in request.POST and request.POST.get("estimated_for") == str(contact_list.pk):
+            scope, scope_id = form.scope()
+            estimated_for = f"{scope}:{scope_id}"
+            # Confirmed only for the choice the estimate was shown for: a changed choice is estimated anew.
+            if "confirm" in request.POST and request.POST.get("estimated_for") == estimated_for:
                 try:
-                    run = lookup_run_start(scope="list", scope_id=contact_list.pk, actor=request.user)
+                    run = lookup_run_start(scope=scope, scope_id=scope_id, actor=request.user)
                 except ApplicationError as exc:
                     messages.error(request, exc.message)
                 else:
                     messages.success(request, f"Looking up {run.total} numbers of {run.scope_label}.")
                     return redirect("admin:sends_lookuprun_change", run.pk)
-            estimate = lookup_estimate(contacts=LOOKUP_SCOPES["list"].contacts(contact_list.pk))
+            estimate = lookup_estimate(contacts=LOOKUP_SCOPES[scope].contacts(scope_id))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Look up numbers",
             "form": form,
             "estimate": estimate,
-            "estimated_for": form.cleaned_data["contact_list"].pk if estimate else "",
+            "estimated_for": estimated_for if estimate else "",
             "price": settings.NUMBER_LOOKUP_PRICE,
             "max_age_days": settings.NUMBER_LOOKUP_MAX_AGE_DAYS,
             "excluded_line_types": ", ".join(settings.NUMBER_LOOKUP_EXCLUDED_LINE_TYPES) or "none",

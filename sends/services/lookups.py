@@ -18,8 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
-from contacts.models import Contact, ContactList
-from contacts.selectors import contacts_lookup_due
+from contacts.models import Contact, ContactList, Segment
+from contacts.selectors import contacts_lookup_due, segment_contacts
 from contacts.services.lookups import contact_lookup_record
 from sends.backends import get_connection
 from sends.backends.base import BackendError, BaseSmsBackend, ErrorClass, LineType
@@ -59,6 +59,20 @@ def _list_label(pk: int) -> str | None:
 
 
 lookup_scope_register(name="list", contacts=lambda pk: Contact.objects.filter(lists__id=pk), label=_list_label)
+
+
+def _segment_contacts(pk: int) -> QuerySet[Contact]:
+    rules = Segment.objects.filter(pk=pk).values_list("rules", flat=True).first()
+    return Contact.objects.none() if rules is None else segment_contacts(rules=rules)
+
+
+def _segment_label(pk: int) -> str | None:
+    name = Segment.objects.filter(pk=pk).values_list("name", flat=True).first()
+    return None if name is None else f"segment {name}"
+
+
+# A segment's contacts are whoever its rules match when the run starts (and again when the task reads them).
+lookup_scope_register(name="segment", contacts=_segment_contacts, label=_segment_label)
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,33 @@ def test_a_list_lookup_retries_transient_failures_and_counts_what_never_answered
     # A provider that keeps failing fails those numbers, not the run; they stay due for the next one.
     assert (run.status, run.looked_up, run.failed) == (LookupRun.Status.DONE, 0, 2)
     assert not Contact.objects.filter(pk__in=[c.pk for c in unlucky], looked_up_at__isnull=False).exists()
+
+
+def test_a_segment_lookup_reaches_whoever_the_segment_matches(plivo_simulator, staff_user, admin_client):
+    from contacts.models import Segment
+    from contacts.tests.factories import condition_dict
+
+    _, contacts = audience(MOBILE, LANDLINE, VOIP)
+    ContactFactory(phone_number=fictional_number(2011), first_name="Zed")
+    rules = {
+        "match": "all",
+        "groups": [{"match": "all", "conditions": [condition_dict("first_name", "equals", "Ann")]}],
+    }
+    Contact.objects.filter(pk__in=[contacts[0].pk, contacts[1].pk]).update(first_name="Ann")
+    segment = Segment.objects.create(name="Anns", rules=rules)
+    run = lookup_run_start(scope="segment", scope_id=segment.pk, actor=staff_user)
+    assert (run.total, run.scope_label) == (2, "segment Anns")
+    lookup_run_execute(run_id=run.pk)
+    assert sorted(Contact.objects.exclude(line_type="").values_list("line_type", flat=True)) == ["fixed", "mobile"]
+
+    # The admin: a segment chosen instead of a list, the estimate first, then the run.
+    client = admin_client
+    add = "/admin/sends/lookuprun/add/"
+    neither = client.post(add, {"estimate": "1"})
+    assert "Choose a list or a segment" in neither.content.decode()
+    Contact.objects.update(looked_up_at=None, line_type="")
+    shown = client.post(add, {"segment": segment.pk, "estimate": "1"})
+    assert shown.context["estimated_for"] == f"segment:{segment.pk}" and shown.context["estimate"].due == 2
+    started = client.post(add, {"segment": segment.pk, "confirm": "1", "estimated_for": f"segment:{segment.pk}"})
+    assert started.status_code == 302
+    assert LookupRun.objects.filter(scope="segment", scope_id=segment.pk).count() == 2
