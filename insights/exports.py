@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from campaigns.models import Campaign
 from sends.models import CampaignSend
+from sends.selectors import sends_with_clicks
 from smscampaigns.spreadsheets import spreadsheet_safe_writer
 
 BATCH = 5000
@@ -21,6 +22,7 @@ COLUMNS = [
     ("error_message", "error_message"),
     ("segments", "segments"),
     ("cost", "cost"),
+    ("clicks", "human_clicks"),  # the recipient's clicks on their short links, people only (repeats included)
     ("attempts", "attempts"),
     ("sent_at", "sent_at"),
     ("status_updated_at", "status_updated_at"),
@@ -29,13 +31,13 @@ COLUMNS = [
 
 
 def campaign_results_rows(*, campaign: Campaign) -> Iterator[tuple]:
-    """The header, then each recipient's send: who, status, why skipped, error, segments, cost, when."""
+    """The header, then each recipient's send: who, status, why skipped, error, segments, cost, clicks, when."""
     yield tuple(name for name, _ in COLUMNS)
     fields = [field for _, field in COLUMNS]
     last_id = 0
     while True:
         batch = list(
-            CampaignSend.objects.filter(campaign_id=campaign.pk, id__gt=last_id)
+            sends_with_clicks(CampaignSend.objects.filter(campaign_id=campaign.pk, id__gt=last_id))
             .order_by("id")
             .values_list(*fields)[:BATCH]
         )

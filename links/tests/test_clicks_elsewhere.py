@@ -92,3 +92,17 @@ def test_a_first_click_is_a_link_clicked_event(sent_campaign, monkeypatch):
     stored = Click.objects.get(kind=Click.Kind.CLICK)
     assert event.data["id"] == stored.pk and event.data["campaign_id"] == campaign.pk
     assert (event.data["send_id"], event.data["contact_id"]) == (send.pk, ann.pk)
+
+
+def test_the_results_export_gives_each_recipients_clicks(sent_campaign):
+    import csv
+
+    from insights.exports import campaign_results_csv
+
+    campaign, (ann, bob) = sent_campaign(2)
+    send = CampaignSend.objects.get(campaign=campaign, contact=ann)
+    click(send)
+    click(send)  # a repeat is a click too
+    click(send, user_agent="Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)")  # a preview is not
+    rows = list(csv.DictReader("".join(campaign_results_csv(campaign=campaign)).splitlines()))
+    assert {row["contact_id"]: row["clicks"] for row in rows} == {str(ann.pk): "2", str(bob.pk): "0"}
