@@ -63,7 +63,11 @@ class ABTestSerializer(serializers.ModelSerializer):
     """A campaign's A/B test as configured; its results are on campaigns/{id}/variants/."""
 
     variants = serializers.SerializerMethodField()
-    winner = serializers.SlugRelatedField(slug_field="label", read_only=True, help_text="The winning variant's label")
+    winner = serializers.SlugRelatedField(
+        slug_field="label", read_only=True, allow_null=True, help_text="The winning variant's label"
+    )
+    # Declared so that the schema allows "" (not decided yet): DRF drops allow_blank from read-only fields.
+    decided_by = serializers.ChoiceField(choices=ABTest.DecidedBy.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = ABTest
@@ -110,7 +114,17 @@ def _ab_test_apply(*, campaign: Campaign, ab_test: dict | None, actor) -> None:
     campaign_ab_test_set(campaign=campaign, bodies=bodies, settings=ABSettings(**ab_test), actor=actor)
 
 
+# A wall-clock time as the API writes it ("10:00:00"): JSON Schema's "time" format would demand a UTC offset,
+# which a time meant for every recipient's own zone does not have.
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "10:00:00"})
+class WallClockTimeField(serializers.TimeField):
+    pass
+
+
 class CampaignSerializer(serializers.ModelSerializer):
+    local_send_time = WallClockTimeField(
+        read_only=True, allow_null=True, help_text="With local_time: the recipients' wall-clock time"
+    )
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience lists")
     segments = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the audience segments")
     excluded_lists = serializers.PrimaryKeyRelatedField(
@@ -194,7 +208,7 @@ class CampaignSendingRulesSerializer(serializers.Serializer):
         required=False,
         help_text="instant: everyone at the start; local_time: each recipient when their clock reaches local_send_time",
     )
-    local_send_time = serializers.TimeField(
+    local_send_time = WallClockTimeField(
         required=False, allow_null=True, help_text="With local_time: the recipients' wall-clock time, e.g. 10:00"
     )
     local_time_passed = serializers.ChoiceField(

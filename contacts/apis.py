@@ -21,6 +21,7 @@ from contacts.models import (
     ContactImportError,
     ContactList,
     CustomField,
+    LineType,
     Suppression,
     Tag,
 )
@@ -95,6 +96,13 @@ class ContactSerializer(serializers.ModelSerializer):
     attributes = serializers.DictField(
         read_only=True, help_text="Personalisation values; a custom field's value is under its key, canonical"
     )
+    # Declared so that the schema allows "" (never looked up): DRF drops allow_blank from read-only fields.
+    line_type = serializers.ChoiceField(
+        choices=LineType.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="From the last carrier lookup: mobile, fixed, voip, toll-free, unknown; blank until looked up",
+    )
 
     class Meta:
         model = Contact
@@ -124,10 +132,6 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         extra_kwargs = {
-            "line_type": {
-                "help_text": "From the last carrier lookup: mobile, fixed, voip, toll-free, unknown; "
-                "blank until looked up"
-            },
             "looked_up_at": {
                 "help_text": "When the number was last looked up (reused until it is older than "
                 "NUMBER_LOOKUP_MAX_AGE_DAYS)"

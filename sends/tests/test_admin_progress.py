@@ -146,7 +146,9 @@ def test_the_page_costs_the_same_queries_with_10_or_200_sends_and_never_reads_th
 ):
     small, large = a_sending_campaign_with(10), a_sending_campaign_with(200)
     page_queries(admin_client, small)  # warm the session and the content types
-    with django_assert_max_num_queries(12):
+    # A fixed number: the extensions of the page (A/B test, tracked links, export) and the inbox's unread
+    # count in the navigation add a query each, never one that grows with the sends.
+    with django_assert_max_num_queries(18):
         small_queries = page_queries(admin_client, small)
     large_queries = page_queries(admin_client, large)
     assert len(small_queries) == len(large_queries)

@@ -61,6 +61,8 @@ def test_manager_imports_drafts_previews_sends_and_sees_deliveries_and_a_viewer_
     page.fill("#id_list_name", "Autumn customers")
     page.fill("#id_consent_source", "checkout form")
     page.click("input[type=submit]")
+    # The mapping step: the columns as guessed from their headers are right, so it is confirmed as shown.
+    page.click("#column-mapping input[type=submit]")
     expect(page.locator(".field-status .readonly")).to_have_text("Completed", timeout=60_000)
     expect(page.locator(".field-created .readonly")).to_have_text("3")
     expect(page.locator(".field-rejected .readonly")).to_have_text("1")
