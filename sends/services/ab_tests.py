@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from campaigns.ab_statistics import Observed, Verdict, ab_verdict
 from campaigns.models import ABTest, Campaign, CampaignVariant
+from campaigns.selectors import sender_in_words
 from campaigns.services.ab_tests import ab_test_mark_test_sent, ab_test_winner_record
 from sends.models import CampaignSend, InboundMessage
 from smscampaigns.errors import ApplicationError
@@ -231,7 +232,8 @@ def ab_report(*, campaign: Campaign) -> dict:
     """Everything staff and integrations see of an A/B test: its settings, where it stands, each variant's
     rate and interval now, the comparison, and the decision with what it was made on."""
     ab_test = ABTest.objects.select_related("winner").get(campaign=campaign)
-    variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("label"))
+    variants = list(CampaignVariant.objects.filter(campaign=campaign).select_related("sender_pool").order_by("label"))
+    campaign_sender = sender_in_words(sender=campaign.sender, pool=campaign.sender_pool)
     try:
         observed = ab_observed(campaign=campaign, ab_test=ab_test)
         unavailable = ""
@@ -269,6 +271,13 @@ def ab_report(*, campaign: Campaign) -> dict:
             {
                 "label": v.label,
                 "body": v.body,
+                "sender": v.sender,
+                "sender_pool": v.sender_pool_id,
+                "sender_label": (
+                    sender_in_words(sender=v.sender, pool=v.sender_pool)
+                    if v.has_own_sender
+                    else f"the campaign's: {campaign_sender}"
+                ),
                 "trials": by_label[v.label].trials,
                 "successes": by_label[v.label].successes,
                 "rate": by_label[v.label].rate,

@@ -22,12 +22,17 @@ S = CampaignSend.Status
 BODIES = ["Sale: 20% off today. STOP to opt out", "Today only: 20% off everything. STOP to opt out"]
 
 
-def texts_by_number(outbox) -> dict[str, list[str]]:
+def per_destination(outbox, attribute: str) -> dict[str, list[str]]:
+    """Each destination's `attribute` of every message it got (its texts, its senders), in order."""
     got: dict[str, list[str]] = {}
     for message in outbox:
         for destination in message.destinations:
-            got.setdefault(destination, []).append(message.body)
+            got.setdefault(destination, []).append(getattr(message, attribute))
     return got
+
+
+def texts_by_number(outbox) -> dict[str, list[str]]:
+    return per_destination(outbox, "body")
 
 
 def ab_campaign(n: int, staff_user, **settings):
