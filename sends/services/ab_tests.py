@@ -108,13 +108,16 @@ def ab_assign_at_fan_out(*, campaign: Campaign) -> None:
 
 
 def ab_observed(*, campaign: Campaign, ab_test: ABTest | None = None) -> list[Observed]:
-    """Each variant's handed-over sends and how many of them succeeded by the test's metric."""
+    """Each variant's handed-over sends of the test share and how many of them succeeded by the test's metric
+    (the rest of the audience, sent the winner after the decision, is not part of the test)."""
     ab_test = ab_test or campaign.ab_test
     successes_of = METRIC_SUCCESSES.get(ab_test.metric)
     if successes_of is None:
         raise ApplicationError(f"the metric {ab_test.get_metric_display()!r} is not measured here (no link tracking)")
     window = timedelta(hours=settings.AB_ATTRIBUTION_HOURS)
-    handed = CampaignSend.objects.filter(campaign=campaign, variant__isnull=False, status__in=HANDED_OVER)
+    handed = CampaignSend.objects.filter(
+        campaign=campaign, variant__isnull=False, ab_rest=False, status__in=HANDED_OVER
+    )
     handed = handed.annotate(attribution_end=_plus(window))
     trials = dict(handed.values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n"))
     won = dict(successes_of(handed).values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n"))
@@ -173,7 +176,7 @@ def ab_decide(*, campaign: Campaign, actor=None, variant: CampaignVariant | None
             ab_test=ab_test, variant=chosen, decided_by=decided_by, decision=decision, actor=actor
         ):
             released = CampaignSend.objects.filter(campaign=campaign, status=S.HELD).update(
-                status=S.QUEUED, variant=chosen, status_updated_at=timezone.now()
+                status=S.QUEUED, variant=chosen, ab_rest=True, status_updated_at=timezone.now()
             )
             log.info(
                 "ab_winner", campaign_id=campaign.pk, variant=chosen.label, decided_by=decided_by, released=released
