@@ -53,12 +53,16 @@ class SenderSource:
         return (self.pool.total_rate if self.pool is not None else 0) or self.per_second
 
 
-def campaign_sender_sources(campaign: Campaign) -> dict[int | None, SenderSource]:
-    """The campaign's own source under None, and each A/B variant with a sender of its own under its id."""
-    own = SenderSource(
+def campaign_sender_source(campaign: Campaign) -> SenderSource:
+    """The campaign's own sender or pool."""
+    return SenderSource(
         sender=campaign.effective_sender, pool=campaign.sender_pool, per_second=campaign.effective_max_per_second
     )
-    sources: dict[int | None, SenderSource] = {None: own}
+
+
+def campaign_sender_sources(campaign: Campaign) -> dict[int | None, SenderSource]:
+    """The campaign's own source under None, and each A/B variant with a sender of its own under its id."""
+    sources: dict[int | None, SenderSource] = {None: campaign_sender_source(campaign)}
     variants = CampaignVariant.objects.filter(campaign_id=campaign.pk).select_related("sender_pool")
     for variant in variants.exclude(sender="", sender_pool__isnull=True):
         sources[variant.pk] = SenderSource(
@@ -77,7 +81,7 @@ def source_single_sender(source: SenderSource) -> Sender:
 
 def campaign_single_sender(campaign: Campaign) -> Sender:
     """The sender of a campaign without a pool (and of a Powerpack pool, which Plivo spreads itself)."""
-    return source_single_sender(campaign_sender_sources(campaign)[None])
+    return source_single_sender(campaign_sender_source(campaign))
 
 
 def _spread(key: str, size: int) -> int:
