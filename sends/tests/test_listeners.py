@@ -6,9 +6,9 @@ import pytest
 from contacts.tests.factories import ContactFactory
 from sends.listeners import MessageListener
 from sends.models import InboundMessage
-from sends.services.delivery_reports import ReportOutcome, delivery_report_record
+from sends.services.delivery_reports import ReportOutcome
 from sends.services.inbound import inbound_message_receive
-from sends.tests.plivo_callbacks import inbound_payload, status_payload
+from sends.tests.plivo_callbacks import inbound_payload, record_and_drain, status_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +44,8 @@ def test_listeners_hear_texts_automatic_replies_and_unmatched_reports(django_cap
     assert len(sms_outbox) == 1 and InboundMessage.objects.count() == 1
     assert heard == [("inbound", "HELP"), ("auto_reply", sms_outbox[0].body[:4], True)]
 
-    assert delivery_report_record(payload=status_payload(message_uuid="ours", status="delivered", to=number)) == (
+    assert record_and_drain(status_payload(message_uuid="ours", status="delivered", to=number)) == (
         ReportOutcome.APPLIED
     )
-    assert delivery_report_record(payload=status_payload(message_uuid="other", status="sent", to=number)) == (
-        ReportOutcome.UNMATCHED
-    )
+    assert record_and_drain(status_payload(message_uuid="other", status="sent", to=number)) == (ReportOutcome.UNMATCHED)
     assert heard[-2:] == [("report", "delivered"), ("report", "sent")]
