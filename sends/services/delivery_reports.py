@@ -201,8 +201,20 @@ def _report_unmatched(report: DeliveryReportData) -> ReportOutcome:
     # Under the uuid lock: a listener recording its own message's uuid takes it too (delivery_report_lock), so
     # the report is either applied here or found by the listener there; a campaign send's dispatcher applies
     # it in delivery_reports_attach.
-    if any(listener.delivery_report_unmatched(report=report) for listener in message_listeners()):
-        return ReportOutcome.APPLIED
+    for listener in message_listeners():
+        try:
+            # A savepoint each: a listener that fails must not fail the batch, or that one report would hold
+            # back every report after it, batch after batch. The report stays stored.
+            with transaction.atomic():
+                if listener.delivery_report_unmatched(report=report):
+                    return ReportOutcome.APPLIED
+        except Exception as exc:
+            log.error(
+                "delivery_report_listener_failed",
+                listener=type(listener).__name__,
+                message_uuid=report.message_uuid,
+                error=exc.__class__.__name__,
+            )
     log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
     return ReportOutcome.UNMATCHED
 

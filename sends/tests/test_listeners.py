@@ -49,3 +49,28 @@ def test_listeners_hear_texts_automatic_replies_and_unmatched_reports(django_cap
     )
     assert record_and_drain(status_payload(message_uuid="other", status="sent", to=number)) == (ReportOutcome.UNMATCHED)
     assert heard[-2:] == [("report", "delivered"), ("report", "sent")]
+
+
+class FailingReportListener(MessageListener):
+    def delivery_report_unmatched(self, *, report) -> bool:
+        if report.message_uuid == "poison":
+            raise RuntimeError("a listener that breaks on one report")
+        return False
+
+
+def test_a_listener_failing_on_one_report_holds_back_no_other(settings):
+    from sends.models import CampaignSend, DeliveryReport
+    from sends.services.delivery_reports import delivery_report_record, delivery_reports_drain
+    from sends.tests.factories import sent_send
+
+    settings.SMS_MESSAGE_LISTENERS = [f"{__name__}.FailingReportListener"]
+    send = sent_send()
+    delivery_report_record(payload=status_payload(message_uuid="poison", status="delivered", to=send.to_number))
+    delivery_report_record(
+        payload=status_payload(message_uuid=send.provider_message_uuid, status="delivered", to=send.to_number)
+    )
+    assert sorted(delivery_reports_drain().values()) == [ReportOutcome.APPLIED, ReportOutcome.UNMATCHED]
+    assert not DeliveryReport.objects.filter(pending=True).exists()
+    assert DeliveryReport.objects.filter(message_uuid="poison").exists()  # kept, unmatched
+    send.refresh_from_db()
+    assert send.status == CampaignSend.Status.DELIVERED
