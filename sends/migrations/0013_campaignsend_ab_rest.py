@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sends', '0011_lookups_and_sender_assignments'),
+        ('sends', '0012_delivery_report_pending'),
     ]
 
     operations = [
