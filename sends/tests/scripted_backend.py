@@ -64,6 +64,9 @@ class EarlyCallbackSmsBackend(SmsBackend):
     """A provider so fast that its delivery report arrives before send_message has even returned, so before
     the dispatcher has committed the message uuid (Plivo and the simulator can both do this)."""
 
+    # It records the report through the test's database connection, which only the dispatching thread has.
+    thread_safe = False
+
     def send_message(self, message: OutboundMessage) -> list[SendResult]:
         from sends.services.delivery_reports import delivery_report_record
 
