@@ -309,48 +309,43 @@ class ContactCsv:
                 break
         return rows
 
+    @property
+    def layout(self) -> "RowLayout":
+        """Which cell of a row is what, apart from the file: what a worker process needs to read rows."""
+        named = self.named
+        return RowLayout(
+            width=self.width,
+            delimiter=self.delimiter,
+            phone_index=self.phone_index,
+            first_name_index=named.get("first_name"),
+            last_name_index=named.get("last_name"),
+            name_index=named.get("name"),
+            timezone_index=named.get("timezone"),
+            tags_index=self.tags_index,
+            attributes=tuple(self.attributes.items()),
+        )
+
     def rows(self) -> Iterator[SourceRow]:
         """Every non-blank data row, with its line number in the file (the first line is 1)."""
+        source_row = self.layout.source_row
+        for line, cells in self.records():
+            yield source_row(line, cells)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """Every non-blank data row as (line number, cells as read): the part of reading that must go in file
+        order; RowLayout.source_row does the rest, in any process."""
         reader = self._reader
-        phone_index, named, attributes, width = self.phone_index, self.named, self.attributes, self.width
-        first_name_index = named.get("first_name")
-        last_name_index = named.get("last_name")
-        name_index = named.get("name")
-        timezone_index = named.get("timezone")
-        tags_index = self.tags_index
-        line_after = reader.line_num + self._blank_lines_before_header
+        blank_before_header = self._blank_lines_before_header
+        line_after = reader.line_num + blank_before_header
         if self._first_row is not None:
             line_after -= 1
             reader = _chain_one(self._first_row, reader)
-        for cells in _csv_rows(reader, lambda: self._reader.line_num + self._blank_lines_before_header):
+        for cells in _csv_rows(reader, lambda: self._reader.line_num + blank_before_header):
             line = line_after + 1
-            line_after = self._reader.line_num + self._blank_lines_before_header
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            row = SourceRow(
-                line=line,
-                phone=cells[phone_index].strip(),
-                first_name="" if first_name_index is None else cells[first_name_index].strip(),
-                last_name="" if last_name_index is None else cells[last_name_index].strip(),
-                timezone="" if timezone_index is None else cells[timezone_index].strip(),
-                attributes={name: value for name, index in attributes.items() if (value := cells[index].strip())},
-                tags="" if tags_index is None else cells[tags_index].strip(),
-            )
-            if name_index is not None:
-                first, _, rest = cells[name_index].strip().partition(" ")
-                row.first_name, row.last_name = row.first_name or first, row.last_name or rest.strip()
-            extra = [c for c in cells[width:] if c.strip()]
-            if extra:
-                row.problem = RowError(
-                    line,
-                    "",
-                    shortened(self.delimiter.join(extra)),
-                    f"{len(cells):,} cells but the header has {width}: is a value holding a "
-                    f"{self.delimiter!r} missing its quotes?",
-                )
-            yield row
+            line_after = self._reader.line_num + blank_before_header
+            # Blank when every cell is: joined, they are only whitespace (or nothing).
+            if "".join(cells).strip():
+                yield line, cells
 
     def _decoded_lines(self) -> Iterator[str]:
         # Line lengths were checked by _detect_encoding (a stream that cannot seek back is not checked, and
@@ -404,6 +399,49 @@ class ContactCsv:
                 return text
             self._blank_lines_before_header += 1
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """The column indexes of a file's data rows, as ContactCsv understood its header and mapping."""
+
+    width: int
+    delimiter: str
+    phone_index: int
+    first_name_index: int | None
+    last_name_index: int | None
+    name_index: int | None
+    timezone_index: int | None
+    tags_index: int | None
+    attributes: tuple[tuple[str, int], ...]  # (attribute name, column index)
+
+    def source_row(self, line: int, cells: list[str]) -> SourceRow:
+        """A data row's cells, mapped to what they mean (short rows padded, extra cells reported)."""
+        width = self.width
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        first_name_index, last_name_index = self.first_name_index, self.last_name_index
+        row = SourceRow(
+            line=line,
+            phone=cells[self.phone_index].strip(),
+            first_name="" if first_name_index is None else cells[first_name_index].strip(),
+            last_name="" if last_name_index is None else cells[last_name_index].strip(),
+            timezone="" if self.timezone_index is None else cells[self.timezone_index].strip(),
+            attributes={name: value for name, index in self.attributes if (value := cells[index].strip())},
+            tags="" if self.tags_index is None else cells[self.tags_index].strip(),
+        )
+        if self.name_index is not None:
+            first, _, rest = cells[self.name_index].strip().partition(" ")
+            row.first_name, row.last_name = row.first_name or first, row.last_name or rest.strip()
+        if len(cells) > width and (extra := [c for c in cells[width:] if c.strip()]):
+            row.problem = RowError(
+                line,
+                "",
+                shortened(self.delimiter.join(extra)),
+                f"{len(cells):,} cells but the header has {width}: is a value holding a "
+                f"{self.delimiter!r} missing its quotes?",
+            )
+        return row
 
 
 def _csv_rows(reader, next_line) -> Iterator[list[str]]:
