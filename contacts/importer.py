@@ -28,7 +28,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field, fields
 from itertools import dropwhile, islice
 from typing import TextIO
@@ -192,8 +192,10 @@ def contact_rows_import(
     )
     staged = is_postgresql()
     chunks = _chunks(source, resume_after=resume_after, size=batch_size)
-    with _import_tables(staged=staged) as seen:
-        for batch in _checked_batches(chunks, checker, staged=staged, workers=workers if staged else 1):
+    checked = _checked_batches(chunks, checker, staged=staged, workers=workers if staged else 1)
+    # Closed on the way out, whatever the way: that ends the worker processes at once.
+    with _import_tables(staged=staged) as seen, closing(checked) as batches:
+        for batch in batches:
             with transaction.atomic():
                 if staged:
                     batch_writer.write_staged(batch.outcome, batch.rows)
@@ -537,9 +539,8 @@ class _BatchWriter:
             known_rows = []
             if known:
                 cursor.execute(
-                    f"SELECT duplicate, {', '.join(_STAGED_COLUMNS)} FROM {_STAGE} WHERE known ORDER BY line".replace(
-                        "attributes", "attributes::text"
-                    )
+                    "SELECT duplicate, line, phone_number, country, first_name, last_name, timezone, "
+                    f"attributes::text, tags FROM {_STAGE} WHERE known ORDER BY line"
                 )
                 known_rows = cursor.fetchall()
         # New numbers met in an earlier batch were not created there (a dry run, or rejected): duplicates still.
