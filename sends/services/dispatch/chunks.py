@@ -58,12 +58,15 @@ def chunk_dispatch(*, campaign_id: int, first_id: int, last_id: int) -> None:
 def waves(
     *, campaign: Campaign, by_body: dict[tuple[str, Sender], list[Recipient]], backend_limit: int
 ) -> list[list[Request]]:
-    """Requests (one body from one sender, bulk where recipients share both) packed into waves of at most
-    DISPATCH_WAVE_SIZE recipients, or a fifth of a second of the campaign's rate (a pool's: the sum of its
-    numbers'), whichever is less.
+    """Requests (one body from one sender, bulk where recipients share both: as many recipients per request
+    as the backend takes and the sender's rate allows) packed into waves of at most DISPATCH_WAVE_SIZE
+    recipients, or a fifth of a second of the campaign's rate (a pool's: the sum of its numbers'), whichever
+    is less; a bulk request bigger than that is a wave of its own.
 
     A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
-    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
+    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them. A
+    bulk request is not split to fit a wave: it is one call, over as quickly as one personalised text, and
+    its recipients are claimed, sent and recorded together in any case."""
     pool = campaign.sender_pool
     per_second = (pool.total_rate if pool is not None else 0) or campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
@@ -76,7 +79,6 @@ def waves(
         size = batch_size_for_rate(
             per_second=sender.per_second, segments_per_message=segments, backend_limit=backend_limit
         )
-        size = min(size, wave_size)
         for start in range(0, len(group), size):
             request = Request(body=body, segments=segments, recipients=group[start : start + size], sender=sender)
             if filled and filled + len(request.recipients) > wave_size:
