@@ -522,6 +522,17 @@ SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", en
 # others are pruned after PLIVO_WEBHOOK_NONCE_TTL_SECONDS (Plivo's own retries end within ~7 minutes).
 PLIVO_WEBHOOK_ACCEPT_V2_ONLY = _setting("PLIVO_WEBHOOK_ACCEPT_V2_ONLY", env.bool, default=True)
 PLIVO_WEBHOOK_NONCE_TTL_SECONDS = _setting("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", env.int, default=3600)
+# Delivery reports are stored by the webhook and applied to sends and campaign counters in batches by a
+# worker (sends.services.delivery_reports): beat starts a drain this often, so a report reaches the counters
+# within about this long plus the batch's own time.
+DELIVERY_REPORTS_DRAIN_SECONDS = _setting("DELIVERY_REPORTS_DRAIN_SECONDS", env.float, default=0.5)
+if DELIVERY_REPORTS_DRAIN_SECONDS <= 0:
+    raise ImproperlyConfigured("Setting DELIVERY_REPORTS_DRAIN_SECONDS is malformed: more than 0 seconds")
+CELERY_BEAT_SCHEDULE["delivery-reports-drain"] = {
+    "task": "sends.tasks.delivery_reports_drain",
+    "schedule": DELIVERY_REPORTS_DRAIN_SECONDS,
+    "options": {"expires": DELIVERY_REPORTS_DRAIN_SECONDS * 5},
+}
 CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
     "task": "sends.tasks.webhook_nonces_prune",
     "schedule": 600.0,
