@@ -325,6 +325,11 @@ DISPATCH_WINDOW_CHUNKS = _setting("DISPATCH_WINDOW_CHUNKS", env.int, default=8)
 # Sends claimed together (one transaction) before their requests go out; bounds what a killed worker
 # leaves in `sending` to reconcile. One bulk request (one text to up to 1,000) is never split to fit it.
 DISPATCH_WAVE_SIZE = _setting("DISPATCH_WAVE_SIZE", env.int, default=100)
+# Requests of a wave one worker keeps in flight at once, each on its own kept-alive connection: a wave of
+# personalised texts is one request per recipient, and one at a time a worker mostly waits on the provider.
+DISPATCH_CONNECTIONS = _setting("DISPATCH_CONNECTIONS", env.int, default=8)
+if DISPATCH_CONNECTIONS < 1:
+    raise ImproperlyConfigured("Setting DISPATCH_CONNECTIONS is malformed: at least 1 request at a time")
 # A campaign whose queued chunks show no progress for this long is assumed to have lost them (a killed
 # worker) and gets them again; claims make the duplicate harmless.
 DISPATCH_LEASE_SECONDS = _setting("DISPATCH_LEASE_SECONDS", env.float, default=60.0)

@@ -65,6 +65,9 @@ class EarlyCallbackSmsBackend(SmsBackend):
     the dispatcher has committed the message uuid (Plivo and the simulator can both do this), and a drainer
     that applies it at once, so finds no send for it yet."""
 
+    # It records the report through the test's database connection, which only the dispatching thread has.
+    thread_safe = False
+
     def send_message(self, message: OutboundMessage) -> list[SendResult]:
         from sends.tests.plivo_callbacks import record_and_drain
 
