@@ -318,11 +318,12 @@ SMS_BRAND_NAME = env.str("SMS_BRAND_NAME", default="smscampaigns")
 # --- Send engine ----------------------------------------------------------------------------------
 # How often beat launches due campaigns and tends dispatch (retries, deferrals, stuck sends, completion).
 ENGINE_TICK_SECONDS = _setting("ENGINE_TICK_SECONDS", env.float, default=2.0)
-# Sends per Celery message, and how many such messages one campaign keeps queued at a time.
-DISPATCH_CHUNK_SIZE = _setting("DISPATCH_CHUNK_SIZE", env.int, default=500)
+# Sends per Celery message, and how many such messages one campaign keeps queued at a time. A chunk as big as
+# Plivo's bulk form (1,000 destinations) lets recipients who share one text go out in one request.
+DISPATCH_CHUNK_SIZE = _setting("DISPATCH_CHUNK_SIZE", env.int, default=1000)
 DISPATCH_WINDOW_CHUNKS = _setting("DISPATCH_WINDOW_CHUNKS", env.int, default=8)
 # Sends claimed together (one transaction) before their requests go out; bounds what a killed worker
-# leaves in `sending` to reconcile.
+# leaves in `sending` to reconcile. One bulk request (one text to up to 1,000) is never split to fit it.
 DISPATCH_WAVE_SIZE = _setting("DISPATCH_WAVE_SIZE", env.int, default=100)
 # Requests of a wave one worker keeps in flight at once, each on its own kept-alive connection: a wave of
 # personalised texts is one request per recipient, and one at a time a worker mostly waits on the provider.

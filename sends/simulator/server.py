@@ -162,8 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        # The headers and the body in one write (end_headers would write the headers alone): one system
+        # call per answer instead of two.
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
         self.server.sim.state.count(f"answers_{status}")
 
     def _send_error(self, rejected: Rejected) -> None:
@@ -313,8 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         finally:  # accepted is accepted, even if the client hung up before reading the answer
-            for message in messages:
-                sim.progress(message, 0)
+            sim.progress(messages, 0)
             sim.state.handed_to_carrier(len(messages))
 
     def _list_messages(self, auth_id: str) -> None:
@@ -479,35 +480,43 @@ class PlivoSimulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def progress(self, message: SimMessage, step: int, delay: float = 0.0) -> None:
-        """Move `message` to its next status after `delay` seconds, like a carrier would, and report it.
+    def progress(self, messages: list[SimMessage], step: int, delay: float = 0.0) -> None:
+        """Move each of `messages` (accepted together) to its next status after `delay` seconds, like a
+        carrier would, and report it.
 
         Statuses move on their own clock (`delivery_delay_ms` apart) whether or not the app takes the
-        callbacks, as at Plivo; the callbacks of one message still go out one at a time, in order.
+        callbacks, as at Plivo; the callbacks of one message still go out one at a time, in order. The
+        messages of one request move together, as one job of the carrier's clock rather than one each.
         """
         generation = self.state.generation
-        statuses = (*self.STATUS_STEPS, message.outcome)
 
         def job(_session) -> None:
             if generation != self.state.generation:
                 return
-            if step == 1 and self.state.expire_at_dequeue(message):
-                # Expired in the queue: failed without reaching the carrier (no "sent"), and not charged.
-                self.state.advance(message, message.outcome)
-                if message.url:
-                    self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
-                return
-            if step:  # "queued" was set when the message was accepted
-                self.state.advance(message, statuses[step])
-            if statuses[step] == "delivered" and self.state.roll() < self.state.faults.click_share:
-                message.clicked = True
-                self.click(message, delay=self.state.faults.click_delay_ms / 1000)
-            if message.url:
-                self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
-            if step + 1 < len(statuses):
-                self.progress(message, step + 1, self.state.faults.delivery_delay_ms / 1000)
+            for message in messages:
+                self._step(message, step, generation)
+            if step < len(self.STATUS_STEPS):  # the outcome is the last status
+                self.progress(messages, step + 1, self.state.faults.delivery_delay_ms / 1000)
 
         self.carrier.schedule(job, delay)
+
+    def _step(self, message: SimMessage, step: int, generation: int) -> None:
+        statuses = (*self.STATUS_STEPS, message.outcome)
+        if step == 1 and self.state.expire_at_dequeue(message):
+            # Expired in the queue: failed without reaching the carrier (no "sent"), and not charged.
+            self.state.advance(message, message.outcome)
+            if message.url:
+                self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
+            return
+        if message.expired_in_queue:
+            return  # its outcome is final: the later steps pass it by
+        if step:  # "queued" was set when the message was accepted
+            self.state.advance(message, statuses[step])
+        if statuses[step] == "delivered" and self.state.roll() < self.state.faults.click_share:
+            message.clicked = True
+            self.click(message, delay=self.state.faults.click_delay_ms / 1000)
+        if message.url:
+            self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
 
     def _queue_callback(self, message: SimMessage, params: dict, generation: int) -> None:
         with self._callback_lock:

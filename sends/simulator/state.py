@@ -4,6 +4,7 @@ One lock guards it all; every operation under it is short (no I/O), so thousands
 pass through without contention mattering.
 """
 
+import os
 import random
 import re
 import threading
@@ -139,13 +140,27 @@ def is_valid_account_id(auth_id: str) -> bool:
     return bool(re.fullmatch(r"(MA|SA)[A-Z0-9]{18}", auth_id or ""))
 
 
-def is_valid_destination(key: str) -> bool:
-    if not re.fullmatch(r"[1-9]\d{6,14}", key):
-        return False
+_DESTINATION = re.compile(r"[1-9]\d{6,14}")
+
+
+def destination_region(key: str) -> str | None:
+    """The region (ISO alpha-2, "" when the plan names none) of a valid destination; None for an invalid one.
+    One parse of the number answers both, once per destination of a bulk request."""
+    if not _DESTINATION.fullmatch(key):
+        return None
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse("+" + key))
+        parsed = phonenumbers.parse("+" + key)
     except phonenumbers.NumberParseException:
-        return False
+        return None
+    # is_valid_number(parsed) is exactly this: the number's region, then whether it is valid there.
+    region = phonenumbers.region_code_for_number(parsed)
+    if not phonenumbers.is_valid_number_for_region(parsed, region):
+        return None
+    return region or ""
+
+
+def is_valid_destination(key: str) -> bool:
+    return destination_region(key) is not None
 
 
 def plivo_time(moment: float) -> str:
@@ -173,6 +188,7 @@ class SimMessage:
     callback_queue: deque = field(default_factory=deque)  # status callbacks waiting for the one in flight
     callback_busy: bool = False
     clicked: bool = False  # its recipient opened its short links (click_share, POST /_sim/clicks)
+    expired_in_queue: bool = False  # failed at dequeue past its message_expiry: never "sent"
 
     @property
     def amount(self) -> Decimal:
@@ -183,6 +199,7 @@ class SimMessage:
         if self.expiry is None or now - self.time + backlog_seconds <= self.expiry:
             return False
         self.outcome, self.error_code, self.rate = "failed", EXPIRED_ERROR_CODE, Decimal("0")
+        self.expired_in_queue = True
         return True
 
     def record(self) -> dict:
@@ -338,32 +355,38 @@ class SimulatorState:
         """
         faults = self.faults
         seen, valid, invalid = set(), [], []
+        regions: dict[str, str] = {}
         for raw in dst.split("<"):
             key = digits(raw)
             if key in seen:
                 continue
             seen.add(key)
-            if key in faults.invalid_numbers or not is_valid_destination(key):
+            region = None if key in faults.invalid_numbers else destination_region(key)
+            if region is None:
                 invalid.append(raw)
             else:
                 valid.append(key)
+                regions[key] = region
         if not valid:
             raise Rejected(400, f"no valid destination number in dst: {', '.join(invalid)}")
         info = segment_info(text)
         units = max(info.segments, 1)
+        prices = {region: price_per_segment(region) for region in set(regions.values())}
         now = time.time()
         messages = []
-        for key in valid:
+        # Random version-4 ids drawn from one read of the system's random source for the whole request, as
+        # uuid4() would draw each from one read of its own.
+        randomness = os.urandom(16 * len(valid))
+        for index, key in enumerate(valid):
             if key in faults.failed_numbers:
                 outcome, code = "failed", faults.failed_numbers[key]
             elif key in faults.undeliverable_numbers:
                 outcome, code = "undelivered", faults.undeliverable_numbers[key]
             else:
                 outcome, code = "delivered", "000"
-            region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + key))
             messages.append(
                 SimMessage(
-                    uuid=str(uuid.uuid4()),
+                    uuid=str(uuid.UUID(bytes=randomness[16 * index : 16 * index + 16], version=4)),
                     src=src if pick_sender is None else "+" + pick_sender(key),
                     powerpack_uuid=powerpack_uuid,
                     dst=key,
@@ -372,7 +395,7 @@ class SimulatorState:
                     url=url,
                     method=method,
                     units=units,
-                    rate=price_per_segment(region or ""),
+                    rate=prices[regions[key]],
                     outcome=outcome,
                     error_code=code,
                     status_times={"queued": now},

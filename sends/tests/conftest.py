@@ -160,6 +160,8 @@ class WebhookReceiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answers for the next requests, in order; then 200
+        self.redirects: dict[str, tuple[int, str]] = {}  # path -> (3xx status, Location) answered for it
+        self.connections = 0  # connections the requests came over
         self.lock = threading.Lock()
         receiver = self
 
@@ -169,12 +171,18 @@ class WebhookReceiver:
             def do_GET(self):
                 self.do_POST()
 
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if self.command == "GET":
                     body = urlsplit(self.path).query
                 with receiver.lock:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    redirect = receiver.redirects.get(urlsplit(self.path).path)
+                    status = redirect[0] if redirect else receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.requests.append(
                         {
                             "method": self.command,
@@ -185,6 +193,8 @@ class WebhookReceiver:
                         }
                     )
                 self.send_response(status)
+                if redirect:
+                    self.send_header("Location", redirect[1])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

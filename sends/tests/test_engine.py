@@ -82,6 +82,34 @@ def test_recipients_sharing_one_text_go_in_one_bulk_request(staff_user, run_engi
     assert sorted(sms_outbox[0].destinations) == sorted(str(c.phone_number) for c in contacts)
 
 
+def test_one_text_for_more_recipients_than_a_wave_goes_in_one_bulk_request(
+    staff_user, run_engine, sms_outbox, settings
+):
+    # Waves used to cap every request at DISPATCH_WAVE_SIZE recipients: a campaign with one text for all went
+    # out in requests of 100 instead of Plivo's 1,000, and at a tenth of the speed.
+    settings.SEND_RATE_PER_SECOND = 0
+    settings.DISPATCH_WAVE_SIZE = 3
+    campaign, contacts = make_campaign(8, body="Flash sale at noon. STOP to opt out")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    assert [sorted(m.destinations) for m in sms_outbox] == [sorted(str(c.phone_number) for c in contacts)]
+    sends = CampaignSend.objects.filter(campaign=campaign)
+    assert {s.status for s in sends} == {S.SENT}
+    assert len({s.provider_message_uuid for s in sends}) == 8  # each recorded with its own message
+    assert {(s.body, s.segments, s.attempts) for s in sends} == {("Flash sale at noon. STOP to opt out", 1, 1)}
+    assert_counters_match_rows(campaign)
+
+
+def test_a_bulk_request_stays_within_a_fifth_of_a_second_of_the_rate(staff_user, run_engine, sms_outbox, settings):
+    settings.SEND_RATE_PER_SECOND = 20
+    settings.DISPATCH_WAVE_SIZE = 100
+    campaign, contacts = make_campaign(9, body="Flash sale at noon. STOP to opt out")
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_engine()
+    assert sorted(len(m.destinations) for m in sms_outbox) == [1, 4, 4]
+    assert sent_numbers(sms_outbox) == Counter(str(c.phone_number) for c in contacts)
+
+
 def test_each_recipient_gets_their_own_personalised_text(staff_user, run_engine, sms_outbox):
     campaign, contacts = make_campaign(2, body='Hi {{ first_name|default:"there" }}, use {{ code }}')
     contacts[0].first_name, contacts[0].attributes = "Ada", {"code": "A1"}

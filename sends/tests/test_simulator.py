@@ -89,6 +89,36 @@ def test_a_failing_callback_is_retried_until_the_app_takes_it(plivo_simulator, w
     assert (stats["callbacks_failed_attempts"], stats["callbacks_delivered"], stats["callbacks_given_up"]) == (2, 3, 0)
 
 
+def test_each_message_of_a_bulk_request_gets_its_callbacks_in_order_over_kept_alive_connections(
+    plivo_simulator, webhook_receiver
+):
+    numbers = [f"+1415555{n:04d}" for n in range(200, 260)]
+    results = send(numbers, url=f"{webhook_receiver.url}/s/")
+    plivo_simulator.wait_for_callbacks()
+    by_message: dict[str, list[str]] = {}
+    for request in webhook_receiver.requests:
+        by_message.setdefault(request["form"]["MessageUUID"], []).append(request["form"]["Status"])
+    assert by_message == {r.message_uuid: ["queued", "sent", "delivered"] for r in results}
+    # 180 callbacks from the simulator's few callback workers, each over its one kept-alive connection.
+    assert webhook_receiver.connections <= 8
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "form_kept"), [(307, "POST", True), (308, "POST", True), (302, "GET", False)]
+)
+def test_a_redirected_callback_is_followed_as_requests_follows_it(
+    plivo_simulator, webhook_receiver, status, method, form_kept
+):
+    webhook_receiver.redirects["/old/"] = (status, "/new/")
+    send(["+14155550123"], url=f"{webhook_receiver.url}/old/")
+    plivo_simulator.wait_for_callbacks()
+    followed = [r for r in webhook_receiver.requests if r["path"] == "/new/"]
+    assert [r["method"] for r in followed] == [method] * 3
+    assert [r["form"].get("Status") for r in followed] == (["queued", "sent", "delivered"] if form_kept else [None] * 3)
+    assert len(webhook_receiver.requests) == 6  # each callback once where it was sent, once where it was sent on
+    assert plivo_simulator.stats()["callbacks_delivered"] == 3
+
+
 def test_a_callback_is_given_up_after_the_last_retry_and_the_next_status_still_goes(plivo_simulator, webhook_receiver):
     plivo_simulator.set_faults(callback_retry_delays_ms=[10])
     webhook_receiver.statuses = [500, 500]

@@ -61,12 +61,15 @@ def chunk_dispatch(*, campaign_id: int, first_id: int, last_id: int) -> None:
 def waves(
     *, by_body: dict[tuple[str, Sender], list[Recipient]], per_second: int | None, backend_limit: int
 ) -> list[list[Request]]:
-    """Requests (one body from one sender, bulk where recipients share both) packed into waves of at most
-    DISPATCH_WAVE_SIZE recipients, or a fifth of a second of `per_second` (the campaign's rate, a pool's: the
-    sum of its numbers'), whichever is less.
+    """Requests (one body from one sender, bulk where recipients share both: as many recipients per request
+    as the backend takes and the sender's rate allows) packed into waves of at most DISPATCH_WAVE_SIZE
+    recipients, or a fifth of a second of `per_second` (the campaign's rate, a pool's: the sum of its
+    numbers'), whichever is less; a bulk request bigger than that is a wave of its own.
 
     A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
-    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
+    fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them. A
+    bulk request is not split to fit a wave: it is one call, over as quickly as one personalised text, and
+    its recipients are claimed, sent and recorded together in any case."""
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
         wave_size = max(1, min(wave_size, per_second // 5))
@@ -77,7 +80,6 @@ def waves(
         size = batch_size_for_rate(
             per_second=sender.per_second, segments_per_message=segments, backend_limit=backend_limit
         )
-        size = min(size, wave_size)
         for start in range(0, len(group), size):
             request = Request(body=body, segments=segments, recipients=group[start : start + size], sender=sender)
             if filled and filled + len(request.recipients) > wave_size:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import structlog
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from sends.backends.base import ErrorClass, SendError, SendResult
@@ -175,18 +175,32 @@ def _record_sent(handed_over: dict[int, tuple[str, str, int]], *, now: datetime)
     sent = {send_id: handed_over[send_id] for send_id in moving}
     if not sent:
         return CounterChanges()
-    n = CampaignSend.objects.filter(id__in=list(sent), status=S.SENDING).update(
-        status=S.SENT,
-        sent_at=now,
-        status_updated_at=now,
-        error_code="",
-        error_message="",
-        next_attempt_at=None,
-        provider_message_uuid=Case(*[When(id=i, then=Value(u)) for i, (u, _, _) in sent.items()]),
-        body=Case(*[When(id=i, then=Value(b)) for i, (_, b, _) in sent.items()]),
-        segments=Case(*[When(id=i, then=Value(n)) for i, (_, _, n) in sent.items()]),
-    )
+    n = _sent_rows_update(sent, now=now)
     return CounterChanges.moved(S.SENT, n, segments=sum(n for _, _, n in sent.values()))
+
+
+# Each send gets its own message id (and body and segments) in one statement: a join with a VALUES list.
+# One `CASE WHEN id = ... THEN ...` per send, as an ORM update would write it, costs the ORM milliseconds per
+# send to build and the database as much to evaluate, which a bulk request of a thousand sends cannot afford.
+_SENT_UPDATE = """
+UPDATE {sends} SET status = %s, sent_at = %s, status_updated_at = %s, error_code = '', error_message = '',
+    next_attempt_at = NULL, provider_message_uuid = handed.column2, body = handed.column3, segments = handed.column4
+FROM (VALUES {rows}) AS handed
+WHERE {sends}.id = handed.column1 AND {sends}.status = %s
+"""
+
+
+def _sent_rows_update(sent: dict[int, tuple[str, str, int]], *, now: datetime) -> int:
+    """Write each send's message id, body and segments; how many rows moved to `sent`."""
+    sql = _SENT_UPDATE.format(sends=CampaignSend._meta.db_table, rows=", ".join(["(%s, %s, %s, %s)"] * len(sent)))
+    moment = connection.ops.adapt_datetimefield_value(now)
+    params: list = [S.SENT.value, moment, moment]
+    for send_id, (message_uuid, body, segments) in sent.items():
+        params += [send_id, message_uuid, body, segments]
+    params.append(S.SENDING.value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _record_failed(groups: dict[tuple, list[int]], *, now: datetime) -> CounterChanges:
