@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -48,8 +49,8 @@ def _target_row(code: str) -> tuple | None:
         # A prepared statement: PostgreSQL plans it once per connection instead of on every redirect (Django's
         # cursors bind on the client, which has the server parse and plan each query anew).
         connection.ensure_connection()
-        with connection.wrap_database_errors:
-            return connection.connection.execute(_TARGET, [code, code], prepare=True).fetchone()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            return cursor.execute(_TARGET, [code, code], prepare=True).fetchone()
     with connection.cursor() as cursor:
         cursor.execute(_TARGET, [code, code])
         return cursor.fetchone()

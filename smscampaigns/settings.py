@@ -101,11 +101,12 @@ MIDDLEWARE = [
     # First: probes reach /healthz by the server's own address and over plain HTTP (smscampaigns/health.py).
     "smscampaigns.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The short link redirect answers here, with the headers above and without the staff's middleware below
+    # (it sets the two browser policies' headers itself).
+    "links.middleware.ShortLinkMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (see "Browser policies" below).
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    # The short link redirect answers here, with the headers above and without the staff's middleware below.
-    "links.middleware.ShortLinkMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

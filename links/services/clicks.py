@@ -220,7 +220,12 @@ class ClickSpool:
 
 
 def _spool() -> ClickSpool:
-    return ClickSpool(settings.LINK_CLICKS_SPOOL_DIR)
+    return _spool_in(str(settings.LINK_CLICKS_SPOOL_DIR))
+
+
+@lru_cache(maxsize=4)
+def _spool_in(directory: str) -> ClickSpool:
+    return ClickSpool(Path(directory))  # made once: building its paths per click cost as much as writing it
 
 
 def click_enqueue(*, code: str, method: str, user_agent: str, address: str) -> None:
