@@ -7,7 +7,8 @@ worker process.
   solo Celery worker would) sends part of the 1,000,000-recipient campaign through the real Plivo backend
   and SDK to the Plivo simulator (its own process) with the rate limit off: messages/s and CPU seconds per
   1,000 messages, beside the simulator's ceiling measured in the same run (one client sending the same
-  requests, one personalised text each, as fast as the simulator answers, with no engine around it).
+  requests, one personalised text each, as fast as the simulator answers, with no engine around it, on one
+  connection), and beside the same client on as many connections as the worker uses (DISPATCH_CONNECTIONS).
 - Peak memory (VmHWM) of that worker process while it works through the 1,000,000-recipient campaign,
   beside its resident size right after start-up.
 
@@ -23,7 +24,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -220,26 +223,34 @@ def _run_worker(campaign_id: int, limit: int, sim_env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _simulator_ceiling(sim_env: dict[str, str], messages: int) -> tuple[float, float]:
+def _simulator_ceiling(sim_env: dict[str, str], messages: int, connections: int = 1) -> tuple[float, float]:
     """(messages/s, client CPU s per 1,000) of the Plivo backend alone against the simulator, one
-    personalised text per request, as the engine sends them."""
+    personalised text per request, as the engine sends them, over `connections` threads sharing it."""
     from sends.backends.base import OutboundMessage
     from sends.backends.plivo import SmsBackend
 
     backend = SmsBackend(
         api_url=sim_env["PLIVO_API_URL"], auth_id=sim_env["PLIVO_AUTH_ID"], auth_token=sim_env["PLIVO_AUTH_TOKEN"]
     )
+
+    def send(n: int) -> None:
+        backend.send_message(
+            OutboundMessage(
+                sender="+14155550100",
+                destinations=[f"+1212{2_000_000 + n % 7_000_000}"],
+                body=f"Hi Name{n % 1000}, your code is C{n % 7}",
+                status_callback_url="http://127.0.0.1:9/webhooks/plivo/status/",
+            )
+        )
+
     with backend:
         started, cpu0 = time.perf_counter(), time.process_time()
-        for n in range(messages):
-            backend.send_message(
-                OutboundMessage(
-                    sender="+14155550100",
-                    destinations=[f"+1212{2_000_000 + n % 7_000_000}"],
-                    body=f"Hi Name{n % 1000}, your code is C{n % 7}",
-                    status_callback_url="http://127.0.0.1:9/webhooks/plivo/status/",
-                )
-            )
+        if connections == 1:
+            for n in range(messages):
+                send(n)
+        else:
+            with ThreadPoolExecutor(max_workers=connections) as pool:
+                list(pool.map(send, range(messages)))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
     return messages / elapsed, cpu / messages * 1000
 
@@ -273,8 +284,10 @@ def run(ctx) -> dict[str, dict]:
     campaign = _campaign(list_id, "bench dispatch", 'Hi {{ first_name }}, your code is {{ code|default:"none" }}')
     campaign_fan_out(campaign=campaign)
     simulator, sim_env = _start_simulator()
+    connections = settings.DISPATCH_CONNECTIONS  # the worker's too: it inherits this environment
     try:
         ceiling, ceiling_cpu = _simulator_ceiling(sim_env, min(limit, 5000))
+        ceiling_at_once, _ = _simulator_ceiling(sim_env, min(limit, 5000), connections)
         worker = _run_worker(campaign.pk, limit, sim_env)
     finally:
         simulator.stdin.close()
@@ -284,6 +297,12 @@ def run(ctx) -> dict[str, dict]:
         "unit": "msg/s",
         "baseline": "simulator ceiling, no engine (msg/s)",
         "baseline_value": ceiling,
+    }
+    figures["engine_dispatch_vs_ceiling_at_once_messages_per_second"] = {
+        "value": worker["sent"] / worker["seconds"],
+        "unit": "msg/s",
+        "baseline": f"simulator ceiling, no engine, {connections} connections (msg/s)",
+        "baseline_value": ceiling_at_once,
     }
     figures["engine_dispatch_cpu_seconds_per_1000"] = {
         "value": worker["cpu"] / worker["sent"] * 1000,
@@ -297,6 +316,10 @@ def run(ctx) -> dict[str, dict]:
         "baseline": "same worker at start (MB)",
         "baseline_value": worker["start_rss_kb"] / 1024,
     }
-    print(f"  dispatched {worker['sent']:,} of {RECIPIENTS:,} in {worker['seconds']:.0f} s", flush=True)
+    print(
+        f"  dispatched {worker['sent']:,} of {RECIPIENTS:,} in {worker['seconds']:.0f} s "
+        f"over {connections} connections",
+        flush=True,
+    )
     _truncate_sends()
     return figures

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import BinaryIO
 
 from django.conf import settings
@@ -151,8 +152,14 @@ class ContactCsv:
     ):
         self._binary = binary
         self.bytes_total = _size_of(binary)
-        self.bytes_read = 0
+        self._bytes_read = 0
+        try:
+            self._start = binary.tell()
+        except (OSError, AttributeError):
+            self._start = None
         self.codec = _detect_encoding(binary)
+        # Checked whole already (encoding, NUL bytes, line lengths): decoded by the io module, line by line.
+        self._wrapped = None
         self.encoding = ENCODING_NAMES[self.codec]
         self.mapping = dict(mapping or {})
         self.phone_required = phone_required
@@ -161,7 +168,7 @@ class ContactCsv:
         if header_line is None:
             raise ApplicationError("the file is empty: expected a header row naming a phone column", field="file")
         self.delimiter = max(DELIMITERS, key=header_line.count) if any(d in header_line for d in DELIMITERS) else ","
-        self._reader = csv.reader(_chain_one(header_line, self._lines), delimiter=self.delimiter, skipinitialspace=True)
+        self._reader = csv.reader(chain((header_line,), self._lines), delimiter=self.delimiter, skipinitialspace=True)
         self.header_line = self._blank_lines_before_header + 1
         self.headers = [h.strip() for h in self._header_cells(header_line)]
         self._first_row: list[str] | None = None
@@ -309,59 +316,79 @@ class ContactCsv:
                 break
         return rows
 
+    @property
+    def layout(self) -> "RowLayout":
+        """Which cell of a row is what, apart from the file: what a worker process needs to read rows."""
+        named = self.named
+        return RowLayout(
+            width=self.width,
+            delimiter=self.delimiter,
+            phone_index=self.phone_index,
+            first_name_index=named.get("first_name"),
+            last_name_index=named.get("last_name"),
+            name_index=named.get("name"),
+            timezone_index=named.get("timezone"),
+            tags_index=self.tags_index,
+            attributes=tuple(self.attributes.items()),
+        )
+
     def rows(self) -> Iterator[SourceRow]:
         """Every non-blank data row, with its line number in the file (the first line is 1)."""
+        source_row = self.layout.source_row
+        for line, cells in self.records():
+            yield source_row(line, cells)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """Every non-blank data row as (line number, cells as read): the part of reading that must go in file
+        order; RowLayout.source_row does the rest, in any process."""
         reader = self._reader
-        phone_index, named, attributes, width = self.phone_index, self.named, self.attributes, self.width
-        first_name_index = named.get("first_name")
-        last_name_index = named.get("last_name")
-        name_index = named.get("name")
-        timezone_index = named.get("timezone")
-        tags_index = self.tags_index
-        line_after = reader.line_num + self._blank_lines_before_header
+        blank_before_header = self._blank_lines_before_header
+        line_after = reader.line_num + blank_before_header
         if self._first_row is not None:
             line_after -= 1
-            reader = _chain_one(self._first_row, reader)
-        for cells in _csv_rows(reader, lambda: self._reader.line_num + self._blank_lines_before_header):
+            reader = chain((self._first_row,), reader)
+        csv_reader = self._reader
+        # _csv_rows written out here: this loop runs once per row in the one process that reads the file,
+        # which must keep up with every worker checking rows, and a generator more costs a tenth of that.
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise _csv_error(csv_reader.line_num + blank_before_header, exc) from None
             line = line_after + 1
-            line_after = self._reader.line_num + self._blank_lines_before_header
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            row = SourceRow(
-                line=line,
-                phone=cells[phone_index].strip(),
-                first_name="" if first_name_index is None else cells[first_name_index].strip(),
-                last_name="" if last_name_index is None else cells[last_name_index].strip(),
-                timezone="" if timezone_index is None else cells[timezone_index].strip(),
-                attributes={name: value for name, index in attributes.items() if (value := cells[index].strip())},
-                tags="" if tags_index is None else cells[tags_index].strip(),
-            )
-            if name_index is not None:
-                first, _, rest = cells[name_index].strip().partition(" ")
-                row.first_name, row.last_name = row.first_name or first, row.last_name or rest.strip()
-            extra = [c for c in cells[width:] if c.strip()]
-            if extra:
-                row.problem = RowError(
-                    line,
-                    "",
-                    shortened(self.delimiter.join(extra)),
-                    f"{len(cells):,} cells but the header has {width}: is a value holding a "
-                    f"{self.delimiter!r} missing its quotes?",
-                )
-            yield row
+            line_after = csv_reader.line_num + blank_before_header
+            # Blank when every cell is: joined, they are only whitespace (or nothing).
+            if "".join(cells).strip():
+                yield line, cells
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the reading is (the io module reads ahead: progress only)."""
+        if self._wrapped is not None:
+            return min(self.bytes_total or 0, self._binary.tell() - self._start) or self._bytes_read
+        return self._bytes_read
 
     def _decoded_lines(self) -> Iterator[str]:
-        # Line lengths were checked by _detect_encoding (a stream that cannot seek back is not checked, and
-        # the csv module's field limit and CONTACT_IMPORT_MAX_COLUMNS still bound what a line can become).
         if self.codec.startswith("utf-16"):
-            yield from self._utf16_lines()
-            return
+            return self._utf16_lines()
+        if self._start is not None:
+            # _detect_encoding decoded the whole file, checking line lengths and NUL bytes: nothing is left to
+            # check line by line, so the lines come from the io module at C speed. newline="" ends a line
+            # at a lone carriage return too (old Mac exports), as the csv module needs, and keeps the endings.
+            codec = "utf-8-sig" if self.codec == "utf-8" else self.codec
+            self._wrapped = _CallersFileText(self._binary, encoding=codec, newline="")
+            return self._wrapped
+        return self._checked_lines()
+
+    def _checked_lines(self) -> Iterator[str]:
+        # A stream that cannot seek back was not checked by _detect_encoding: each line is, here (and the csv
+        # module's field limit and CONTACT_IMPORT_MAX_COLUMNS still bound what a line can become).
         codec = "utf-8" if self.codec == "utf-8-sig" else self.codec
         first = True
         for number, raw in enumerate(self._binary, 1):
-            self.bytes_read += len(raw)
+            self._bytes_read += len(raw)
             if b"\x00" in raw:
                 raise _nul_error(number)
             try:
@@ -389,9 +416,9 @@ class ContactCsv:
                 if len(line) == MAX_LINE_BYTES // 2 and not line.endswith(("\n", "\r")):
                     raise _long_line_error(number)
                 # Progress only: the wrapper reads ahead, so this is where the reading is, not this line's end.
-                self.bytes_read = min(self.bytes_total or 0, self._binary.tell()) or self.bytes_read
+                self._bytes_read = min(self.bytes_total or 0, self._binary.tell()) or self._bytes_read
                 yield line
-            self.bytes_read = self.bytes_total or self.bytes_read
+            self._bytes_read = self.bytes_total or self._bytes_read
         finally:
             # The caller owns the file: the wrapper must not close it when it goes (unless it is closed already).
             with suppress(ValueError):
@@ -406,6 +433,49 @@ class ContactCsv:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """The column indexes of a file's data rows, as ContactCsv understood its header and mapping."""
+
+    width: int
+    delimiter: str
+    phone_index: int
+    first_name_index: int | None
+    last_name_index: int | None
+    name_index: int | None
+    timezone_index: int | None
+    tags_index: int | None
+    attributes: tuple[tuple[str, int], ...]  # (attribute name, column index)
+
+    def source_row(self, line: int, cells: list[str]) -> SourceRow:
+        """A data row's cells, mapped to what they mean (short rows padded, extra cells reported)."""
+        width = self.width
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        first_name_index, last_name_index = self.first_name_index, self.last_name_index
+        row = SourceRow(
+            line=line,
+            phone=cells[self.phone_index].strip(),
+            first_name="" if first_name_index is None else cells[first_name_index].strip(),
+            last_name="" if last_name_index is None else cells[last_name_index].strip(),
+            timezone="" if self.timezone_index is None else cells[self.timezone_index].strip(),
+            attributes={name: value for name, index in self.attributes if (value := cells[index].strip())},
+            tags="" if self.tags_index is None else cells[self.tags_index].strip(),
+        )
+        if self.name_index is not None:
+            first, _, rest = cells[self.name_index].strip().partition(" ")
+            row.first_name, row.last_name = row.first_name or first, row.last_name or rest.strip()
+        if len(cells) > width and (extra := [c for c in cells[width:] if c.strip()]):
+            row.problem = RowError(
+                line,
+                "",
+                shortened(self.delimiter.join(extra)),
+                f"{len(cells):,} cells but the header has {width}: is a value holding a "
+                f"{self.delimiter!r} missing its quotes?",
+            )
+        return row
+
+
 def _csv_rows(reader, next_line) -> Iterator[list[str]]:
     """The reader's rows; what the csv module cannot parse becomes an ApplicationError naming the line."""
     while True:
@@ -414,15 +484,19 @@ def _csv_rows(reader, next_line) -> Iterator[list[str]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ApplicationError(
-                f"line {next_line()} cannot be read as CSV ({exc}): is a quote left open?", field="file"
-            ) from None
+            raise _csv_error(next_line(), exc) from None
         yield cells
 
 
-def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def _csv_error(line: int, exc: csv.Error) -> ApplicationError:
+    return ApplicationError(f"line {line} cannot be read as CSV ({exc}): is a quote left open?", field="file")
+
+
+class _CallersFileText(io.TextIOWrapper):
+    """A binary file read as text that leaves the file open when it goes: the file is its caller's."""
+
+    def close(self) -> None:
+        pass
 
 
 def _encoding_error(line: int, byte: int, codec: str = "utf-8") -> ApplicationError:

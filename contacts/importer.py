@@ -1,28 +1,44 @@
 """The engine behind `contact_import_run`: rows in, batches of set-based writes out, one transaction per batch.
 
-Per batch of rows: numbers are normalised in Python, duplicates merged, the batch's existing contacts and
-suppressions read with one query each, and the outcome written with one INSERT ... ON CONFLICT per few
-hundred rows plus one INSERT ... SELECT for list membership. The SQL is the same on PostgreSQL and SQLite.
-It is written by hand rather than with `bulk_create(update_conflicts=True)` because PhoneNumberField
-parses and validates every number again on its way into the database, which doubled the cost per row.
+Reading the file stays in one process, in file order (line numbers, encodings, quoted line breaks); the rest
+of a row's checking (the number parsed and validated, names, attributes, zone, tags) is CPU work that may run
+in worker processes (`workers`), a batch at a time, its results taken back in file order. Numbers repeated
+within a batch are merged there; the batch's existing contacts and suppressions are then read with one query
+each and its outcome written.
+
+How a batch is written depends on the database. On PostgreSQL the checked rows arrive as CSV text, already
+made by whoever checked them, and are loaded with COPY into a temporary staging table; the numbers that the
+database knows already (an existing contact, a suppression) are read back and decided row by row, and every
+new number is created, put on the list and given its consent event by one set-based statement. So the process
+that writes does next to nothing per row, which is what lets two processes checking rows keep it busy. On
+SQLite every row is decided in Python and written with INSERT ... ON CONFLICT per few hundred rows. Both are
+written by hand rather than with `bulk_create(update_conflicts=True)` because PhoneNumberField parses and
+validates every number again on its way into the database, which doubled the cost per row.
 
 A crash or Ctrl-C leaves whole batches behind; every write is an upsert decided from what the database
 holds, so running the same import again finishes the job without duplicates.
 """
 
+import csv
+import io
 import json
+import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field, fields
+from itertools import dropwhile, islice
 from typing import TextIO
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from contacts.attributes import attribute_problem
-from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, sql_in, sql_row_sources
-from contacts.csvfiles import ContactCsv, RowError, SourceRow, shortened, spreadsheet_safe_writer
+from contacts.bulksql import SQLITE_ROWS_PER_STATEMENT, is_postgresql, sql_in, sql_row_sources
+from contacts.csvfiles import ContactCsv, RowError, RowLayout, SourceRow, shortened, spreadsheet_safe_writer
 from contacts.custom_fields import field_value_parse
 from contacts.models import (
     ConsentEvent,
@@ -39,7 +55,6 @@ from contacts.models import (
 from contacts.phones import normalize_phone
 from contacts.selectors import (
     OptOutSuppression,
-    batched,
     custom_fields_by_key,
     opt_out_suppressions,
     person_opt_outs,
@@ -129,6 +144,7 @@ def contact_rows_import(
     record: ContactImport | None,
     batch_size: int,
     mapping: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> ImportSummary:
     started = time.perf_counter()
     source = ContactCsv(file, mapping=mapping)
@@ -150,41 +166,66 @@ def contact_rows_import(
     report = spreadsheet_safe_writer(errors_to) if errors_to is not None else None
     if report is not None and not resume_after:
         report.writerow(ERROR_REPORT_HEADER)
+    columns = {name: source.headers[index] for name, index in source.named.items()}
+    attribute_columns = {name: source.headers[index] for name, index in source.attributes.items()}
+    tags_column = source.headers[source.tags_index] if source.tags_index is not None else None
+    checker = _RowChecker(
+        layout=source.layout,
+        default_region=default_region,
+        update=update,
+        phone_column=source.phone_header,
+        columns=columns,
+        attribute_columns=attribute_columns,
+        tags_column=tags_column,
+        fields=fields,
+    )
     batch_writer = _BatchWriter(
         contact_list=contact_list,
         consent_source=consent_source,
         update=update,
         dry_run=dry_run,
         phone_column=source.phone_header,
-        columns={name: source.headers[index] for name, index in source.named.items()},
-        attribute_columns={name: source.headers[index] for name, index in source.attributes.items()},
-        tags_column=source.headers[source.tags_index] if source.tags_index is not None else None,
+        attribute_columns=attribute_columns,
+        tags_column=tags_column,
         fields=fields,
         actor_id=record.created_by_id if record is not None else None,
     )
-    rows = (row for row in source.rows() if row.line > resume_after)
-    with _seen_numbers() as seen:
-        for batch in batched(rows, batch_size):
-            outcome, merged = batch_writer.prepare(batch, default_region=default_region)
+    staged = is_postgresql()
+    chunks = _chunks(source, resume_after=resume_after, size=batch_size)
+    checked = _checked_batches(chunks, checker, staged=staged, workers=workers if staged else 1)
+    # Closed on the way out, whatever the way: that ends the worker processes at once.
+    with _import_tables(staged=staged) as seen, closing(checked) as batches:
+        for batch in batches:
             with transaction.atomic():
-                batch_writer.write(outcome, merged, seen=seen)
-                summary.add(outcome)
-                summary.lines_done = batch[-1].line
-                summary.bytes_done = source.bytes_read
+                if staged:
+                    batch_writer.write_staged(batch.outcome, batch.rows)
+                else:
+                    batch_writer.write(batch.outcome, batch.rows, seen_before=seen.add(list(batch.rows)))
+                summary.add(batch.outcome)
+                summary.lines_done = batch.last_line
+                summary.bytes_done = batch.bytes_read
                 if record is not None:
-                    _record_batch(record, summary, outcome.errors)
+                    _record_batch(record, summary, batch.outcome.errors)
             if report is not None:
-                for error in outcome.errors:
+                for error in batch.outcome.errors:
                     report.writerow(error.as_row())
             room = ERRORS_SHOWN - len(summary.errors)
             if room > 0:
-                summary.errors.extend(outcome.errors[:room])
+                summary.errors.extend(batch.outcome.errors[:room])
             summary.elapsed = time.perf_counter() - started
             if progress is not None:
                 progress(summary)
     summary.bytes_done = source.bytes_read
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def import_workers_default() -> int:
+    """One process checking rows per CPU this process may run on (the import_contacts command's default)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def import_fields(source: ContactCsv) -> dict[str, CustomField]:
@@ -221,38 +262,121 @@ def _record_batch(record: ContactImport, summary: ImportSummary, errors: list[Ro
         )
 
 
-class _BatchWriter:
+# --- Checking rows, in this process or in workers ---------------------------------------------------------
+
+_Records = list[tuple[int, list[str]]]  # (line, cells) of a batch's rows, as ContactCsv.records() reads them
+
+
+@dataclass(slots=True)
+class _CheckedBatch:
+    outcome: _BatchOutcome  # read, rejected and the duplicates within the batch so far, with the rejected rows
+    rows: dict[str, _Row] | str  # the rows to write by number, or (PostgreSQL) as CSV text for COPY
+    last_line: int
+    bytes_read: int  # of the file, when the batch had been read: progress shown once it is written
+
+
+def _chunks(source: ContactCsv, *, resume_after: int, size: int) -> Iterator[tuple[_Records, int, int]]:
+    """The file's rows after line `resume_after`, `size` at a time: (records, last line, bytes read so far)."""
+    records = source.records()
+    if resume_after:
+        records = dropwhile(lambda record: record[0] <= resume_after, records)
+    while chunk := list(islice(records, size)):
+        yield chunk, chunk[-1][0], source.bytes_read
+
+
+def _checked_batches(chunks, checker: "_RowChecker", *, staged: bool, workers: int) -> Iterator[_CheckedBatch]:
+    """Each chunk checked, in file order: here, or by `workers` processes while this one writes."""
+    check = checker.check_for_copy if staged else checker.check
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for records, last_line, bytes_read in chunks:
+            outcome, rows = check(records)
+            yield _CheckedBatch(outcome, rows, last_line, bytes_read)
+        return
+    yield from _checked_in_workers(chunks, checker, workers)
+
+
+# Chunks handed to the workers and not yet written, per worker: enough to keep them busy while this process
+# writes a batch, few enough that memory stays flat whatever the file's size.
+_CHUNKS_AHEAD_PER_WORKER = 2
+
+
+def _checked_in_workers(chunks, checker: "_RowChecker", workers: int) -> Iterator[_CheckedBatch]:
+    # Forked, the workers start at once with this process's settings, custom fields and loaded metadata;
+    # they only compute, never touch the database connection they inherit.
+    context = multiprocessing.get_context("fork")
+    pending: deque = deque()
+    unreadable = None
+    with context.Pool(workers, initializer=_worker_start, initargs=(checker,)) as pool:
+        chunks = iter(chunks)
+        while True:
+            try:
+                records, last_line, bytes_read = next(chunks)
+            except StopIteration:
+                break
+            except ApplicationError as exc:
+                # As in one process: the batches read before the unreadable line are written, then it stops.
+                unreadable = exc
+                break
+            pending.append((pool.apply_async(_check_for_copy_in_worker, (records,)), last_line, bytes_read))
+            if len(pending) > _CHUNKS_AHEAD_PER_WORKER * workers:
+                yield _checked_batch(*pending.popleft())
+        while pending:
+            yield _checked_batch(*pending.popleft())
+    if unreadable is not None:
+        raise unreadable
+
+
+def _checked_batch(result, last_line: int, bytes_read: int) -> _CheckedBatch:
+    outcome, rows = result.get()
+    return _CheckedBatch(outcome, rows, last_line, bytes_read)
+
+
+_worker_state: dict[str, "_RowChecker"] = {}
+
+
+def _worker_start(checker: "_RowChecker") -> None:
+    # Ctrl-C reaches every process of the terminal: the parent handles it (it ends the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_state["checker"] = checker
+
+
+def _check_for_copy_in_worker(records: _Records) -> tuple[_BatchOutcome, str]:
+    return _worker_state["checker"].check_for_copy(records)
+
+
+class _RowChecker:
+    """Turns a batch's rows into checked contact rows (or rejected ones with the reason): CPU only, no database,
+    so that it can run in a worker process."""
+
     def __init__(
         self,
         *,
-        contact_list: ContactList | None,
-        consent_source: str,
+        layout: RowLayout,
+        default_region: str,
         update: bool,
-        dry_run: bool,
         phone_column: str,
         columns: dict[str, str],
         attribute_columns: dict[str, str],
-        tags_column: str | None = None,
-        fields: dict[str, CustomField] | None = None,
-        actor_id: int | None = None,
+        tags_column: str | None,
+        fields: dict[str, CustomField],
     ):
-        self.actor_id = actor_id
-        self.tags_column = tags_column
-        self.fields = fields or {}
-        self.contact_list = contact_list
-        self.consent_source = consent_source
+        self.layout = layout
+        self.default_region = default_region
         self.update = update
-        self.dry_run = dry_run
         self.phone_column = phone_column
         self.columns = columns
         self.attribute_columns = attribute_columns
+        self.tags_column = tags_column
+        self.fields = fields
 
-    def prepare(self, batch: list[SourceRow], *, default_region: str) -> tuple[_BatchOutcome, dict[str, _Row]]:
-        """Parse and validate a batch, merging repeated numbers: the CPU work, done outside any transaction."""
-        outcome = _BatchOutcome(read=len(batch))
+    def check(self, records: _Records) -> tuple[_BatchOutcome, dict[str, _Row]]:
+        """Parse and validate a batch, merging repeated numbers (a later row fills the blanks of the first)."""
+        outcome = _BatchOutcome(read=len(records))
         merged: dict[str, _Row] = {}
-        for source_row in batch:
-            row = self._parse(source_row, default_region, outcome.errors)
+        source_row = self.layout.source_row
+        errors = outcome.errors
+        for line, cells in records:
+            row = self._parse(source_row(line, cells), errors)
             if row is None:
                 continue
             earlier = merged.get(row.e164)
@@ -261,91 +385,35 @@ class _BatchWriter:
             else:
                 outcome.duplicates += 1
                 _merge_into(earlier, row, overwrite=self.update)
-        outcome.rejected = len(outcome.errors)
+        outcome.rejected = len(errors)
         return outcome, merged
 
-    def write(self, outcome: _BatchOutcome, merged: dict[str, _Row], *, seen: "_SeenNumbers") -> None:
-        """Decide each number's outcome from what the database holds, and write it (unless a dry run)."""
-        if not merged:
-            return
-        numbers = list(merged)
-        seen_before = seen.add(numbers)
-        existing = _existing_contacts(numbers)
-        suppressed = suppression_reasons(numbers=numbers)
-        opted_out = [e164 for e164 in numbers if Suppression.Reason.OPT_OUT in suppressed.get(e164, ())]
-        opt_outs = opt_out_suppressions(numbers=opted_out)
-        persons = person_opt_outs(numbers=opted_out)
-        now = timezone.now()
-        inserts: list[tuple] = []
-        upserts: list[tuple] = []
-        members: list[str] = []
-        typed: list[str] = []  # numbers whose custom field values this batch may change
-        for e164, row in merged.items():
-            contact = existing.get(e164)
-            # A number met in an earlier batch of this file is a duplicate whatever else happens to it.
-            duplicate = e164 in seen_before
-            if duplicate:
-                outcome.duplicates += 1
-            if e164 in suppressed or (contact is not None and contact.opted_out):
-                # A number that opted out before it was a contact is kept (names, attributes, lists) as an
-                # opted-out contact: the person's START later subscribes it on those lists.
-                keep = contact is None and e164 in opt_outs
-                if not duplicate:
-                    outcome.suppressed += 1
-                    why = ["opted out"] if contact is not None and contact.opted_out else []
-                    if e164 in suppressed:
-                        why.append(f"suppressed ({', '.join(suppressed[e164])})")
-                    detail = persons.get(e164) or " and ".join(why)
-                    reason = (
-                        f"kept as an opted-out contact, not subscribed: {detail}"
-                        if keep
-                        else f"left unchanged, never re-subscribed by an import: {detail}"
-                    )
-                    outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
-                    if keep:
-                        inserts.append(self._new_contact(row, now, suppressed=True, opt_out=opt_outs[e164]))
-                        typed.append(e164)
-                if keep:
-                    members.append(e164)
-                continue
-            members.append(e164)
-            if contact is None:
-                if not duplicate:
-                    outcome.created += 1
-                    inserts.append(self._new_contact(row, now, suppressed=False, opt_out=None))
-                    typed.append(e164)
-                continue
-            try:
-                values = self._merged_contact(contact, row, now)
-            except _RowRejected as rejected:
-                members.pop()  # nothing of a rejected row is applied, list membership included
-                outcome.errors.append(rejected.error)
-                outcome.rejected += 0 if duplicate else 1
-                continue
-            if values is None:
-                outcome.unchanged += 0 if duplicate else 1
-            else:
-                outcome.updated += 0 if duplicate else 1
-                upserts.append(values)
-                typed.append(e164)
-        if not self.dry_run:
-            _insert_contacts(inserts, update=False)
-            _insert_contacts(upserts, update=True)
-            if self.contact_list is not None and members:
-                _add_to_list(self.contact_list, members, now)
-            if self.consent_source and members:
-                _consent_events_add(members, source=self.consent_source, actor_id=self.actor_id, now=now)
-            if self.fields and typed:
-                _field_values_write(typed, self.fields)
-            if self.tags_column is not None and members:
-                _tags_add({e164: merged[e164].tags for e164 in members}, now)
+    def check_for_copy(self, records: _Records) -> tuple[_BatchOutcome, str]:
+        """`check`, the rows then written as the CSV that _BatchWriter.write_staged loads with COPY."""
+        outcome, merged = self.check(records)
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(
+            (
+                row.line,
+                e164,
+                row.country,
+                row.first_name,
+                row.last_name,
+                row.timezone,
+                # As JSONField stores it (ensure_ascii), like _contact_values.
+                json.dumps(row.attributes) if row.attributes else "{}",
+                json.dumps(row.tags) if row.tags else "",
+            )
+            for e164, row in merged.items()
+        )
+        return outcome, text.getvalue()
 
-    def _parse(self, source_row: SourceRow, default_region: str, errors: list[RowError]) -> _Row | None:
+    def _parse(self, source_row: SourceRow, errors: list[RowError]) -> _Row | None:
         if source_row.problem is not None:
             errors.append(source_row.problem)
             return None
         try:
-            number = normalize_phone(source_row.phone, region=default_region)
+            number = normalize_phone(source_row.phone, region=self.default_region)
         except ApplicationError as exc:
             errors.append(RowError(source_row.line, self.phone_column, source_row.phone, exc.message))
             return None
@@ -403,9 +471,229 @@ class _BatchWriter:
             tags=tags,
         )
 
+
+# --- Writing a batch --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Decision:
+    """What writing a batch's rows does, decided from what the database holds."""
+
+    inserts: list[tuple] = field(default_factory=list)  # new contacts (_contact_values)
+    upserts: list[tuple] = field(default_factory=list)  # existing contacts that change
+    members: list[str] = field(default_factory=list)  # numbers put on the list (and given consent)
+    typed: list[str] = field(default_factory=list)  # numbers whose custom field values this batch may change
+
+
+class _BatchWriter:
+    def __init__(
+        self,
+        *,
+        contact_list: ContactList | None,
+        consent_source: str,
+        update: bool,
+        dry_run: bool,
+        phone_column: str,
+        attribute_columns: dict[str, str],
+        tags_column: str | None = None,
+        fields: dict[str, CustomField] | None = None,
+        actor_id: int | None = None,
+    ):
+        self.actor_id = actor_id
+        self.tags_column = tags_column
+        self.fields = fields or {}
+        self.contact_list = contact_list
+        self.consent_source = consent_source
+        self.update = update
+        self.dry_run = dry_run
+        self.phone_column = phone_column
+        self.attribute_columns = attribute_columns
+
+    def write(self, outcome: _BatchOutcome, merged: dict[str, _Row], *, seen_before: set[str]) -> None:
+        """Decide each number's outcome from what the database holds, and write it (unless a dry run)."""
+        if not merged:
+            return
+        now = timezone.now()
+        decision = self._decide(outcome, merged, seen_before=seen_before, now=now)
+        if self.dry_run:
+            return
+        subscribed = self._apply(decision, now)
+        if self.fields and decision.typed:
+            _field_values_write(decision.typed, self.fields)
+        if self.tags_column is not None and decision.members:
+            _tags_add({e164: merged[e164].tags for e164 in decision.members}, now)
+        _subscribed_by_import(subscribed, now)
+
+    def write_staged(self, outcome: _BatchOutcome, rows: str) -> None:
+        """PostgreSQL: `write`, for rows given as the CSV of _RowChecker.check_for_copy. The numbers the database
+        knows are decided as `write` does; every new one is written by one statement, nothing done per row here."""
+        if not rows:
+            return
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {_STAGE}")
+            with cursor.copy(f"COPY {_STAGE} ({', '.join(_STAGED_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(rows)
+            cursor.execute(_STAGE_MARK_SQL)
+            new, repeated, known = cursor.fetchone()
+            known_rows = []
+            if known:
+                cursor.execute(
+                    "SELECT duplicate, line, phone_number, country, first_name, last_name, timezone, "
+                    f"attributes::text, tags FROM {_STAGE} WHERE known ORDER BY line"
+                )
+                known_rows = cursor.fetchall()
+        # New numbers met in an earlier batch were not created there (a dry run, or rejected): duplicates still.
+        outcome.created += new
+        outcome.duplicates += repeated
+        merged: dict[str, _Row] = {}
+        seen_before = set()
+        for duplicate, line, e164, country, first_name, last_name, zone, attributes, tags in known_rows:
+            tag_names = json.loads(tags) if tags else []
+            merged[e164] = _Row(
+                line, e164, country, zone, first_name, last_name, json.loads(attributes), bool(zone), tag_names
+            )
+            if duplicate:
+                seen_before.add(e164)
+        decision = self._decide(outcome, merged, seen_before=seen_before, now=now)
+        if self.dry_run:
+            return
+        subscribed = self._create_staged(now) + self._apply(decision, now)
+        if self.fields:
+            _field_values_write(decision.typed + _staged_new_numbers(), self.fields)
+        if self.tags_column is not None:
+            tagged = [(merged[e164].line, e164, merged[e164].tags) for e164 in decision.members]
+            tagged += _staged_tags()
+            _tags_add({e164: tags for _, e164, tags in sorted(tagged)}, now)
+        _subscribed_by_import(subscribed, now)
+
+    def _decide(self, outcome: _BatchOutcome, merged: dict[str, _Row], *, seen_before: set[str], now) -> _Decision:
+        """Count and report each row by what the database holds for its number; say what to write."""
+        decision = _Decision()
+        if not merged:
+            return decision
+        numbers = list(merged)
+        existing = _existing_contacts(numbers)
+        suppressed = suppression_reasons(numbers=numbers)
+        opted_out = [e164 for e164 in numbers if Suppression.Reason.OPT_OUT in suppressed.get(e164, ())]
+        opt_outs = opt_out_suppressions(numbers=opted_out)
+        persons = person_opt_outs(numbers=opted_out)
+        inserts, upserts, members, typed = decision.inserts, decision.upserts, decision.members, decision.typed
+        for e164, row in merged.items():
+            contact = existing.get(e164)
+            # A number met in an earlier batch of this file is a duplicate whatever else happens to it.
+            duplicate = e164 in seen_before
+            if duplicate:
+                outcome.duplicates += 1
+            if e164 in suppressed or (contact is not None and contact.opted_out):
+                # A number that opted out before it was a contact is kept (names, attributes, lists) as an
+                # opted-out contact: the person's START later subscribes it on those lists.
+                keep = contact is None and e164 in opt_outs
+                if not duplicate:
+                    outcome.suppressed += 1
+                    why = ["opted out"] if contact is not None and contact.opted_out else []
+                    if e164 in suppressed:
+                        why.append(f"suppressed ({', '.join(suppressed[e164])})")
+                    detail = persons.get(e164) or " and ".join(why)
+                    reason = (
+                        f"kept as an opted-out contact, not subscribed: {detail}"
+                        if keep
+                        else f"left unchanged, never re-subscribed by an import: {detail}"
+                    )
+                    outcome.errors.append(RowError(row.line, self.phone_column, e164, reason))
+                    if keep:
+                        inserts.append(self._new_contact(row, now, suppressed=True, opt_out=opt_outs[e164]))
+                        typed.append(e164)
+                if keep:
+                    members.append(e164)
+                continue
+            members.append(e164)
+            if contact is None:
+                if not duplicate:
+                    outcome.created += 1
+                    inserts.append(self._new_contact(row, now, suppressed=False, opt_out=None))
+                    typed.append(e164)
+                continue
+            try:
+                values = self._merged_contact(contact, row, now)
+            except _RowRejected as rejected:
+                members.pop()  # nothing of a rejected row is applied, list membership included
+                outcome.errors.append(rejected.error)
+                outcome.rejected += 0 if duplicate else 1
+                continue
+            if values is None:
+                outcome.unchanged += 0 if duplicate else 1
+            else:
+                outcome.updated += 0 if duplicate else 1
+                upserts.append(values)
+                typed.append(e164)
+        return decision
+
+    def _apply(self, decision: _Decision, now) -> int:
+        """Write the contacts and list membership decided; the number of contacts given consent."""
+        _insert_contacts(decision.inserts, update=False)
+        _insert_contacts(decision.upserts, update=True)
+        if self.contact_list is not None and decision.members:
+            _add_to_list(self.contact_list, decision.members, now)
+        if self.consent_source and decision.members:
+            return _consent_events_add(decision.members, source=self.consent_source, actor_id=self.actor_id, now=now)
+        return 0
+
+    def _create_staged(self, now) -> int:
+        """Create the contacts of the staged numbers that are new, put them on the list and record their
+        consent, in one statement; the number of contacts given consent."""
+        initial = initial_consent(consent_source=self.consent_source, suppressed=False, opt_out=None, now=now)
+        contacts = connection.ops.quote_name(Contact._meta.db_table)
+        params = {**asdict(initial), "now": now}
+        # A contact created by someone else since the batch was staged is theirs: left be, as in `write`.
+        sql = (
+            f"WITH created AS (INSERT INTO {contacts} ({', '.join(_CONTACT_COLUMNS)}) "
+            "SELECT phone_number, country, first_name, last_name, timezone, %(status)s::text, "
+            "%(consented_at)s::timestamptz, %(consent_source)s::text, %(consent_text)s::text, "
+            "%(opted_out_at)s::timestamptz, %(opt_out_source)s::text, attributes, %(now)s::timestamptz, "
+            f"%(now)s::timestamptz FROM {_STAGE} WHERE NOT known AND NOT duplicate ORDER BY line "
+            "ON CONFLICT (phone_number) DO NOTHING RETURNING id, phone_number, status)"
+        )
+        if self.contact_list is not None:
+            membership = connection.ops.quote_name(ContactListMembership._meta.db_table)
+            sql += (
+                f", listed AS (INSERT INTO {membership} (contact_id, contact_list_id, added_at) "
+                "SELECT id, %(list)s::integer, %(now)s::timestamptz FROM created ON CONFLICT DO NOTHING)"
+            )
+            params["list"] = self.contact_list.pk
+        if not initial.subscribed:
+            sql += " SELECT count(*) FROM created"
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return 0
+        events = connection.ops.quote_name(ConsentEvent._meta.db_table)
+        sql += (
+            f" INSERT INTO {events} (contact_id, phone_number, kind, method, source, text, actor_id, ip, user_agent, "
+            "backfilled, created_at) SELECT id, phone_number, %(kind)s::text, %(method)s::text, %(source)s::text, "
+            "'', %(actor)s::integer, NULL, '', false, %(now)s::timestamptz FROM created"
+        )
+        params |= {
+            "kind": ConsentEvent.Kind.CONSENT_GIVEN,
+            "method": ConsentEvent.Method.IMPORT,
+            "source": self.consent_source[:255],
+            "actor": self.actor_id,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return max(cursor.rowcount, 0)
+
     def _new_contact(self, row: _Row, now, *, suppressed: bool, opt_out: OptOutSuppression | None) -> tuple:
         initial = initial_consent(consent_source=self.consent_source, suppressed=suppressed, opt_out=opt_out, now=now)
-        return _contact_values(row, now=now, **asdict(initial))
+        return _contact_values(
+            row,
+            now=now,
+            status=initial.status,
+            consented_at=initial.consented_at,
+            consent_source=initial.consent_source,
+            consent_text=initial.consent_text,
+            opted_out_at=initial.opted_out_at,
+            opt_out_source=initial.opt_out_source,
+        )
 
     def _merged_contact(self, contact: "_Existing", row: _Row, now) -> tuple | None:
         """The contact's new values (None when nothing changes): fill blanks, or overwrite with --update."""
@@ -581,8 +869,8 @@ def _insert_contacts(rows: list[tuple], *, update: bool) -> None:
             cursor.execute(f"INSERT INTO {table} ({', '.join(_CONTACT_COLUMNS)}) {source} {conflict}", params)
 
 
-def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None, now) -> None:
-    """A consent event for each of these contacts that this batch subscribed (they carry its timestamp)."""
+def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None, now) -> int:
+    """A consent event for each of these contacts that this batch subscribed (they carry its timestamp); how many."""
     events = connection.ops.quote_name(ConsentEvent._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -608,14 +896,18 @@ def _consent_events_add(numbers: list[str], *, source: str, actor_id: int | None
                 ],
             )
             subscribed += max(cursor.rowcount, 0)
-    if subscribed:
+    return subscribed
+
+
+def _subscribed_by_import(count: int, now) -> None:
+    if count:
         # Counted by the dashboard as subscribers gained; one event per batch, not one per contact.
         domain_events.events_emit(
             [
                 domain_events.DomainEvent(
                     type=domain_events.CONTACTS_SUBSCRIBED_BY_IMPORT,
                     order_key="import",
-                    data={"count": subscribed},
+                    data={"count": count},
                     occurred_at=now,
                 )
             ]
@@ -696,14 +988,64 @@ class _SeenNumbers:
         return set(numbers) - added
 
 
-class _seen_numbers:
+# PostgreSQL: a batch's checked rows, loaded by COPY (the columns of _RowChecker.check_for_copy, in order), then
+# marked: `duplicate` when an earlier batch had the number, `known` when the database has a contact or a
+# suppression for it (those rows are decided in Python; the others are new contacts).
+_STAGE = "contact_import_stage"
+_STAGED_COLUMNS = ("line", "phone_number", "country", "first_name", "last_name", "timezone", "attributes", "tags")
+_STAGE_TABLE_SQL = (
+    f"CREATE TEMPORARY TABLE {_STAGE} (line integer NOT NULL, phone_number varchar(32) PRIMARY KEY, "
+    "country text NOT NULL, first_name text NOT NULL, last_name text NOT NULL, timezone text NOT NULL, "
+    "attributes jsonb NOT NULL, tags text NOT NULL, duplicate boolean NOT NULL DEFAULT false, "
+    "known boolean NOT NULL DEFAULT false)"
+)
+_STAGE_MARK_SQL = (
+    f"WITH fresh AS (INSERT INTO {_SeenNumbers.table} (phone_number) SELECT phone_number FROM {_STAGE} "
+    "ON CONFLICT DO NOTHING RETURNING phone_number), "
+    f"marked AS (UPDATE {_STAGE} s SET "
+    "duplicate = NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number = s.phone_number), "
+    f"known = EXISTS (SELECT FROM {Contact._meta.db_table} c WHERE c.phone_number = s.phone_number) "
+    f"OR EXISTS (SELECT FROM {Suppression._meta.db_table} x WHERE x.phone_number = s.phone_number) "
+    "RETURNING duplicate, known) "
+    "SELECT count(*) FILTER (WHERE NOT known AND NOT duplicate), count(*) FILTER (WHERE NOT known AND duplicate), "
+    "count(*) FILTER (WHERE known) FROM marked"
+)
+
+
+def _staged_new_numbers() -> list[str]:
+    """The staged numbers that are new contacts, in file order."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT phone_number FROM {_STAGE} WHERE NOT known AND NOT duplicate ORDER BY line")
+        return [e164 for (e164,) in cursor.fetchall()]
+
+
+def _staged_tags() -> list[tuple[int, str, list[str]]]:
+    """(line, number, tag names) of the staged new numbers that have tags."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT line, phone_number, tags FROM {_STAGE} WHERE NOT known AND tags <> ''")
+        return [(line, e164, json.loads(tags)) for line, e164, tags in cursor.fetchall()]
+
+
+class _import_tables:
+    """The temporary tables of one import: the numbers seen so far, and (PostgreSQL) the staging table."""
+
+    def __init__(self, *, staged: bool):
+        self.staged = staged
+
     def __enter__(self) -> _SeenNumbers:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")
+            self._drop(cursor)
             cursor.execute(f"CREATE TEMPORARY TABLE {_SeenNumbers.table} (phone_number varchar(32) PRIMARY KEY)")
+            if self.staged:
+                cursor.execute(_STAGE_TABLE_SQL)
         return _SeenNumbers()
 
     def __exit__(self, *exc_info) -> None:
-        # After a failure the connection may be unusable; the table then goes with the session.
+        # After a failure the connection may be unusable; the tables then go with the session.
         with suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")
+            self._drop(cursor)
+
+    def _drop(self, cursor) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {_SeenNumbers.table}")
+        if self.staged:
+            cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")

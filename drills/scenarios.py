@@ -231,6 +231,9 @@ def drill_postgres_restart(stack: Stack, scale: float) -> Result:
 
 def drill_webhook_flood(stack: Stack, scale: float) -> Result:
     """5. 5,000 signed delivery reports/s for 30 s, 10% duplicates, 5% forged."""
+    # The webhook stores reports; a worker started by beat applies them to the sends and counters, as deployed.
+    stack.beat_start()
+    stack.worker_start("w1")
     return webhook_flood(stack, rate=5_000, seconds=max(3.0, 30 * scale))
 
 

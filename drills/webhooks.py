@@ -58,6 +58,8 @@ def post_inbound_stop(stack: Stack, *, sender: str) -> float | None:
 # --- drill 5 ---------------------------------------------------------------------------------------------
 
 FLOOD_CLIENT_THREADS = 64
+# How long the drainer may take, after the flood's last answer, to apply what is still pending.
+DRAIN_TIMEOUT_SECONDS = 60
 UUID_PREFIX = "00000000-0000-4000-8000-"
 
 
@@ -207,6 +209,10 @@ class _Flood:
         return time.monotonic() - self.start
 
 
+def _reports_pending(stack: Stack) -> int:
+    return stack.sql("SELECT count(*) FROM sends_deliveryreport WHERE pending")[0][0]
+
+
 def webhook_flood(stack: Stack, *, rate: int, seconds: float) -> Result:
     planned = int(rate * seconds)
     result = Result(f"5. webhook flood ({rate:,}/s offered for {seconds:.0f} s)")
@@ -214,6 +220,11 @@ def webhook_flood(stack: Stack, *, rate: int, seconds: float) -> Result:
     campaign_id = _sends_create(stack, genuine=genuine_block, forged=planned // 10 + 10)
     flood = _Flood(stack, rate=rate, seconds=seconds, genuine_block=genuine_block)
     elapsed = flood.run()
+    # The webhook only stores reports; the judgement waits until the drainer has applied every one stored.
+    drain_started = time.monotonic()
+    while (pending := _reports_pending(stack)) and time.monotonic() - drain_started < DRAIN_TIMEOUT_SECONDS:
+        time.sleep(0.2)
+    drain_seconds = time.monotonic() - drain_started
 
     genuine = {k: status for k, status in flood.outcomes["genuine"]}
     forged = {k: status for k, status in flood.outcomes["forged"]}
@@ -245,6 +256,7 @@ def webhook_flood(stack: Stack, *, rate: int, seconds: float) -> Result:
         len(lost),
     )
     result.seconds = elapsed
+    result.check(f"the drainer applied every stored report within {DRAIN_TIMEOUT_SECONDS} s", pending == 0)
     result.check("every genuine report applied exactly once", not lost and extra_rows == 0)
     result.check("every duplicate answered 2xx and stored no second report", extra_rows == 0 and all(
         isinstance(s, int) and s < 300 for _, s in duplicates
@@ -269,12 +281,15 @@ def webhook_flood(stack: Stack, *, rate: int, seconds: float) -> Result:
         retries=flood.retries,
         latency_p50_ms=round(p50),
         latency_p99_ms=round(p99),
+        drained_seconds_after_flood=round(drain_seconds, 1),
+        pending_after_drain=pending,
     )
     result.notes.append(
         f"target {rate:,}/s: offered {offered:,} of {planned:,} planned in {seconds:.0f} s ({offered_rate:,.0f}/s; "
         f"{FLOOD_CLIENT_THREADS} client connections, each waits for its answer), {achieved:,.0f} 2xx/s achieved "
         f"over {elapsed:.0f} s; {len(duplicates):,} duplicates, {len(forged):,} forged, {flood.retries} retries; "
-        f"latency p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        f"latency p50 {p50:.0f} ms, p99 {p99:.0f} ms; the drainer had applied every report {drain_seconds:.1f} s "
+        f"after the last answer ({pending} still pending)"
     )
     if lost:
         result.notes.append(f"genuine reports not applied once: {lost[:10]} (of {len(lost)})")

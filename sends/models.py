@@ -88,7 +88,12 @@ class CampaignSend(models.Model):
 
 
 class DeliveryReport(models.Model):
-    """A status callback from Plivo, kept raw for audit, whether or not it matched a send."""
+    """A status callback from Plivo, kept raw for audit, whether or not it matched a send.
+
+    The webhook only stores it (pending); the drainer (sends.services.delivery_reports.delivery_reports_drain)
+    applies pending reports to their sends and the campaign counters in batches, and clears the flag in the
+    same transaction, so that each report is applied once.
+    """
 
     message_uuid = models.CharField(max_length=64)
     send = models.ForeignKey(
@@ -100,6 +105,8 @@ class DeliveryReport(models.Model):
     total_amount = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
+    # Rows stored before the drainer existed were applied as they arrived: false for them.
+    pending = models.BooleanField(default=False, help_text="Stored, not yet applied to its send and counters")
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -107,7 +114,11 @@ class DeliveryReport(models.Model):
             # Plivo retries callbacks: one row per (message, status) makes the handler idempotent.
             models.UniqueConstraint(fields=["message_uuid", "status"], name="unique_report_per_status"),
         ]
-        indexes = [models.Index(fields=["message_uuid"], name="report_message_uuid_idx")]
+        indexes = [
+            models.Index(fields=["message_uuid"], name="report_message_uuid_idx"),
+            # The drainer's queue: only the few rows not yet applied, in arrival order.
+            models.Index(fields=["id"], condition=models.Q(pending=True), name="report_pending_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_uuid}: {self.status}"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from sends.services import dispatch, fanout, webhook_nonces
+from sends.services import delivery_reports, dispatch, fanout, webhook_nonces
 
 
 @shared_task(acks_late=True)
@@ -18,6 +18,11 @@ def sends_dispatch_chunk(campaign_id: int, first_id: int, last_id: int) -> None:
 @shared_task(acks_late=True)
 def sends_dispatch_tick() -> None:
     dispatch.sends_dispatch_tick()
+
+
+@shared_task(acks_late=True)
+def delivery_reports_drain() -> int:
+    return len(delivery_reports.delivery_reports_drain())
 
 
 @shared_task(acks_late=True)

@@ -5,12 +5,40 @@ from datetime import datetime
 from sends.models import CampaignSend, InboundMessage
 
 
-def send_for_message_uuid_locked(*, message_uuid: str) -> CampaignSend | None:
-    """The send Plivo's message id belongs to, row-locked so that concurrent reports apply one at a time."""
-    return (
+def sends_for_message_uuids_locked(*, message_uuids: list[str]) -> dict[str, CampaignSend]:
+    """The sends Plivo's message ids belong to, by message id, row-locked in id order so that reports for a
+    send apply one batch at a time."""
+    sends = (
         CampaignSend.objects.select_for_update()
-        .filter(provider_message_uuid=message_uuid)
-        .only("id", "campaign_id", "to_number", "status", "sent_at", "segments", "cost", "error_code", "error_message")
+        .filter(provider_message_uuid__in=message_uuids)
+        .order_by("id")
+        .only(
+            "id",
+            "campaign_id",
+            "contact_id",
+            "to_number",
+            "status",
+            "status_updated_at",
+            "provider_message_uuid",
+            "sent_at",
+            "segments",
+            "cost",
+            "error_code",
+            "error_message",
+        )
+    )
+    found: dict[str, CampaignSend] = {}
+    for send in sends:
+        found.setdefault(send.provider_message_uuid, send)
+    return found
+
+
+def send_to_number_for_message_uuid(*, message_uuid: str) -> str | None:
+    """The number a message id was sent to, when it is a campaign send's."""
+    return (
+        CampaignSend.objects.filter(provider_message_uuid=message_uuid)
+        .order_by("id")
+        .values_list("to_number", flat=True)
         .first()
     )
 

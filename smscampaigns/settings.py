@@ -332,6 +332,11 @@ DISPATCH_WINDOW_CHUNKS = _setting("DISPATCH_WINDOW_CHUNKS", env.int, default=8)
 # Sends claimed together (one transaction) before their requests go out; bounds what a killed worker
 # leaves in `sending` to reconcile.
 DISPATCH_WAVE_SIZE = _setting("DISPATCH_WAVE_SIZE", env.int, default=100)
+# Requests of a wave one worker keeps in flight at once, each on its own kept-alive connection: a wave of
+# personalised texts is one request per recipient, and one at a time a worker mostly waits on the provider.
+DISPATCH_CONNECTIONS = _setting("DISPATCH_CONNECTIONS", env.int, default=8)
+if DISPATCH_CONNECTIONS < 1:
+    raise ImproperlyConfigured("Setting DISPATCH_CONNECTIONS is malformed: at least 1 request at a time")
 # A campaign whose queued chunks show no progress for this long is assumed to have lost them (a killed
 # worker) and gets them again; claims make the duplicate harmless.
 DISPATCH_LEASE_SECONDS = _setting("DISPATCH_LEASE_SECONDS", env.float, default=60.0)
@@ -529,6 +534,17 @@ SMS_CONFIRMATION_WINDOW_SECONDS = _setting("SMS_CONFIRMATION_WINDOW_SECONDS", en
 # others are pruned after PLIVO_WEBHOOK_NONCE_TTL_SECONDS (Plivo's own retries end within ~7 minutes).
 PLIVO_WEBHOOK_ACCEPT_V2_ONLY = _setting("PLIVO_WEBHOOK_ACCEPT_V2_ONLY", env.bool, default=True)
 PLIVO_WEBHOOK_NONCE_TTL_SECONDS = _setting("PLIVO_WEBHOOK_NONCE_TTL_SECONDS", env.int, default=3600)
+# Delivery reports are stored by the webhook and applied to sends and campaign counters in batches by a
+# worker (sends.services.delivery_reports): beat starts a drain this often, so a report reaches the counters
+# within about this long plus the batch's own time.
+DELIVERY_REPORTS_DRAIN_SECONDS = _setting("DELIVERY_REPORTS_DRAIN_SECONDS", env.float, default=0.5)
+if DELIVERY_REPORTS_DRAIN_SECONDS <= 0:
+    raise ImproperlyConfigured("Setting DELIVERY_REPORTS_DRAIN_SECONDS is malformed: more than 0 seconds")
+CELERY_BEAT_SCHEDULE["delivery-reports-drain"] = {
+    "task": "sends.tasks.delivery_reports_drain",
+    "schedule": DELIVERY_REPORTS_DRAIN_SECONDS,
+    "options": {"expires": DELIVERY_REPORTS_DRAIN_SECONDS * 5},
+}
 CELERY_BEAT_SCHEDULE["webhook-nonces-prune"] = {
     "task": "sends.tasks.webhook_nonces_prune",
     "schedule": 600.0,

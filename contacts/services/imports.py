@@ -47,6 +47,7 @@ def contact_import_run(
     actor=None,
     batch_size: int = BATCH_SIZE,
     mapping: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> ImportSummary:
     """Import contacts from a CSV file, batch by batch; the one path used by the command, admin and API.
 
@@ -57,6 +58,9 @@ def contact_import_run(
     reported and left unchanged. A non-dry run is tracked by a ContactImport (`record`, created when not
     given) whose counts and checkpoint are committed with each batch; given a record that already has a
     checkpoint, the import resumes after it.
+
+    On PostgreSQL, `workers` processes (forked) check the rows while this one writes them, with the same
+    results; a process that may not have children (a Celery worker's) keeps the default of one.
     """
     region = _import_region(default_region)
     if record is None and not dry_run:
@@ -87,6 +91,7 @@ def contact_import_run(
             record=record,
             batch_size=batch_size,
             mapping=mapping,
+            workers=workers,
         )
     except BaseException as exc:  # Ctrl-C included: the record must not stay "running"
         if record is not None:

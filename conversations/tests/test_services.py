@@ -22,9 +22,8 @@ from conversations.services import (
 )
 from conversations.tests.conftest import LA_NIGHT, OUR_NUMBER
 from sends.models import CampaignSend, InboundMessage
-from sends.services.delivery_reports import delivery_report_record
 from sends.tests.factories import CampaignSendFactory
-from sends.tests.plivo_callbacks import status_payload
+from sends.tests.plivo_callbacks import record_and_drain, status_payload
 from smscampaigns.errors import ApplicationError
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
@@ -141,14 +140,11 @@ def test_delivery_reports_move_a_reply_forward_with_its_cost_even_when_they_come
     contact = ContactFactory()
     reply = conversation_reply_send(contact=contact, body="Thanks!", actor=manager).reply
     to = str(contact.phone_number)
-    assert (
-        delivery_report_record(
-            payload=status_payload(message_uuid=reply.provider_message_uuid, status="delivered", to=to)
-        )
-        == "applied"
+    assert record_and_drain(status_payload(message_uuid=reply.provider_message_uuid, status="delivered", to=to)) == (
+        "applied"
     )
     # A late "sent" does not move it back.
-    delivery_report_record(payload=status_payload(message_uuid=reply.provider_message_uuid, status="sent", to=to))
+    record_and_drain(status_payload(message_uuid=reply.provider_message_uuid, status="sent", to=to))
     reply.refresh_from_db()
     assert reply.status == Reply.Status.DELIVERED and reply.cost == Decimal("0.00550")
 
@@ -166,9 +162,8 @@ def test_a_report_stored_before_the_replys_uuid_is_applied_when_the_uuid_is_reco
         body="Hi",
         status=Reply.Status.SENDING,
     )
-    assert (
-        delivery_report_record(payload=status_payload(message_uuid="early-1", status="delivered", to=reply.to_number))
-        == "unmatched"
+    assert record_and_drain(status_payload(message_uuid="early-1", status="delivered", to=reply.to_number)) == (
+        "unmatched"
     )
     reply_result_record(reply_id=reply.pk, result=SendResult(destination=reply.to_number, message_uuid="early-1"))
     reply.refresh_from_db()

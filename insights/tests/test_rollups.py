@@ -18,9 +18,8 @@ from insights.models import DailyAudience, DailyCampaignStats, DailyFailures
 from insights.selectors import dashboard
 from insights.services import daily_campaign_stats_add
 from sends.models import CampaignSend
-from sends.services.delivery_reports import delivery_report_record
 from sends.services.inbound import inbound_message_receive
-from sends.tests.plivo_callbacks import inbound_payload, status_payload
+from sends.tests.plivo_callbacks import inbound_payload, record_and_drain, status_payload
 from sends.tests.scripted_backend import PERMANENT
 from smscampaigns.domain_events import link_clicked_emit
 
@@ -39,8 +38,8 @@ def launched_campaign(n: int, staff_user, run_engine):
 
 
 def report(send: CampaignSend, status: str, **fields) -> None:
-    delivery_report_record(
-        payload=status_payload(message_uuid=send.provider_message_uuid, status=status, to=send.to_number, **fields)
+    record_and_drain(
+        status_payload(message_uuid=send.provider_message_uuid, status=status, to=send.to_number, **fields)
     )
 
 

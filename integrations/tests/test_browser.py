@@ -6,9 +6,8 @@ import pytest
 from campaigns.tests.browser import ARTIFACTS, logged_in_page, requires_chromium, staff
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services.delivery import webhook_endpoint_deliver
-from sends.services.delivery_reports import delivery_report_record
 from sends.tests.factories import sent_send
-from sends.tests.plivo_callbacks import status_payload
+from sends.tests.plivo_callbacks import record_and_drain, status_payload
 from smscampaigns.roles import MANAGER
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -34,9 +33,7 @@ def test_a_manager_registers_an_endpoint_reads_the_attempts_and_replays(
 
     receiver.statuses = [500]
     send = sent_send()
-    delivery_report_record(
-        payload=status_payload(message_uuid=send.provider_message_uuid, status="delivered", to=send.to_number)
-    )
+    record_and_drain(status_payload(message_uuid=send.provider_message_uuid, status="delivered", to=send.to_number))
     webhook_endpoint_deliver(endpoint_id=endpoint.pk)
     delivery = WebhookDelivery.objects.get()
     page.goto(f"{live_server.url}/admin/integrations/webhookdelivery/{delivery.pk}/change/")

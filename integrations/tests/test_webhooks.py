@@ -21,11 +21,10 @@ from integrations.services.delivery import event_body, webhook_endpoint_deliver,
 from integrations.services.endpoints import webhook_deliveries_replay, webhook_endpoints_enable
 from integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from sends.models import CampaignSend
-from sends.services.delivery_reports import delivery_report_record
 from sends.services.dispatch.housekeeping import campaign_complete_if_done
 from sends.services.inbound import inbound_message_receive
 from sends.tests.factories import sent_send
-from sends.tests.plivo_callbacks import inbound_payload, status_payload
+from sends.tests.plivo_callbacks import inbound_payload, record_and_drain, status_payload
 from sends.tests.scripted_backend import PERMANENT
 from smscampaigns.roles import MANAGER
 
@@ -39,8 +38,8 @@ def deliver(endpoint: WebhookEndpoint) -> int:
 
 
 def report(send: CampaignSend, status: str, **fields) -> None:
-    delivery_report_record(
-        payload=status_payload(message_uuid=send.provider_message_uuid, status=status, to=send.to_number, **fields)
+    record_and_drain(
+        status_payload(message_uuid=send.provider_message_uuid, status=status, to=send.to_number, **fields)
     )
 
 

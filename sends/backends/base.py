@@ -99,6 +99,9 @@ class BaseSmsBackend:
 
     # How many destinations one request may carry (Plivo's bulk form takes up to 1,000).
     max_destinations_per_request: int = 1
+    # Whether threads may call send_message on one instance at once: dispatch then keeps up to
+    # DISPATCH_CONNECTIONS requests in flight through it; otherwise it sends one request at a time.
+    thread_safe: bool = False
 
     def __init__(self, *, fail_silently: bool = False, **kwargs):
         self.fail_silently = fail_silently

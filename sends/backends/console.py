@@ -9,6 +9,7 @@ from sends.backends.base import BaseSmsBackend, OutboundMessage, SendResult
 
 class SmsBackend(BaseSmsBackend):
     max_destinations_per_request = 1000
+    thread_safe = True  # each request prints under the lock
 
     def __init__(self, *, stream=None, **kwargs):
         super().__init__(**kwargs)

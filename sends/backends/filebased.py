@@ -16,6 +16,7 @@ from sends.backends.base import BaseSmsBackend, OutboundMessage, SendResult
 
 class SmsBackend(BaseSmsBackend):
     max_destinations_per_request = 1000
+    thread_safe = True  # each request opens the file and writes its line under a lock
 
     def __init__(self, *, file_path: str | None = None, **kwargs):
         super().__init__(**kwargs)

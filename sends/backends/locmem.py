@@ -19,6 +19,7 @@ def _digits(number: str) -> str:
 
 class SmsBackend(BaseSmsBackend):
     max_destinations_per_request = 1000
+    thread_safe = True  # appending to a list is atomic
 
     def send_message(self, message: OutboundMessage) -> list[SendResult]:
         outbox.append(message)

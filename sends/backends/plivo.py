@@ -23,6 +23,7 @@ import requests
 from django.conf import settings
 from plivo.exceptions import PlivoRestError
 from plivo.resources.lookup import LOOKUP_API_ENDPOINT
+from requests.adapters import HTTPAdapter
 
 from sends.backends.base import (
     BackendError,
@@ -165,11 +166,13 @@ def classify_failure(exc: Exception, response: requests.Response | None) -> Send
 class SmsBackend(BaseSmsBackend):
     """Sends through Plivo's REST API with the official SDK.
 
-    Thread-safe: threads may share one instance (the HTTP session is shared, the last response is kept per
-    thread). `api_url`, `auth_id`, `auth_token` default to PLIVO_API_URL, PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN.
+    Thread-safe: threads may share one instance (the HTTP session is shared, with a kept-alive connection
+    for each of up to DISPATCH_CONNECTIONS threads; the last response is kept per thread). `api_url`,
+    `auth_id`, `auth_token` default to PLIVO_API_URL, PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN.
     """
 
     max_destinations_per_request = 1000
+    thread_safe = True
 
     def __init__(
         self,
@@ -217,6 +220,10 @@ class SmsBackend(BaseSmsBackend):
                 )
                 return
             client.session.hooks["response"].append(self._remember_response)
+            # requests keeps 10 connections per host: more threads than that would each open a new one.
+            adapter = HTTPAdapter(pool_maxsize=max(10, settings.DISPATCH_CONNECTIONS))
+            client.session.mount("https://", adapter)
+            client.session.mount("http://", adapter)
             self._client = client
 
     def close(self) -> None:

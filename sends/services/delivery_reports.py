@@ -1,10 +1,18 @@
-"""Delivery reports: Plivo's status callbacks applied to CampaignSend rows and to the campaign counters.
+"""Delivery reports: Plivo's status callbacks, stored by the webhook, applied in batches by the drainer.
 
-Plivo retries a callback that was not answered in time and may deliver callbacks out of order, so every
-report is stored once (unique message_uuid + status) and a send's status only ever moves forward.
+The webhook stores a report and answers, nothing more (delivery_report_record): one INSERT, unique on
+message_uuid + status, so that a retried callback is stored once. Applying reports to their sends and to
+the campaign counters happens off the request path (delivery_reports_drain, run by beat every
+DELIVERY_REPORTS_DRAIN_SECONDS), many reports per transaction: one counter update per campaign and batch
+instead of one per report, which made every report of a campaign queue on the campaign's row lock. A
+report's pending flag is cleared in the transaction that applies it, so a drainer that dies mid-batch leaves
+the whole batch pending for the next one, and nothing is applied twice. Plivo may deliver callbacks out of
+order; a send's status only ever moves forward, within a batch and across batches.
 """
 
 import hashlib
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +29,7 @@ from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
-from sends.webhook_selectors import send_for_message_uuid_locked
+from sends.webhook_selectors import send_to_number_for_message_uuid, sends_for_message_uuids_locked
 from smscampaigns.plivo_errors import NO_ERROR_CODES, error_code_meaning
 
 log = structlog.get_logger(__name__)
@@ -41,6 +49,7 @@ PLIVO_STATUS: dict[str, str] = {
 
 
 class ReportOutcome(StrEnum):
+    ACCEPTED = "accepted"  # stored, pending: the drainer applies it
     APPLIED = "applied"  # the send moved forward
     RECORDED = "recorded"  # stored; the send was already as far or further (a late or repeated state)
     DUPLICATE = "duplicate"  # this message_uuid + status was already stored: a retried callback
@@ -81,51 +90,42 @@ def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
 
 
 def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
-    """Store one status callback and apply it to its send (forward only), the counters and suppressions."""
+    """Store one status callback, pending, for delivery_reports_drain to apply: ACCEPTED, or DUPLICATE when
+    this message_uuid + status is stored already. A carrier opt-out is honoured at once, not in the batch."""
     report = delivery_report_parse(payload)
+    if report.error_code != CARRIER_OPT_OUT_CODE:
+        return ReportOutcome.ACCEPTED if _report_insert(report=report) else ReportOutcome.DUPLICATE
     with transaction.atomic():
-        send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
-        if send is None:
-            # Perhaps dispatch is committing this uuid right now: wait for its delivery_reports_attach, if
-            # under way, then look again, so that the report is either matched here or attached there.
-            _message_uuid_lock(report.message_uuid)
-            send = send_for_message_uuid_locked(message_uuid=report.message_uuid)
-        if not _report_insert(report=report, send_id=send.pk if send is not None else None):
+        if not _report_insert(report=report):
             return ReportOutcome.DUPLICATE
-        if report.error_code == CARRIER_OPT_OUT_CODE:
-            number = send.to_number if send is not None else plivo_number_e164(report.to_number)
-            if number:
-                number_opt_out(
-                    e164=number,
-                    method=ConsentEvent.Method.CARRIER_ERROR,
-                    source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})",
-                    text=f"Plivo error {CARRIER_OPT_OUT_CODE}",
-                )
-        if send is None:
-            # Under the uuid lock: a listener recording its own message's uuid takes it too (delivery_report_lock),
-            # so the report is either applied here or found by the listener there.
-            if any(listener.delivery_report_unmatched(report=report) for listener in message_listeners()):
-                return ReportOutcome.APPLIED
-            log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
-            return ReportOutcome.UNMATCHED
-        return _send_apply_report(send=send, report=report)
+        number = send_to_number_for_message_uuid(message_uuid=report.message_uuid) or plivo_number_e164(
+            report.to_number
+        )
+        if number:
+            number_opt_out(
+                e164=number,
+                method=ConsentEvent.Method.CARRIER_ERROR,
+                source=f"carrier opt-out (Plivo error {CARRIER_OPT_OUT_CODE})",
+                text=f"Plivo error {CARRIER_OPT_OUT_CODE}",
+            )
+    return ReportOutcome.ACCEPTED
 
 
-def _report_insert(*, report: DeliveryReportData, send_id: int | None) -> bool:
-    """Store the report unless this message_uuid + status is stored already; True when it was new.
+def _report_insert(*, report: DeliveryReportData) -> bool:
+    """Store the report, pending, unless this message_uuid + status is stored already; True when it was new.
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
     savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks.
     """
     values = {
         "message_uuid": report.message_uuid,
-        "send": send_id,
         "status": report.status,
         "error_code": report.error_code,
         "units": report.units,
         "total_amount": report.total_amount,
         "payload": report.payload,
         "received_at": timezone.now(),
+        "pending": True,
     }
     fields = [DeliveryReport._meta.get_field(name) for name in values]
     quote = connection.ops.quote_name
@@ -140,39 +140,181 @@ def _report_insert(*, report: DeliveryReportData, send_id: int | None) -> bool:
         return cursor.fetchone() is not None
 
 
-def _send_apply_report(*, send: CampaignSend, report: DeliveryReportData) -> ReportOutcome:
-    """Move a (locked) send forward to the report's status, with cost, segments and error; update counters."""
-    new_status = PLIVO_STATUS.get(report.status)
-    if new_status is None:
-        log.warning("delivery_report_unknown_status", message_uuid=report.message_uuid, status=report.status)
-        return ReportOutcome.RECORDED
-    old_status = send.status
-    if not CampaignSend.status_moves_forward(old_status, new_status):
-        return ReportOutcome.RECORDED
+# Reports applied per transaction: large enough that a flood costs one counter update per campaign every few
+# hundred reports, small enough that a batch holds its locks for well under a second.
+DRAIN_BATCH_SIZE = 500
+# One drain stops after this long even if reports keep arriving, so that a worker returns to its other
+# tasks; the next beat tick carries on.
+DRAIN_MAX_SECONDS = 20.0
 
+
+def delivery_reports_drain(
+    *, batch_size: int = DRAIN_BATCH_SIZE, max_seconds: float = DRAIN_MAX_SECONDS
+) -> dict[int, ReportOutcome]:
+    """Apply pending reports, oldest first, a batch per transaction, until none is left (or `max_seconds`
+    passed); returns each report's outcome by its id. Safe beside other drainers: each takes other rows."""
+    outcomes: dict[int, ReportOutcome] = {}
+    deadline = time.monotonic() + max_seconds
+    while True:
+        applied = delivery_reports_apply_batch(limit=batch_size)
+        outcomes.update(applied)
+        if len(applied) < batch_size or time.monotonic() > deadline:
+            return outcomes
+
+
+def delivery_reports_apply_batch(*, limit: int) -> dict[int, ReportOutcome]:
+    """Apply up to `limit` pending reports in one transaction; returns each one's outcome by its id."""
+    with transaction.atomic():
+        rows = list(
+            DeliveryReport.objects.select_for_update(skip_locked=True)
+            .filter(pending=True)
+            .order_by("id")
+            .only("id", "payload")[:limit]
+        )
+        if not rows:
+            return {}
+        reports = [(row.pk, delivery_report_parse(row.payload)) for row in rows]
+        uuids = sorted({report.message_uuid for _, report in reports})
+        # The uuid locks before the sends' row locks, in the order delivery_reports_attach takes them: a send
+        # whose uuid a dispatcher is committing now is either seen here, or will see this report unmatched.
+        _message_uuid_locks(uuids)
+        sends = sends_for_message_uuids_locked(message_uuids=uuids)
+        matched = [(pk, sends[report.message_uuid], report) for pk, report in reports if report.message_uuid in sends]
+        outcomes = dict(
+            zip(
+                [pk for pk, _, _ in matched],
+                _sends_apply_reports([(send, report) for _, send, report in matched]),
+                strict=True,
+            )
+        )
+        unmatched = [pk for pk, report in reports if report.message_uuid not in sends]
+        for pk, report in reports:
+            if report.message_uuid not in sends:
+                outcomes[pk] = _report_unmatched(report)
+        _rows_update(DeliveryReport, ["send", "pending"], [(pk, [send.pk, False]) for pk, send, _ in matched])
+        # Their send stays empty even if its uuid was committed since: delivery_reports_attach looks for that.
+        DeliveryReport.objects.filter(pk__in=unmatched).update(pending=False)
+    return {pk: outcomes[pk] for pk, _ in reports}
+
+
+def _report_unmatched(report: DeliveryReportData) -> ReportOutcome:
+    # Under the uuid lock: a listener recording its own message's uuid takes it too (delivery_report_lock), so
+    # the report is either applied here or found by the listener there; a campaign send's dispatcher applies
+    # it in delivery_reports_attach.
+    for listener in message_listeners():
+        try:
+            # A savepoint each: a listener that fails must not fail the batch, or that one report would hold
+            # back every report after it, batch after batch. The report stays stored.
+            with transaction.atomic():
+                if listener.delivery_report_unmatched(report=report):
+                    return ReportOutcome.APPLIED
+        except Exception as exc:
+            log.error(
+                "delivery_report_listener_failed",
+                listener=type(listener).__name__,
+                message_uuid=report.message_uuid,
+                error=exc.__class__.__name__,
+            )
+    log.info("delivery_report_unmatched", message_uuid=report.message_uuid, status=report.status)
+    return ReportOutcome.UNMATCHED
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What the counters hold of a send before a batch moved it."""
+
+    status: str
+    segments: int  # counted once the message was handed over (as campaign_counters_rebuild does)
+    cost: Decimal
+
+    @classmethod
+    def of(cls, send: CampaignSend) -> "_Counted":
+        return cls(status=send.status, segments=send.segments if send.sent_at else 0, cost=send.cost or Decimal("0"))
+
+
+def _sends_apply_reports(pairs: list[tuple[CampaignSend, DeliveryReportData]]) -> list[ReportOutcome]:
+    """Apply reports, in order, to their locked sends (one object per send), forward only; save the sends that
+    moved, update each campaign's counters once and emit the sends' events. Returns each report's outcome."""
     now = timezone.now()
-    old_cost = send.cost or Decimal("0")
-    # Segments count towards the campaign once a message was handed over (as campaign_counters_rebuild does).
-    old_counted_segments = send.segments if send.sent_at else 0
-    report_apply_to(send, report=report, new_status=new_status, now=now)
-    CampaignSend.objects.filter(pk=send.pk).update(
-        status=send.status,
-        status_updated_at=send.status_updated_at,
-        sent_at=send.sent_at,
-        segments=send.segments,
-        cost=send.cost,
-        error_code=send.error_code,
-        error_message=send.error_message,
+    before: dict[int, _Counted] = {}
+    outcomes = []
+    for send, report in pairs:
+        before.setdefault(send.pk, _Counted.of(send))
+        new_status = PLIVO_STATUS.get(report.status)
+        if new_status is None:
+            log.warning("delivery_report_unknown_status", message_uuid=report.message_uuid, status=report.status)
+            outcomes.append(ReportOutcome.RECORDED)
+        elif not CampaignSend.status_moves_forward(send.status, new_status):
+            outcomes.append(ReportOutcome.RECORDED)
+        else:
+            report_apply_to(send, report=report, new_status=new_status, now=now)
+            outcomes.append(ReportOutcome.APPLIED)
+    moved = sorted(
+        {send.pk: send for send, _ in pairs if send.status != before[send.pk].status}.values(), key=lambda s: s.pk
     )
-    campaign_counters_add_or_rebuild(
-        campaign_id=send.campaign_id,
-        deltas=transition_deltas(from_status=old_status, to_status=new_status),
-        segments=(send.segments if send.sent_at else 0) - old_counted_segments,
-        cost=(send.cost or Decimal("0")) - old_cost,
-        failed_by_error_code={send.error_code: 1} if new_status in FAILURE_STATUSES else None,
+    if not moved:
+        return outcomes
+    _sends_save(moved)
+    changes: dict[int, dict] = defaultdict(
+        lambda: {"deltas": Counter(), "segments": 0, "cost": Decimal("0"), "failed_by_error_code": Counter()}
     )
-    send_events_emit([send])
-    return ReportOutcome.APPLIED
+    for send in moved:
+        was, campaign = before[send.pk], changes[send.campaign_id]
+        campaign["deltas"].update(transition_deltas(from_status=was.status, to_status=send.status))
+        campaign["segments"] += (send.segments if send.sent_at else 0) - was.segments
+        campaign["cost"] += (send.cost or Decimal("0")) - was.cost
+        if send.status in FAILURE_STATUSES:
+            campaign["failed_by_error_code"][send.error_code] += 1
+    # Campaign rows in id order, as every batch takes them: two drainers never wait on each other in a circle.
+    for campaign_id in sorted(changes):
+        change = changes[campaign_id]
+        campaign_counters_add_or_rebuild(
+            campaign_id=campaign_id,
+            deltas={name: delta for name, delta in change["deltas"].items() if delta},
+            segments=change["segments"],
+            cost=change["cost"],
+            failed_by_error_code=dict(change["failed_by_error_code"]) or None,
+        )
+    send_events_emit(moved)
+    return outcomes
+
+
+# The columns a report may change on its send (report_apply_to), written for a whole batch in one UPDATE.
+REPORT_SEND_FIELDS = ("status", "status_updated_at", "sent_at", "segments", "cost", "error_code", "error_message")
+
+
+def _sends_save(sends: list[CampaignSend]) -> None:
+    fields = [CampaignSend._meta.get_field(name) for name in REPORT_SEND_FIELDS]
+    _rows_update(CampaignSend, REPORT_SEND_FIELDS, [(s.pk, [getattr(s, f.attname) for f in fields]) for s in sends])
+
+
+def _rows_update(model, names: Iterable[str], rows: list[tuple[int, list]]) -> None:
+    """Set columns of many rows, each (pk, values) its own values, in one statement on PostgreSQL (an UPDATE
+    from arrays: one plan for the batch; CASE per column or a statement per row cost seconds a batch under
+    load); elsewhere one statement per row."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    pk = model._meta.pk
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [[field.get_db_prep_save(values[i], connection) for _, values in rows] for i, field in enumerate(fields)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *fields])
+            names_sql = ", ".join(quote(f.column) for f in [pk, *fields])
+            sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names_sql}) "
+                f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}",
+                [[row_pk for row_pk, _ in rows], *columns],
+            )
+        else:
+            sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {quote(pk.column)} = %s",
+                [[*(column[i] for column in columns), row_pk] for i, (row_pk, _) in enumerate(rows)],
+            )
 
 
 def delivery_report_lock(message_uuid: str) -> None:
@@ -220,7 +362,7 @@ def delivery_reports_attach_many(*, message_uuids: Iterable[str]) -> int:
     with transaction.atomic():
         _message_uuid_locks(uuids)
         early = set(
-            DeliveryReport.objects.filter(message_uuid__in=uuids, send__isnull=True).values_list(
+            DeliveryReport.objects.filter(message_uuid__in=uuids, send__isnull=True, pending=False).values_list(
                 "message_uuid", flat=True
             )
         )
@@ -229,7 +371,8 @@ def delivery_reports_attach_many(*, message_uuids: Iterable[str]) -> int:
 
 
 def delivery_reports_attach(*, send_id: int) -> int:
-    """Apply reports that arrived before the send's message_uuid was committed (Plivo can be that fast).
+    """Apply reports that arrived before the send's message_uuid was committed (Plivo can be that fast) and
+    that the drainer has already found unmatched; pending ones are the drainer's, which will find the send.
 
     For the dispatcher to call right after it stores a send's provider_message_uuid; returns how many.
     """
@@ -242,9 +385,10 @@ def delivery_reports_attach(*, send_id: int) -> int:
         send = CampaignSend.objects.select_for_update().filter(pk=send_id, provider_message_uuid=message_uuid).first()
         if send is None:
             return 0
-        orphans = list(DeliveryReport.objects.filter(message_uuid=message_uuid, send__isnull=True).order_by("id"))
-        for orphan in orphans:
-            # Report rows are stored whole; re-reading the payload keeps one parser for both paths.
-            _send_apply_report(send=send, report=delivery_report_parse(orphan.payload))
+        orphans = list(
+            DeliveryReport.objects.filter(message_uuid=message_uuid, send__isnull=True, pending=False).order_by("id")
+        )
+        # Report rows are stored whole; re-reading the payload keeps one parser for every path.
+        _sends_apply_reports([(send, delivery_report_parse(orphan.payload)) for orphan in orphans])
         DeliveryReport.objects.filter(pk__in=[orphan.pk for orphan in orphans]).update(send=send)
         return len(orphans)

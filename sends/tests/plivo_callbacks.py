@@ -137,3 +137,16 @@ def plivo_signing(settings):
     settings.PLIVO_AUTH_TOKEN = AUTH_TOKEN
     settings.PUBLIC_BASE_URL = "http://testserver"
     return AUTH_TOKEN
+
+
+def record_and_drain(payload: dict[str, str]):
+    """Store a status callback as the webhook does, then drain the pending reports as the worker does; the
+    outcome of this callback (DUPLICATE when the webhook had stored it already)."""
+    from sends.models import DeliveryReport
+    from sends.services.delivery_reports import ReportOutcome, delivery_report_record, delivery_reports_drain
+
+    if delivery_report_record(payload=payload) is ReportOutcome.DUPLICATE:
+        return ReportOutcome.DUPLICATE
+    outcomes = delivery_reports_drain()
+    stored = DeliveryReport.objects.get(message_uuid=payload["MessageUUID"], status=payload["Status"].strip().lower())
+    return outcomes[stored.pk]

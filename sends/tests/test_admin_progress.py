@@ -21,9 +21,8 @@ from contacts.tests.factories import ContactFactory, SuppressionFactory
 from sends.admin import CappedCountPaginator
 from sends.models import CampaignSend
 from sends.services.counters import campaign_counters_rebuild
-from sends.services.delivery_reports import delivery_report_record
 from sends.tests.factories import CampaignSendFactory
-from sends.tests.plivo_callbacks import status_payload
+from sends.tests.plivo_callbacks import record_and_drain, status_payload
 from sends.tests.scripted_backend import PERMANENT
 from sends.tests.test_engine import make_campaign
 
@@ -33,10 +32,8 @@ SENDS = CampaignSend._meta.db_table
 
 
 def report(send: CampaignSend, status: str, error_code: str = "") -> None:
-    delivery_report_record(
-        payload=status_payload(
-            message_uuid=send.provider_message_uuid, status=status, to=send.to_number, error_code=error_code
-        )
+    record_and_drain(
+        status_payload(message_uuid=send.provider_message_uuid, status=status, to=send.to_number, error_code=error_code)
     )
 
 

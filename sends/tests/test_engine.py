@@ -554,6 +554,7 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
     # Personalised texts: one request per recipient, ten to a wave at 50/s. Before the fix, the nine sends
     # after the failure stayed `sending`, to be flagged `unknown` and never sent.
     settings.SMS_BACKEND = "sends.tests.test_engine.RedisGoesAwayBackend"
+    settings.DISPATCH_CONNECTIONS = 1  # one request after another (test_dispatch_connections has the others)
     campaign, contacts = make_campaign(10)
     for index, contact in enumerate(contacts):  # the factory's random names can repeat: one text would go to two
         Contact.objects.filter(pk=contact.pk).update(first_name=f"Person {index}")

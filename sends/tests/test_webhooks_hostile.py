@@ -25,6 +25,7 @@ from contacts.models import Contact, Suppression
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.services.counters import campaign_counters_rebuild
+from sends.services.delivery_reports import delivery_reports_drain
 from sends.simulator.callbacks import signed_headers as simulator_signed_headers
 from sends.tests.factories import sent_send
 from sends.tests.plivo_callbacks import (
@@ -193,6 +194,7 @@ class TestHostileWebhookInput:
             self.assert_refused(response, field=outcome, before=before, sms_outbox=sms_outbox)
             return
         assert response.status_code == 200, response.content
+        delivery_reports_drain()
         report = DeliveryReport.objects.get()
         assert "\x00" not in str(report.payload)
         kept = Campaign.objects.values_list("delivered_count", "segments_count", "cost").get()
@@ -217,6 +219,7 @@ class TestHostileWebhookInput:
         payload = status_payload(message_uuid=sent.provider_message_uuid, status="delivered", to=sent.to_number)
         payload.update(Units="3", TotalAmount="0.0165049")
         assert post_signed(client, STATUS_PATH, _body(list(payload.items()))).status_code == 200
+        delivery_reports_drain()
         sent.refresh_from_db()
         assert (sent.segments, sent.cost) == (3, Decimal("0.01650"))
 
@@ -284,6 +287,7 @@ class TestHostileWebhookInput:
         query = urlencode(payload)
         headers = signed_headers(url=f"http://testserver{STATUS_PATH}?{query}", params={}, method="GET")
         assert client.get(f"{STATUS_PATH}?{query}", headers=headers).status_code == 200
+        delivery_reports_drain()
         sent.refresh_from_db()
         assert sent.status == CampaignSend.Status.DELIVERED
 

@@ -10,6 +10,7 @@ from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from sends.models import CampaignSend, DeliveryReport
 from sends.services.counters import campaign_counters_rebuild
+from sends.services.delivery_reports import ReportOutcome, delivery_reports_drain
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import (
     AUTH_TOKEN,
@@ -42,6 +43,7 @@ def test_signed_status_callback_over_http_moves_the_send_forward(public_url):
     params = status_payload(message_uuid=send.provider_message_uuid, status="delivered", to=send.to_number)
     response = post(public_url + STATUS_PATH, params)
     assert response.status_code == 200, response.text
+    assert delivery_reports_drain() == {DeliveryReport.objects.get().pk: ReportOutcome.APPLIED}
     send.refresh_from_db()
     assert send.status == CampaignSend.Status.DELIVERED
     assert DeliveryReport.objects.filter(send=send).count() == 1

@@ -18,7 +18,7 @@ from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.models import CampaignSend, DeliveryReport, InboundMessage
 from sends.services.counters import campaign_counters_rebuild
-from sends.services.delivery_reports import delivery_reports_attach
+from sends.services.delivery_reports import delivery_reports_attach, delivery_reports_drain
 from sends.tests.factories import CampaignSendFactory
 from sends.tests.plivo_callbacks import INBOUND_PATH, inbound_payload, signed_headers
 
@@ -60,6 +60,7 @@ def test_simulator_status_callbacks_are_accepted_and_the_send_ends_delivered(pli
     plivo_simulator_live.wait_for_callbacks()
 
     def delivered():
+        delivery_reports_drain()  # as the worker beat starts does
         return CampaignSend.objects.get(pk=send.pk).status == CampaignSend.Status.DELIVERED
 
     eventually(delivered)
@@ -86,7 +87,8 @@ def test_simulator_undeliverable_opted_out_number_is_suppressed(plivo_simulator_
     def suppressed():
         return Suppression.objects.filter(phone_number=send.to_number, reason=Suppression.Reason.OPT_OUT).exists()
 
-    eventually(suppressed)
+    eventually(suppressed)  # by the webhook itself, before any drain
+    delivery_reports_drain()
     send.refresh_from_db()
     assert (send.status, send.error_code) == (CampaignSend.Status.UNDELIVERED, "200")
 

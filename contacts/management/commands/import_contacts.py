@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from contacts.csvfiles import IMPORT_TARGETS, import_mapping_parse
-from contacts.importer import ImportSummary
+from contacts.importer import ImportSummary, import_workers_default
 from contacts.models import Contact
 from contacts.services.imports import contact_import_run
 from smscampaigns.errors import ApplicationError
@@ -44,6 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--errors", metavar="FILE.csv", help="write every rejected row here")
         parser.add_argument("--update", action="store_true", help="overwrite names and attributes of existing contacts")
         parser.add_argument("--batch-size", type=int, default=2000, help="rows per transaction")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=import_workers_default(),
+            help="processes that parse and check rows while this one writes them, on PostgreSQL "
+            "(default: one per CPU, %(default)s here); 1 checks them in this process",
+        )
         parser.add_argument(
             "--map",
             dest="mapping",
@@ -87,6 +94,7 @@ class Command(BaseCommand):
                     progress=display.update,
                     batch_size=options["batch_size"],
                     mapping=mapping,
+                    workers=options["workers"],
                 )
         except ApplicationError as exc:
             raise CommandError(f"{path}: {exc.message}") from None

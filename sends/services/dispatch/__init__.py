@@ -9,7 +9,8 @@ is its own job with its own status and attempts. For one chunk (`chunks`):
    to use the provider's bulk form, and pack the requests into waves (`chunks`);
 2. per wave: wait for the sender's rate (segments), then claim the sends, queued -> sending, in one
    short transaction that also re-checks the campaign is still sending and the recipients still
-   eligible (`claiming`), then call the backend (`sending`), then record each result (`recording`). The
+   eligible (`claiming`), then call the backend (`sending`: up to DISPATCH_CONNECTIONS requests at once,
+   each after its turn at the rate), then record each result (`recording`). The
    claim is what makes a redelivered or duplicated chunk harmless: it can only take sends that are still
    queued.
 
