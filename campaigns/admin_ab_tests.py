@@ -10,9 +10,15 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from campaigns.models import ABTest, Campaign, CampaignVariant
+from campaigns.models import ABTest, Campaign, CampaignVariant, SenderPool
 from campaigns.selectors import campaign_variants_preview
-from campaigns.services.ab_tests import LABELS, ABSettings, campaign_ab_test_remove, campaign_ab_test_set
+from campaigns.services.ab_tests import (
+    LABELS,
+    ABSettings,
+    VariantSender,
+    campaign_ab_test_remove,
+    campaign_ab_test_set,
+)
 from smscampaigns.errors import ApplicationError
 
 CHANGE_PERMISSION = "campaigns.change_campaign"
@@ -49,12 +55,44 @@ class ABTestForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Each variant's own sender under its text; a pool to choose only once there is one.
+        with_pools = SenderPool.objects.exists()
+        order = []
         for label in LABELS:
-            self.fields[f"variant_{label.lower()}"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+            key = label.lower()
+            self.fields[f"variant_{key}"].widget.attrs["data-max-segments"] = settings.SMS_MAX_SEGMENTS
+            self.fields[f"sender_{key}"] = forms.CharField(
+                label=f"Sender of {label}",
+                max_length=32,
+                required=False,
+                help_text="A number or alphanumeric id; blank sends it from the campaign's sender",
+            )
+            order += [f"variant_{key}", f"sender_{key}"]
+            if with_pools:
+                self.fields[f"sender_pool_{key}"] = forms.ModelChoiceField(
+                    SenderPool.objects.all(),
+                    label=f"Sender pool of {label}",
+                    required=False,
+                    help_text="Or send it from a pool (not both)",
+                )
+                order.append(f"sender_pool_{key}")
+        self.order_fields(order)
+
+    def _given(self) -> list[str]:
+        """The labels of the variants with a text, in order."""
+        return [label for label in LABELS if self.cleaned_data.get(f"variant_{label.lower()}", "").strip()]
 
     def bodies(self) -> list[str]:
-        texts = [self.cleaned_data.get(f"variant_{label.lower()}", "") for label in LABELS]
-        return [text for text in texts if text.strip()]
+        return [self.cleaned_data[f"variant_{label.lower()}"] for label in self._given()]
+
+    def senders(self) -> list[VariantSender]:
+        return [
+            VariantSender(
+                sender=self.cleaned_data.get(f"sender_{label.lower()}", "").strip(),
+                sender_pool=self.cleaned_data.get(f"sender_pool_{label.lower()}"),
+            )
+            for label in self._given()
+        ]
 
     def ab_settings(self) -> ABSettings:
         data = self.cleaned_data
@@ -71,10 +109,11 @@ def _initial(campaign: Campaign) -> dict:
     ab_test = ABTest.objects.filter(campaign=campaign).first()
     if ab_test is None:
         return {"variant_a": campaign.body}
-    initial = {
-        f"variant_{variant.label.lower()}": variant.body
-        for variant in CampaignVariant.objects.filter(campaign=campaign)
-    }
+    initial = {}
+    for variant in CampaignVariant.objects.filter(campaign=campaign):
+        key = variant.label.lower()
+        initial[f"variant_{key}"], initial[f"sender_{key}"] = variant.body, variant.sender
+        initial[f"sender_pool_{key}"] = variant.sender_pool_id
     for name in ("test_percent", "metric", "wait_minutes", "confidence_percent", "fallback"):
         initial[name] = getattr(ab_test, name)
     return initial
@@ -104,7 +143,11 @@ class CampaignABTestAdminMixin:
             if form.is_valid():
                 try:
                     campaign_ab_test_set(
-                        campaign=campaign, bodies=form.bodies(), settings=form.ab_settings(), actor=request.user
+                        campaign=campaign,
+                        bodies=form.bodies(),
+                        senders=form.senders(),
+                        settings=form.ab_settings(),
+                        actor=request.user,
                     )
                 except ApplicationError as exc:
                     form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -35,6 +35,8 @@ EXCLUSION_LABELS = [
 _FACT_LABELS = {
     "text": "the message text",
     "sender": "the sender",
+    "sender_pool": "the sender pool",
+    "variant_senders": "an A/B variant's sender",
     "lists": "the audience lists",
     "segments": "the audience segments or exclusions",
     "rules": "the local-time schedule or the frequency caps",

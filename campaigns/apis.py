@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from campaigns.models import ABTest, Campaign, ExclusionReason, SenderPool
 from campaigns.selectors import campaign_preview
-from campaigns.services.ab_tests import ABSettings, campaign_ab_test_remove, campaign_ab_test_set
+from campaigns.services.ab_tests import ABSettings, VariantSender, campaign_ab_test_remove, campaign_ab_test_set
 from campaigns.services.drafts import MAX_SKIP_RECENT_HOURS, campaign_create, campaign_delete, campaign_update
 from campaigns.services.lifecycle import (
     campaign_cancel,
@@ -59,10 +59,19 @@ class CampaignStatsSerializer(serializers.Serializer):
     )
 
 
+class VariantSenderSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    sender = serializers.CharField(allow_blank=True, help_text="Its own sender; blank: the campaign's (or its pool)")
+    sender_pool = serializers.IntegerField(
+        source="sender_pool_id", allow_null=True, help_text="Id of its own sender pool, if any"
+    )
+
+
 class ABTestSerializer(serializers.ModelSerializer):
     """A campaign's A/B test as configured; its results are on campaigns/{id}/variants/."""
 
     variants = serializers.SerializerMethodField()
+    variant_senders = serializers.SerializerMethodField()
     winner = serializers.SlugRelatedField(
         slug_field="label", read_only=True, allow_null=True, help_text="The winning variant's label"
     )
@@ -73,6 +82,7 @@ class ABTestSerializer(serializers.ModelSerializer):
         model = ABTest
         fields = [
             "variants",
+            "variant_senders",
             "test_percent",
             "metric",
             "wait_minutes",
@@ -89,12 +99,59 @@ class ABTestSerializer(serializers.ModelSerializer):
     def get_variants(self, ab_test: ABTest) -> list[str]:
         return [variant.body for variant in ab_test.campaign.variants.all()]
 
+    @extend_schema_field(VariantSenderSerializer(many=True))
+    def get_variant_senders(self, ab_test: ABTest) -> list[dict]:
+        """Each variant's own sender or pool, in the order of `variants`."""
+        return VariantSenderSerializer(ab_test.campaign.variants.all(), many=True).data
+
+
+class VariantWriteSerializer(serializers.Serializer):
+    body = StrictCharField(max_length=1600)
+    sender = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    sender_pool = StrictPrimaryKeyRelatedField(
+        queryset=SenderPool.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": 1600, "description": "The variant's text"},
+            {
+                "type": "object",
+                "description": "The variant's text, and a sender of its own (a number or alphanumeric id) or a "
+                "sender pool's id, not both; without either it goes from the campaign's",
+                "properties": {
+                    "body": {"type": "string", "minLength": 1, "maxLength": 1600},
+                    "sender": {"type": "string", "maxLength": 32},
+                    "sender_pool": {"type": "integer", "nullable": True},
+                },
+                "required": ["body"],
+            },
+        ]
+    }
+)
+class VariantField(serializers.Field):
+    """A variant: its text alone, or an object with its text and its own sender or pool."""
+
+    default_error_messages = {"invalid": "a text, or an object with body and optionally sender or sender_pool"}
+
+    def to_internal_value(self, data) -> dict:
+        if isinstance(data, str):
+            data = {"body": data}
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        variant = VariantWriteSerializer(data=data)
+        variant.is_valid(raise_exception=True)
+        return dict(variant.validated_data)
+
 
 class ABTestWriteSerializer(serializers.Serializer):
-    """2 to 5 variant texts (A first: it becomes the campaign's body) and how the winner is chosen."""
+    """2 to 5 variants (A first: its text becomes the campaign's body), each a text or an object with its own
+    sender, and how the winner is chosen."""
 
     variants = serializers.ListField(
-        child=StrictCharField(max_length=1600), min_length=ABTest.MIN_VARIANTS, max_length=ABTest.MAX_VARIANTS
+        child=VariantField(), min_length=ABTest.MIN_VARIANTS, max_length=ABTest.MAX_VARIANTS
     )
     test_percent = StrictIntegerField(
         min_value=1, max_value=99, required=False, allow_null=True, help_text="Left out or null: split everyone"
@@ -110,8 +167,14 @@ def _ab_test_apply(*, campaign: Campaign, ab_test: dict | None, actor) -> None:
     if ab_test is None:
         campaign_ab_test_remove(campaign=campaign, actor=actor)
         return
-    bodies = ab_test.pop("variants")
-    campaign_ab_test_set(campaign=campaign, bodies=bodies, settings=ABSettings(**ab_test), actor=actor)
+    variants = ab_test.pop("variants")
+    campaign_ab_test_set(
+        campaign=campaign,
+        bodies=[variant["body"] for variant in variants],
+        senders=[VariantSender(sender=variant["sender"], sender_pool=variant["sender_pool"]) for variant in variants],
+        settings=ABSettings(**ab_test),
+        actor=actor,
+    )
 
 
 # A wall-clock time as the API writes it ("10:00:00"): JSON Schema's "time" format would demand a UTC offset,

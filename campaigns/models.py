@@ -382,6 +382,19 @@ class CampaignVariant(models.Model):
     campaign = models.ForeignKey("Campaign", on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=1, help_text="A to E")
     body = models.TextField()
+    # Its own sender, for its share of the test and, if it wins, for the rest of the audience: a number or
+    # alphanumeric id, or a pool (never both); neither means the campaign's sender or pool.
+    sender = models.CharField(
+        max_length=32, blank=True, help_text="E.164 number or alphanumeric id; blank uses the campaign's sender"
+    )
+    sender_pool = models.ForeignKey(
+        SenderPool,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="variants",
+        help_text="Send this variant from a pool of numbers or a Powerpack",
+    )
 
     class Meta:
         ordering = ["campaign", "label"]
@@ -389,3 +402,7 @@ class CampaignVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} variant {self.label}"
+
+    @property
+    def has_own_sender(self) -> bool:
+        return bool(self.sender or self.sender_pool_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
+from django.conf import settings
 from django.db.models import (
     CharField,
     Count,
@@ -24,7 +25,7 @@ from django.db.models.functions import Left
 
 from campaigns.caps import capped_counts
 from campaigns.local_time import LocalWave, local_waves, recipient_zones
-from campaigns.models import Campaign, CampaignVariant
+from campaigns.models import Campaign, CampaignVariant, SenderPool
 from campaigns.quiet_hours import QuietHoursVerdict, quiet_hours_verdict
 from campaigns.segments import GSM7, UCS2, SegmentInfo, estimate_cost, message_length_problem, segment_info
 from campaigns.templating import body_is_personalised, body_render, body_variables
@@ -341,6 +342,14 @@ def campaign_launch_facts(*, campaign: Campaign, audience: AudienceBreakdown | N
         "text": hashlib.sha256(texts.encode()).hexdigest()[:32],
         "sender": campaign.effective_sender,
         "sender_pool": campaign.sender_pool_id,
+        # Lists, as they come back from the signed token's JSON; None without variants.
+        "variant_senders": [
+            list(row)
+            for row in CampaignVariant.objects.filter(campaign=campaign)
+            .order_by("label")
+            .values_list("label", "sender", "sender_pool_id")
+        ]
+        or None,
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "segments": _audience_rules(campaign),
         "audience": audience.total,
@@ -365,11 +374,32 @@ class VariantPreview:
     label: str
     body: str
     preview: CampaignPreview  # as if everyone eligible got this variant
+    sender: str  # where it is sent from, in words
+    own_sender: bool  # its own sender or pool, not the campaign's
+
+
+def sender_in_words(*, sender: str, pool: SenderPool | None) -> str:
+    """A sender as staff read it: the number or id, the pool's name, or the default."""
+    if pool is not None:
+        return f"{pool.get_kind_display()} {pool.name!r}"
+    return sender or f"{settings.PLIVO_SENDER or 'no sender'} (PLIVO_SENDER)"
 
 
 def campaign_variants_preview(*, campaign: Campaign, now: datetime) -> list[VariantPreview]:
-    """Each A/B variant previewed over the whole audience: its own segments, encoding, cost and samples."""
+    """Each A/B variant previewed over the whole audience: its own segments, encoding, cost and samples, and
+    the sender it goes from."""
+    campaign_sender = sender_in_words(sender=campaign.sender, pool=campaign.sender_pool)
     return [
-        VariantPreview(variant.label, variant.body, campaign_preview(campaign=campaign, now=now, body=variant.body))
-        for variant in CampaignVariant.objects.filter(campaign=campaign).order_by("label")
+        VariantPreview(
+            variant.label,
+            variant.body,
+            campaign_preview(campaign=campaign, now=now, body=variant.body),
+            sender=(
+                sender_in_words(sender=variant.sender, pool=variant.sender_pool)
+                if variant.has_own_sender
+                else f"the campaign's: {campaign_sender}"
+            ),
+            own_sender=variant.has_own_sender,
+        )
+        for variant in CampaignVariant.objects.filter(campaign=campaign).select_related("sender_pool").order_by("label")
     ]

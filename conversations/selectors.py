@@ -240,7 +240,8 @@ def reply_check(*, contact: Contact, now: datetime | None = None) -> ReplyCheck:
 
 def reply_sender(*, contact: Contact) -> str:
     """Where a reply comes from: the number the contact last texted, else the sender of the last campaign they
-    received, else PLIVO_SENDER; so the conversation stays on one number on their phone."""
+    received (of its A/B variant they got, when that has a sender of its own), else PLIVO_SENDER; so the
+    conversation stays on one number on their phone."""
     texted = (
         InboundMessage.objects.filter(contact=contact)
         .exclude(to_number="")
@@ -250,8 +251,17 @@ def reply_sender(*, contact: Contact) -> str:
     )
     if texted:
         return texted
-    send = CampaignSend.objects.filter(contact=contact).select_related("campaign").order_by("-queued_at").first()
-    return send.campaign.effective_sender if send is not None else settings.PLIVO_SENDER
+    send = (
+        CampaignSend.objects.filter(contact=contact)
+        .select_related("campaign", "variant")
+        .order_by("-queued_at")
+        .first()
+    )
+    if send is None:
+        return settings.PLIVO_SENDER
+    if send.variant is not None and send.variant.sender:
+        return send.variant.sender
+    return send.campaign.effective_sender
 
 
 def conversation_cost(*, contact: Contact):

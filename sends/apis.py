@@ -237,6 +237,8 @@ class LookupRunApi(ApiView):
 class VariantResultSerializer(serializers.Serializer):
     label = serializers.CharField()
     body = serializers.CharField()
+    sender = serializers.CharField(allow_blank=True, help_text="Its own sender; blank: the campaign's (or its pool)")
+    sender_pool = serializers.IntegerField(allow_null=True, help_text="Id of its own sender pool, if any")
     trials = serializers.IntegerField(help_text="Messages handed to the provider")
     successes = serializers.IntegerField(help_text="Of those, how many succeeded by the metric")
     rate = serializers.FloatField()

@@ -44,6 +44,11 @@ class CampaignSend(models.Model):
     body = models.TextField(blank=True, help_text="The rendered text")
     # The A/B variant this recipient got (NULL without an A/B test, and while held for the winner).
     variant = models.ForeignKey(CampaignVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Held, then sent the winner: the test's results are its share's alone, which these would dilute. A
+    # default in the database too, for the set-based INSERTs that name their columns.
+    ab_rest = models.BooleanField(
+        default=False, db_default=False, help_text="Of the rest of an A/B test's audience, sent the winner"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     skip_reason = models.CharField(max_length=32, choices=ExclusionReason.choices, blank=True)
     # NULL until Plivo answers, so that the index stays small and never holds a million empty strings.

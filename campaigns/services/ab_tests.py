@@ -8,8 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from campaigns.models import ABTest, Campaign, CampaignVariant
-from campaigns.services.drafts import campaign_body_as_saved, campaign_require_draft
+from campaigns.models import ABTest, Campaign, CampaignVariant, SenderPool
+from campaigns.services.drafts import (
+    SENDER_OR_POOL,
+    campaign_body_as_saved,
+    campaign_require_draft,
+    campaign_sender_clean,
+)
 from smscampaigns.errors import ApplicationError
 
 LABELS = "ABCDE"
@@ -24,9 +29,26 @@ class ABSettings:
     fallback: str = ABTest.Fallback.VARIANT_A
 
 
-def campaign_ab_test_set(*, campaign: Campaign, bodies: list[str], settings: ABSettings, actor=None) -> ABTest:
+@dataclass(frozen=True)
+class VariantSender:
+    """Where one variant's messages come from: a number or alphanumeric id, or a pool; neither means the
+    campaign's own sender or pool."""
+
+    sender: str = ""
+    sender_pool: SenderPool | None = None
+
+
+def campaign_ab_test_set(
+    *,
+    campaign: Campaign,
+    bodies: list[str],
+    settings: ABSettings,
+    senders: list[VariantSender] | None = None,
+    actor=None,
+) -> ABTest:
     """Give a draft 2 to 5 variants (variant A's text becomes the campaign's body) and the test's settings.
-    Each body is saved as a campaign body is (opt-out footer added when missing, length checked)."""
+    Each body is saved as a campaign body is (opt-out footer added when missing, length checked); `senders`,
+    by position, gives variants a sender of their own, checked as a campaign's is."""
     campaign_require_draft(campaign, "A/B tested")
     if not ABTest.MIN_VARIANTS <= len(bodies) <= ABTest.MAX_VARIANTS:
         raise ApplicationError(
@@ -41,6 +63,7 @@ def campaign_ab_test_set(*, campaign: Campaign, bodies: list[str], settings: ABS
             saved.append(campaign_body_as_saved(body))
         except ApplicationError as exc:
             raise ApplicationError(f"variant {label}: {exc.message}", field="variants") from None
+    senders = _variant_senders_clean(senders or [], count=len(saved))
     _settings_check(settings)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -58,8 +81,10 @@ def campaign_ab_test_set(*, campaign: Campaign, bodies: list[str], settings: ABS
         CampaignVariant.objects.filter(campaign=campaign).delete()
         CampaignVariant.objects.bulk_create(
             [
-                CampaignVariant(campaign=campaign, label=label, body=body)
-                for label, body in zip(LABELS, saved, strict=False)
+                CampaignVariant(
+                    campaign=campaign, label=label, body=body, sender=own.sender, sender_pool=own.sender_pool
+                )
+                for label, body, own in zip(LABELS, saved, senders, strict=False)
             ]
         )
         campaign.body = saved[0]
@@ -68,7 +93,12 @@ def campaign_ab_test_set(*, campaign: Campaign, bodies: list[str], settings: ABS
             actor=actor,
             action="campaign.ab_test_set",
             target=campaign,
-            data={"variants": len(saved), "test_percent": settings.test_percent, "metric": settings.metric},
+            data={
+                "variants": len(saved),
+                "test_percent": settings.test_percent,
+                "metric": settings.metric,
+                **_senders_audited(senders),
+            },
         )
     return ab_test
 
@@ -82,6 +112,32 @@ def campaign_ab_test_remove(*, campaign: Campaign, actor=None) -> None:
         CampaignVariant.objects.filter(campaign=campaign).delete()
         if deleted:
             audit_record(actor=actor, action="campaign.ab_test_removed", target=campaign)
+
+
+def _variant_senders_clean(senders: list[VariantSender], *, count: int) -> list[VariantSender]:
+    """One VariantSender per variant (the missing ones: the campaign's), each sender as Plivo wants it."""
+    if len(senders) > count:
+        raise ApplicationError(f"{len(senders)} senders for {count} variants", field="variants")
+    cleaned = []
+    for label, own in zip(LABELS, senders, strict=False):
+        if own.sender and own.sender_pool is not None:
+            raise ApplicationError(f"variant {label}: {SENDER_OR_POOL}", field="variants")
+        try:
+            sender = campaign_sender_clean(sender=own.sender)
+        except ApplicationError as exc:
+            raise ApplicationError(f"variant {label}: {exc.message}", field="variants") from None
+        cleaned.append(VariantSender(sender=sender, sender_pool=own.sender_pool))
+    return cleaned + [VariantSender()] * (count - len(cleaned))
+
+
+def _senders_audited(senders: list[VariantSender]) -> dict:
+    """The variants' own senders, for the audit trail; nothing when they all use the campaign's."""
+    own = {
+        label: s.sender or f"pool {s.sender_pool.pk}"
+        for label, s in zip(LABELS, senders, strict=False)
+        if s.sender or s.sender_pool is not None
+    }
+    return {"senders": own} if own else {}
 
 
 def _settings_check(settings: ABSettings) -> None:

@@ -266,10 +266,10 @@ def campaign_require_draft(campaign: Campaign, verb: str) -> None:
 def campaign_sender_choice_check(campaign: Campaign) -> None:
     """A campaign sends from one number, or from a pool (of numbers, or a Powerpack): never both."""
     if campaign.sender and campaign.sender_pool_id:
-        raise ApplicationError(
-            "choose either a sender or a sender pool, not both (a pool picks the number for each recipient)",
-            field="sender_pool",
-        )
+        raise ApplicationError(SENDER_OR_POOL, field="sender_pool")
+
+
+SENDER_OR_POOL = "choose either a sender or a sender pool, not both (a pool picks the number for each recipient)"
 
 
 # An alphanumeric sender id: 1 to 11 letters, digits or spaces, with at least one letter (carrier rules).

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SenderPool
 from campaigns.services.drafts import campaign_body_check, campaign_sending_rules_check, campaign_update
 from contacts.segment_rules import segment_rules_clean
 from smscampaigns.errors import ApplicationError
@@ -148,16 +148,22 @@ def campaign_ready_check(campaign: Campaign) -> None:
         raise ApplicationError("the campaign has no message body", field="body")
     # Checked again: SMS_MAX_SEGMENTS may have been lowered since the draft was saved.
     campaign_body_check(campaign.body, track_links=campaign.track_links)
-    pool = campaign.sender_pool
-    if pool is not None:
-        if pool.kind == pool.Kind.POWERPACK and not pool.powerpack_uuid:
-            raise ApplicationError(f"the Powerpack {pool.name!r} has no Powerpack UUID", field="sender_pool")
-        if pool.kind == pool.Kind.NUMBERS and not pool.numbers.exists():
-            raise ApplicationError(f"the sender pool {pool.name!r} has no numbers", field="sender_pool")
+    if campaign.sender_pool is not None:
+        _sender_pool_ready_check(campaign.sender_pool, field="sender_pool")
     elif not campaign.effective_sender:
         raise ApplicationError("the campaign has no sender and PLIVO_SENDER is not set", field="sender")
+    for variant in campaign.variants.filter(sender_pool__isnull=False).select_related("sender_pool"):
+        _sender_pool_ready_check(variant.sender_pool, field="variants", who=f"variant {variant.label}: ")
     campaign_sending_rules_check(campaign)
     campaign_segments_check(campaign)
+
+
+def _sender_pool_ready_check(pool: SenderPool, *, field: str, who: str = "") -> None:
+    """Refuse a pool that could send nothing: a Powerpack without its UUID, or no numbers."""
+    if pool.kind == pool.Kind.POWERPACK and not pool.powerpack_uuid:
+        raise ApplicationError(f"{who}the Powerpack {pool.name!r} has no Powerpack UUID", field=field)
+    if pool.kind == pool.Kind.NUMBERS and not pool.numbers.exists():
+        raise ApplicationError(f"{who}the sender pool {pool.name!r} has no numbers", field=field)
 
 
 def campaign_segments_check(campaign: Campaign) -> None:

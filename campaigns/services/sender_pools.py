@@ -76,8 +76,8 @@ def sender_pool_save(
 
 
 def sender_pool_delete(*, pool: SenderPool, actor) -> None:
-    """Delete a pool no campaign uses; a campaign's sender is part of its record."""
-    if pool.campaigns.exists():
+    """Delete a pool no campaign (nor any A/B variant) uses; a campaign's sender is part of its record."""
+    if pool.campaigns.exists() or pool.variants.exists():
         raise ApplicationError(f"sender pool {pool.name!r} is the sender of campaigns; it cannot be deleted")
     with transaction.atomic():
         audit_record(actor=actor, action="sender_pool.deleted", target=pool)

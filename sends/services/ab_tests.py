@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from campaigns.ab_statistics import Observed, Verdict, ab_verdict
 from campaigns.models import ABTest, Campaign, CampaignVariant
+from campaigns.selectors import sender_in_words
 from campaigns.services.ab_tests import ab_test_mark_test_sent, ab_test_winner_record
 from sends.models import CampaignSend, InboundMessage
 from smscampaigns.errors import ApplicationError
@@ -107,13 +108,16 @@ def ab_assign_at_fan_out(*, campaign: Campaign) -> None:
 
 
 def ab_observed(*, campaign: Campaign, ab_test: ABTest | None = None) -> list[Observed]:
-    """Each variant's handed-over sends and how many of them succeeded by the test's metric."""
+    """Each variant's handed-over sends of the test share and how many of them succeeded by the test's metric
+    (the rest of the audience, sent the winner after the decision, is not part of the test)."""
     ab_test = ab_test or campaign.ab_test
     successes_of = METRIC_SUCCESSES.get(ab_test.metric)
     if successes_of is None:
         raise ApplicationError(f"the metric {ab_test.get_metric_display()!r} is not measured here (no link tracking)")
     window = timedelta(hours=settings.AB_ATTRIBUTION_HOURS)
-    handed = CampaignSend.objects.filter(campaign=campaign, variant__isnull=False, status__in=HANDED_OVER)
+    handed = CampaignSend.objects.filter(
+        campaign=campaign, variant__isnull=False, ab_rest=False, status__in=HANDED_OVER
+    )
     handed = handed.annotate(attribution_end=_plus(window))
     trials = dict(handed.values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n"))
     won = dict(successes_of(handed).values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n"))
@@ -172,7 +176,7 @@ def ab_decide(*, campaign: Campaign, actor=None, variant: CampaignVariant | None
             ab_test=ab_test, variant=chosen, decided_by=decided_by, decision=decision, actor=actor
         ):
             released = CampaignSend.objects.filter(campaign=campaign, status=S.HELD).update(
-                status=S.QUEUED, variant=chosen, status_updated_at=timezone.now()
+                status=S.QUEUED, variant=chosen, ab_rest=True, status_updated_at=timezone.now()
             )
             log.info(
                 "ab_winner", campaign_id=campaign.pk, variant=chosen.label, decided_by=decided_by, released=released
@@ -231,7 +235,8 @@ def ab_report(*, campaign: Campaign) -> dict:
     """Everything staff and integrations see of an A/B test: its settings, where it stands, each variant's
     rate and interval now, the comparison, and the decision with what it was made on."""
     ab_test = ABTest.objects.select_related("winner").get(campaign=campaign)
-    variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("label"))
+    variants = list(CampaignVariant.objects.filter(campaign=campaign).select_related("sender_pool").order_by("label"))
+    campaign_sender = sender_in_words(sender=campaign.sender, pool=campaign.sender_pool)
     try:
         observed = ab_observed(campaign=campaign, ab_test=ab_test)
         unavailable = ""
@@ -269,6 +274,13 @@ def ab_report(*, campaign: Campaign) -> dict:
             {
                 "label": v.label,
                 "body": v.body,
+                "sender": v.sender,
+                "sender_pool": v.sender_pool_id,
+                "sender_label": (
+                    sender_in_words(sender=v.sender, pool=v.sender_pool)
+                    if v.has_own_sender
+                    else f"the campaign's: {campaign_sender}"
+                ),
                 "trials": by_label[v.label].trials,
                 "successes": by_label[v.label].successes,
                 "rate": by_label[v.label].rate,

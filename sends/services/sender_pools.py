@@ -1,4 +1,5 @@
-"""Which number texts whom: the campaign's one sender, a number of its pool, or its Powerpack.
+"""Which number texts whom: the campaign's one sender, a number of its pool, or its Powerpack; for an A/B
+tested campaign, a variant with a sender (or pool) of its own sends its recipients from that instead.
 
 A pool managed here gives each contact one of its numbers and keeps it (SenderAssignment) when the pool is
 sticky, so every campaign on the pool texts them from it and their replies stay in one thread; a new
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from campaigns.models import Campaign, SenderPool
+from campaigns.models import Campaign, CampaignVariant, SenderPool
 from sends.models import SenderAssignment
 
 
@@ -35,18 +36,52 @@ class PoolRecipient:
     send_id: int
     contact_id: int | None
     to_number: str
+    variant_id: int | None = None  # the A/B variant they get, whose own sender (if any) they hear from
+
+
+@dataclass(frozen=True)
+class SenderSource:
+    """What a campaign, or one of its A/B variants, sends from: one sender, or a pool."""
+
+    sender: str  # the number or alphanumeric id (PLIVO_SENDER when the campaign gives none)
+    pool: SenderPool | None
+    per_second: int | None  # the campaign's rate, for one sender
+
+    @property
+    def total_rate(self) -> int | None:
+        """Segments per second it sends at in all: a pool's numbers' sum, or the one sender's."""
+        return (self.pool.total_rate if self.pool is not None else 0) or self.per_second
+
+
+def campaign_sender_source(campaign: Campaign) -> SenderSource:
+    """The campaign's own sender or pool."""
+    return SenderSource(
+        sender=campaign.effective_sender, pool=campaign.sender_pool, per_second=campaign.effective_max_per_second
+    )
+
+
+def campaign_sender_sources(campaign: Campaign) -> dict[int | None, SenderSource]:
+    """The campaign's own source under None, and each A/B variant with a sender of its own under its id."""
+    sources: dict[int | None, SenderSource] = {None: campaign_sender_source(campaign)}
+    variants = CampaignVariant.objects.filter(campaign_id=campaign.pk).select_related("sender_pool")
+    for variant in variants.exclude(sender="", sender_pool__isnull=True):
+        sources[variant.pk] = SenderSource(
+            sender=variant.sender, pool=variant.sender_pool, per_second=campaign.effective_max_per_second
+        )
+    return sources
+
+
+def source_single_sender(source: SenderSource) -> Sender:
+    """The sender of a source without a pool (and of a Powerpack pool, which Plivo spreads itself)."""
+    pool = source.pool
+    if pool is not None and pool.kind == SenderPool.Kind.POWERPACK:
+        return Sender(number="", per_second=pool.total_rate or source.per_second, powerpack_uuid=pool.powerpack_uuid)
+    return Sender(number=source.sender, per_second=source.per_second)
 
 
 def campaign_single_sender(campaign: Campaign) -> Sender:
     """The sender of a campaign without a pool (and of a Powerpack pool, which Plivo spreads itself)."""
-    pool = campaign.sender_pool
-    if pool is not None and pool.kind == SenderPool.Kind.POWERPACK:
-        return Sender(
-            number="",
-            per_second=pool.total_rate or campaign.effective_max_per_second,
-            powerpack_uuid=pool.powerpack_uuid,
-        )
-    return Sender(number=campaign.effective_sender, per_second=campaign.effective_max_per_second)
+    return source_single_sender(campaign_sender_source(campaign))
 
 
 def _spread(key: str, size: int) -> int:
@@ -102,14 +137,18 @@ def pool_senders(*, pool: SenderPool, recipients: list[PoolRecipient]) -> dict[i
 
 
 def campaign_sender_for_number(*, campaign: Campaign, to_number: str) -> Sender:
-    """The sender a one-off message of the campaign to `to_number` goes from (a staff test send): the
-    contact's kept pool number when they have one, else the one the pool would pick; nothing is stored."""
-    pool = campaign.sender_pool
+    """The sender a one-off message of the campaign's text (variant A's, for an A/B test) to `to_number`
+    goes from (a staff test send): the contact's kept pool number when they have one, else the one the pool
+    would pick; nothing is stored."""
+    sources = campaign_sender_sources(campaign)
+    variant_a = CampaignVariant.objects.filter(campaign_id=campaign.pk, label="A").values_list("pk", flat=True)
+    source = sources.get(variant_a.first(), sources[None])
+    pool = source.pool
     if pool is None or pool.kind != SenderPool.Kind.NUMBERS:
-        return campaign_single_sender(campaign)
+        return source_single_sender(source)
     rates = pool.number_rates()
     if not rates:
-        return campaign_single_sender(campaign)
+        return source_single_sender(source)
     kept = (
         SenderAssignment.objects.filter(pool=pool, contact__phone_number=to_number, number__in=list(rates))
         .values_list("number", flat=True)
@@ -119,10 +158,33 @@ def campaign_sender_for_number(*, campaign: Campaign, to_number: str) -> Sender:
     return Sender(number=number, per_second=rates[number])
 
 
-def campaign_senders(*, campaign: Campaign, recipients: list[PoolRecipient]) -> dict[int, Sender]:
-    """Each recipient's sender, by send id."""
-    pool = campaign.sender_pool
+@dataclass(frozen=True)
+class ChunkSenders:
+    """Each recipient's sender (by send id), and the rate of the slowest source among them: a wave mixing
+    sources is claimed at once and paced by each, so it is sized for the slowest."""
+
+    by_send: dict[int, Sender]
+    per_second: int | None
+
+
+def campaign_senders(*, campaign: Campaign, recipients: list[PoolRecipient]) -> ChunkSenders:
+    """Each recipient's sender, by send id: their variant's own source when it has one, else the campaign's."""
+    sources = campaign_sender_sources(campaign)
+    by_source: dict[int | None, list[PoolRecipient]] = {}
+    for recipient in recipients:
+        key = recipient.variant_id if recipient.variant_id in sources else None
+        by_source.setdefault(key, []).append(recipient)
+    by_send: dict[int, Sender] = {}
+    for key, group in by_source.items():
+        by_send |= source_senders(source=sources[key], recipients=group)
+    rates = [rate for key in by_source or [None] if (rate := sources[key].total_rate)]
+    return ChunkSenders(by_send=by_send, per_second=min(rates) if rates else None)
+
+
+def source_senders(*, source: SenderSource, recipients: list[PoolRecipient]) -> dict[int, Sender]:
+    """Each recipient's sender from one source, by send id."""
+    pool = source.pool
     if pool is not None and pool.kind == SenderPool.Kind.NUMBERS:
         return pool_senders(pool=pool, recipients=recipients)
-    single = campaign_single_sender(campaign)
+    single = source_single_sender(source)
     return dict.fromkeys((r.send_id for r in recipients), single)

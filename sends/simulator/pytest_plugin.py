@@ -83,9 +83,13 @@ class SimulatorHandle:
         """A handset texts `to`: the simulator posts a signed inbound webhook to the app (in the background)."""
         return self._call("POST", "inbound", json={"from": from_, "to": to, "text": text})
 
-    def clicks(self, *, share: float = 1.0, user_agent: str | None = None) -> dict:
-        """Recipients of delivered messages open their short links (each picked with probability `share`)."""
-        return self._call("POST", "clicks", json={"share": share, **({"user_agent": user_agent} if user_agent else {})})
+    def clicks(self, *, share: float = 1.0, user_agent: str | None = None, src: str | None = None) -> dict:
+        """Recipients of delivered messages (from `src` only, when given) open their short links (each picked
+        with probability `share`)."""
+        payload = {"share": share, **({"user_agent": user_agent} if user_agent else {})}
+        if src:
+            payload["src"] = src
+        return self._call("POST", "clicks", json=payload)
 
     def wait_for_callbacks(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -13,8 +13,9 @@ Controls (no auth):
   POST   /_sim/inbound    {"from", "to", "text"}: a signed inbound-message webhook to <app-url>/webhooks/plivo/inbound/
   GET    /_sim/faults     the fault settings; POST replaces them (see state.Faults for every knob)
   GET    /_sim/stats      messages accepted per second, connections opened, API answers by status, callbacks
-  POST   /_sim/clicks     {"share": 0..1 (default 1), "user_agent": "..."}: recipients of delivered messages (each
-                          picked with probability `share`, once) open the short links in them: {"clicking": n}
+  POST   /_sim/clicks     {"share": 0..1 (default 1), "user_agent": "...", "src": "+1..."}: recipients of delivered
+                          messages (only those sent from `src`, when given; each picked with probability `share`,
+                          once) open the short links in them: {"clicking": n}
   GET    /_sim/stats      messages accepted per second (overall and the most from each sender in one
                           second), connections opened, API answers by status, callbacks
   GET    /_sim/powerpacks the account's Powerpacks; POST {"powerpacks": [...]} replaces them (emptied by
@@ -538,7 +539,10 @@ class PlivoSimulator:
             raise Rejected(400, f"`share` must be a number between 0 and 1, got {share!r}")
         if not isinstance(user_agent, str) or len(user_agent) > 512:
             raise Rejected(400, "`user_agent` must be a string of at most 512 characters")
-        picked = self.state.to_click(float(share))
+        src = payload.get("src", "")
+        if not isinstance(src, str) or len(src) > 64:
+            raise Rejected(400, "`src` must be a sender number of at most 64 characters")
+        picked = self.state.to_click(float(share), src=src)
         for message in picked:
             self.click(message, user_agent=user_agent)
         return {"clicking": len(picked)}

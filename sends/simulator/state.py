@@ -290,11 +290,18 @@ class SimulatorState:
         with self._lock:
             return self._rng.random()
 
-    def to_click(self, share: float) -> list["SimMessage"]:
-        """Delivered messages not clicked yet, each picked with probability `share`, marked clicked."""
+    def to_click(self, share: float, *, src: str = "") -> list["SimMessage"]:
+        """Delivered messages not clicked yet (only those sent from `src`, when given), each picked with
+        probability `share`, marked clicked."""
+        source = digits(src)
         with self._lock:
             picked = [
-                m for m in self._messages if m.status == "delivered" and not m.clicked and self._rng.random() < share
+                m
+                for m in self._messages
+                if m.status == "delivered"
+                and not m.clicked
+                and (not source or digits(m.src) == source)
+                and self._rng.random() < share
             ]
             for message in picked:
                 message.clicked = True

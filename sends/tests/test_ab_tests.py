@@ -22,12 +22,17 @@ S = CampaignSend.Status
 BODIES = ["Sale: 20% off today. STOP to opt out", "Today only: 20% off everything. STOP to opt out"]
 
 
-def texts_by_number(outbox) -> dict[str, list[str]]:
+def per_destination(outbox, attribute: str) -> dict[str, list[str]]:
+    """Each destination's `attribute` of every message it got (its texts, its senders), in order."""
     got: dict[str, list[str]] = {}
     for message in outbox:
         for destination in message.destinations:
-            got.setdefault(destination, []).append(message.body)
+            got.setdefault(destination, []).append(getattr(message, attribute))
     return got
+
+
+def texts_by_number(outbox) -> dict[str, list[str]]:
+    return per_destination(outbox, "body")
 
 
 def ab_campaign(n: int, staff_user, **settings):
@@ -136,6 +141,22 @@ def test_staff_may_pick_the_winner_by_hand_once(staff_user, sms_outbox):
     run_in_process()
     assert set(CampaignSend.objects.filter(campaign=campaign).values_list("variant__label", flat=True)) == {"A", "B"}
     assert not CampaignSend.objects.filter(campaign=campaign, status=S.HELD).exists()
+
+
+def test_the_results_stay_the_test_shares_once_the_rest_got_the_winner(staff_user, sms_outbox, api_client):
+    campaign, _ = ab_campaign(40, staff_user, test_percent=50, metric=ABTest.Metric.REPLY_RATE)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    replies_from(list(CampaignSend.objects.filter(campaign=campaign, variant__label="B")), 8)
+    before = [(o.label, o.trials, o.successes) for o in ab_observed(campaign=campaign)]
+    assert before == [("A", 10, 0), ("B", 10, 8)]
+    ab_decide(campaign=campaign, actor=staff_user)
+    run_in_process()
+    assert CampaignSend.objects.filter(campaign=campaign, variant__label="B", status=S.SENT).count() == 30
+    # The rest's 20 sends of B are the winner at work, not the test: B's rate stays 8 of 10, not 8 of 30.
+    assert [(o.label, o.trials, o.successes) for o in ab_observed(campaign=campaign)] == before
+    report = api_client(*CRUD).get(f"{CAMPAIGNS}{campaign.pk}/variants/").json()
+    assert [(v["label"], v["trials"], v["rate"]) for v in report["variants"]] == [("A", 10, 0.0), ("B", 10, 0.8)]
 
 
 def test_cancelling_skips_the_held_rest(staff_user, sms_outbox):

@@ -171,7 +171,10 @@ WRITTEN_BY_CODE = {
         "sender": "validated: E.164 or an alphanumeric sender id",
         "skipped_by_reason": "keyed by ExclusionReason values (campaigns.models)",
     },
-    "campaigns.CampaignVariant": {"label": "A to E, given by the code in order"},
+    "campaigns.CampaignVariant": {
+        "label": "A to E, given by the code in order",
+        "sender": "validated as a campaign's: E.164 or an alphanumeric sender id",
+    },
     "campaigns.ABTest": {"decision": "the statistics the engine computed"},
     "sends.CampaignSend": {"to_number": "the contact's validated E.164 number"},
     "campaigns.PoolNumber": {"number": "validated and stored as E.164"},

@@ -44,28 +44,29 @@ def chunk_dispatch(*, campaign_id: int, first_id: int, last_id: int) -> None:
         return
     ready = screen(campaign=campaign, recipients=recipients, now=now)
     senders = campaign_senders(
-        campaign=campaign, recipients=[PoolRecipient(r.send_id, r.contact_id, r.to_number) for r, _ in ready]
+        campaign=campaign,
+        recipients=[PoolRecipient(r.send_id, r.contact_id, r.to_number, r.variant_id) for r, _ in ready],
     )
     by_body: dict[tuple[str, Sender], list[Recipient]] = defaultdict(list)
     for recipient, body in ready:
-        by_body[body, senders[recipient.send_id]].append(recipient)
+        by_body[body, senders.by_send[recipient.send_id]].append(recipient)
     with get_connection() as backend:
-        for wave in waves(campaign=campaign, by_body=by_body, backend_limit=backend.max_destinations_per_request):
+        for wave in waves(
+            by_body=by_body, per_second=senders.per_second, backend_limit=backend.max_destinations_per_request
+        ):
             if not wave_send(campaign=campaign, backend=backend, wave=wave):
                 return
 
 
 def waves(
-    *, campaign: Campaign, by_body: dict[tuple[str, Sender], list[Recipient]], backend_limit: int
+    *, by_body: dict[tuple[str, Sender], list[Recipient]], per_second: int | None, backend_limit: int
 ) -> list[list[Request]]:
     """Requests (one body from one sender, bulk where recipients share both) packed into waves of at most
-    DISPATCH_WAVE_SIZE recipients, or a fifth of a second of the campaign's rate (a pool's: the sum of its
-    numbers'), whichever is less.
+    DISPATCH_WAVE_SIZE recipients, or a fifth of a second of `per_second` (the campaign's rate, a pool's: the
+    sum of its numbers'), whichever is less.
 
     A wave is claimed before its first request and paced by the rate after it; the shorter it lasts, the
     fewer claimed sends a killed worker leaves `unknown` unsent, and the sooner an opt-out reaches them."""
-    pool = campaign.sender_pool
-    per_second = (pool.total_rate if pool is not None else 0) or campaign.effective_max_per_second
     wave_size = settings.DISPATCH_WAVE_SIZE
     if per_second and per_second > 0:
         wave_size = max(1, min(wave_size, per_second // 5))
