@@ -92,3 +92,10 @@ def api_client(django_user_model):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def link_clicks_spool(settings, tmp_path):
+    """Without Redis, clicks queue in a spool directory: each test its own, never the checkout's var/."""
+    settings.LINK_CLICKS_SPOOL_DIR = tmp_path / "link-clicks"
+    return settings.LINK_CLICKS_SPOOL_DIR

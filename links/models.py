@@ -87,3 +87,18 @@ class Click(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.short_link_id} at {self.clicked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StaffTestLink(models.Model):
+    """A short link of a staff test send: it leads where the campaign's link will lead its recipients (the
+    same destination, UTM parameters and expiry), so the tester sees what they will, and counts nothing."""
+
+    code = models.CharField(max_length=16, primary_key=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_links")
+    url = models.TextField(help_text="As written in the text")
+    destination = models.TextField(help_text="The URL with the campaign's UTM parameters")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.code

@@ -3,23 +3,27 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
-from links.models import Click, ShortLink, TrackedLink
+from links.models import Click, ShortLink, StaffTestLink, TrackedLink
 
 
 @dataclass(frozen=True)
 class ShortLinkTarget:
     destination: str
     expires_at: datetime
+    counted: bool  # a recipient's code; a staff test send's is not counted
 
 
 def short_link_target(*, code: str) -> ShortLinkTarget | None:
-    """Where a code leads and until when; None for a code nobody was given. Written as SQL because it is the
-    redirect's one query: the ORM would spend longer composing it than the database answering it.
+    """Where a code leads, until when and whether its fetches count; None for a code nobody was given.
+    Written as SQL because it is the redirect's one query: the ORM would spend longer composing it than the
+    database answering it. A recipient's code is found by the first branch, which ends the query; a test
+    send's code (rare) by the second.
 
     The redirect is a hot path and this read is safe to repeat, so instead of CONN_HEALTH_CHECKS' probe (one
     more round trip to the database on every request) a persistent connection found dead is replaced and the
@@ -37,18 +41,25 @@ def short_link_target(*, code: str) -> ShortLinkTarget | None:
     expires_at = row[1]
     if isinstance(expires_at, str):  # SQLite hands a raw query's datetimes back as text, in UTC
         expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
-    return ShortLinkTarget(destination=row[0], expires_at=expires_at)
+    return ShortLinkTarget(destination=row[0], expires_at=expires_at, counted=bool(row[2]))
 
 
 def _target_row(code: str) -> tuple | None:
+    if connection.vendor == "postgresql":
+        # A prepared statement: PostgreSQL plans it once per connection instead of on every redirect (Django's
+        # cursors bind on the client, which has the server parse and plan each query anew).
+        connection.ensure_connection()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            return cursor.execute(_TARGET, [code, code], prepare=True).fetchone()
     with connection.cursor() as cursor:
-        cursor.execute(_TARGET, [code])
+        cursor.execute(_TARGET, [code, code])
         return cursor.fetchone()
 
 
 _TARGET = (
-    f"SELECT link.destination, link.expires_at FROM {ShortLink._meta.db_table} AS short "
-    f"JOIN {TrackedLink._meta.db_table} AS link ON link.id = short.link_id WHERE short.code = %s"
+    f"SELECT link.destination, link.expires_at, 1 FROM {ShortLink._meta.db_table} AS short "
+    f"JOIN {TrackedLink._meta.db_table} AS link ON link.id = short.link_id WHERE short.code = %s "
+    f"UNION ALL SELECT destination, expires_at, 0 FROM {StaffTestLink._meta.db_table} WHERE code = %s LIMIT 1"
 )
 
 

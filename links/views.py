@@ -1,7 +1,11 @@
-"""GET /l/<code>: the short link redirect, a hot path. One indexed read, one append to the click queue, a 302."""
+"""GET /l/<code>: the short link redirect, a hot path. One indexed read, one append to the click queue, a 302.
+
+Answered by links.middleware.ShortLinkMiddleware ahead of the middleware that serves staff (sessions, CSRF,
+authentication, messages); this view answers what the middleware leaves to the ordinary path: unknown codes,
+expired ones without SHORT_LINK_EXPIRED_URL, and methods other than GET and HEAD."""
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -17,19 +21,24 @@ from smscampaigns.client_address import client_address
 def short_link_redirect(request, code: str):
     """302 to the link's destination, the fetch noted for the click counts; an unknown code answers a plain 404
     that says nothing of the campaign or the product, and an expired one goes to SHORT_LINK_EXPIRED_URL."""
+    return short_link_answer(request, code) or short_link_not_found()
+
+
+def short_link_answer(request: HttpRequest, code: str) -> HttpResponseRedirect | None:
+    """The redirect for a code that leads somewhere (its destination, or the expired page), the fetch noted
+    when it counts; None for a code that leads nowhere (unknown, or expired with no page to go to)."""
     target = short_link_target(code=code)
     if target is None:
-        return short_link_not_found()
+        return None
     if target.expires_at <= timezone.now():
-        if settings.SHORT_LINK_EXPIRED_URL:
-            return _redirect(settings.SHORT_LINK_EXPIRED_URL)
-        return short_link_not_found()
-    click_enqueue(
-        code=code,
-        method=request.method,
-        user_agent=request.headers.get("User-Agent", ""),
-        address=client_address(request),
-    )
+        return _redirect(settings.SHORT_LINK_EXPIRED_URL) if settings.SHORT_LINK_EXPIRED_URL else None
+    if target.counted:
+        click_enqueue(
+            code=code,
+            method=request.method,
+            user_agent=request.headers.get("User-Agent", ""),
+            address=client_address(request),
+        )
     return _redirect(target.destination)
 
 

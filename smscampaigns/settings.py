@@ -101,6 +101,9 @@ MIDDLEWARE = [
     # First: probes reach /healthz by the server's own address and over plain HTTP (smscampaigns/health.py).
     "smscampaigns.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The short link redirect answers here, with the headers above and without the staff's middleware below
+    # (it sets the two browser policies' headers itself).
+    "links.middleware.ShortLinkMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (see "Browser policies" below).
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -240,10 +243,15 @@ SHORT_LINK_EXPIRED_URL = env.str("SHORT_LINK_EXPIRED_URL", default="")
 # function that writes each recipient's short links into their rendered text.
 SENDS_FAN_OUT_HOOKS = ["links.services.codes.short_links_create"]
 SENDS_BODY_REWRITER = "links.services.rewriting.body_rewriter"
+# A staff test send's rendered text with short links of its own (counted nowhere): a function of the
+# campaign and the text.
+SENDS_TEST_BODY_REWRITER = "links.services.test_links.test_send_text"
 # Adds `human_clicks` to the sends API's rows (its `clicks`): a function of a CampaignSend queryset.
 SENDS_CLICKS_ANNOTATION = "links.selectors.sends_with_clicks"
 # Clicks are queued in Redis by the redirect and written to the database in batches by this beat task.
 LINK_CLICKS_FLUSH_SECONDS = _setting("LINK_CLICKS_FLUSH_SECONDS", env.float, default=2.0)
+# Without Redis (the embedded default) the redirect queues them in a file here, shared by web and worker.
+LINK_CLICKS_SPOOL_DIR = Path(env.str("LINK_CLICKS_SPOOL_DIR", default=str(VAR_DIR / "link-clicks")))
 
 # --- Compliance -----------------------------------------------------------------------------------
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US").upper()

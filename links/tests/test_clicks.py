@@ -154,10 +154,3 @@ def test_a_batch_written_twice_adds_nothing(sent_campaign):
     assert Click.objects.count() == 1
     campaign.refresh_from_db()
     assert campaign.clicked_count == 1
-
-
-def test_without_redis_the_redirect_writes_the_click_itself(sent_campaign, settings):
-    campaign, _ = sent_campaign(1)
-    settings.REDIS_URL = ""
-    fetch(codes_of(campaign)[0].code)
-    assert Click.objects.get().kind == Click.Kind.CLICK

@@ -3,6 +3,10 @@ staff can see it on a real phone before launching. Nothing is counted on the cam
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
 from audit.services import audit_record
 from campaigns.models import Campaign, ExclusionReason
 from campaigns.segments import message_length_problem, segment_info
@@ -96,21 +100,26 @@ def campaign_test_send(*, campaign: Campaign, numbers: list[str], actor) -> list
     sample = (
         campaign_audience(campaign=campaign).filter(exclusion_reason=ELIGIBLE).order_by("pk").values_list(*fields[1:])
     ).first()
+    rewrite = import_string(settings.SENDS_TEST_BODY_REWRITER) if settings.SENDS_TEST_BODY_REWRITER else None
     renders = []  # all rendered before anything is sent: a body that cannot render refuses the whole test
-    for e164 in e164s:
-        rendered_for, person = ("contact", own[e164]) if e164 in own else ("sample", sample)
-        if person is None:
-            rendered_for, person = "blank", ("", "", None)
-        first_name, last_name, attributes = person
-        body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
-        if problem := message_length_problem(segment_info(body)):
-            # Refused here, as dispatch would skip it, rather than sent for Plivo to refuse or to bill.
-            raise ApplicationError(
-                f"the message for {e164} (rendered for {_RENDERED_FOR[rendered_for]}) is too long: {problem}",
-                field="body",
-                code="message_too_long",
-            )
-        renders.append((rendered_for, body))
+    with transaction.atomic():  # and a refused test leaves no test short links behind
+        for e164 in e164s:
+            rendered_for, person = ("contact", own[e164]) if e164 in own else ("sample", sample)
+            if person is None:
+                rendered_for, person = "blank", ("", "", None)
+            first_name, last_name, attributes = person
+            body = body_render(campaign.body, first_name=first_name, last_name=last_name, attributes=attributes)
+            if rewrite is not None:
+                # Short links as recipients get them (counted nowhere), and the length they make is the one checked.
+                body = rewrite(campaign=campaign, text=body)
+            if problem := message_length_problem(segment_info(body)):
+                # Refused here, as dispatch would skip it, rather than sent for Plivo to refuse or to bill.
+                raise ApplicationError(
+                    f"the message for {e164} (rendered for {_RENDERED_FOR[rendered_for]}) is too long: {problem}",
+                    field="body",
+                    code="message_too_long",
+                )
+            renders.append((rendered_for, body))
     results = []
     with get_connection() as backend:
         for raw, e164, (rendered_for, body) in zip(numbers, e164s, renders, strict=True):
