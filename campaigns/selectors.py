@@ -49,7 +49,8 @@ def campaign_audience(*, campaign: Campaign, now: datetime | None = None) -> Que
             excluded_list_ids=campaign.excluded_lists.values_list("pk", flat=True),
             excluded_segments=campaign.excluded_segments.all(),
             now=now,
-        )
+        ),
+        whole_audience=True,
     )
 
 
