@@ -41,8 +41,8 @@ SELECT %s, audience.id, audience.phone_number, '',
        audience.exclusion_reason, NULL, '', '', 0, NULL, 0, NULL, %s, NULL, %s
 FROM ({audience}) AS audience
 WHERE TRUE
-ON CONFLICT (campaign_id, contact_id) DO NOTHING
 """
+_ON_CONFLICT = "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
 
 # The counters of a first fan-out come from the rows the INSERT writes, so they are never read back.
 _COUNTED = """
@@ -63,8 +63,14 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
     audience = campaign_audience(campaign=campaign).order_by().values_list("id", "phone_number", "exclusion_reason")
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic():
-        # A first fan-out counts what it writes; a repeated one (rows already there) recounts them all.
-        first = connection.vendor == "postgresql" and not CampaignSend.objects.filter(campaign=campaign).exists()
+        # A first fan-out counts what it writes; a repeated one (rows already there) recounts them all. The
+        # campaign's row lock makes a fan-out running at the same time wait for this one and then see its rows,
+        # so a first fan-out needs no ON CONFLICT (whose speculative insertion costs a tenth more per row).
+        first = (
+            connection.vendor == "postgresql"
+            and Campaign.objects.select_for_update().filter(pk=campaign.pk).exists()
+            and not CampaignSend.objects.filter(campaign=campaign).exists()
+        )
         if first:
             written = _insert_counted(campaign=campaign, audience=audience, now=now)
         elif connection.vendor == "postgresql":
@@ -94,12 +100,14 @@ def fan_out_hooks() -> list:
     return [import_string(path) for path in settings.SENDS_FAN_OUT_HOOKS]
 
 
-def _insert_sql(*, campaign: Campaign, audience, now) -> tuple[str, list] | None:
+def _insert_sql(*, campaign: Campaign, audience, now, first: bool = False) -> tuple[str, list] | None:
     try:
         audience_sql, audience_params = audience.query.sql_with_params()
     except EmptyResultSet:  # a campaign without lists has no audience
         return None
     sql = _INSERT.format(sends=CampaignSend._meta.db_table, audience=audience_sql)
+    if not first:  # rows of an earlier attempt may be there: a repeated fan-out adds nothing
+        sql += _ON_CONFLICT
     S = CampaignSend.Status
     # The audience's own parameters come last because its SQL sits after ours in the statement.
     return sql, [campaign.pk, ELIGIBLE, S.QUEUED.value, S.SKIPPED.value, now, now, *audience_params]
@@ -113,8 +121,9 @@ def _insert(*, campaign: Campaign, audience, now) -> None:
 
 
 def _insert_counted(*, campaign: Campaign, audience, now) -> dict[tuple[str, str], int]:
-    """_insert, returning how many rows it wrote by (status, skip reason)."""
-    if (statement := _insert_sql(campaign=campaign, audience=audience, now=now)) is None:
+    """_insert for a campaign without sends (its row locked), returning how many rows it wrote by (status,
+    skip reason)."""
+    if (statement := _insert_sql(campaign=campaign, audience=audience, now=now, first=True)) is None:
         return {}
     sql, params = statement
     with connection.cursor() as cursor:
