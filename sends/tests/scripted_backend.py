@@ -1,21 +1,26 @@
 """A stand-in for the provider in in-process engine tests: the locmem outbox, plus errors on cue.
 
 `script` holds, per destination number, the errors the provider gives that number on its next requests
-(one entry consumed per request); numbers not in it are accepted. The engine is the code under test;
+(one entry consumed per request); numbers not in it are accepted. ANSWER_LOST plays a provider that took
+the message but whose answer never came back (the request timed out on its way back). The engine is the code under test;
 this only plays Plivo's part, where a real HTTP round-trip is beside the point.
 """
 
 import uuid
 from collections import defaultdict, deque
 
+from django.utils import timezone
+
 from sends.backends import locmem
-from sends.backends.base import ErrorClass, OutboundMessage, SendError, SendResult
+from sends.backends.base import ErrorClass, OutboundMessage, ProviderMessage, SendError, SendResult
 
 script: dict[str, deque[SendError]] = defaultdict(deque)
 
 TRANSIENT = SendError(ErrorClass.TRANSIENT, "http_503", "provider unavailable")
 PERMANENT = SendError(ErrorClass.PERMANENT, "invalid_number", "the number cannot receive SMS")
 CREDIT = SendError(ErrorClass.ACCOUNT, "insufficient_credit", "the account is out of credit")
+TIMEOUT = SendError(ErrorClass.TRANSIENT, "timeout", "Plivo did not answer in time")
+ANSWER_LOST = SendError(ErrorClass.TRANSIENT, "timeout", "Plivo did not answer in time (it took the message)")
 
 
 class SmsBackend(locmem.SmsBackend):
@@ -30,13 +35,15 @@ class SmsBackend(locmem.SmsBackend):
         accepted = []
         for destination in message.destinations:
             errors = script.get(destination)
-            if errors:
-                results.append(SendResult(destination=destination, error=errors.popleft()))
-            else:
+            error = errors.popleft() if errors else None
+            message_uuid = None
+            if error is None or error is ANSWER_LOST:
                 message_uuid = str(uuid.uuid4())
                 locmem._statuses[message_uuid] = "queued"
+                locmem.accepted.append(ProviderMessage(message_uuid, destination.lstrip("+"), "queued", timezone.now()))
                 accepted.append(destination)
-                results.append(SendResult(destination=destination, message_uuid=message_uuid))
+            answered = message_uuid if error is None else None  # ANSWER_LOST: taken, but no answer came back
+            results.append(SendResult(destination=destination, message_uuid=answered, error=error))
         if accepted:
             locmem.outbox.append(
                 OutboundMessage(

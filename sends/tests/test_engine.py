@@ -21,7 +21,6 @@ from contacts.models import Contact, Suppression
 from contacts.services.consent import contact_opt_out
 from contacts.tests.factories import ContactFactory, ContactListFactory, SuppressionFactory
 from sends.backends import locmem as locmem_backend
-from sends.backends.base import ErrorClass, SendError
 from sends.models import CampaignSend, DeliveryReport
 from sends.services import dispatch, fanout
 from sends.services.counters import campaign_counters_rebuild
@@ -445,21 +444,72 @@ def test_a_campaign_with_nobody_eligible_completes(staff_user):
 assert connection  # imported for the skipif expression
 
 
-def test_a_timed_out_request_is_flagged_unknown_not_sent_again(staff_user, scripted, sms_outbox, daytime):
+def test_a_timed_out_request_the_provider_never_had_is_looked_up_and_sent_once(
+    staff_user, scripted, sms_outbox, daytime
+):
+    from sends.tests.scripted_backend import TIMEOUT
+
     campaign, (contact,) = make_campaign(1)
-    scripted[str(contact.phone_number)].append(
-        SendError(ErrorClass.TRANSIENT, "timeout", "Plivo did not answer in time")
-    )
+    scripted[str(contact.phone_number)].append(TIMEOUT)
     campaign_send_now(campaign=campaign, actor=staff_user)
     run_in_process()
-    daytime.shift(timedelta(minutes=30))
+    # Not `unknown` at once (before the fix it stayed so, and the person got nothing): left for the lookup.
+    send = CampaignSend.objects.get(contact=contact)
+    assert (send.status, send.error_code) == (S.SENDING, "timeout")
+    assert "looked up" in send.error_message
+    assert not sms_outbox
+    daytime.shift(timedelta(minutes=6))
+    run_in_process()
+    send.refresh_from_db()
+    assert (send.status, send.attempts) == (S.SENT, 2)  # the timed-out attempt counts
+    assert sent_numbers(sms_outbox) == Counter({str(contact.phone_number): 1})
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.unknown_count, campaign.sent_count) == (Campaign.Status.COMPLETED, 0, 1)
+    assert_counters_match_rows(campaign)
+
+
+def test_a_timed_out_request_the_provider_took_is_recorded_sent_not_sent_again(
+    staff_user, scripted, sms_outbox, daytime
+):
+    from sends.backends import locmem
+    from sends.tests.scripted_backend import ANSWER_LOST
+
+    campaign, (contact,) = make_campaign(1)
+    scripted[str(contact.phone_number)].append(ANSWER_LOST)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    assert CampaignSend.objects.get(contact=contact).status == S.SENDING
+    daytime.shift(timedelta(minutes=6))
     run_in_process()
     send = CampaignSend.objects.get(contact=contact)
-    assert (send.status, send.attempts) == (S.UNKNOWN, 1)
-    assert "not re-sent" in send.error_message
+    [taken] = locmem.accepted
+    assert (send.status, send.provider_message_uuid, send.error_code) == (S.SENT, taken.message_uuid, "")
+    assert sent_numbers(sms_outbox) == Counter({str(contact.phone_number): 1})  # the one the provider took
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.unknown_count, campaign.sent_count) == (Campaign.Status.COMPLETED, 0, 1)
+    assert_counters_match_rows(campaign)
+
+
+def test_a_provider_that_always_times_out_fails_the_send_after_the_last_attempt(
+    staff_user, scripted, sms_outbox, daytime, settings
+):
+    from sends.tests.scripted_backend import TIMEOUT
+
+    settings.SEND_MAX_ATTEMPTS = 3
+    campaign, (contact,) = make_campaign(1)
+    scripted[str(contact.phone_number)].extend([TIMEOUT] * 5)
+    campaign_send_now(campaign=campaign, actor=staff_user)
+    run_in_process()
+    for _ in range(4):
+        daytime.shift(timedelta(minutes=6))
+        run_in_process()
+    send = CampaignSend.objects.get(contact=contact)
+    assert (send.status, send.attempts, send.error_code) == (S.FAILED, 3, "timeout")
+    assert len(scripted[str(contact.phone_number)]) == 2  # three requests, not one more
     assert not sms_outbox
     campaign.refresh_from_db()
-    assert (campaign.status, campaign.unknown_count) == (Campaign.Status.COMPLETED, 1)
+    assert (campaign.status, campaign.failed_by_error_code) == (Campaign.Status.COMPLETED, {"timeout": 1})
+    assert_counters_match_rows(campaign)
 
 
 def test_a_delivery_report_that_arrives_before_dispatch_commits_the_uuid_is_still_applied(

@@ -48,8 +48,10 @@ def sends_cancel_queued(*, campaign_id: int) -> int:
 
 
 def sends_dispatch_tick() -> None:
-    """The beat's round: top up dispatch of every sending campaign, complete the finished ones, decide A/B
-    tests whose waiting period is over, settle cancelled campaigns and stuck sends."""
+    """The beat's round: settle stuck sends first (what goes back to the queue is then sent in this same
+    round), top up dispatch of every sending campaign, complete the finished ones, decide A/B tests whose
+    waiting period is over, settle cancelled campaigns."""
+    sends_reconcile_stuck()
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("pk", flat=True):
         if not campaign_complete_if_done(campaign_id=campaign_id):
             dispatch_top_up(campaign_id=campaign_id)
@@ -57,4 +59,3 @@ def sends_dispatch_tick() -> None:
     cancelled = Campaign.objects.filter(status=Campaign.Status.CANCELLED, queued_count__gt=0)
     for campaign_id in cancelled.values_list("pk", flat=True):
         sends_cancel_queued(campaign_id=campaign_id)
-    sends_reconcile_stuck()

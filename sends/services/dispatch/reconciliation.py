@@ -1,9 +1,10 @@
 """Reconciliation: a send left in `sending` means the process died between the claim and recording the
-result. It is never sent again blindly: the provider is asked. With a message id recorded, its status is
-fetched. Without one (the process died before it could record the answer), the provider's list of
-messages to that number around the claim is searched: a message there that no send of ours accounts for
-is this send's, which is then recorded as sent; none there means the provider never had it, and the send
-goes back to the queue. Only a provider that cannot be searched leaves the send `unknown` for staff."""
+result, or the provider did not answer in time (recording leaves such sends `sending`). It is never sent
+again blindly: the provider is asked. With a message id recorded, its status is fetched. Without one (the
+process died before it could record the answer, or no answer came), the provider's list of messages to that
+number around the claim is searched: a message there that no send of ours accounts for is this send's,
+which is then recorded as sent; none there means the provider never had it, and the send goes back to the
+queue. Only a provider that cannot be searched leaves the send `unknown` for staff."""
 
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -17,9 +18,11 @@ from django.utils import timezone
 
 from sends.backends import get_connection
 from sends.backends.base import BackendError, BaseSmsBackend, ProviderMessage
+from sends.domain_events import sends_failed_emit
 from sends.models import CampaignSend
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add, transition_deltas
 from sends.services.delivery_reports import delivery_reports_attach_many
+from sends.services.dispatch.recording import AMBIGUOUS_ERROR_CODES
 
 log = structlog.get_logger(__name__)
 S = CampaignSend.Status
@@ -54,7 +57,7 @@ def sends_reconcile_stuck(*, now: datetime | None = None, limit: int = 1000) -> 
     with get_connection() as backend:
         for send_id, campaign_id, message_uuid, error_code, to_number, claimed_at in stuck:
             if not message_uuid:
-                unrecorded[to_number].append((send_id, campaign_id, claimed_at))
+                unrecorded[to_number].append((send_id, campaign_id, claimed_at, error_code))
                 continue
             try:
                 provider_status = _provider_status(backend, message_uuid)
@@ -79,13 +82,15 @@ def _unrecorded_sends_settle(
     """The sends to one number that died before recording any message id, settled from the provider's list
     of messages to that number: each takes the earliest message in its own window that no send of ours
     accounts for; a send with no such message is queued again."""
-    since = min(claimed_at for _, _, claimed_at in sends) - PROVIDER_CLOCK_MARGIN
-    until = max(claimed_at for _, _, claimed_at in sends) + stuck_after
+    since = min(claimed_at for _, _, claimed_at, _ in sends) - PROVIDER_CLOCK_MARGIN
+    until = max(claimed_at for _, _, claimed_at, _ in sends) + stuck_after
     try:
         listed = backend.find_messages(to_number=to_number, since=since, until=until)
     except NotImplementedError:
-        for send_id, campaign_id, _ in sends:
-            _stuck_send_settle(send_id=send_id, campaign_id=campaign_id, error_code="", provider_status=None, now=now)
+        for send_id, campaign_id, _, error_code in sends:
+            _stuck_send_settle(
+                send_id=send_id, campaign_id=campaign_id, error_code=error_code, provider_status=None, now=now
+            )
         return
     except BackendError as exc:
         log.warning("dispatch_reconcile_postponed", to_number_sends=[s[0] for s in sends], error=str(exc))
@@ -96,11 +101,11 @@ def _unrecorded_sends_settle(
         )
     )
     unclaimed = sorted((m for m in listed if m.message_uuid not in accounted), key=lambda m: m.time)
-    for send_id, campaign_id, claimed_at in sends:
+    for send_id, campaign_id, claimed_at, error_code in sends:
         window_start, window_end = claimed_at - PROVIDER_CLOCK_MARGIN, claimed_at + stuck_after
         match = next((m for m in unclaimed if window_start <= m.time <= window_end), None)
         if match is None:
-            _never_sent_requeue(send_id=send_id, now=now)
+            _never_sent_requeue(send_id=send_id, campaign_id=campaign_id, error_code=error_code, now=now)
             continue
         unclaimed.remove(match)
         _found_send_record(send_id=send_id, campaign_id=campaign_id, message=match, now=now)
@@ -116,6 +121,7 @@ def _found_send_record(*, send_id: int, campaign_id: int, message: ProviderMessa
             provider_message_uuid=message.message_uuid,
             sent_at=message.time,
             segments=message.units,
+            error_code="",
             error_message=f"reconciled: found at the provider ({message.state})",
             next_attempt_at=None,
             status_updated_at=now,
@@ -129,11 +135,30 @@ def _found_send_record(*, send_id: int, campaign_id: int, message: ProviderMessa
     log.info("dispatch_reconcile_found", send_id=send_id, message_uuid=message.message_uuid)
 
 
-def _never_sent_requeue(*, send_id: int, now: datetime) -> None:
-    """The provider never had it: back to the queue at once, the attempt given back (it never happened)."""
-    n = CampaignSend.objects.filter(id=send_id, status=S.SENDING).update(
+def _never_sent_requeue(*, send_id: int, campaign_id: int, error_code: str, now: datetime) -> None:
+    """The provider never had it: back to the queue at once. A worker killed mid-call may never have made the
+    request, so its attempt is given back; a request that timed out did reach out, so that attempt counts,
+    and a provider that keeps timing out ends the send failed after SEND_MAX_ATTEMPTS, not retried forever."""
+    timed_out = error_code in AMBIGUOUS_ERROR_CODES
+    stuck = CampaignSend.objects.filter(id=send_id, status=S.SENDING)
+    if timed_out and stuck.filter(attempts__gte=settings.SEND_MAX_ATTEMPTS).exists():
+        with transaction.atomic():
+            n = stuck.update(
+                status=S.FAILED,
+                error_message="the provider timed out on every attempt and never received it",
+                status_updated_at=now,
+            )
+            campaign_counters_add(
+                campaign_id=campaign_id,
+                deltas=transition_deltas(from_status=S.SENDING, to_status=S.FAILED, count=n),
+                failed_by_error_code={error_code: n},
+            )
+        if n:
+            sends_failed_emit([send_id])
+        return
+    n = stuck.update(
         status=S.QUEUED,
-        attempts=Greatest(F("attempts") - 1, 0),
+        attempts=F("attempts") if timed_out else Greatest(F("attempts") - 1, 0),
         next_attempt_at=None,
         error_message="reconciled: the provider never received it, queued again",
         status_updated_at=now,

@@ -27,7 +27,8 @@ log = structlog.get_logger(__name__)
 S = CampaignSend.Status
 
 # Transient errors after which the provider may nonetheless have taken the message (the request went out,
-# the answer never came back): retrying could text the person twice, so such sends become `unknown`.
+# the answer never came back): retrying blindly could text the person twice, and giving up could leave them
+# with nothing, so such sends stay `sending` for reconciliation to look up at the provider.
 AMBIGUOUS_ERROR_CODES = frozenset({"timeout"})
 # How long a worker keeps trying to record what the provider answered while the database is unreachable.
 RECORD_RETRY_SECONDS = 30.0
@@ -46,7 +47,7 @@ class Fate(enum.Enum):
     FAILED = "failed"
     RETRY = "retry"  # back to the queue, due after a backoff
     REQUEUE = "requeue"  # back to the queue at once, the attempt given back: not the recipient's fault
-    UNKNOWN = "unknown"  # the provider may have it: never re-sent
+    LOOKUP = "lookup"  # the provider may have it: left `sending`, for reconciliation to look it up
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Verdict:
 
     fate: Fate
     # SENT: (message uuid, body, segments); FAILED: (code, message); RETRY: (code, message, retry after);
-    # UNKNOWN: (message,); REQUEUE: ().
+    # LOOKUP: (code, message); REQUEUE: ().
     key: tuple = ()
 
 
@@ -64,9 +65,11 @@ def outcome_verdict(outcome: Outcome) -> Verdict:
     if result.ok:
         return Verdict(Fate.SENT, (result.message_uuid, outcome.request.body, outcome.request.segments))
     if error is None:
-        return Verdict(Fate.UNKNOWN, ("the backend answered neither a message id nor an error; not re-sent",))
+        return Verdict(
+            Fate.LOOKUP, ("", "the backend answered neither a message id nor an error; to be looked up at the provider")
+        )
     if error.code in AMBIGUOUS_ERROR_CODES:
-        return Verdict(Fate.UNKNOWN, (f"{error.message} (the provider may have taken it; not re-sent)",))
+        return Verdict(Fate.LOOKUP, (error.code, f"{error.message}; to be looked up at the provider"))
     if error.error_class is ErrorClass.ACCOUNT:
         return Verdict(Fate.REQUEUE)
     if error.error_class is ErrorClass.TRANSIENT and outcome.recipient.attempts + 1 < settings.SEND_MAX_ATTEMPTS:
@@ -145,7 +148,7 @@ def record_results(*, campaign_id: int, outcomes: list[Outcome], unsent: list[in
         changes += _record_failed(groups[Fate.FAILED], now=now)
         _record_retries(groups[Fate.RETRY], attempts=attempts, now=now)
         _record_requeued(list(unsent) + groups[Fate.REQUEUE][()], account_error=account_error, now=now)
-        changes += _record_unknown(groups[Fate.UNKNOWN], now=now)
+        _record_lookups(groups[Fate.LOOKUP])
         campaign_counters_add(
             campaign_id=campaign_id,
             deltas=changes.deltas,
@@ -221,11 +224,10 @@ def _record_requeued(send_ids: list[int], *, account_error: SendError | None, no
     )
 
 
-def _record_unknown(groups: dict[tuple, list[int]], *, now: datetime) -> CounterChanges:
-    changes = CounterChanges()
-    for (message,), send_ids in groups.items():
-        n = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING).update(
-            status=S.UNKNOWN, error_message=message, status_updated_at=now
-        )
-        changes += CounterChanges.moved(S.UNKNOWN, n)
-    return changes
+def _record_lookups(groups: dict[tuple, list[int]]) -> None:
+    """Still `sending`, with why: reconciliation (sends_reconcile_stuck) settles them from the provider's own
+    record once SEND_STUCK_AFTER_SECONDS have passed since the claim, which the untouched status_updated_at
+    keeps, so that the provider's search window starts before the request went out."""
+    for (code, message), send_ids in groups.items():
+        stuck = CampaignSend.objects.filter(id__in=send_ids, status=S.SENDING)
+        stuck.update(error_code=code[:16], error_message=message)
