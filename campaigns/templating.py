@@ -89,6 +89,22 @@ def body_variables(body: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def body_plain_parts(body: str) -> tuple[tuple[bool, str], ...] | None:
+    """`body` as (False, text) and (True, variable name) in order when it is only text and plain {{ name }}
+    variables (no filters, no dotted lookups, no literals), which render as the value itself; else None."""
+    parts = []
+    for node in _template(body).nodelist:
+        if isinstance(node, TextNode):
+            parts.append((False, node.s))
+            continue
+        expression = getattr(node, "filter_expression", None)
+        var = getattr(expression, "var", None)
+        if not isinstance(var, Variable) or expression.filters or var.translate or len(var.lookups or ()) != 1:
+            return None
+        parts.append((True, var.lookups[0]))
+    return tuple(parts)
+
+
 def body_fixed_text(body: str) -> str:
     """The text every recipient receives whatever their values: `body` without its {{ variables }}. A contact's
     values only add to it, so it is the shortest text (and fewest segments) the body can render to."""

@@ -23,6 +23,10 @@ SHORT_LINK_CODE_LENGTH = 8
 # ("see https://x.co/a.") is not part of it. The admin's live counter (segment-counter.js) uses the same rule.
 _URL = re.compile(r"https?://[^\s<>\"'`|\\^]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]'\""
+# Every character whose presence can decide where a URL is found or ends in a text: those of the scheme (either
+# case), those that end a URL, and the punctuation a URL sheds. Two texts that differ only in other characters
+# have their URLs in the same places (campaigns.value_shapes relies on it).
+URL_DECIDING_CHARACTERS = frozenset("hHtTpPsS:/" + "<>\"'`|\\^" + _TRAILING)
 
 # Public shorteners: carriers filter texts linking to them, because spammers hide behind them.
 PUBLIC_SHORTENER_HOSTS = frozenset(
@@ -41,6 +45,11 @@ def _url_at(match: re.Match) -> str:
 def text_urls(text: str) -> list[str]:
     """The distinct URLs of a text, in order of appearance."""
     return list(dict.fromkeys(url for match in _URL.finditer(text) if (url := _url_at(match))))
+
+
+def text_url_spans(text: str) -> list[tuple[int, int]]:
+    """Where the URLs of a text are, as (start, end) of each match (before trailing punctuation is shed)."""
+    return [match.span() for match in _URL.finditer(text)]
 
 
 def text_urls_replace(text: str, replacement: Callable[[str], str | None]) -> str:

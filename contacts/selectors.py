@@ -9,7 +9,20 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    FilteredRelation,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -35,25 +48,19 @@ ELIGIBLE = ""
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 
-def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+def contacts_with_exclusion_reason(contacts: QuerySet[Contact], *, whole_audience: bool = False) -> QuerySet[Contact]:
     """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
     applies (invalid number, opted out, suppressed, awaiting opt-in confirmation, no consent, a line type a
     lookup found that cannot take SMS: NUMBER_LOOKUP_EXCLUDED_LINE_TYPES). Who may be texted, in one place:
-    the audience of a campaign, its preview, its fan-out and the re-check right before each send use it."""
-    # One probe of the suppression index per contact, answering the reason directly; "opt-out" sorts after
-    # "manual" and "do-not-call", so descending order returns it first when a number has several entries.
-    suppression = (
-        Suppression.objects.filter(phone_number=OuterRef("phone_number"))
-        .order_by("-reason")
-        .annotate(
-            exclusion=Case(
-                When(reason=Suppression.Reason.OPT_OUT, then=Value(UntextableReason.OPTED_OUT)),
-                default=Value(UntextableReason.SUPPRESSED),
-                output_field=CharField(),
-            )
-        )
-        .values("exclusion")[:1]
-    )
+    the audience of a campaign, its preview, its fan-out and the re-check right before each send use it.
+
+    `whole_audience`: the contacts are a campaign's audience, up to millions, so the suppressions are matched
+    by joins the database may hash once rather than by an index probe per contact (a quarter of a fan-out's
+    time at a million); a few contacts (the re-check of a chunk before sending) keep the probe."""
+    if whole_audience:
+        contacts, suppressed = _suppression_joined(contacts)
+    else:
+        suppressed = _suppression_probe()
     return contacts.annotate(
         exclusion_reason=Case(
             When(~Q(phone_number__regex=E164_PATTERN), then=Value(UntextableReason.INVALID_NUMBER)),
@@ -62,7 +69,7 @@ def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Cont
                 then=Value(UntextableReason.OPTED_OUT),
             ),
             default=Coalesce(
-                Subquery(suppression),
+                suppressed,
                 Case(
                     When(status=Contact.Status.PENDING, then=Value(UntextableReason.PENDING)),
                     When(
@@ -78,6 +85,47 @@ def contacts_with_exclusion_reason(contacts: QuerySet[Contact]) -> QuerySet[Cont
             ),
             output_field=CharField(),
         )
+    )
+
+
+def _suppression_probe() -> Subquery:
+    """The suppression reason of a contact's number (NULL when none), by one probe of the suppression index.
+    "opt-out" sorts after "manual" and "do-not-call", so descending order returns it first when a number has
+    several entries."""
+    return Subquery(
+        Suppression.objects.filter(phone_number=OuterRef("phone_number"))
+        .order_by("-reason")
+        .annotate(
+            exclusion=Case(
+                When(reason=Suppression.Reason.OPT_OUT, then=Value(UntextableReason.OPTED_OUT)),
+                default=Value(UntextableReason.SUPPRESSED),
+                output_field=CharField(),
+            )
+        )
+        .values("exclusion")[:1]
+    )
+
+
+def _suppression_joined(contacts: QuerySet[Contact]) -> tuple[QuerySet[Contact], Case]:
+    """What _suppression_probe answers, as one LEFT JOIN per suppression reason: a number has at most one
+    entry per reason, so no join repeats a contact, and a join no query reads is removed by the planner."""
+    aliases = {reason: f"suppression_{index}" for index, reason in enumerate(Suppression.Reason.values)}
+    contacts = contacts.annotate(
+        **{
+            alias: FilteredRelation("suppressions", condition=Q(suppressions__reason=reason))
+            for reason, alias in aliases.items()
+        }
+    )
+    others = Q()
+    for reason, alias in aliases.items():
+        if reason != Suppression.Reason.OPT_OUT:
+            others |= Q(**{f"{alias}__reason__isnull": False})
+    opted_out = Q(**{f"{aliases[Suppression.Reason.OPT_OUT]}__reason__isnull": False})
+    return contacts, Case(
+        When(opted_out, then=Value(UntextableReason.OPTED_OUT)),
+        When(others, then=Value(UntextableReason.SUPPRESSED)),
+        default=None,
+        output_field=CharField(),
     )
 
 

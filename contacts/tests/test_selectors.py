@@ -1,10 +1,12 @@
 """Who may be texted: the one rule every audience, preview and send re-check reads."""
 
+from itertools import combinations
+
 import pytest
 
-from contacts.models import Contact, UntextableReason
+from contacts.models import Contact, Suppression, UntextableReason
 from contacts.selectors import contacts_textable, contacts_with_exclusion_reason
-from contacts.tests.factories import contacts_with_every_reason_not_to_text
+from contacts.tests.factories import ContactFactory, SuppressionFactory, contacts_with_every_reason_not_to_text
 
 pytestmark = pytest.mark.django_db
 
@@ -22,3 +24,29 @@ def test_only_a_consenting_subscriber_with_a_valid_unsuppressed_number_is_textab
         people["invalid"].pk: UntextableReason.INVALID_NUMBER,
     }
     assert list(contacts_textable(everyone).values_list("pk", flat=True)) == [people["eligible"].pk]
+
+
+def test_a_whole_audience_matched_by_joins_gets_the_reasons_the_probe_gives():
+    people = contacts_with_every_reason_not_to_text()
+    # Every combination of suppression entries a number can hold, on contacts who may otherwise be texted.
+    reasons = list(Suppression.Reason.values)
+    for size in range(1, len(reasons) + 1):
+        for held in combinations(reasons, size):
+            contact = ContactFactory()
+            people["+".join(held)] = contact
+            for reason in held:
+                SuppressionFactory(phone_number=contact.phone_number, reason=reason)
+    # A suppression of a number nobody has, and an opted-out contact whose number is suppressed too.
+    SuppressionFactory(phone_number="+14155550999", reason=Suppression.Reason.MANUAL)
+    SuppressionFactory(phone_number=people["opted_out"].phone_number, reason=Suppression.Reason.DO_NOT_CALL)
+    everyone = Contact.objects.filter(pk__in=[c.pk for c in people.values()])
+
+    probed = dict(contacts_with_exclusion_reason(everyone).values_list("pk", "exclusion_reason"))
+    joined = dict(contacts_with_exclusion_reason(everyone, whole_audience=True).values_list("pk", "exclusion_reason"))
+
+    assert joined == probed
+    assert joined[people["opt-out+do-not-call+manual"].pk] == UntextableReason.OPTED_OUT
+    assert joined[people["do-not-call+manual"].pk] == UntextableReason.SUPPRESSED
+    assert joined[people["eligible"].pk] == ""
+    # One row per contact: no join repeats a contact with several entries.
+    assert contacts_with_exclusion_reason(everyone, whole_audience=True).count() == len(people)

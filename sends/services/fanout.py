@@ -23,7 +23,7 @@ from contacts.models import Contact
 from contacts.selectors import ELIGIBLE
 from sends.models import CampaignSend
 from sends.services.ab_tests import ab_assign_at_fan_out
-from sends.services.counters import campaign_counters_rebuild
+from sends.services.counters import campaign_counters_rebuild, campaign_counters_set_for_new_sends
 from sends.services.dispatch import dispatch_top_up
 from smscampaigns.errors import ApplicationError
 
@@ -41,7 +41,13 @@ SELECT %s, audience.id, audience.phone_number, '',
        audience.exclusion_reason, NULL, '', '', 0, NULL, 0, NULL, %s, NULL, %s
 FROM ({audience}) AS audience
 WHERE TRUE
-ON CONFLICT (campaign_id, contact_id) DO NOTHING
+"""
+_ON_CONFLICT = "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+
+# The counters of a first fan-out come from the rows the INSERT writes, so they are never read back.
+_COUNTED = """
+WITH written AS ({insert} RETURNING status, skip_reason)
+SELECT status, skip_reason, COUNT(*) FROM written GROUP BY status, skip_reason
 """
 
 
@@ -57,7 +63,17 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
     audience = campaign_audience(campaign=campaign).order_by().values_list("id", "phone_number", "exclusion_reason")
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        # A first fan-out counts what it writes; a repeated one (rows already there) recounts them all. The
+        # campaign's row lock makes a fan-out running at the same time wait for this one and then see its rows,
+        # so a first fan-out needs no ON CONFLICT (whose speculative insertion costs a tenth more per row).
+        first = (
+            connection.vendor == "postgresql"
+            and Campaign.objects.select_for_update().filter(pk=campaign.pk).exists()
+            and not CampaignSend.objects.filter(campaign=campaign).exists()
+        )
+        if first:
+            written = _insert_counted(campaign=campaign, audience=audience, now=now)
+        elif connection.vendor == "postgresql":
             _insert(campaign=campaign, audience=audience, now=now)
         else:
             bounds = Contact.objects.order_by().values_list("pk", flat=True)
@@ -65,9 +81,13 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
             for start in range(low or 0, (high or -1) + 1, SQLITE_CHUNK_CONTACTS):
                 chunk = audience.filter(pk__gte=start, pk__lt=start + SQLITE_CHUNK_CONTACTS)
                 _insert(campaign=campaign, audience=chunk, now=now)
+        # A/B assignment holds some queued sends: held ones count as queued, so the counts above still hold.
         ab_assign_at_fan_out(campaign=campaign)
-        # One GROUP BY per launch: exact whatever a previous attempt already wrote.
-        campaign_counters_rebuild(campaign_id=campaign.pk)
+        if first:
+            campaign_counters_set_for_new_sends(campaign_id=campaign.pk, by_status_and_reason=written)
+        else:
+            # One GROUP BY per launch: exact whatever a previous attempt already wrote.
+            campaign_counters_rebuild(campaign_id=campaign.pk)
         campaign.refresh_from_db(fields=["queued_count", "skipped_count", "recipients_count", "skipped_by_reason"])
         # What the apps above sends add to each send (short links), in the same transaction as the sends.
         for hook in fan_out_hooks():
@@ -80,17 +100,35 @@ def fan_out_hooks() -> list:
     return [import_string(path) for path in settings.SENDS_FAN_OUT_HOOKS]
 
 
-def _insert(*, campaign: Campaign, audience, now) -> None:
+def _insert_sql(*, campaign: Campaign, audience, now, first: bool = False) -> tuple[str, list] | None:
     try:
         audience_sql, audience_params = audience.query.sql_with_params()
     except EmptyResultSet:  # a campaign without lists has no audience
-        return
+        return None
     sql = _INSERT.format(sends=CampaignSend._meta.db_table, audience=audience_sql)
+    if not first:  # rows of an earlier attempt may be there: a repeated fan-out adds nothing
+        sql += _ON_CONFLICT
     S = CampaignSend.Status
-    params = [campaign.pk, ELIGIBLE, S.QUEUED.value, S.SKIPPED.value, now, now, *audience_params]
     # The audience's own parameters come last because its SQL sits after ours in the statement.
+    return sql, [campaign.pk, ELIGIBLE, S.QUEUED.value, S.SKIPPED.value, now, now, *audience_params]
+
+
+def _insert(*, campaign: Campaign, audience, now) -> None:
+    if (statement := _insert_sql(campaign=campaign, audience=audience, now=now)) is None:
+        return
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*statement)
+
+
+def _insert_counted(*, campaign: Campaign, audience, now) -> dict[tuple[str, str], int]:
+    """_insert for a campaign without sends (its row locked), returning how many rows it wrote by (status,
+    skip reason)."""
+    if (statement := _insert_sql(campaign=campaign, audience=audience, now=now, first=True)) is None:
+        return {}
+    sql, params = statement
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNTED.format(insert=sql.strip()), params)
+        return {(status, reason): n for status, reason, n in cursor.fetchall()}
 
 
 def campaigns_launch_due(*, now=None, limit: int = 50) -> list[int]:

@@ -145,6 +145,24 @@ def test_fanning_out_twice_adds_nothing():
     assert CampaignSend.objects.filter(campaign=campaign).count() == 4
 
 
+def test_a_first_fan_out_sets_the_counters_a_recount_gives(staff_user):
+    campaign, contacts = make_campaign(5)
+    contact_opt_out(contact=contacts[1], source="STOP")
+    SuppressionFactory(phone_number=contacts[2].phone_number, reason=Suppression.Reason.DO_NOT_CALL)
+    SuppressionFactory(phone_number=contacts[3].phone_number, reason=Suppression.Reason.MANUAL)
+    # Counters left over from before (a staff fix, a previous draft) must not leak into the counts.
+    Campaign.objects.filter(pk=campaign.pk).update(queued_count=7, skipped_by_reason={"stale": 3})
+
+    result = fanout.campaign_fan_out(campaign=campaign)
+
+    counters = ("queued_count", "skipped_count", "recipients_count", "skipped_by_reason", "failed_by_error_code")
+    counted = Campaign.objects.values(*counters, "segments_count", "cost").get(pk=campaign.pk)
+    campaign_counters_rebuild(campaign_id=campaign.pk)
+    assert Campaign.objects.values(*counters, "segments_count", "cost").get(pk=campaign.pk) == counted
+    assert counted["skipped_by_reason"] == {"opted_out": 1, "suppressed": 2}
+    assert (result.queued, result.skipped, counted["recipients_count"]) == (2, 3, 5)
+
+
 def test_a_campaign_not_yet_due_is_left_alone(staff_user):
     campaign, _ = make_campaign(1)
     campaign.status, campaign.scheduled_at = Campaign.Status.SCHEDULED, timezone.now() + timedelta(minutes=5)
