@@ -3,13 +3,12 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
-from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from links.models import Click, ShortLink, StaffTestLink, TrackedLink
+from smscampaigns.hot_queries import hot_query
 
 
 @dataclass(frozen=True)
@@ -25,35 +24,15 @@ def short_link_target(*, code: str) -> ShortLinkTarget | None:
     database answering it. A recipient's code is found by the first branch, which ends the query; a test
     send's code (rare) by the second.
 
-    The redirect is a hot path and this read is safe to repeat, so instead of CONN_HEALTH_CHECKS' probe (one
-    more round trip to the database on every request) a persistent connection found dead is replaced and the
-    read made again."""
-    connection.health_check_done = True
-    try:
-        row = _target_row(code)
-    except (InterfaceError, OperationalError):
-        if connection.in_atomic_block:
-            raise
-        connection.close()
-        row = _target_row(code)
+    The redirect is a hot path and this read is safe to repeat: a hot_query."""
+    rows = hot_query(_TARGET, [code, code])
+    row = rows[0] if rows else None
     if row is None:
         return None
     expires_at = row[1]
     if isinstance(expires_at, str):  # SQLite hands a raw query's datetimes back as text, in UTC
         expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
     return ShortLinkTarget(destination=row[0], expires_at=expires_at, counted=bool(row[2]))
-
-
-def _target_row(code: str) -> tuple | None:
-    if connection.vendor == "postgresql":
-        # A prepared statement: PostgreSQL plans it once per connection instead of on every redirect (Django's
-        # cursors bind on the client, which has the server parse and plan each query anew).
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            return cursor.execute(_TARGET, [code, code], prepare=True).fetchone()
-    with connection.cursor() as cursor:
-        cursor.execute(_TARGET, [code, code])
-        return cursor.fetchone()
 
 
 _TARGET = (

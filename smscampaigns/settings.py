@@ -104,6 +104,8 @@ MIDDLEWARE = [
     # The short link redirect answers here, with the headers above and without the staff's middleware below
     # (it sets the two browser policies' headers itself).
     "links.middleware.ShortLinkMiddleware",
+    # Plivo's webhooks likewise (sends/middleware.py).
+    "sends.middleware.PlivoWebhookMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (see "Browser policies" below).
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",

@@ -30,6 +30,7 @@ from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, pliv
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
 from sends.webhook_selectors import send_to_number_for_message_uuid, sends_for_message_uuids_locked
+from smscampaigns.hot_queries import hot_query
 from smscampaigns.plivo_errors import NO_ERROR_CODES, error_code_meaning
 
 log = structlog.get_logger(__name__)
@@ -115,7 +116,9 @@ def _report_insert(*, report: DeliveryReportData) -> bool:
     """Store the report, pending, unless this message_uuid + status is stored already; True when it was new.
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
-    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks.
+    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks. A hot_query:
+    run again after a lost connection, a first run that committed unseen makes it a duplicate, as Plivo's
+    retry of it would be.
     """
     values = {
         "message_uuid": report.message_uuid,
@@ -135,9 +138,7 @@ def _report_insert(*, report: DeliveryReportData) -> bool:
         f"ON CONFLICT ({quote('message_uuid')}, {quote('status')}) DO NOTHING RETURNING {quote('id')}"
     )
     params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    return bool(hot_query(sql, params))
 
 
 # Reports applied per transaction: large enough that a flood costs one counter update per campaign every few

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sends.models import WebhookNonce
+from smscampaigns.hot_queries import hot_query
 
 PRUNE_BATCH = 5_000
 
@@ -63,9 +64,8 @@ def webhook_nonces_record(*, nonces: Mapping[str, str], fingerprint: uuid.UUID, 
     # In autocommit, as the webhooks call it, the one statement commits by itself: one round trip, where
     # BEGIN and COMMIT around it took three. Inside a caller's transaction, a savepoint keeps a failure here
     # from aborting it.
-    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = {row[0] for row in cursor.fetchall()}
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        inserted = {row[0] for row in hot_query(sql, params)}
     known = [digest for digest, _ in rows if digest not in inserted]
     if not known:
         return True
