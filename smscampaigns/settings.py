@@ -247,7 +247,7 @@ SENDS_FAN_OUT_HOOKS = ["links.services.codes.short_links_create"]
 SENDS_BODY_REWRITER = "links.services.rewriting.body_rewriter"
 # A staff test send's rendered text with short links of its own (counted nowhere): a function of the
 # campaign and the text.
-SENDS_TEST_BODY_REWRITER = "links.services.test_links.test_send_text"
+SENDS_TEST_BODY_REWRITER = "links.services.staff_test_links.staff_test_send_text"
 # Adds `human_clicks` to the sends API's rows (its `clicks`): a function of a CampaignSend queryset.
 SENDS_CLICKS_ANNOTATION = "links.selectors.sends_with_clicks"
 # Clicks are queued in Redis by the redirect and written to the database in batches by this beat task.

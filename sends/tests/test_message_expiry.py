@@ -16,6 +16,7 @@ from sends.backends import get_connection
 from sends.backends.base import OutboundMessage
 from sends.backends.plivo import PlivoClient
 from sends.models import CampaignSend
+from sends.services.delivery_reports import delivery_reports_drain
 from sends.simulator import DEMO_AUTH_ID
 from sends.tests.engine import run_in_process
 from sends.tests.test_simulator import SENDER, wait_until
@@ -98,6 +99,7 @@ def test_a_campaign_message_held_past_its_window_ends_failed_420_and_costs_nothi
         deadline = time.monotonic() + 10
         while send.status != CampaignSend.Status.FAILED and time.monotonic() < deadline:
             time.sleep(0.05)
+            delivery_reports_drain()  # the webhook stored the report; the worker's drain applies it
             send.refresh_from_db()
     assert (send.status, send.error_code) == (CampaignSend.Status.FAILED, "420")
     assert not send.cost

@@ -12,7 +12,7 @@ from links.models import ShortLink, StaffTestLink
 from links.services.codes import link_destination, new_code
 
 
-def test_send_text(*, campaign: Campaign, text: str) -> str:
+def staff_test_send_text(*, campaign: Campaign, text: str) -> str:
     """`text` (the campaign's body rendered for a test) with each URL the campaign tracks replaced by a new
     test short link; as it is when the campaign tracks none. Called by sends through
     SENDS_TEST_BODY_REWRITER."""
