@@ -15,6 +15,7 @@ Dispatch asks once per send, so everything here is cached per number prefix, per
 day: a wave of sends to the same few areas costs a few dictionary look-ups each.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -62,17 +63,43 @@ def quiet_hours_verdict(
 
     A window that closes within `min_left` (default QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS) counts as closed:
     the message waits for the next window rather than risk arriving after this one."""
-    zones = recipient_zones(timezone_name=timezone_name, e164=e164)
-    window = quiet_window(country=country, e164=e164)
+    return quiet_hours_verdicts(now=now, min_left=min_left)(timezone_name=timezone_name, e164=e164, country=country)
+
+
+def quiet_hours_verdicts(*, now: datetime, min_left: timedelta | None = None) -> Callable[..., QuietHoursVerdict]:
+    """quiet_hours_verdict for many recipients at the same `now` (a dispatch chunk): a function of
+    (timezone_name, e164, country). Recipients whose clocks and window are the same share one verdict,
+    worked out once, and the rules in force are read once."""
+    key = _rules_key()
+    if min_left is None:
+        min_left = timedelta(seconds=settings.QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS)
+    windows: dict[tuple[str, tuple[str, ...]], Minutes] = {}
+    verdicts: dict[tuple[tuple[str, ...], Minutes], QuietHoursVerdict] = {}
+
+    def verdict(*, timezone_name: str, e164: str, country: str = "") -> QuietHoursVerdict:
+        zones = recipient_zones(timezone_name=timezone_name, e164=e164)
+        area = (country, number_subdivisions(e164))
+        window = windows.get(area)
+        if window is None:
+            window = windows[area] = _window(country.upper(), area[1], key)
+        found = verdicts.get((zones, window))
+        if found is None:
+            found = verdicts[zones, window] = _verdict(now=now, zones=zones, window=window, min_left=min_left, key=key)
+        return found
+
+    return verdict
+
+
+def _verdict(
+    *, now: datetime, zones: tuple[str, ...], window: Minutes, min_left: timedelta, key: tuple
+) -> QuietHoursVerdict:
     uncertain = len(zones) > 1
     if not window:
         # The settings and rules leave no moment at all, whatever the zone: everyone waits (not a skip, which
         # would be final), and is looked at again a day later.
         return QuietHoursVerdict(zones=zones, uncertain=uncertain, open_until=None, next_window=now + timedelta(days=1))
-    if min_left is None:
-        min_left = timedelta(seconds=settings.QUIET_HOURS_MIN_WINDOW_LEFT_SECONDS)
     open_until = next_window = None
-    for start, end in _common_windows(zones, window, now.astimezone(UTC).date(), _rules_key()):
+    for start, end in _common_windows(zones, window, now.astimezone(UTC).date(), key):
         if end <= now:
             continue
         if start <= now and end - now >= min_left:

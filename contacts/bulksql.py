@@ -1,4 +1,4 @@
-"""Set-based SQL shared by imports and exports, written once for PostgreSQL and once for SQLite.
+"""Set-based SQL shared by imports, exports and dispatch, written once for PostgreSQL and once for SQLite.
 
 On PostgreSQL a list travels as one parameter: an array for `= ANY(%s)`, and rows as one JSON document
 read by `json_to_recordset`. The statement stays small whatever the batch size: thousands of
@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 SQLITE_ROWS_PER_STATEMENT = 500  # 13 columns x 500 rows stays under SQLite's limit of 32,766 parameters
 
@@ -23,6 +24,14 @@ def sql_in(values: list) -> tuple[str, list]:
     if is_postgresql():
         return "= ANY(%s)", [list(values)]
     return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def values_in(values: list, *, db_type: str = "bigint") -> RawSQL | list:
+    """The right side of an ORM `__in` filter on many values (ids by default; `db_type` is their PostgreSQL
+    type): one array parameter on PostgreSQL, the list itself elsewhere."""
+    if is_postgresql():
+        return RawSQL(f"SELECT unnest(%s::{db_type}[])", [list(values)])
+    return list(values)
 
 
 def sql_row_sources(columns: dict[str, str], rows: list[tuple]) -> list[tuple[str, list]]:

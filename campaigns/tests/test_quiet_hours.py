@@ -10,6 +10,7 @@ from campaigns.quiet_hours import (
     message_expiry_seconds,
     quiet_hours_rules,
     quiet_hours_verdict,
+    quiet_hours_verdicts,
     quiet_window,
 )
 
@@ -124,3 +125,28 @@ def test_verdicts_are_cheap_enough_for_the_dispatch_hot_path():
     for number in numbers:
         verdict(now + timedelta(seconds=1), number, country="US")
     assert time.perf_counter() - started < 0.5  # about 10 microseconds each on a quiet machine
+
+
+def test_verdicts_asked_for_a_whole_chunk_are_each_recipients_own():
+    """Dispatch asks once for a chunk of recipients, and those sharing clocks and window share one verdict:
+    none may get another's, whether their zone, their state's rules or their country tell them apart."""
+    recipients = [
+        (AU_MOBILE, "", "AU"),
+        (AU_MOBILE, "Australia/Perth", "AU"),
+        (AU_MOBILE, "Australia/Sydney", "AU"),
+        (TOLL_FREE, "", "US"),
+        (FLORIDA, "", "US"),
+        (FLORIDA, "America/New_York", "US"),
+        (NEW_YORK, "", "US"),
+        (NEW_YORK, "America/New_York", "US"),
+        (NEW_YORK, "America/New_York", ""),
+        (NEW_YORK, "Not/A_Zone", "us"),
+        ("+33612345678", "", "FR"),
+        ("+33612345678", "Europe/Paris", "FR"),
+    ]
+    for hour in range(0, 24, 1):
+        now = datetime(2026, 6, 1, hour, 40, tzinfo=UTC)
+        chunk = quiet_hours_verdicts(now=now)
+        for e164, timezone_name, country in recipients * 2:
+            alone = verdict(now, e164, timezone_name, country)
+            assert chunk(timezone_name=timezone_name, e164=e164, country=country) == alone, (hour, e164, timezone_name)

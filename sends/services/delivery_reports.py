@@ -22,6 +22,7 @@ import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contacts.bulksql import values_in
 from contacts.models import ConsentEvent
 from sends.domain_events import send_events_emit
 from sends.listeners import message_listeners
@@ -363,9 +364,9 @@ def delivery_reports_attach_many(*, message_uuids: Iterable[str]) -> int:
     with transaction.atomic():
         _message_uuid_locks(uuids)
         early = set(
-            DeliveryReport.objects.filter(message_uuid__in=uuids, send__isnull=True, pending=False).values_list(
-                "message_uuid", flat=True
-            )
+            DeliveryReport.objects.filter(
+                message_uuid__in=values_in(uuids, db_type="text"), send__isnull=True, pending=False
+            ).values_list("message_uuid", flat=True)
         )
     send_ids = CampaignSend.objects.filter(provider_message_uuid__in=early).values_list("id", flat=True)
     return sum(delivery_reports_attach(send_id=send_id) for send_id in send_ids)

@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.bulksql import sql_row_sources
 from sends.backends.base import ErrorClass, SendError, SendResult
 from sends.domain_events import sends_failed_emit
 from sends.models import CampaignSend
@@ -166,6 +167,9 @@ def _record_sent(handed_over: dict[int, tuple[str, str, int]], *, now: datetime)
         return CounterChanges()
     # Only the sends this call moves count their segments: a retry after a commit whose acknowledgement was
     # lost (record_results_surely) finds them sent already and must not add their segments again.
+    if connection.vendor == "postgresql":
+        moved_segments = _sent_rows_update_returning(handed_over, now=now)
+        return CounterChanges.moved(S.SENT, len(moved_segments), segments=sum(moved_segments))
     moving = list(
         CampaignSend.objects.select_for_update()
         .filter(id__in=list(handed_over), status=S.SENDING)
@@ -189,6 +193,20 @@ FROM (VALUES {rows}) AS handed
 WHERE {sends}.id = handed.column1 AND {sends}.status = %s
 """
 
+# The same on PostgreSQL in one round trip, the rows as one JSON document (thousands of placeholders cost the
+# driver more to build than the server takes to run the statement): the sends still `sending` are locked in
+# id order first, as on SQLite, and the update returns the segments of those it moved.
+_SENT_UPDATE_RETURNING = """
+WITH moving AS MATERIALIZED (
+    SELECT id FROM {sends} WHERE id = ANY(%s) AND status = %s ORDER BY id FOR UPDATE
+)
+UPDATE {sends} SET status = %s, sent_at = %s, status_updated_at = %s, error_code = '', error_message = '',
+    next_attempt_at = NULL, provider_message_uuid = handed.uuid, body = handed.body, segments = handed.segments
+FROM moving, ({rows}) AS handed
+WHERE {sends}.id = moving.id AND handed.id = moving.id
+RETURNING handed.segments
+"""
+
 
 def _sent_rows_update(sent: dict[int, tuple[str, str, int]], *, now: datetime) -> int:
     """Write each send's message id, body and segments; how many rows moved to `sent`."""
@@ -201,6 +219,19 @@ def _sent_rows_update(sent: dict[int, tuple[str, str, int]], *, now: datetime) -
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _sent_rows_update_returning(handed_over: dict[int, tuple[str, str, int]], *, now: datetime) -> list[int]:
+    """_sent_rows_update of those still `sending` on PostgreSQL; the segments of each send it moved."""
+    [(rows, rows_params)] = sql_row_sources(
+        {"id": "bigint", "uuid": "text", "body": "text", "segments": "integer"},
+        [(send_id, *handed) for send_id, handed in handed_over.items()],
+    )
+    sql = _SENT_UPDATE_RETURNING.format(sends=CampaignSend._meta.db_table, rows=rows)
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(handed_over), S.SENDING.value, S.SENT.value, moment, moment, *rows_params])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _record_failed(groups: dict[tuple, list[int]], *, now: datetime) -> CounterChanges:

@@ -13,9 +13,10 @@ from django.utils.module_loading import import_string
 
 from campaigns.local_time import campaign_launched_at, local_send_instant, recipient_zones
 from campaigns.models import Campaign, CampaignVariant, ExclusionReason
-from campaigns.quiet_hours import quiet_hours_verdict
+from campaigns.quiet_hours import quiet_hours_verdicts
 from campaigns.segments import message_length_problem, segment_info
 from campaigns.templating import body_render
+from contacts.bulksql import values_in
 from contacts.models import Contact
 from contacts.selectors import ELIGIBLE, contacts_with_exclusion_reason
 from sends.models import CampaignSend
@@ -41,7 +42,9 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
     their rendered body."""
     contact_ids = [r.contact_id for r in recipients if r.contact_id is not None]
     reasons = dict(
-        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=contact_ids)).values_list("pk", "exclusion_reason")
+        contacts_with_exclusion_reason(Contact.objects.filter(pk__in=values_in(contact_ids))).values_list(
+            "pk", "exclusion_reason"
+        )
     )
     screened = _Screened()
     # An A/B tested campaign's recipients each get their variant's text.
@@ -49,6 +52,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
     too_long: dict[str, bool] = {}  # by text: a plain body is one text for the whole chunk
     rewrite = body_rewriter(campaign=campaign, send_ids=[r.send_id for r in recipients])
     launched_at = campaign_launched_at(campaign) if campaign.sends_at_local_time else None
+    quiet_hours = quiet_hours_verdicts(now=now)  # recipients of one area share a verdict
     for recipient in recipients:
         # A contact erased since the fan-out has no consent on record any more.
         reason = reasons.get(recipient.contact_id, ExclusionReason.NO_CONSENT)
@@ -62,9 +66,7 @@ def screen(*, campaign: Campaign, recipients: list[Recipient], now: datetime) ->
             if due > now:
                 screened.deferrals[due].append(recipient.send_id)
                 continue
-        quiet = quiet_hours_verdict(
-            now=now, timezone_name=recipient.timezone, e164=recipient.to_number, country=recipient.country
-        )
+        quiet = quiet_hours(timezone_name=recipient.timezone, e164=recipient.to_number, country=recipient.country)
         if quiet.no_common_window:
             # No zone given and the number's zones never share a moment of the window: never at a guess.
             screened.skips[ExclusionReason.NO_COMMON_QUIET_WINDOW].append(recipient.send_id)
