@@ -20,6 +20,7 @@ holds, so running the same import again finishes the job without duplicates.
 """
 
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -306,7 +307,14 @@ def _checked_in_workers(chunks, checker: "_RowChecker", workers: int) -> Iterato
     context = multiprocessing.get_context("fork")
     pending: deque = deque()
     unreadable = None
-    with context.Pool(workers, initializer=_worker_start, initargs=(checker,)) as pool:
+    # The objects this process holds are left out of the workers' garbage collections: a collection writes to
+    # every object it visits, which would copy their memory pages, shared after the fork, into each worker.
+    gc.freeze()
+    try:
+        pool = context.Pool(workers, initializer=_worker_start, initargs=(checker,))
+    finally:
+        gc.unfreeze()
+    with pool:
         chunks = iter(chunks)
         while True:
             try:
