@@ -119,8 +119,9 @@ class DeliveryReport(models.Model):
             # Plivo retries callbacks: one row per (message, status) makes the handler idempotent.
             models.UniqueConstraint(fields=["message_uuid", "status"], name="unique_report_per_status"),
         ]
+        # No index of message_uuid alone: the unique constraint's index, which starts with it, serves every
+        # lookup by it, and a second one cost every stored and every applied report one more index entry.
         indexes = [
-            models.Index(fields=["message_uuid"], name="report_message_uuid_idx"),
             # The drainer's queue: only the few rows not yet applied, in arrival order.
             models.Index(fields=["id"], condition=models.Q(pending=True), name="report_pending_idx"),
         ]

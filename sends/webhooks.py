@@ -11,14 +11,23 @@ from collections.abc import Callable
 from functools import wraps
 
 import structlog
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from sends.services.delivery_reports import delivery_report_record
+from sends.services.delivery_reports import ReportOutcome, delivery_report_record
 from sends.services.inbound import inbound_message_receive
-from sends.signatures import SignatureCheck, plivo_request_verify
+from sends.signatures import (
+    SignatureCheck,
+    SignatureReplayed,
+    SignedRequest,
+    plivo_nonce_store_unavailable,
+    plivo_request_fields,
+    plivo_request_nonces_record,
+    plivo_request_refused,
+    plivo_request_signature,
+)
 from smscampaigns.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -32,7 +41,7 @@ FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data"
 RETRY_AFTER_SECONDS = "30"
 
 
-def _callback_fields(request: HttpRequest) -> dict[str, str]:
+def _callback_fields(request: HttpRequest, fields: dict[str, list[str]]) -> dict[str, str]:
     # Plivo sends form fields on POST and query parameters on GET, each field once: a field given twice is
     # refused rather than one of its values picked. NUL characters are dropped (after the signature check,
     # which covers them): PostgreSQL stores none, and one can arrive in a text (GSM-7 writes "@" as 0x00,
@@ -41,38 +50,70 @@ def _callback_fields(request: HttpRequest) -> dict[str, str]:
         raise ApplicationError(
             f"a Plivo callback is form-encoded, got a {request.content_type or 'untyped'} body", field="Content-Type"
         )
-    fields = {}
-    for raw_name, values in (request.POST if request.method == "POST" else request.GET).lists():
+    callback = {}
+    for raw_name, values in fields.items():
         name = raw_name.replace("\x00", "")
-        if len(values) > 1 or name in fields:
+        if len(values) > 1 or name in callback:
             raise ApplicationError(f"{name} is given more than once; Plivo sends each field once", field=name)
-        fields[name] = values[0].replace("\x00", "")
-    return fields
+        callback[name] = values[0].replace("\x00", "")
+    return callback
 
 
-def plivo_webhook(handler: Callable[[dict[str, str]], HttpResponse]):
-    """A Plivo callback view: signature first (403, or 503 without the nonce store), then `handler(fields)`;
-    a missing or malformed field is a 400 naming it."""
+def plivo_webhook(*, stores_nonces: bool = False):
+    """A Plivo callback view: signature first (403), the nonces remembered (403 when replayed, 503 without the
+    store), then `handler(fields, signed)`; a missing or malformed field is a 400 naming it.
 
-    @csrf_exempt
-    @require_http_methods(["GET", "POST"])
-    @wraps(handler)
-    def view(request: HttpRequest) -> HttpResponse:
-        verdict = plivo_request_verify(request)
-        if verdict is SignatureCheck.STORE_UNAVAILABLE:
-            return _unavailable()
-        if verdict is not SignatureCheck.VALID:
-            return HttpResponseForbidden("invalid or missing Plivo signature")
-        try:
-            return handler(_callback_fields(request))
-        except ApplicationError as exc:
-            log.warning("plivo_webhook_malformed", path=request.path_info, field=exc.field, error=exc.message)
-            return JsonResponse({"error": exc.message, "field": exc.field}, status=400)
-        except (OperationalError, InterfaceError) as exc:  # the database is down or out of reach
-            log.error("plivo_webhook_database_unavailable", path=request.path_info, error=exc.__class__.__name__)
-            return _unavailable()
+    With `stores_nonces`, the handler remembers the nonces itself, with what it writes (SignedRequest's
+    nonces and fingerprint), and raises SignatureReplayed for a replay; its database errors are the nonce
+    store's (503). The nonces of a callback refused as malformed are remembered all the same: its V2 headers
+    must not carry a body of someone else's choosing.
+    """
 
-    return view
+    def decorate(handler: Callable[[dict[str, str], SignedRequest], HttpResponse]):
+        @csrf_exempt
+        @require_http_methods(["GET", "POST"])
+        @wraps(handler)
+        def view(request: HttpRequest) -> HttpResponse:
+            fields = plivo_request_fields(request)
+            signed = plivo_request_signature(request, fields)
+            if signed.verdict is not SignatureCheck.VALID:
+                return _forbidden()
+            if not stores_nonces and (refused := _nonces_refused(request, signed)):
+                return refused
+            try:
+                return handler(_callback_fields(request, fields), signed)
+            except SignatureReplayed:
+                plivo_request_refused(request, SignatureCheck.REPLAYED)
+                return _forbidden()
+            except ApplicationError as exc:
+                if stores_nonces and (refused := _nonces_refused(request, signed)):
+                    return refused
+                log.warning("plivo_webhook_malformed", path=request.path_info, field=exc.field, error=exc.message)
+                return JsonResponse({"error": exc.message, "field": exc.field}, status=400)
+            except DatabaseError as exc:
+                if stores_nonces:
+                    plivo_nonce_store_unavailable(request, exc)
+                    return _unavailable()
+                if not isinstance(exc, OperationalError | InterfaceError):
+                    raise
+                # The database is down or out of reach.
+                log.error("plivo_webhook_database_unavailable", path=request.path_info, error=exc.__class__.__name__)
+                return _unavailable()
+
+        return view
+
+    return decorate
+
+
+def _nonces_refused(request: HttpRequest, signed: SignedRequest) -> HttpResponse | None:
+    verdict = plivo_request_nonces_record(request, signed)
+    if verdict is SignatureCheck.STORE_UNAVAILABLE:
+        return _unavailable()
+    return None if verdict is SignatureCheck.VALID else _forbidden()
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponseForbidden("invalid or missing Plivo signature")
 
 
 def _unavailable() -> HttpResponse:
@@ -81,12 +122,15 @@ def _unavailable() -> HttpResponse:
     return response
 
 
-@plivo_webhook
-def plivo_status(fields: dict[str, str]) -> HttpResponse:
-    return JsonResponse({"result": delivery_report_record(payload=fields).value})
+@plivo_webhook(stores_nonces=True)
+def plivo_status(fields: dict[str, str], signed: SignedRequest) -> HttpResponse:
+    outcome = delivery_report_record(payload=fields, nonces=signed.nonces, fingerprint=signed.fingerprint)
+    if outcome is ReportOutcome.REPLAYED:
+        raise SignatureReplayed
+    return JsonResponse({"result": outcome.value})
 
 
-@plivo_webhook
-def plivo_inbound(fields: dict[str, str]) -> HttpResponse:
+@plivo_webhook()
+def plivo_inbound(fields: dict[str, str], signed: SignedRequest) -> HttpResponse:
     inbound_message_receive(payload=fields)
     return HttpResponse(EMPTY_PLIVO_XML, content_type="application/xml")

@@ -1,7 +1,8 @@
 """Delivery reports: Plivo's status callbacks, stored by the webhook, applied in batches by the drainer.
 
 The webhook stores a report and answers, nothing more (delivery_report_record): one INSERT, unique on
-message_uuid + status, so that a retried callback is stored once. Applying reports to their sends and to
+message_uuid + status, so that a retried callback is stored once, and the same statement remembers the
+signature's nonces (webhook_nonces_record_with_row): one commit per report. Applying reports to their sends and to
 the campaign counters happens off the request path (delivery_reports_drain, run by beat every
 DELIVERY_REPORTS_DRAIN_SECONDS), many reports per transaction: one counter update per campaign and batch
 instead of one per report, which made every report of a campaign queue on the campaign's row lock. A
@@ -12,6 +13,7 @@ order; a send's status only ever moves forward, within a batch and across batche
 
 import hashlib
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from sends.models import CampaignSend, DeliveryReport
 from sends.plivo_fields import plivo_decimal, plivo_int, plivo_number_e164, plivo_required, plivo_text
 from sends.services.counters import FAILURE_STATUSES, campaign_counters_add_or_rebuild, transition_deltas
 from sends.services.opt_outs import number_opt_out
+from sends.services.webhook_nonces import NonceClaim, webhook_nonces_record, webhook_nonces_record_with_row
 from sends.webhook_selectors import send_to_number_for_message_uuid, sends_for_message_uuids_locked
 from smscampaigns.hot_queries import hot_query
 from smscampaigns.plivo_errors import NO_ERROR_CODES, error_code_meaning
@@ -56,6 +59,7 @@ class ReportOutcome(StrEnum):
     RECORDED = "recorded"  # stored; the send was already as far or further (a late or repeated state)
     DUPLICATE = "duplicate"  # this message_uuid + status was already stored: a retried callback
     UNMATCHED = "unmatched"  # stored; no send has this message_uuid (yet)
+    REPLAYED = "replayed"  # not stored: its signature's nonce came on a request with other content
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,32 @@ def delivery_report_parse(payload: Mapping[str, str]) -> DeliveryReportData:
     )
 
 
-def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
+def delivery_report_record(
+    *, payload: Mapping[str, str], nonces: Mapping[str, str] | None = None, fingerprint: uuid.UUID | None = None
+) -> ReportOutcome:
     """Store one status callback, pending, for delivery_reports_drain to apply: ACCEPTED, or DUPLICATE when
-    this message_uuid + status is stored already. A carrier opt-out is honoured at once, not in the batch."""
+    this message_uuid + status is stored already. A carrier opt-out is honoured at once, not in the batch.
+
+    With the `nonces` of the callback's signature and the `fingerprint` of its request (the webhook's), they
+    are remembered in the statement that stores the report (webhook_nonces_record_with_row), REPLAYED when
+    one of them came on other content. A malformed payload (ApplicationError) writes nothing: the caller
+    remembers its nonces. A database error propagates.
+    """
     report = delivery_report_parse(payload)
+    if nonces is not None and fingerprint is not None:
+        if report.error_code == CARRIER_OPT_OUT_CODE:  # more than one row: the nonces first, on their own
+            if not webhook_nonces_record(nonces=nonces, fingerprint=fingerprint):
+                return ReportOutcome.REPLAYED
+        else:
+            claim = webhook_nonces_record_with_row(
+                nonces=nonces,
+                fingerprint=fingerprint,
+                model=DeliveryReport,
+                values=_report_row(report),
+                unique_fields=("message_uuid", "status"),
+            )
+            if claim is not NonceClaim.RETRIED:
+                return _CLAIM_OUTCOMES[claim]
     if report.error_code != CARRIER_OPT_OUT_CODE:
         return ReportOutcome.ACCEPTED if _report_insert(report=report) else ReportOutcome.DUPLICATE
     with transaction.atomic():
@@ -113,15 +139,16 @@ def delivery_report_record(*, payload: Mapping[str, str]) -> ReportOutcome:
     return ReportOutcome.ACCEPTED
 
 
-def _report_insert(*, report: DeliveryReportData) -> bool:
-    """Store the report, pending, unless this message_uuid + status is stored already; True when it was new.
+_CLAIM_OUTCOMES = {
+    NonceClaim.WRITTEN: ReportOutcome.ACCEPTED,
+    NonceClaim.CONFLICT: ReportOutcome.DUPLICATE,
+    NonceClaim.REPLAYED: ReportOutcome.REPLAYED,
+}
 
-    One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
-    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks. A hot_query:
-    run again after a lost connection, a first run that committed unseen makes it a duplicate, as Plivo's
-    retry of it would be.
-    """
-    values = {
+
+def _report_row(report: DeliveryReportData) -> dict[str, object]:
+    """The columns of a report stored pending, by field name."""
+    return {
         "message_uuid": report.message_uuid,
         "status": report.status,
         "error_code": report.error_code,
@@ -131,6 +158,17 @@ def _report_insert(*, report: DeliveryReportData) -> bool:
         "received_at": timezone.now(),
         "pending": True,
     }
+
+
+def _report_insert(*, report: DeliveryReportData) -> bool:
+    """Store the report, pending, unless this message_uuid + status is stored already; True when it was new.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a
+    savepoint and a caught IntegrityError, three round trips on the busiest path of the webhooks. A hot_query:
+    run again after a lost connection, a first run that committed unseen makes it a duplicate, as Plivo's
+    retry of it would be.
+    """
+    values = _report_row(report)
     fields = [DeliveryReport._meta.get_field(name) for name in values]
     quote = connection.ops.quote_name
     sql = (

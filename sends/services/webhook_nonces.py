@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Mapping
 from contextlib import nullcontext
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from sends.models import WebhookNonce
@@ -36,6 +38,47 @@ def webhook_request_fingerprint(*, method: str, url: str, fields: Mapping[str, l
     return _digest("\n".join(parts))
 
 
+class NonceClaim(StrEnum):
+    """What became of a row written together with a request's nonces (webhook_nonces_record_with_row)."""
+
+    WRITTEN = "written"  # the nonces were new, and so was the row
+    CONFLICT = "conflict"  # the nonces were new; the row's own ON CONFLICT left it out
+    # The nonces came on this same request before (Plivo retrying), or the database cannot write both at once:
+    # the row was not tried, the caller writes it alone.
+    RETRIED = "retried"
+    REPLAYED = "replayed"  # a nonce came on a request with other content: nothing written
+
+
+def _nonce_insert(
+    nonces: Mapping[str, str], fingerprint: uuid.UUID, now: datetime | None
+) -> tuple[str, list, list] | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the digests of the nonces it stored: (sql, params, digests),
+    the digests in a fixed order; None when the request carried no nonce."""
+    field = WebhookNonce._meta.get_field("nonce_digest")
+    rows = sorted((field.get_db_prep_save(_digest(f"{v}:{n}"), connection), v) for v, n in nonces.items() if n)
+    if not rows:
+        return None
+    seen_at = now or timezone.now()
+    columns = [WebhookNonce._meta.get_field(name) for name in ("nonce_digest", "version", "fingerprint", "seen_at")]
+    prepped_fingerprint = columns[2].get_db_prep_save(fingerprint, connection)
+    prepped_seen_at = columns[3].get_db_prep_save(seen_at, connection)
+    quote = connection.ops.quote_name
+    # ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the common case, a nonce never seen, costs
+    # one round trip; a conflicting twin still being inserted is waited for, then compared.
+    sql = (
+        f"INSERT INTO {quote(WebhookNonce._meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) "
+        f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(rows))} "
+        f"ON CONFLICT ({quote(columns[0].column)}) DO NOTHING RETURNING {quote(columns[0].column)}"
+    )
+    params = [value for digest, version in rows for value in (digest, version, prepped_fingerprint, prepped_seen_at)]
+    return sql, params, [digest for digest, _ in rows]
+
+
+def _known_nonces_match(known: list, fingerprint: uuid.UUID) -> bool:
+    earlier = WebhookNonce.objects.filter(nonce_digest__in=known).values_list("fingerprint", flat=True)
+    return all(previous == fingerprint for previous in earlier)
+
+
 def webhook_nonces_record(*, nonces: Mapping[str, str], fingerprint: uuid.UUID, now: datetime | None = None) -> bool:
     """Remember the request's nonces ({version: nonce}) with its fingerprint, in one statement and at once
     (not with the handler's transaction: a callback that then fails must not free its nonce for another
@@ -44,33 +87,62 @@ def webhook_nonces_record(*, nonces: Mapping[str, str], fingerprint: uuid.UUID, 
     A database error propagates: the caller cannot tell a fresh signature from a replayed one without the
     store, so it must refuse the request for now (Plivo retries it).
     """
-    field = WebhookNonce._meta.get_field("nonce_digest")
-    rows = sorted((field.get_db_prep_save(_digest(f"{v}:{n}"), connection), v) for v, n in nonces.items() if n)
-    if not rows:
+    insert = _nonce_insert(nonces, fingerprint, now)
+    if insert is None:
         return True
-    seen_at = now or timezone.now()
-    columns = [WebhookNonce._meta.get_field(name) for name in ("nonce_digest", "version", "fingerprint", "seen_at")]
-    prepped_fingerprint = columns[2].get_db_prep_save(fingerprint, connection)
-    prepped_seen_at = columns[3].get_db_prep_save(seen_at, connection)
-    quote = connection.ops.quote_name
-    # INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the common case, a nonce never
-    # seen, costs one round trip; a conflicting twin still being inserted is waited for, then compared.
-    sql = (
-        f"INSERT INTO {quote(WebhookNonce._meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) "
-        f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(rows))} "
-        f"ON CONFLICT ({quote(columns[0].column)}) DO NOTHING RETURNING {quote(columns[0].column)}"
-    )
-    params = [value for digest, version in rows for value in (digest, version, prepped_fingerprint, prepped_seen_at)]
+    sql, params, digests = insert
     # In autocommit, as the webhooks call it, the one statement commits by itself: one round trip, where
     # BEGIN and COMMIT around it took three. Inside a caller's transaction, a savepoint keeps a failure here
     # from aborting it.
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         inserted = {row[0] for row in hot_query(sql, params)}
-    known = [digest for digest, _ in rows if digest not in inserted]
-    if not known:
-        return True
-    earlier = WebhookNonce.objects.filter(nonce_digest__in=known).values_list("fingerprint", flat=True)
-    return all(previous == fingerprint for previous in earlier)
+    known = [digest for digest in digests if digest not in inserted]
+    return not known or _known_nonces_match(known, fingerprint)
+
+
+def webhook_nonces_record_with_row(
+    *,
+    nonces: Mapping[str, str],
+    fingerprint: uuid.UUID,
+    model: type[Model],
+    values: Mapping[str, object],
+    unique_fields: tuple[str, ...],
+    now: datetime | None = None,
+) -> NonceClaim:
+    """Remember the request's nonces as webhook_nonces_record does and, only if every one is new, write one
+    row of `model` ({field name: value}, left out when it conflicts on `unique_fields`) in the same statement.
+
+    For a handler whose whole effect is that one row, so that nothing can fail after it: the nonces and the
+    row commit together or not at all, in one round trip and one commit where two statements took two of
+    each. A statement that fails frees the nonces with the row; nothing of the request took effect, so they
+    authorise nothing that Plivo's retry would not. A database error propagates, as in webhook_nonces_record.
+    It is safe to repeat (hot_query): a first run that committed unseen makes the second RETRIED. On
+    PostgreSQL only (SQLite has no INSERT inside WITH): elsewhere, the nonces alone, and RETRIED.
+    """
+    insert = _nonce_insert(nonces, fingerprint, now)
+    if connection.vendor != "postgresql" or insert is None:
+        recorded = webhook_nonces_record(nonces=nonces, fingerprint=fingerprint, now=now)
+        return NonceClaim.RETRIED if recorded else NonceClaim.REPLAYED
+    sql, params, digests = insert
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    statement = (
+        f"WITH claimed AS ({sql}), written AS ("
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        # Typed: a parameter in a select list is otherwise text, which a NULL number could not be stored from.
+        f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)} "
+        "WHERE (SELECT count(*) FROM claimed) = %s "
+        f"ON CONFLICT ({', '.join(quote(model._meta.get_field(n).column) for n in unique_fields)}) DO NOTHING "
+        "RETURNING 1) "
+        "SELECT ARRAY(SELECT * FROM claimed), EXISTS(SELECT FROM written)"
+    )
+    row = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        [(inserted, written)] = hot_query(statement, [*params, *row, len(digests)])
+    if len(inserted) == len(digests):
+        return NonceClaim.WRITTEN if written else NonceClaim.CONFLICT
+    known = [digest for digest in digests if digest not in set(inserted)]
+    return NonceClaim.RETRIED if _known_nonces_match(known, fingerprint) else NonceClaim.REPLAYED
 
 
 def webhook_nonces_prune(*, now: datetime | None = None) -> int:

@@ -7,11 +7,15 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from plivo.utils import validate_signature, validate_v3_signature
+from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 
 from contacts.models import Suppression
 from sends.models import DeliveryReport, InboundMessage, WebhookNonce
-from sends.services.webhook_nonces import webhook_nonces_prune, webhook_request_fingerprint
+from sends.services.webhook_nonces import webhook_nonces_prune, webhook_nonces_record, webhook_request_fingerprint
 from sends.signatures import SignatureCheck, plivo_signature_check, signature_v2, signature_v3
 from sends.tests.plivo_callbacks import (
     AUTH_TOKEN,
@@ -64,6 +68,21 @@ def test_v3_signature_of_non_ascii_text_matches_the_sdk():
         auth_token=AUTH_TOKEN, method="POST", url=URL, params={k: [v] for k, v in params.items()}, nonce=n
     )
     assert validate_v3_signature("POST", URL, n, AUTH_TOKEN, signature, params)
+
+
+@hypothesis_settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    params=st.dictionaries(
+        st.text(min_size=1, max_size=12), st.lists(st.text(max_size=20), min_size=1, max_size=3), min_size=1
+    ),
+    url=st.sampled_from([URL, "http://127.0.0.1:8000/webhooks/plivo/status/", "https://x.example/a%20b/"]),
+)
+def test_v3_signature_of_a_posted_form_is_the_sdks_whatever_the_fields(params, url):
+    # Forms posted to a URL without a query take a path of their own (the base string built here, not by the
+    # SDK's helpers): it must sign exactly what the SDK signs.
+    n = nonce()
+    expected = get_signature_v3(AUTH_TOKEN.encode(), construct_post_url(url, dict(params)).decode(), n.encode())
+    assert signature_v3(auth_token=AUTH_TOKEN, method="POST", url=url, params=params, nonce=n) == expected.decode()
 
 
 def test_check_reports_missing_when_no_signature_header_is_present():
@@ -216,6 +235,47 @@ def test_a_replayed_identical_callback_is_answered_200_and_recorded_once(client)
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json()["result"] == "duplicate"
     assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"]).count() == 1
+
+
+def test_a_retried_callback_whose_nonces_were_stored_without_its_report_is_stored(client):
+    # A report stored after its nonces (the nonces alone: a carrier opt-out, or a server of before they were
+    # written together) whose report then failed: Plivo's retry of the same request stores the report.
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    nonces = {"v2": headers["X-Plivo-Signature-V2-Nonce"], "v3": headers["X-Plivo-Signature-V3-Nonce"]}
+    fields = {name: [value] for name, value in params.items()}
+    fingerprint = webhook_request_fingerprint(method="POST", url="http://testserver" + STATUS_PATH, fields=fields)
+    assert webhook_nonces_record(nonces=nonces, fingerprint=fingerprint)
+    response = post_callback(client, STATUS_PATH, params, headers=headers)
+    assert (response.status_code, response.json()) == (200, {"result": "accepted"})
+    assert DeliveryReport.objects.filter(message_uuid=params["MessageUUID"], pending=True).count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL only")
+def test_a_report_and_its_nonces_are_stored_together_or_not_at_all(client):
+    # One statement: when the report cannot be stored, neither are its nonces (Plivo's retry then finds
+    # neither), and a report is never stored without them.
+    params = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=params)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE sends_deliveryreport RENAME TO sends_deliveryreport_away")
+    try:
+        assert post_callback(client, STATUS_PATH, params, headers=headers).status_code == 503
+        assert not WebhookNonce.objects.exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE sends_deliveryreport_away RENAME TO sends_deliveryreport")
+    assert post_callback(client, STATUS_PATH, params, headers=headers).json() == {"result": "accepted"}
+    assert WebhookNonce.objects.count() == 2 and DeliveryReport.objects.count() == 1
+
+
+def test_v2_headers_of_a_report_replayed_on_another_report_are_403(client):
+    original = report()
+    headers = signed_headers(url="http://testserver" + STATUS_PATH, params=original, versions=("v2", "ma-v2"))
+    assert post_callback(client, STATUS_PATH, original, headers=headers).json() == {"result": "accepted"}
+    forged = report(status="undelivered")
+    assert post_callback(client, STATUS_PATH, forged, headers=headers).status_code == 403
+    assert not DeliveryReport.objects.filter(message_uuid=forged["MessageUUID"]).exists()
 
 
 def test_v2_headers_replayed_on_a_different_body_are_403(client):
