@@ -15,6 +15,7 @@ from django.db.models import (
     Count,
     Exists,
     FilteredRelation,
+    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -23,7 +24,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Left, Length, Lower, StrIndex, Substr
+from django.db.models.lookups import Exact, GreaterThan, Range
 from django.utils import timezone
 
 from contacts.bulksql import sql_in
@@ -48,6 +50,19 @@ ELIGIBLE = ""
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 
+def e164_shaped(field: str = "phone_number") -> Q:
+    """`field` matches E164_PATTERN, tested as plain string functions: "+", a digit 1-9, then only digits, 8
+    to 16 characters in all. A fan-out tests every number of its audience, and PostgreSQL runs these in half
+    the time of the regular expression (which it turns into wide characters for every row)."""
+    digits = "0123456789"
+    return Q(
+        Exact(Left(field, 1), Value("+")),
+        Range(Length(field), (8, 16)),
+        GreaterThan(StrIndex(Value(digits[1:]), Substr(field, 2, 1)), 0),
+        Exact(Func(Substr(field, 2), Value(digits), function="LTRIM", output_field=CharField()), Value("")),
+    )
+
+
 def contacts_with_exclusion_reason(contacts: QuerySet[Contact], *, whole_audience: bool = False) -> QuerySet[Contact]:
     """`contacts` annotated with `exclusion_reason`: "" when they may be texted, else the first reason that
     applies (invalid number, opted out, suppressed, awaiting opt-in confirmation, no consent, a line type a
@@ -63,7 +78,7 @@ def contacts_with_exclusion_reason(contacts: QuerySet[Contact], *, whole_audienc
         suppressed = _suppression_probe()
     return contacts.annotate(
         exclusion_reason=Case(
-            When(~Q(phone_number__regex=E164_PATTERN), then=Value(UntextableReason.INVALID_NUMBER)),
+            When(~e164_shaped(), then=Value(UntextableReason.INVALID_NUMBER)),
             When(
                 Q(status=Contact.Status.UNSUBSCRIBED, opted_out_at__isnull=False),
                 then=Value(UntextableReason.OPTED_OUT),

@@ -1,11 +1,13 @@
 """Who may be texted: the one rule every audience, preview and send re-check reads."""
 
+import re
 from itertools import combinations
 
 import pytest
+from django.db import connection
 
 from contacts.models import Contact, Suppression, UntextableReason
-from contacts.selectors import contacts_textable, contacts_with_exclusion_reason
+from contacts.selectors import E164_PATTERN, contacts_textable, contacts_with_exclusion_reason
 from contacts.tests.factories import ContactFactory, SuppressionFactory, contacts_with_every_reason_not_to_text
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,34 @@ def test_only_a_consenting_subscriber_with_a_valid_unsuppressed_number_is_textab
         people["invalid"].pk: UntextableReason.INVALID_NUMBER,
     }
     assert list(contacts_textable(everyone).values_list("pk", flat=True)) == [people["eligible"].pk]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+12125550100",
+        "+1234567",  # the shortest E.164 number: 7 digits
+        "+123456789012345",  # the longest: 15 digits
+        "+123456",
+        "+1234567890123456",
+        "+02125550100",
+        "12125550100",
+        "++12125550100",
+        "+1212555010a",
+        "+1 2125550100",
+        "+1212555١٢٣",  # Arabic-Indic digits are digits, but not the ASCII ones E.164 means
+        "+１２３４５６７",  # full-width digits
+        "+",
+        "",
+    ],
+)
+def test_a_number_is_valid_exactly_when_it_matches_the_e164_pattern(number):
+    contact = ContactFactory()
+    with connection.cursor() as cursor:  # around the services, which would normalise or refuse it
+        cursor.execute("UPDATE contacts_contact SET phone_number = %s WHERE id = %s", [number, contact.pk])
+    reason = contacts_with_exclusion_reason(Contact.objects.filter(pk=contact.pk)).get().exclusion_reason
+
+    assert (reason != UntextableReason.INVALID_NUMBER) == bool(re.fullmatch(E164_PATTERN, number))
 
 
 def test_a_whole_audience_matched_by_joins_gets_the_reasons_the_probe_gives():

@@ -39,15 +39,23 @@ INSERT INTO {sends} (campaign_id, contact_id, to_number, body, status, skip_reas
 SELECT %s, audience.id, audience.phone_number, '',
        CASE WHEN audience.exclusion_reason = %s THEN %s ELSE %s END,
        audience.exclusion_reason, NULL, '', '', 0, NULL, 0, NULL, %s, NULL, %s
-FROM ({audience}) AS audience
+FROM ({audience}{apart}) AS audience
 WHERE TRUE
 """
+# The status and the skip reason both read the exclusion reason: PostgreSQL would pull the audience up into
+# the INSERT and evaluate the audience rules (the shape of every number among them) once for each, and
+# OFFSET 0 keeps the audience a subquery evaluated once per row. (SQLite accepts no OFFSET without LIMIT.)
+_EVALUATED_ONCE = {"postgresql": " OFFSET 0"}
 _ON_CONFLICT = "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+# Memory for the first fan-out's statement, set for its transaction only: enough to hash a list of a million
+# members and to hold the skip reasons it returns without spilling either to disk.
+FAN_OUT_WORK_MEM = "64MB"
 
-# The counters of a first fan-out come from the rows the INSERT writes, so they are never read back.
+# The counters of a first fan-out come from the rows the INSERT writes, so they are never read back. The
+# skip reason alone says the status ("" is queued), and the narrower the rows returned, the less to hold.
 _COUNTED = """
-WITH written AS ({insert} RETURNING status, skip_reason)
-SELECT status, skip_reason, COUNT(*) FROM written GROUP BY status, skip_reason
+WITH written AS ({insert} RETURNING skip_reason)
+SELECT skip_reason, COUNT(*) FROM written GROUP BY skip_reason
 """
 
 
@@ -105,7 +113,8 @@ def _insert_sql(*, campaign: Campaign, audience, now, first: bool = False) -> tu
         audience_sql, audience_params = audience.query.sql_with_params()
     except EmptyResultSet:  # a campaign without lists has no audience
         return None
-    sql = _INSERT.format(sends=CampaignSend._meta.db_table, audience=audience_sql)
+    apart = _EVALUATED_ONCE.get(connection.vendor, "")
+    sql = _INSERT.format(sends=CampaignSend._meta.db_table, audience=audience_sql, apart=apart)
     if not first:  # rows of an earlier attempt may be there: a repeated fan-out adds nothing
         sql += _ON_CONFLICT
     S = CampaignSend.Status
@@ -127,8 +136,10 @@ def _insert_counted(*, campaign: Campaign, audience, now) -> dict[tuple[str, str
         return {}
     sql, params = statement
     with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{FAN_OUT_WORK_MEM}'")
         cursor.execute(_COUNTED.format(insert=sql.strip()), params)
-        return {(status, reason): n for status, reason, n in cursor.fetchall()}
+        S = CampaignSend.Status
+        return {((S.QUEUED if reason == ELIGIBLE else S.SKIPPED).value, reason): n for reason, n in cursor.fetchall()}
 
 
 def campaigns_launch_due(*, now=None, limit: int = 50) -> list[int]:
