@@ -13,7 +13,7 @@ the preview renders the real values instead (campaigns.selectors.campaign_previe
 
 import re
 
-from django.db.models import F, Func, TextField, Value
+from django.db.models import TextField
 from django.db.models.expressions import RawSQL
 
 from campaigns.segments import GSM7_BASIC, GSM7_EXTENSION
@@ -32,36 +32,40 @@ def _kept(ch: str) -> bool:
 _REPLACED = "".join(sorted(ch for ch in GSM7_BASIC | GSM7_EXTENSION if not _kept(ch)))
 _STAND_INS = "".join(BASIC_STAND_IN if ch in GSM7_BASIC else EXTENSION_STAND_IN for ch in _REPLACED)
 _TABLE = str.maketrans(_REPLACED, _STAND_INS)
+# ASCII letters and digits written as the basic stand-in: a value made only of them (most names and codes) has
+# the shape of its length, which a regular expression finds several times faster than translate() builds it.
+_PLAIN = "".join(ch for ch in _REPLACED if ch.isascii() and ch.isalnum() and _TABLE[ord(ch)] == ord(BASIC_STAND_IN))
+_PLAIN_PATTERN = f"^[{_PLAIN}]*$"
 assert not _kept(BASIC_STAND_IN) and not _kept(EXTENSION_STAND_IN)
 assert BASIC_STAND_IN in GSM7_BASIC and EXTENSION_STAND_IN in GSM7_EXTENSION
 
 
 def value_shape(value: str) -> str:
-    """The shape of a value, as the database computes it with value_shape_sql."""
+    """The shape of a value, as the database computes it with contact_value_shape_sql."""
     return value.translate(_TABLE)
 
 
-def value_shape_sql(expression) -> Func:
-    """The shape of a text column, computed by PostgreSQL (translate maps character for character)."""
-    return Func(expression, Value(_REPLACED), Value(_STAND_INS), function="translate", output_field=TextField())
+def _shape_sql(text: str, params: list) -> tuple[str, list]:
+    """The shape of the SQL text expression `text` (with its `params`), as PostgreSQL computes it: translate()
+    maps character for character, and NULL stays NULL."""
+    sql = f"CASE WHEN {text} ~ %s THEN repeat(%s, length({text})) ELSE translate({text}, %s, %s) END"
+    return sql, [*params, _PLAIN_PATTERN, BASIC_STAND_IN, *params, *params, _REPLACED, _STAND_INS]
 
 
-# The shape of one attribute of a contact, tagged with its JSON type: "s" and the shape of a string, or "j"
-# and the JSON text of any other value (a number or a yes/no renders as itself); NULL when the contact has none.
-_ATTRIBUTE_SHAPE = (
-    "CASE WHEN jsonb_typeof({attributes} -> %s) = 'string' THEN 's' || translate({attributes} ->> %s, %s, %s) "
-    "ELSE 'j' || ({attributes} -> %s)::text END"
-)
-
-
-def contact_value_shape_sql(name: str):
+def contact_value_shape_sql(name: str) -> RawSQL:
     """The shape of what a body's variable `name` reads of a contact (personalisation_context's precedence:
-    the name fields win over attributes of the same name). PostgreSQL only."""
+    the name fields win over attributes of the same name): for an attribute, tagged with its JSON type, "s" and
+    the shape of a string or "j" and the JSON text of any other value (a number or a yes/no renders as itself);
+    NULL when the contact has none. PostgreSQL only."""
+    table = Contact._meta.db_table
     if name in ("first_name", "last_name"):
-        return value_shape_sql(F(name))
-    attributes = f'"{Contact._meta.db_table}"."attributes"'
+        sql, params = _shape_sql(f'"{table}"."{Contact._meta.get_field(name).column}"', [])
+        return RawSQL(sql, params, output_field=TextField())
+    attributes = f'"{table}"."attributes"'
+    shape, shape_params = _shape_sql(f"({attributes} ->> %s)", [name])
     return RawSQL(
-        _ATTRIBUTE_SHAPE.format(attributes=attributes),
-        [name, name, _REPLACED, _STAND_INS, name],
+        f"CASE WHEN jsonb_typeof({attributes} -> %s) = 'string' THEN 's' || {shape} "
+        f"ELSE 'j' || ({attributes} -> %s)::text END",
+        [name, *shape_params, name],
         output_field=TextField(),
     )

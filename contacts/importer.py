@@ -20,6 +20,7 @@ holds, so running the same import again finishes the job without duplicates.
 """
 
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -306,7 +307,14 @@ def _checked_in_workers(chunks, checker: "_RowChecker", workers: int) -> Iterato
     context = multiprocessing.get_context("fork")
     pending: deque = deque()
     unreadable = None
-    with context.Pool(workers, initializer=_worker_start, initargs=(checker,)) as pool:
+    # The objects this process holds are left out of the workers' garbage collections: a collection writes to
+    # every object it visits, which would copy their memory pages, shared after the fork, into each worker.
+    gc.freeze()
+    try:
+        pool = context.Pool(workers, initializer=_worker_start, initargs=(checker,))
+    finally:
+        gc.unfreeze()
+    with pool:
         chunks = iter(chunks)
         while True:
             try:
@@ -991,6 +999,10 @@ class _SeenNumbers:
 # PostgreSQL: a batch's checked rows, loaded by COPY (the columns of _RowChecker.check_for_copy, in order), then
 # marked: `duplicate` when an earlier batch had the number, `known` when the database has a contact or a
 # suppression for it (those rows are decided in Python; the others are new contacts).
+# `known` is looked up with a scalar subquery (LIMIT 1) per staged row, never EXISTS: the planner may run an
+# EXISTS as a hash of the whole table, which it did for the contacts table whenever its statistics were
+# stale (as after a TRUNCATE, or while the import grows it), reading every contact once per batch, so the
+# import slowed down as it went. A scalar subquery can only be run row by row, by the unique index.
 _STAGE = "contact_import_stage"
 _STAGED_COLUMNS = ("line", "phone_number", "country", "first_name", "last_name", "timezone", "attributes", "tags")
 _STAGE_TABLE_SQL = (
@@ -1004,8 +1016,9 @@ _STAGE_MARK_SQL = (
     "ON CONFLICT DO NOTHING RETURNING phone_number), "
     f"marked AS (UPDATE {_STAGE} s SET "
     "duplicate = NOT EXISTS (SELECT FROM fresh WHERE fresh.phone_number = s.phone_number), "
-    f"known = EXISTS (SELECT FROM {Contact._meta.db_table} c WHERE c.phone_number = s.phone_number) "
-    f"OR EXISTS (SELECT FROM {Suppression._meta.db_table} x WHERE x.phone_number = s.phone_number) "
+    f"known = (SELECT true FROM {Contact._meta.db_table} c WHERE c.phone_number = s.phone_number LIMIT 1) "
+    f"IS NOT NULL OR (SELECT true FROM {Suppression._meta.db_table} x WHERE x.phone_number = s.phone_number "
+    "LIMIT 1) IS NOT NULL "
     "RETURNING duplicate, known) "
     "SELECT count(*) FILTER (WHERE NOT known AND NOT duplicate), count(*) FILTER (WHERE NOT known AND duplicate), "
     "count(*) FILTER (WHERE known) FROM marked"

@@ -11,6 +11,17 @@ from drills.stack import SENDER, Stack, wait_until
 # +1 212 2xx xxxx: valid New York numbers, so that the simulator accepts them. Each drill takes its own
 # block of a million, so that drills never share a recipient.
 NUMBER_BASE = 2_122_000_000
+# In a drill's body, each recipient's own value (their number's digits, the contact attribute `code`): every
+# text differs, so that each goes in a request of its own, and the witness can tell whose text reached whom.
+PERSONAL_CODE = "{{ code }}"
+
+
+def drill_text_for(body: str, text: str, dst: str) -> bool:
+    """Whether `text`, received by `dst` at the simulator, is the drill's `body` as rendered for `dst`."""
+    if PERSONAL_CODE not in body:
+        return text == body
+    head, tail = body.split(PERSONAL_CODE)
+    return text == f"{head}{dst.lstrip('+')}{tail}"
 
 
 @dataclass
@@ -61,7 +72,8 @@ def number(block: int, n: int) -> str:
 
 
 def audience_create(*, block: int, size: int) -> int:
-    """A list of `size` subscribed contacts with numbers of the drill's block; returns the list id."""
+    """A list of `size` subscribed contacts with numbers of the drill's block, each with their number's digits
+    as the attribute `code` (PERSONAL_CODE); returns the list id."""
     from django.db import connection, transaction
 
     from contacts.models import ContactList
@@ -74,10 +86,11 @@ def audience_create(*, block: int, size: int) -> int:
                 consented_at, consent_source, consent_text, opted_out_at, opt_out_source, attributes,
                 created_at, updated_at)
             SELECT '+1' || (%s + g)::text, 'US', 'Drill', 'Recipient', 'America/New_York', 'subscribed',
-                   now(), 'reliability drill', '', NULL, '', '{}'::jsonb, now(), now()
+                   now(), 'reliability drill', '', NULL, '', jsonb_build_object('code', '1' || (%s + g)::text),
+                   now(), now()
             FROM generate_series(1, %s) AS g
             """,
-            [NUMBER_BASE + block * 1_000_000, size],
+            [NUMBER_BASE + block * 1_000_000, NUMBER_BASE + block * 1_000_000, size],
         )
         cursor.execute(
             """
@@ -112,7 +125,9 @@ def sends_by_status(stack: Stack, campaign_id: int) -> dict[str, int]:
 
 def wait_for_first_sends(stack: Stack, body: str, n: int = 1, timeout: float = 120) -> None:
     wait_until(
-        lambda: sum(1 for m in stack.sim("GET", "messages")["messages"] if m["text"] == body) >= n,
+        lambda: (
+            sum(1 for m in stack.sim("GET", "messages")["messages"] if drill_text_for(body, m["text"], m["dst"])) >= n
+        ),
         timeout=timeout,
         what=f"the first {n} messages at the simulator\n{stack.logs()}",
         interval=0.5,
@@ -153,7 +168,7 @@ def witness(stack: Stack, *, campaign_id: int, body: str) -> Witness:
     sim_times: dict[str, list[datetime]] = {}
     sim_uuids: dict[str, str] = {}
     for message in stack.sim("GET", "messages")["messages"]:
-        if message["text"] == body:
+        if drill_text_for(body, message["text"], message["dst"]):
             sim_times.setdefault(message["dst"], []).append(datetime.fromisoformat(message["time"]))
             sim_uuids[message["uuid"]] = message["dst"]
     rows = stack.sql(

@@ -1,4 +1,4 @@
-"""The six drills of issue #9. Each takes the running stack and a scale (1.0 = the sizes the issue names) and
+"""The reliability drills. Each takes the running stack and a scale (1.0 = the sizes the issue names) and
 returns a Result; the workers and beat of a drill are its own, started with the settings it needs."""
 
 import random
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from drills.campaign import (
+    PERSONAL_CODE,
     Result,
     audience_create,
     campaign_launch,
@@ -51,15 +52,36 @@ def _scaled(n: int, scale: float) -> int:
 
 def drill_worker_kills(stack: Stack, scale: float) -> Result:
     """1. SIGKILL one of two workers every few seconds during a 20,000-recipient campaign; restart it."""
+    return _worker_kills(
+        stack,
+        scale,
+        block=1,
+        title="1. SIGKILL a worker every 3 s",
+        body="Drill 1: worker kills. Our sale starts today. Reply STOP to opt out",
+    )
+
+
+def drill_worker_kills_personalised(stack: Stack, scale: float) -> Result:
+    """1b. The same kills while every recipient gets a text of their own: one request each, over
+    DISPATCH_CONNECTIONS at once, so that workers die with requests in flight on several connections."""
+    return _worker_kills(
+        stack,
+        scale,
+        block=7,
+        title="1b. SIGKILL a worker every 3 s, personalised texts",
+        body=f"Drill 1b: worker kills. Your code is {PERSONAL_CODE}. Reply STOP to opt out",
+    )
+
+
+def _worker_kills(stack: Stack, scale: float, *, block: int, title: str, body: str) -> Result:
     size = _scaled(20_000, scale)
-    result = Result(f"1. SIGKILL a worker every 3 s ({size:,} recipients)")
-    body = "Drill 1: worker kills. Our sale starts today. Reply STOP to opt out"
+    result = Result(f"{title} ({size:,} recipients)")
     _fresh_start(stack)
-    list_id = audience_create(block=1, size=size)
+    list_id = audience_create(block=block, size=size)
     # 500/s makes 20,000 last 40 s: a dozen kills. Small scales send slower, so that kills still land.
     rate = min(500, max(30, size // 40))
     env = _engine_start(stack, workers=2, SEND_RATE_PER_SECOND=str(rate), **QUICK_RECOVERY)
-    campaign_id = campaign_launch(list_id=list_id, name="drill 1", body=body)
+    campaign_id = campaign_launch(list_id=list_id, name=f"drill {block}", body=body)
     wait_for_first_sends(stack, body)
     kills, victim = 0, 0
     deadline = time.monotonic() + 60 + size / 100
@@ -263,6 +285,7 @@ def _concurrently(items: list[str], call: Callable[[str], float | None], *, thre
 
 DRILLS: dict[str, Callable[[Stack, float], Result]] = {
     "kills": drill_worker_kills,
+    "kills-personal": drill_worker_kills_personalised,
     "redis": drill_redis_restart,
     "postgres": drill_postgres_restart,
     "storm": drill_fault_storm,

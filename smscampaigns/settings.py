@@ -181,6 +181,8 @@ if REDIS_URL:
 else:
     broker_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's file-system transport, made safe to read while beat writes (smscampaigns/embedded_broker.py).
+    CELERY_BROKER_TRANSPORT = "smscampaigns.embedded_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(broker_dir),
         "data_folder_out": str(broker_dir),

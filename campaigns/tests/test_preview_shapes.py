@@ -13,7 +13,8 @@ from campaigns.selectors import campaign_audience, campaign_preview
 from campaigns.templating import body_plain_parts, body_render
 from campaigns.tests.factories import CampaignFactory
 from campaigns.tracked_links import URL_DECIDING_CHARACTERS, text_as_sent
-from campaigns.value_shapes import value_shape
+from campaigns.value_shapes import contact_value_shape_sql, value_shape
+from contacts.models import Contact
 from contacts.selectors import ELIGIBLE
 from contacts.tests.factories import ContactFactory, ContactListFactory
 
@@ -143,3 +144,36 @@ def test_only_plain_variables_make_a_body_of_plain_parts():
     assert body_plain_parts("Hi {{ first_name }}!") == ((False, "Hi "), (True, "first_name"), (False, "!"))
     for body in ["{{ first_name|upper }}", "{{ first_name.upper }}", '{{ "x" }}', "{{ a|default:b }}"]:
         assert body_plain_parts(body) is None
+
+
+@on_postgresql
+def test_the_database_shapes_a_value_as_value_shape_does():
+    # Letters and digits alone take the quick way (the shape of their length); anything else is translated.
+    values = ["", "Ann", "abc123XYZ", "Sophie", "http", "Zoë", "€uro[1]", "a b", "A" * 150, "O'Brien", "李"]
+    for value in values:
+        ContactFactory(first_name=value, attributes={"member": value})
+    ContactFactory(first_name="Nobody", attributes={})
+    rows = Contact.objects.annotate(
+        first=contact_value_shape_sql("first_name"), member=contact_value_shape_sql("member")
+    ).values_list("first_name", "first", "member")
+    for value, first, member in rows:
+        assert first == value_shape(value)
+        assert member == (None if value == "Nobody" else "s" + value_shape(value))
+
+
+@on_postgresql
+def test_the_preview_puts_back_the_planner_settings_it_changes():
+    campaign = CampaignFactory(body="Hi {{ first_name }}")
+    audience = ContactListFactory()
+    ContactFactory(first_name="Ann").lists.add(audience)
+    campaign.lists.set([audience])
+    names = list(selectors._GROUPS_PLANNER_SETTINGS)
+
+    def current() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+            return cursor.fetchone()
+
+    before = current()
+    assert campaign_preview(campaign=campaign, now=NOW).audience.eligible == 1
+    assert current() == before

@@ -70,7 +70,9 @@ class Workers:
         self.database_url = database_url
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, name: str = "w1", **env_overrides: str) -> subprocess.Popen:
+    def start(self, name: str = "w1", *, concurrency: int = 0, **env_overrides: str) -> subprocess.Popen:
+        """A worker with its own beat: one process (the solo pool), or `concurrency` child processes (the
+        prefork pool, as `make run` starts it)."""
         env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -86,7 +88,8 @@ class Workers:
         }
         log = (self.tmp_path / f"worker-{name}.log").open("ab")
         command = [
-            sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool", "solo",
+            sys.executable, "-m", "celery", "-A", "smscampaigns", "worker",
+            *(["--pool", "prefork", "--concurrency", str(concurrency)] if concurrency else ["--pool", "solo"]),
             "--hostname", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "--loglevel", "WARNING",
             "--beat", "--schedule", str(self.tmp_path / f"beat-{name}"),
