@@ -63,6 +63,13 @@ class SlowScriptedBackend(scripted_backend.SmsBackend):
         return _InFlight.request(0.03, lambda: super(SlowScriptedBackend, self).send_message(message))
 
 
+class SlowerBackend(locmem_backend.SmsBackend):
+    """The locmem backend, each request taking longer than claiming a wave does even on a busy machine."""
+
+    def send_message(self, message):
+        return _InFlight.request(0.3, lambda: super(SlowerBackend, self).send_message(message))
+
+
 class RedisGoesAwayBackend(SlowBackend):
     """Its first request is also the last moment Redis answers: the next rate reservation fails."""
 
@@ -96,6 +103,12 @@ def launched_ids(campaign: Campaign, staff_user) -> list[int]:
     return list(CampaignSend.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
 
 
+def launched_chunk_run(campaign: Campaign, staff_user) -> None:
+    """Launch the campaign and run its one chunk."""
+    ids = launched_ids(campaign, staff_user)
+    chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=ids[0], last_id=ids[-1])
+
+
 def assert_each_sent_once_rest_given_back(campaign: Campaign, outbox) -> Counter:
     """Every send is `sent` (and in the outbox once) or back in the queue with its attempt given back;
     none is left `sending`. The numbers texted."""
@@ -115,11 +128,24 @@ def test_personalised_texts_go_out_over_several_connections_each_exactly_once(
 ):
     settings.SMS_BACKEND = "sends.tests.test_dispatch_connections.SlowBackend"
     campaign, numbers = personalised_campaign(40)
-    ids = launched_ids(campaign, staff_user)
-    chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=ids[0], last_id=ids[-1])
+    launched_chunk_run(campaign, staff_user)
     assert sent_numbers(sms_outbox) == Counter(numbers)
     assert len(sms_outbox) == 40  # one request per recipient
     assert _InFlight.most == 4
+    assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", "attempts")) == {(S.SENT, 1)}
+    assert_counters_match_rows(campaign)
+
+
+def test_the_connections_stay_busy_from_one_wave_to_the_next(staff_user, settings, sms_outbox, connections_4):
+    # Waves of 2 requests over 4 connections: the next wave is claimed and queued while one is in flight,
+    # so more requests than a wave has go out at once. Before, each wave was sent, then recorded, then the
+    # next claimed: never more than 2 in flight, and the threads idle while the database worked.
+    settings.SMS_BACKEND = "sends.tests.test_dispatch_connections.SlowerBackend"
+    settings.DISPATCH_WAVE_SIZE = 2
+    campaign, numbers = personalised_campaign(12)
+    launched_chunk_run(campaign, staff_user)
+    assert sent_numbers(sms_outbox) == Counter(numbers)
+    assert _InFlight.most > 2
     assert set(CampaignSend.objects.filter(campaign=campaign).values_list("status", "attempts")) == {(S.SENT, 1)}
     assert_counters_match_rows(campaign)
 
@@ -128,8 +154,7 @@ def test_one_connection_sends_one_request_at_a_time(staff_user, settings, sms_ou
     settings.SMS_BACKEND = "sends.tests.test_dispatch_connections.SlowBackend"
     settings.DISPATCH_CONNECTIONS = 1
     campaign, numbers = personalised_campaign(6)
-    ids = launched_ids(campaign, staff_user)
-    chunks.chunk_dispatch(campaign_id=campaign.pk, first_id=ids[0], last_id=ids[-1])
+    launched_chunk_run(campaign, staff_user)
     assert sent_numbers(sms_outbox) == Counter(numbers)
     assert _InFlight.most == 1
 

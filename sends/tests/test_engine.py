@@ -618,11 +618,15 @@ def test_redis_failing_between_two_requests_gives_the_unsent_back_to_the_queue(s
 class DatabaseDropsBackend(locmem_backend.SmsBackend):
     """The locmem backend, during whose request the worker's database connection is cut."""
 
+    def open(self) -> None:
+        # Requests may go out on other threads than the worker's: its connection is the one open here.
+        self.worker_pid = connection.connection.info.backend_pid
+
     def send_message(self, message):
         import psycopg
         from django.conf import settings
 
-        pid = connection.connection.info.backend_pid
+        pid = self.worker_pid
         db = settings.DATABASES["default"]
         with psycopg.connect(
             dbname=db["NAME"], user=db["USER"] or "postgres", host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,

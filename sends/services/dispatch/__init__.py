@@ -10,9 +10,9 @@ is its own job with its own status and attempts. For one chunk (`chunks`):
 2. per wave: wait for the sender's rate (segments), then claim the sends, queued -> sending, in one
    short transaction that also re-checks the campaign is still sending and the recipients still
    eligible (`claiming`), then call the backend (`sending`: up to DISPATCH_CONNECTIONS requests at once,
-   each after its turn at the rate), then record each result (`recording`). The
-   claim is what makes a redelivered or duplicated chunk harmless: it can only take sends that are still
-   queued.
+   each after its turn at the rate; the next wave is claimed while one is in flight), then record each
+   result (`recording`). The claim is what makes a redelivered or duplicated chunk harmless: it can only
+   take sends that are still queued.
 
 A send left in `sending` means the process died between the claim and recording the result: it is never
 sent again blindly but reconciled (`reconciliation`).

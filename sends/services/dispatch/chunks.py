@@ -12,7 +12,7 @@ from sends.backends import get_connection
 from sends.services.dispatch.housekeeping import campaign_complete_if_done, sends_cancel_queued
 from sends.services.dispatch.recipients import Recipient, Request, due_recipients
 from sends.services.dispatch.screening import screen
-from sends.services.dispatch.sending import wave_send
+from sends.services.dispatch.sending import waves_send
 from sends.services.dispatch.window import dispatch_top_up, window_release
 from sends.services.rate_limit import batch_size_for_rate
 from sends.services.sender_pools import PoolRecipient, Sender, campaign_senders
@@ -51,11 +51,13 @@ def chunk_dispatch(*, campaign_id: int, first_id: int, last_id: int) -> None:
     for recipient, body in ready:
         by_body[body, senders.by_send[recipient.send_id]].append(recipient)
     with get_connection() as backend:
-        for wave in waves(
-            by_body=by_body, per_second=senders.per_second, backend_limit=backend.max_destinations_per_request
-        ):
-            if not wave_send(campaign=campaign, backend=backend, wave=wave):
-                return
+        waves_send(
+            campaign=campaign,
+            backend=backend,
+            waves=waves(
+                by_body=by_body, per_second=senders.per_second, backend_limit=backend.max_destinations_per_request
+            ),
+        )
 
 
 def waves(

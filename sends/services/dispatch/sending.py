@@ -4,11 +4,14 @@ not collected in lists passed around.
 
 With several connections, threads only wait their turn at the rate and call the backend; everything that
 touches the database (the claim, the campaign's status, recording) stays on the calling thread, so that a
-wave is still claimed and recorded in one transaction each, on the worker's own connection."""
+wave is still claimed and recorded in one transaction each, on the worker's own connection; that thread
+claims the next wave while the threads send the one before, so that they do not idle while it does."""
 
 import contextlib
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +27,7 @@ from sends.services.dispatch.claiming import sends_claim
 from sends.services.dispatch.recipients import Recipient, Request, quiet_window_closing
 from sends.services.dispatch.recording import Outcome, record_results_surely
 from sends.services.dispatch.window import window_touch
-from sends.services.rate_limit import rate_limit_wait
+from sends.services.rate_limit import rate_limit_reserve, rate_limit_wait
 from sends.services.sender_pools import Sender, campaign_single_sender
 from sends.webhook_paths import status_callback_url
 from smscampaigns.errors import ApplicationError
@@ -44,17 +47,6 @@ class RequestResult:
     unsent: list[int] = field(default_factory=list)
     halted: bool = False
     account_error: SendError | None = None
-
-
-@dataclass(frozen=True)
-class WaveResult:
-    """What a claimed wave came to; `interrupted` is what broke off sending (Redis or the database failing
-    between two requests), raised again once the rest is recorded."""
-
-    outcomes: list[Outcome]
-    unsent: list[int]
-    halted: bool
-    interrupted: Exception | None = None
 
 
 @dataclass(frozen=True)
@@ -87,14 +79,55 @@ def request_sender(campaign: Campaign, request: Request) -> Sender:
     return request.sender or campaign_single_sender(campaign)
 
 
+def waves_send(*, campaign: Campaign, backend: BaseSmsBackend, waves: Iterable[list[Request]]) -> bool:
+    """Send a chunk's waves in turn, each claimed in one transaction and recorded in one more. False when the
+    chunk must stop: the campaign was paused (by staff or an account error) or cancelled.
+
+    Over one connection a wave is claimed, sent and recorded before the next is claimed. Over several, the
+    connections are kept busy from one wave to the next: the next wave is claimed and its requests queued
+    behind those in flight before the wave in flight is recorded, so that the threads do not wait while the
+    database claims and records (the worker mostly waited there: the requests of a wave take about as long
+    as its claim and its recording together). At most two waves are claimed and unrecorded at once."""
+    if dispatch_connections(backend) == 1:
+        return all(wave_send(campaign=campaign, backend=backend, wave=wave) for wave in waves)
+    with ThreadPoolExecutor(max_workers=dispatch_connections(backend), thread_name_prefix="dispatch-send") as pool:
+        return _WavePipeline(campaign=campaign, backend=backend, pool=pool).run(waves)
+
+
 def wave_send(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request]) -> bool:
-    """Claim a wave's recipients in one transaction, send its requests, record every result in one more.
-    False when the chunk must stop: the campaign was paused (by staff or an account error) or cancelled.
+    """One wave over one connection, one request after another: claimed, sent, recorded. False when the
+    chunk must stop."""
+    jobs = _wave_claim(campaign=campaign, wave=wave, rate_wait=_sleep)
+    if not jobs:
+        return jobs is not None
+    stop = threading.Event()
+    steps, halted, interrupted = _jobs_run_in_turn(
+        campaign=campaign, backend=backend, jobs=jobs, status=_CampaignStatus(campaign.pk), stop=stop
+    )
+    account_error = _wave_record(campaign=campaign, jobs=jobs, steps=steps)
+    if interrupted is not None:
+        raise interrupted
+    if account_error is not None:
+        _campaign_pause_for(campaign, account_error)
+        return False
+    return not halted
+
+
+def dispatch_connections(backend: BaseSmsBackend) -> int:
+    """How many requests may be in flight at once: DISPATCH_CONNECTIONS, one for a backend that cannot be
+    shared between threads."""
+    return settings.DISPATCH_CONNECTIONS if backend.thread_safe else 1
+
+
+def _wave_claim(*, campaign: Campaign, wave: list[Request], rate_wait: Callable[[float], bool]) -> list[_Job] | None:
+    """Claim a wave's recipients in one transaction; the requests to send them (none when nobody was left to
+    claim), or None when the chunk must stop (the campaign stopped sending).
 
     Claiming a wave rather than each request keeps the database work per message small when every
     recipient gets their own text; the price is that a process killed mid-wave leaves up to a wave of
     sends `sending`, to be reconciled (never re-sent blindly). So the wait for the first request's turn at
-    the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does."""
+    the sender's rate comes before the claim: a worker mostly waits there, and holds nothing while it does.
+    `rate_wait` waits the given seconds, False when the chunk must stop meanwhile."""
     # Who reached the end of their window meanwhile stays queued, unclaimed: the next pass defers them.
     wave = [
         replace(request, recipients=kept)
@@ -102,67 +135,48 @@ def wave_send(*, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request
         if (kept := [r for r in request.recipients if not quiet_window_closing(r)])
     ]
     if not wave:
-        return True
+        return []
     first = wave[0]
     sender = request_sender(campaign, first)
-    rate_limit_wait(
+    delay = rate_limit_reserve(
         sender=sender.rate_key, segments=first.segments * len(first.recipients), per_second=sender.per_second
     )
+    if not rate_wait(delay):
+        return None
     window_touch(campaign.pk)
     claimed_ids = sends_claim(campaign_id=campaign.pk, recipients=[r for req in wave for r in req.recipients])
     if not claimed_ids:
-        return Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
-    result = _claimed_send(campaign=campaign, backend=backend, wave=wave, claimed_ids=claimed_ids)
-    account_error = record_results_surely(campaign_id=campaign.pk, outcomes=result.outcomes, unsent=result.unsent)
-    if result.interrupted is not None:
-        raise result.interrupted
-    if account_error is not None:
-        # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
-        with contextlib.suppress(ApplicationError):
-            campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
-        return False
-    return not result.halted
-
-
-def dispatch_connections(backend: BaseSmsBackend, requests: int) -> int:
-    """How many of a wave's requests may be in flight at once: DISPATCH_CONNECTIONS, one for a backend that
-    cannot be shared between threads, never more than the wave has requests."""
-    if not backend.thread_safe:
-        return 1
-    return max(1, min(settings.DISPATCH_CONNECTIONS, requests))
-
-
-def _claimed_send(
-    *, campaign: Campaign, backend: BaseSmsBackend, wave: list[Request], claimed_ids: set[int]
-) -> WaveResult:
-    """Send the wave's requests to its claimed recipients, paced by the sender's rate (the first request
-    already waited its turn), over up to DISPATCH_CONNECTIONS connections. Once the chunk must stop, the
-    requests not yet sent are given back unsent."""
+        return [] if Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists() else None
     jobs = []
     for request in wave:
         recipients = [r for r in request.recipients if r.send_id in claimed_ids]
         if recipients:
             sender = request_sender(campaign, request)
             jobs.append(_Job(request=request, recipients=recipients, sender=sender, paced=bool(jobs)))
-    stop = threading.Event()
-    status = _CampaignStatus(campaign.pk)
-    connections = dispatch_connections(backend, len(jobs))
-    if connections == 1:
-        steps, halted, interrupted = _jobs_run_in_turn(
-            campaign=campaign, backend=backend, jobs=jobs, status=status, stop=stop
-        )
-    else:
-        steps, halted, interrupted = _jobs_run_at_once(
-            campaign=campaign, backend=backend, jobs=jobs, status=status, stop=stop, connections=connections
-        )
+    return jobs
+
+
+def _sleep(seconds: float) -> bool:
+    if seconds > 0:
+        time.sleep(seconds)
+    return True
+
+
+def _wave_record(*, campaign: Campaign, jobs: list[_Job], steps: list[RequestResult | None]) -> SendError | None:
+    """Record what a claimed wave came to (None for a request never run: Redis or the database failed
+    before it, and its sends are given back, rather than left `sending` to end `unknown` and unsent); the
+    account error that must pause the campaign, if any."""
     outcomes = [outcome for step in steps if step is not None for outcome in step.outcomes]
     unsent = [send_id for step in steps if step is not None for send_id in step.unsent]
-    if interrupted is not None:
-        # Redis or the database failed between two requests: record what went out and give back what did
-        # not, rather than leave it all `sending`, to end `unknown` and unsent.
-        settled = {outcome.recipient.send_id for outcome in outcomes} | set(unsent)
-        unsent.extend(r.send_id for job in jobs for r in job.recipients if r.send_id not in settled)
-    return WaveResult(outcomes=outcomes, unsent=unsent, halted=halted, interrupted=interrupted)
+    settled = {outcome.recipient.send_id for outcome in outcomes} | set(unsent)
+    unsent.extend(r.send_id for job in jobs for r in job.recipients if r.send_id not in settled)
+    return record_results_surely(campaign_id=campaign.pk, outcomes=outcomes, unsent=unsent)
+
+
+def _campaign_pause_for(campaign: Campaign, account_error: SendError) -> None:
+    # ApplicationError: another worker paused it first, or staff cancelled it meanwhile.
+    with contextlib.suppress(ApplicationError):
+        campaign_pause(campaign=campaign, actor=None, reason=f"{account_error.message} ({account_error.code})")
 
 
 def _jobs_run_in_turn(
@@ -186,46 +200,92 @@ def _jobs_run_in_turn(
     return steps, halted, None
 
 
-def _jobs_run_at_once(
-    *,
-    campaign: Campaign,
-    backend: BaseSmsBackend,
-    jobs: list[_Job],
-    status: _CampaignStatus,
-    stop: threading.Event,
-    connections: int,
-) -> tuple[list[RequestResult | None], bool, Exception | None]:
-    """The requests over `connections` threads, each taking the next request in order, waiting its turn at
-    the rate (the GCRA reservation is atomic, so the threads together keep to it) and sending it, while
-    this thread watches the campaign's status. Every thread is done before this returns: what went out is
-    all known before it is recorded."""
-    halted = False
-    interrupted: Exception | None = None
-    with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="dispatch-send") as pool:
-        futures: list[Future] = [
-            pool.submit(_job_send, campaign=campaign, backend=backend, job=job, stop=stop, waited=False) for job in jobs
-        ]
-        pending = set(futures)
+class _WavePipeline:
+    """A chunk's waves over a pool of threads, each thread taking the next request in order, waiting its turn
+    at the rate (the GCRA reservation is atomic, so the threads together keep to it) and sending it, while
+    this thread, the one owning the database connection, claims the next wave, records the previous one and
+    watches the campaign's status. Every request of a wave is done before the wave is recorded: what went
+    out is all known before it is recorded."""
+
+    def __init__(self, *, campaign: Campaign, backend: BaseSmsBackend, pool: ThreadPoolExecutor):
+        self.campaign = campaign
+        self.backend = backend
+        self.pool = pool
+        self.stop = threading.Event()  # once set, a request not yet started is given back unsent
+        self.status = _CampaignStatus(campaign.pk)
+        self.unrecorded: deque[list[tuple[_Job, Future]]] = deque()
+        self.halted = False
+        self.interrupted: BaseException | None = None
+        self.account_error: SendError | None = None
+
+    def run(self, waves: Iterable[list[Request]]) -> bool:
+        stopping = False
         try:
-            while pending:
-                done, pending = wait(pending, timeout=STATUS_CHECK_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future.exception() is not None:
-                        interrupted = interrupted or future.exception()
-                        stop.set()
-                if pending and not stop.is_set() and status.halted():
-                    # Pause and cancel reach a wave already claimed within STATUS_CHECK_SECONDS.
-                    halted = True
-                    stop.set()
-        except Exception as exc:
-            # The database failed on the status check (or the task was told to stop): the requests in flight
-            # finish and are recorded, the others are given back.
-            interrupted = interrupted or exc
-        finally:
-            # Whatever ends the watch early, a request that has not started yet is not sent.
-            stop.set()
-    steps = [future.result() if future.exception() is None else None for future in futures]
-    return steps, halted, interrupted
+            for wave in waves:
+                jobs = _wave_claim(campaign=self.campaign, wave=wave, rate_wait=self._wait_watching)
+                if jobs:
+                    self.unrecorded.append([(job, self.pool.submit(self._job_send, job)) for job in jobs])
+                while len(self.unrecorded) > 1:  # the wave before: recorded while this one goes out
+                    self._record(self.unrecorded.popleft())
+                if jobs is None or self.stop.is_set():
+                    stopping = jobs is None
+                    break
+        except BaseException:
+            # The database or Redis failed on this thread (or the task was told to stop): the requests in
+            # flight finish and are recorded, the others are given back.
+            self.stop.set()
+            while self.unrecorded:
+                self._record(self.unrecorded.popleft())
+            raise
+        while self.unrecorded:
+            self._record(self.unrecorded.popleft())
+        if self.interrupted is not None:
+            raise self.interrupted
+        if self.account_error is not None:
+            _campaign_pause_for(self.campaign, self.account_error)
+            return False
+        return not (stopping or self.halted)
+
+    def _job_send(self, job: _Job) -> RequestResult:
+        try:
+            return _job_send(campaign=self.campaign, backend=self.backend, job=job, stop=self.stop, waited=False)
+        except BaseException:
+            self.stop.set()  # at once: the requests not yet started are given back
+            raise
+
+    def _wait_watching(self, seconds: float) -> bool:
+        """Wait `seconds` for the first request's turn at the rate, watching the wave in flight meanwhile;
+        False when the chunk must stop."""
+        self._watch([future for wave in self.unrecorded for _, future in wave], until=time.monotonic() + seconds)
+        return not self.stop.is_set()
+
+    def _watch(self, futures: list[Future], *, until: float | None = None) -> None:
+        """Until `futures` are done (or `until`), check the campaign's status: pause and cancel reach a wave
+        already claimed within STATUS_CHECK_SECONDS."""
+        pending = {future for future in futures if not future.done()}
+        while pending:
+            timeout = STATUS_CHECK_SECONDS if until is None else min(STATUS_CHECK_SECONDS, until - time.monotonic())
+            if timeout <= 0:
+                return
+            _, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if pending and not self.stop.is_set() and self.status.halted():
+                self.halted = True
+                self.stop.set()
+        if until is not None:
+            _sleep(until - time.monotonic())
+
+    def _record(self, wave: list[tuple[_Job, Future]]) -> None:
+        futures = [future for _, future in wave]
+        self._watch(futures)
+        steps = []
+        for future in futures:
+            if future.exception() is None:
+                steps.append(future.result())
+            else:
+                self.interrupted = self.interrupted or future.exception()
+                steps.append(None)
+        account_error = _wave_record(campaign=self.campaign, jobs=[job for job, _ in wave], steps=steps)
+        self.account_error = self.account_error or account_error
 
 
 def _rate_wait(job: _Job) -> None:
