@@ -519,6 +519,8 @@ class PlivoSimulator:
             self._queue_callback(message, message.status_callback(sequence=step + 1), generation)
 
     def _queue_callback(self, message: SimMessage, params: dict, generation: int) -> None:
+        if not self.state.faults.status_callbacks:
+            return
         with self._callback_lock:
             message.callback_queue.append(params)
             if message.callback_busy:

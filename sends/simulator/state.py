@@ -63,6 +63,9 @@ class Faults:
     # carrier: counted against its message_expiry (not slept, so that an expiry test needs no real wait).
     queue_backlog_ms: int = 0
     callback_retry_delays_ms: list[int] = field(default_factory=lambda: [1000, 5000, 30000])
+    # False: messages still go through their statuses, but no status callback is sent, as if each had been
+    # sent without `url` (a benchmark of sending, where calling back would be Plivo's work on Plivo's servers).
+    status_callbacks: bool = True
     seed: int | None = None  # makes the random 429/5xx choices repeatable
     # Share of delivered messages whose recipient opens the short links in it (GET over HTTP from the app at
     # --app-url, with a phone browser's User-Agent), click_delay_ms after the delivery: a live click rate.
@@ -123,6 +126,8 @@ def _check_fault(name: str, value):
         if not isinstance(value, dict) or not all(isinstance(k, str) and v in allowed for k, v in value.items()):
             fail(f"an object {{number: line type}} with types among {', '.join(allowed)}")
         return {digits(k): v for k, v in value.items()}
+    if name == "status_callbacks":
+        return value if isinstance(value, bool) else fail("true or false")
     if name == "callback_retry_delays_ms":
         if not isinstance(value, list) or not all(isinstance(d, int) and d >= 0 for d in value):
             fail("a list of integers >= 0")

@@ -89,6 +89,15 @@ def test_a_failing_callback_is_retried_until_the_app_takes_it(plivo_simulator, w
     assert (stats["callbacks_failed_attempts"], stats["callbacks_delivered"], stats["callbacks_given_up"]) == (2, 3, 0)
 
 
+def test_with_status_callbacks_off_messages_are_delivered_without_calling_back(plivo_simulator, webhook_receiver):
+    plivo_simulator.set_faults(status_callbacks=False)
+    [result] = send(["+14155550123"], url=f"{webhook_receiver.url}/s/")
+    plivo_simulator.wait_for_status(result.message_uuid, "delivered")
+    plivo_simulator.wait_for_callbacks()
+    assert webhook_receiver.requests == []
+    assert plivo_simulator.stats()["callbacks_delivered"] == 0
+
+
 def test_each_message_of_a_bulk_request_gets_its_callbacks_in_order_over_kept_alive_connections(
     plivo_simulator, webhook_receiver
 ):
