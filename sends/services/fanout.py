@@ -50,6 +50,12 @@ _ON_CONFLICT = "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
 # Memory for the first fan-out's statement, set for its transaction only: enough to hash a list of a million
 # members and to hold the skip reasons it returns without spilling either to disk.
 FAN_OUT_WORK_MEM = "64MB"
+# A first fan-out of at least this many sends has the sends table analysed as soon as it commits. The
+# planner's statistics otherwise still describe the table before it (autovacuum analyses it within a minute
+# or so), so the dispatch statements that follow at once, which look up a chunk's sends by id, are planned
+# as if the campaign had none: a walk through all of its sends for each chunk (seconds at 1,000,000
+# instead of milliseconds).
+FAN_OUT_ANALYZE_MIN_SENDS = 10_000
 
 # The counters of a first fan-out come from the rows the INSERT writes, so they are never read back. The
 # skip reason alone says the status ("" is queued), and the narrower the rows returned, the less to hold.
@@ -100,7 +106,14 @@ def campaign_fan_out(*, campaign: Campaign) -> FanOutResult:
         # What the apps above sends add to each send (short links), in the same transaction as the sends.
         for hook in fan_out_hooks():
             hook(campaign=campaign)
+    if first and campaign.recipients_count >= FAN_OUT_ANALYZE_MIN_SENDS:
+        transaction.on_commit(_sends_statistics_refresh)
     return FanOutResult(campaign_id=campaign.pk, queued=campaign.queued_count, skipped=campaign.skipped_count)
+
+
+def _sends_statistics_refresh() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {CampaignSend._meta.db_table}")
 
 
 def fan_out_hooks() -> list:
