@@ -10,6 +10,11 @@
 import psycopg
 from django.db import InterfaceError, OperationalError, connection
 
+# Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore `prepare=True` too.
+# A threshold no other statement reaches lets the hot statements be prepared, and only them: Django's own
+# cursors bind on the client and never prepare, whatever the threshold.
+ONLY_WHEN_ASKED = 2**31
+
 
 def hot_query(sql: str, params: list) -> list[tuple]:
     """The rows `sql` returns (placeholders %s); see the module docstring for when it may be used."""
@@ -26,7 +31,10 @@ def hot_query(sql: str, params: list) -> list[tuple]:
 def _rows(sql: str, params: list) -> list[tuple]:
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        raw = connection.connection
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = ONLY_WHEN_ASKED
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             return cursor.execute(sql, params, prepare=True).fetchall()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
