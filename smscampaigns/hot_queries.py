@@ -8,7 +8,7 @@
 """
 
 import psycopg
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 # Django opens psycopg connections with prepare_threshold=None, which makes psycopg ignore `prepare=True` too.
 # A threshold no other statement reaches lets the hot statements be prepared, and only them: Django's own
@@ -18,24 +18,27 @@ ONLY_WHEN_ASKED = 2**31
 
 def hot_query(sql: str, params: list) -> list[tuple]:
     """The rows `sql` returns (placeholders %s); see the module docstring for when it may be used."""
-    connection.health_check_done = True
+    # The connection itself, not django.db.connection: each attribute read through that proxy looks the
+    # connection up again.
+    database = connections[DEFAULT_DB_ALIAS]
+    database.health_check_done = True
     try:
-        return _rows(sql, params)
+        return _rows(database, sql, params)
     except (InterfaceError, OperationalError):
-        if connection.in_atomic_block:
+        if database.in_atomic_block:
             raise
-        connection.close()
-        return _rows(sql, params)
+        database.close()
+        return _rows(database, sql, params)
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        raw = connection.connection
+def _rows(database, sql: str, params: list) -> list[tuple]:
+    if database.vendor == "postgresql":
+        database.ensure_connection()
+        raw = database.connection
         if raw.prepare_threshold is None:
             raw.prepare_threshold = ONLY_WHEN_ASKED
-        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        with database.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             return cursor.execute(sql, params, prepare=True).fetchall()
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

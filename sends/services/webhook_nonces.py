@@ -9,6 +9,7 @@ accepted; a V3 signature covers the body, so once its nonce is pruned a replay c
 callback it signed, which the handlers already treat as a duplicate.
 """
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -49,29 +50,39 @@ class NonceClaim(StrEnum):
     REPLAYED = "replayed"  # a nonce came on a request with other content: nothing written
 
 
+_NONCE_COLUMNS = ("nonce_digest", "version", "fingerprint", "seen_at")
+
+
+@functools.cache
+def _nonce_insert_sql(vendor: str, count: int) -> str:
+    """The INSERT of `count` nonces; the same text for every request with as many, so that it is prepared once
+    per connection (hot_query)."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    columns = [WebhookNonce._meta.get_field(name).column for name in _NONCE_COLUMNS]
+    # ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the common case, a nonce never seen, costs
+    # one round trip; a conflicting twin still being inserted is waited for, then compared.
+    return (
+        f"INSERT INTO {quote(WebhookNonce._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join(['(%s, %s, %s, %s)'] * count)} "
+        f"ON CONFLICT ({quote(columns[0])}) DO NOTHING RETURNING {quote(columns[0])}"
+    )
+
+
 def _nonce_insert(
     nonces: Mapping[str, str], fingerprint: uuid.UUID, now: datetime | None
 ) -> tuple[str, list, list] | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the digests of the nonces it stored: (sql, params, digests),
     the digests in a fixed order; None when the request carried no nonce."""
+    database = connections[DEFAULT_DB_ALIAS]
     field = WebhookNonce._meta.get_field("nonce_digest")
-    rows = sorted((field.get_db_prep_save(_digest(f"{v}:{n}"), connection), v) for v, n in nonces.items() if n)
+    rows = sorted((field.get_db_prep_save(_digest(f"{v}:{n}"), database), v) for v, n in nonces.items() if n)
     if not rows:
         return None
-    seen_at = now or timezone.now()
-    columns = [WebhookNonce._meta.get_field(name) for name in ("nonce_digest", "version", "fingerprint", "seen_at")]
-    prepped_fingerprint = columns[2].get_db_prep_save(fingerprint, connection)
-    prepped_seen_at = columns[3].get_db_prep_save(seen_at, connection)
-    quote = connection.ops.quote_name
-    # ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite >= 3.35): the common case, a nonce never seen, costs
-    # one round trip; a conflicting twin still being inserted is waited for, then compared.
-    sql = (
-        f"INSERT INTO {quote(WebhookNonce._meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) "
-        f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(rows))} "
-        f"ON CONFLICT ({quote(columns[0].column)}) DO NOTHING RETURNING {quote(columns[0].column)}"
-    )
+    columns = [WebhookNonce._meta.get_field(name) for name in _NONCE_COLUMNS]
+    prepped_fingerprint = columns[2].get_db_prep_save(fingerprint, database)
+    prepped_seen_at = columns[3].get_db_prep_save(now or timezone.now(), database)
     params = [value for digest, version in rows for value in (digest, version, prepped_fingerprint, prepped_seen_at)]
-    return sql, params, [digest for digest, _ in rows]
+    return _nonce_insert_sql(database.vendor, len(rows)), params, [digest for digest, _ in rows]
 
 
 def _known_nonces_match(known: list, fingerprint: uuid.UUID) -> bool:
@@ -125,24 +136,34 @@ def webhook_nonces_record_with_row(
         return NonceClaim.RETRIED if recorded else NonceClaim.REPLAYED
     sql, params, digests = insert
     fields = [model._meta.get_field(name) for name in values]
-    quote = connection.ops.quote_name
-    statement = (
-        f"WITH claimed AS ({sql}), written AS ("
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        # Typed: a parameter in a select list is otherwise text, which a NULL number could not be stored from.
-        f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)} "
-        "WHERE (SELECT count(*) FROM claimed) = %s "
-        f"ON CONFLICT ({', '.join(quote(model._meta.get_field(n).column) for n in unique_fields)}) DO NOTHING "
-        "RETURNING 1) "
-        "SELECT ARRAY(SELECT * FROM claimed), EXISTS(SELECT FROM written)"
-    )
-    row = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    statement = _with_row_sql(sql, model, tuple(values), unique_fields)
+    database = connections[DEFAULT_DB_ALIAS]
+    row = [field.get_db_prep_save(values[field.name], database) for field in fields]
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         [(inserted, written)] = hot_query(statement, [*params, *row, len(digests)])
     if len(inserted) == len(digests):
         return NonceClaim.WRITTEN if written else NonceClaim.CONFLICT
     known = [digest for digest in digests if digest not in set(inserted)]
     return NonceClaim.RETRIED if _known_nonces_match(known, fingerprint) else NonceClaim.REPLAYED
+
+
+@functools.cache
+def _with_row_sql(nonce_sql: str, model: type[Model], names: tuple[str, ...], unique_fields: tuple[str, ...]) -> str:
+    """webhook_nonces_record_with_row's statement, built once per shape: the same text on every request, so that
+    it is prepared once per connection (hot_query), and the fields' column types are not worked out each time."""
+    database = connections[DEFAULT_DB_ALIAS]
+    fields = [model._meta.get_field(name) for name in names]
+    quote = database.ops.quote_name
+    return (
+        f"WITH claimed AS ({nonce_sql}), written AS ("
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        # Typed: a parameter in a select list is otherwise text, which a NULL number could not be stored from.
+        f"SELECT {', '.join(f'%s::{f.db_type(database)}' for f in fields)} "
+        "WHERE (SELECT count(*) FROM claimed) = %s "
+        f"ON CONFLICT ({', '.join(quote(model._meta.get_field(n).column) for n in unique_fields)}) DO NOTHING "
+        "RETURNING 1) "
+        "SELECT ARRAY(SELECT * FROM claimed), EXISTS(SELECT FROM written)"
+    )
 
 
 def webhook_nonces_prune(*, now: datetime | None = None) -> int:
