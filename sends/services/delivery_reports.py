@@ -205,15 +205,16 @@ def delivery_reports_drain(
 def delivery_reports_apply_batch(*, limit: int) -> dict[int, ReportOutcome]:
     """Apply up to `limit` pending reports in one transaction; returns each one's outcome by its id."""
     with transaction.atomic():
+        # Tuples, not model instances: building a model per report was a third of the drainer's CPU.
         rows = list(
             DeliveryReport.objects.select_for_update(skip_locked=True)
             .filter(pending=True)
             .order_by("id")
-            .only("id", "payload")[:limit]
+            .values_list("id", "payload")[:limit]
         )
         if not rows:
             return {}
-        reports = [(row.pk, delivery_report_parse(row.payload)) for row in rows]
+        reports = [(pk, delivery_report_parse(payload)) for pk, payload in rows]
         uuids = sorted({report.message_uuid for _, report in reports})
         # The uuid locks before the sends' row locks, in the order delivery_reports_attach takes them: a send
         # whose uuid a dispatcher is committing now is either seen here, or will see this report unmatched.
