@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.core.management import call_command
+from django.db import connection
 
 from contacts.models import ConsentEvent, Contact, Suppression
 from contacts.selectors import consent_history
@@ -250,3 +251,16 @@ def test_adding_a_contact_in_the_admin_for_a_number_that_opted_out_keeps_it_opte
     contact = Contact.objects.get(phone_number=number)
     assert (contact.first_name, contact.status, contact.consent_source) == ("Fay", "unsubscribed", "")
     assert contact.opted_out_at is not None
+
+
+def test_a_contact_s_consent_events_are_indexed_once():
+    """Each consent event writes one index entry for its contact: consent_event_contact_idx (which lookups by
+    contact use) and not also a second index on the contact alone."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, ConsentEvent._meta.db_table)
+    by_contact = {
+        name: info["columns"]
+        for name, info in constraints.items()
+        if info["index"] and not info["primary_key"] and info["columns"][:1] == ["contact_id"]
+    }
+    assert by_contact == {"consent_event_contact_idx": ["contact_id", "created_at"]}
