@@ -37,9 +37,15 @@ class CampaignSend(models.Model):
         Status.FAILED: 2,
     }
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
+    # Neither key has an index of its own: send_campaign_status_idx and unique_send_per_contact start with the
+    # campaign, send_contact_idx with the contact, and serve every lookup by either. A send gets a new entry
+    # in every index at its creation and at each status change; two more cost fan-out, dispatch and the
+    # delivery-report drain on every send.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends", db_index=False)
     # SET_NULL: erasing a person must not erase the record that they were texted (to_number stays).
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends", db_index=False
+    )
     to_number = models.CharField(max_length=32, help_text="Destination as sent, E.164")
     body = models.TextField(blank=True, help_text="The rendered text")
     # The A/B variant this recipient got (NULL without an A/B test, and while held for the winner).
