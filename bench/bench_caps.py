@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bench.bench_engine import CONTACT_REMADE, _truncate_sends
+
 CONTACTS = int(os.environ.get("BENCH_CAPS_CONTACTS", "20000"))
 WAVES = int(os.environ.get("BENCH_CAPS_WAVES", "60"))
 LIST_NAME = f"bench-caps-v2-{CONTACTS}"  # v2: contacts other benchmarks left are remade
@@ -33,19 +35,15 @@ def _prepare_audience() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         # Numbers another benchmark left behind are made these contacts too (bench_engine says why).
         cursor.execute(
-            """
+            f"""
             WITH created AS (
                 INSERT INTO contacts_contact (phone_number, country, first_name, last_name, timezone, status,
                     consented_at, consent_source, consent_text, opted_out_at, opt_out_source, attributes,
                     created_at, updated_at)
                 SELECT '+1' || (%s + g)::text, 'US', 'Name', 'Family', 'America/Los_Angeles', 'subscribed', now(),
-                       'bench', '', NULL, '', '{}'::jsonb, now(), now()
+                       'bench', '', NULL, '', '{{}}'::jsonb, now(), now()
                 FROM generate_series(1, %s) AS g
-                ON CONFLICT (phone_number) DO UPDATE SET (country, first_name, last_name, timezone, status,
-                    consented_at, consent_source, consent_text, opted_out_at, opt_out_source, attributes) = (
-                    EXCLUDED.country, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.timezone, EXCLUDED.status,
-                    EXCLUDED.consented_at, EXCLUDED.consent_source, EXCLUDED.consent_text, EXCLUDED.opted_out_at,
-                    EXCLUDED.opt_out_source, EXCLUDED.attributes)
+                {CONTACT_REMADE}
                 RETURNING id
             )
             INSERT INTO contacts_contactlistmembership (contact_id, contact_list_id, added_at)
@@ -107,8 +105,7 @@ def run(ctx) -> dict[str, dict]:
     from sends.models import CampaignSend
     from sends.services.fanout import campaign_fan_out
 
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE sends_deliveryreport, sends_campaignsend")
+    _truncate_sends()
     list_id = _prepare_audience()
     _history(list_id)
     frequency_cap_update(max_messages=5, window_days=7, actor=None)  # two each so far: nobody over it
@@ -127,8 +124,7 @@ def run(ctx) -> dict[str, dict]:
             without.append(_claim_wave(plain.pk, plain_wave))
     finally:
         FrequencyCap.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE sends_deliveryreport, sends_campaignsend")
+        _truncate_sends()
     return {
         "caps_claim_wave_ms": {
             "value": statistics.median(with_caps) * 1000,
