@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 3
+ROUNDS = 5
 REPORTS_PER_ROUND = 1500
 CLIENT_THREADS = 8
 STATUS_PATH = "/webhooks/plivo/status/"
