@@ -31,6 +31,8 @@ class ShortLink(models.Model):
     A million recipients make a million rows, written set-based at fan-out, so the row is kept narrow: the
     code is the key, and the destination is read from its TrackedLink."""
 
+    # Looked up by the whole code only: PostgreSQL's second index on it for LIKE prefixes, which Django adds
+    # to every text key, is dropped (links 0003); it cost each of the fan-out's codes a third index entry.
     code = models.CharField(max_length=16, primary_key=True)
     # No index of their own: (send, link) below serves lookups by send, and nothing looks a link's codes up.
     # No foreign key constraints in the database either: checking a million of them at the fan-out's commit
