@@ -113,8 +113,8 @@ class _TreeMemory(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(0.2):
             pids = _tree(self.pid)
-            self.peak_pss_kib = max(self.peak_pss_kib, sum(_pss_kib(pid) for pid in pids))
-            self.peak_rss_kib = max(self.peak_rss_kib, *(_status_kib(pid, "VmHWM") for pid in pids))
+            self.peak_pss_kib = max(self.peak_pss_kib, sum(_proc_kib(pid, "smaps_rollup", "Pss") for pid in pids))
+            self.peak_rss_kib = max(self.peak_rss_kib, *(_proc_kib(pid, "status", "VmHWM") for pid in pids))
 
 
 def _tree(pid: int) -> list[int]:
@@ -128,20 +128,13 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _status_kib(pid: int, name: str) -> int:
+def _proc_kib(pid: int, file: str, name: str) -> int:
+    """The `name:` line (in kB) of /proc/<pid>/<file>; 0 once the process has ended."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        text = Path(f"/proc/{pid}/{file}").read_text()
     except OSError:
         return 0  # ended meanwhile
     return next((int(line.split()[1]) for line in text.splitlines() if line.startswith(f"{name}:")), 0)
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0  # ended meanwhile
-    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:")), 0)
 
 
 def phonenumbers_alone(path: Path) -> float:
