@@ -205,7 +205,8 @@ def delivery_reports_drain(
 def delivery_reports_apply_batch(*, limit: int) -> dict[int, ReportOutcome]:
     """Apply up to `limit` pending reports in one transaction; returns each one's outcome by its id."""
     with transaction.atomic():
-        # Tuples, not model instances: building a model per report was a third of the drainer's CPU.
+        # Tuples, not model instances: a model built per report only to read two fields cost about a sixth of
+        # the drainer's CPU.
         rows = list(
             DeliveryReport.objects.select_for_update(skip_locked=True)
             .filter(pending=True)
