@@ -45,7 +45,7 @@ def dispatch_top_up(*, campaign_id: int) -> int:
         if not ranges:
             cache.set(cursor_key, cursor, timeout=None)
             return 0
-        cache.set(outstanding_key, outstanding + len(ranges), timeout=settings.DISPATCH_LEASE_SECONDS)
+        window_add(outstanding_key, len(ranges))
         cache.set(cursor_key, ranges[-1][1], timeout=None)
     finally:
         cache.delete(lock_key)
@@ -54,6 +54,19 @@ def dispatch_top_up(*, campaign_id: int) -> int:
     for first_id, last_id in ranges:
         transaction.on_commit(lambda f=first_id, la=last_id: chunk_task.delay(campaign_id, f, la))
     return len(ranges)
+
+
+def window_add(outstanding_key: str, chunks: int) -> None:
+    """Count `chunks` more in the window by adding to the count where it stands now, not to the value read
+    before: chunks finish in other processes meanwhile (the lock only keeps top-ups apart), and a count left
+    one too high never returns to zero, which holds back the pass that picks up retries until the lease
+    lapses."""
+    try:
+        cache.incr(outstanding_key, chunks)
+    except ValueError:  # no window yet, or its lease lapsed
+        if not cache.add(outstanding_key, chunks, timeout=settings.DISPATCH_LEASE_SECONDS):
+            cache.incr(outstanding_key, chunks)
+    cache.touch(outstanding_key, timeout=settings.DISPATCH_LEASE_SECONDS)
 
 
 def window_touch(campaign_id: int) -> None:
