@@ -8,6 +8,7 @@ run them. SQLite gets one placeholder per value, in statements small enough for 
 
 import json
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -35,10 +36,11 @@ def values_in(values: list, *, db_type: str = "bigint") -> RawSQL | list:
 
 
 def sql_row_sources(columns: dict[str, str], rows: list[tuple]) -> list[tuple[str, list]]:
-    """Row sources for `INSERT INTO t (columns) <source>`: (sql, params) pairs covering every row.
+    """Row sources for `INSERT INTO t (columns) <source>` or `UPDATE t ... FROM (<source>) AS v`: (sql, params)
+    pairs covering every row.
 
     `columns` maps each column, in the order of the row tuples, to its PostgreSQL type ("text", "jsonb",
-    "timestamptz", ...); a jsonb value is given as JSON text.
+    "timestamptz", ...); a jsonb value is given as JSON text, a datetime or a Decimal as itself.
     """
     if not rows:
         return []
@@ -59,4 +61,6 @@ def sql_row_sources(columns: dict[str, str], rows: list[tuple]) -> list[tuple[st
 def _iso(value):
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # a JSON string: the numeric column reads it exactly, as a float would not be
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

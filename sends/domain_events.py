@@ -38,8 +38,11 @@ def send_event(send: CampaignSend) -> domain_events.DomainEvent | None:
 
 
 def send_events_emit(sends: Iterable[CampaignSend]) -> None:
-    """Emit the events of sends that have just finished, in the caller's transaction."""
-    domain_events.events_emit([event for event in map(send_event, sends) if event is not None])
+    """Emit the events of sends that have just finished, in the caller's transaction; none is built when no
+    sink wants it (the delivery report drainer calls this for every batch)."""
+    finished = [send for send in sends if send.status in SEND_EVENT_TYPES]
+    wanted = {t for t in {SEND_EVENT_TYPES[send.status] for send in finished} if domain_events.events_wanted(t)}
+    domain_events.events_emit([send_event(send) for send in finished if SEND_EVENT_TYPES[send.status] in wanted])
 
 
 def sends_failed_emit(send_ids: list[int]) -> None:

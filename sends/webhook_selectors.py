@@ -1,34 +1,45 @@
 """Reads that the Plivo webhooks need (delivery reports and inbound texts), each written once here."""
 
+from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 
 from sends.models import CampaignSend, InboundMessage
 
 
-def sends_for_message_uuids_locked(*, message_uuids: list[str]) -> dict[str, CampaignSend]:
+@dataclass(slots=True)
+class ReportedSend:
+    """A send as delivery reports move it: what report_apply_to, the counters and the send's event read and
+    write, under the names CampaignSend gives them."""
+
+    pk: int
+    campaign_id: int
+    contact_id: int | None
+    to_number: str
+    status: str
+    provider_message_uuid: str
+    sent_at: datetime | None
+    segments: int
+    cost: Decimal | None
+    error_code: str
+    error_message: str
+    # Not read: a report that moves the send sets it, and only sends that moved are written or told about.
+    status_updated_at: datetime | None = None
+
+
+def sends_for_message_uuids_locked(*, message_uuids: list[str]) -> dict[str, ReportedSend]:
     """The sends Plivo's message ids belong to, by message id, row-locked in id order so that reports for a
-    send apply one batch at a time."""
-    sends = (
+    send apply one batch at a time. Plain rows, not model instances: building a model per send was a fifth of
+    the drainer's CPU."""
+    rows = (
         CampaignSend.objects.select_for_update()
         .filter(provider_message_uuid__in=message_uuids)
         .order_by("id")
-        .only(
-            "id",
-            "campaign_id",
-            "contact_id",
-            "to_number",
-            "status",
-            "status_updated_at",
-            "provider_message_uuid",
-            "sent_at",
-            "segments",
-            "cost",
-            "error_code",
-            "error_message",
-        )
+        .values_list(*(field.name for field in fields(ReportedSend) if field.name != "status_updated_at"))
     )
-    found: dict[str, CampaignSend] = {}
-    for send in sends:
+    found: dict[str, ReportedSend] = {}
+    for row in rows:
+        send = ReportedSend(*row)
         found.setdefault(send.provider_message_uuid, send)
     return found
 
