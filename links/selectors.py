@@ -30,8 +30,11 @@ def short_link_target(*, code: str) -> ShortLinkTarget | None:
     if row is None:
         return None
     expires_at = row[1]
-    if isinstance(expires_at, str):  # SQLite hands a raw query's datetimes back as text, in UTC
-        expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
+    # SQLite hands a raw query's datetimes back without their zone (naive, or as text), and they are in UTC.
+    if isinstance(expires_at, str):
+        expires_at = parse_datetime(expires_at)
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
     return ShortLinkTarget(destination=row[0], expires_at=expires_at, counted=bool(row[2]))
 
 
