@@ -33,6 +33,8 @@ class ShortLink(models.Model):
 
     # Looked up by the whole code only: PostgreSQL's second index on it for LIKE prefixes, which Django adds
     # to every text key, is dropped (links 0003); it cost each of the fan-out's codes a third index entry.
+    # Compared bytewise on PostgreSQL (COLLATE "C", links 0004, not declared here: SQLite has no such collation);
+    # the fan-out's sort of new codes relies on it.
     code = models.CharField(max_length=16, primary_key=True)
     # No index of their own: (send, link) below serves lookups by send, and nothing looks a link's codes up.
     # No foreign key constraints in the database either: checking a million of them at the fan-out's commit
@@ -95,6 +97,8 @@ class StaffTestLink(models.Model):
     """A short link of a staff test send: it leads where the campaign's link will lead its recipients (the
     same destination, UTM parameters and expiry), so the tester sees what they will, and counts nothing."""
 
+    # Compared bytewise on PostgreSQL (COLLATE "C", links 0004, not declared here: SQLite has no such collation);
+    # the fan-out's sort of new codes relies on it.
     code = models.CharField(max_length=16, primary_key=True)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_links")
     url = models.TextField(help_text="As written in the text")

@@ -26,7 +26,8 @@ SQLITE_BATCH = 5000
 
 _INSERT = """
 INSERT INTO {short_links} (code, link_id, send_id)
-SELECT translate(encode(substring(uuid_send(gen_random_uuid()) from 1 for {code_bytes}), 'base64'), '+/', '-_'),
+SELECT translate(encode(substring(uuid_send(gen_random_uuid()) from 1 for {code_bytes}), 'base64'), '+/', '-_')
+       COLLATE "C",
        link.id, send.id
 FROM {sends} AS send CROSS JOIN {links} AS link
 WHERE send.campaign_id = %s AND send.status = %s AND link.campaign_id = %s
@@ -97,7 +98,8 @@ def _create_in_database(*, campaign: Campaign, links: int) -> int:
     made = 0
     with connection.cursor() as cursor:
         # Random codes inserted in code order fill the key's index page after page instead of touching a
-        # random page per row: half the time for a million. The sort gets the memory to stay off disk.
+        # random page per row: half the time for a million. The sort gets the memory to stay off disk, and
+        # sorts bytewise, in the order of the key ("C", links 0004), which is quicker than any locale's.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         for _ in range(MAX_ROUNDS):
             cursor.execute(sql, [campaign.pk, CampaignSend.Status.QUEUED.value, campaign.pk])

@@ -18,3 +18,13 @@ def test_a_short_link_s_code_is_indexed_once():
         if (info["index"] or info["primary_key"]) and info["columns"] == ["code"]
     }
     assert list(by_code.values()) == [True]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a collation of PostgreSQL's")
+def test_a_short_link_s_code_compares_bytewise_as_the_fan_out_sorts_new_codes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT collation_name FROM information_schema.columns WHERE table_name = %s AND column_name = 'code'",
+            [ShortLink._meta.db_table],
+        )
+        assert cursor.fetchone() == ("C",)
