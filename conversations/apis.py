@@ -10,7 +10,7 @@ from contacts.models import Contact
 from conversations.models import Conversation
 from conversations.selectors import INBOX_FILTERS, conversation_timeline, conversations_inbox, inbox_filter, reply_check
 from conversations.services import conversation_reply_send
-from smscampaigns.api import PagePagination, StrictBooleanField, StrictCharField, StrictFilterSet
+from smscampaigns.api import IdFilter, PagePagination, StrictBooleanField, StrictCharField, StrictFilterSet
 from smscampaigns.api_views import ApiView
 
 
@@ -69,7 +69,7 @@ class ConversationDetailSerializer(serializers.Serializer):
 
 class ConversationFilter(StrictFilterSet):
     filter = django_filters.ChoiceFilter(choices=list(INBOX_FILTERS.items()), method="filter_show")
-    campaign = django_filters.NumberFilter(method="filter_campaign", label="Contacts who received this campaign")
+    campaign = IdFilter(method="filter_campaign", label="Contacts who received this campaign")
     search = django_filters.CharFilter(method="filter_search", label="The contact's number in any format, or name")
 
     class Meta:

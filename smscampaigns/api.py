@@ -105,6 +105,14 @@ def exception_handler(exc, context):
 MAX_ID = 2**63 - 1
 
 
+class IdFilter(django_filters.NumberFilter):
+    """An object's id as a query parameter: a whole number from 1 to MAX_ID, else a 400 naming the parameter.
+    Unbounded, -6.9e117 reached the query and overflowed SQLite's integers: a 500."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, decimal_places=0, **kwargs)
+
+
 class StrictCharField(serializers.CharField):
     """Text input that refuses numbers and booleans instead of quietly turning them into text."""
 

@@ -36,6 +36,9 @@ def test_list_puts_unread_first_and_filters(api, receive):
         unread.pk
     ]
     assert client.get("/api/v1/conversations/?filter=bogus").status_code == 400
+    for campaign in ("-6.9e117", "0", "1.5", str(2**63)):  # -6.9e117 overflowed SQLite: a 500
+        refused = client.get("/api/v1/conversations/", {"campaign": campaign})
+        assert refused.status_code == 400 and "campaign" in refused.json()["errors"], campaign
     found = client.get("/api/v1/conversations/", {"search": "rita"}).json()["results"]
     assert [r["contact_id"] for r in found] == [read.pk]
 
