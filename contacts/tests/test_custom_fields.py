@@ -204,9 +204,11 @@ def test_a_range_condition_is_one_indexed_query_on_the_value_table(fields):
         field=fields["score"], value_number__gte=10, value_number__lte=20
     ).values("contact_id")
     matched = Contact.objects.filter(pk__in=in_range)
-    assert sorted(matched.values_list("attributes__score", flat=True)) == ["10", "15", "20"]
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: show the index can answer it
+    # The contacts' own attributes: a key read in SQL comes back as a number on SQLite, as text on PostgreSQL.
+    assert sorted(contact.attributes["score"] for contact in matched) == ["10", "15", "20"]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: show the index can answer it
     plan = in_range.explain()
     assert "field_value_number_idx" in plan, plan
 

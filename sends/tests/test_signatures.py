@@ -2,6 +2,7 @@ import logging
 import socket
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -384,7 +385,10 @@ def test_callbacks_are_answered_503_while_the_database_is_unreachable(client, ca
     params = report()
     reachable = dict(connection.settings_dict)
     connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT=_closed_port())
+    if connection.vendor == "sqlite":  # a database file in a folder that does not exist cannot be opened
+        connection.settings_dict.update(NAME=str(Path(reachable["NAME"]).parent / "gone" / "db.sqlite3"))
+    else:
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=_closed_port())
     try:
         with caplog.at_level(logging.WARNING):
             response = post_callback(client, STATUS_PATH, params)
