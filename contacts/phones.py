@@ -1,10 +1,13 @@
 """Phone numbers: parse anything a person types into E.164, and say why when it cannot be done.
 
 `normalize_phone` runs once per row of a contact import, so it is written for speed: phonenumbers'
-public helpers (`is_valid_number`, `region_code_for_number`, `time_zones_for_number`) each work out the
-number's region and type again; here that is done once and reused, which halves the cost per number
-(bench/bench_import.py measures it beside phonenumbers alone). The result is the same as the public
-helpers give: contacts/tests/test_phones.py checks that on numbers from many countries.
+public helpers (`is_valid_number`, `region_code_for_number`) each work out the number's region and type
+again, and where a calling code is shared (+1, +44, +61, +7) finding the region already computes the type;
+here each is worked out once, which makes checking a number cheaper than `is_valid_number` after the parse
+(bench/bench_import.py measures the import beside phonenumbers alone). The result is the same as the public
+helpers give: contacts/tests/test_phones.py checks that on numbers from many countries. A number's zones are
+not worked out here: only sending needs them (`number_zones`), and an import of a million rows would pay for
+them and throw them away.
 """
 
 from dataclasses import dataclass
@@ -12,12 +15,12 @@ from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as number_timezones
 
 # Private in phonenumbers but stable for years; the version is pinned in pyproject.toml and the
 # equivalence test fails if an upgrade changes its meaning.
-from phonenumbers.phonenumberutil import _number_type_helper
+from phonenumbers.phonenumberutil import _number_type_helper, re_compile
 
 from contacts.us_area_codes import US_AREA_CODE_STATES
 from smscampaigns.errors import ApplicationError
@@ -45,9 +48,6 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 class NormalizedNumber:
     e164: str
     region: str  # ISO 3166 alpha-2, e.g. "US"
-    # Every IANA zone the number's area may be in, as phonenumbers knows them; () when it cannot be told. A
-    # guess, never what the person told us: it is not stored on the contact (campaigns.quiet_hours uses it).
-    timezones: tuple[str, ...]
 
 
 def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
@@ -63,22 +63,41 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedNumber:
         raise ApplicationError(f"{text!r} is not a valid phone number: {reason}", field="phone_number") from None
     # What is_valid_number does, keeping the region and the number type it finds on the way.
     country_code = number.country_code
-    number_region = phonenumbers.region_code_for_number(number)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, number_region)
     national = phonenumbers.national_significant_number(number)
-    number_type = PhoneNumberType.UNKNOWN if metadata is None else _number_type_helper(national, metadata)
+    number_region, number_type = _region_and_type(country_code, national)
     if number_type == PhoneNumberType.UNKNOWN:
         possible = phonenumbers.is_possible_number_with_reason(number)
         reason = _VALIDATION_REASONS.get(possible, "no such number can exist in its numbering plan")
         raise ApplicationError(f"{text!r} is not a valid phone number: {reason}", field="phone_number")
-    e164 = f"+{country_code}{national}"
-    if phonenumbers.is_number_type_geographical(number_type, country_code):
-        zones = _zones_for_prefix(e164[1 : 1 + number_timezones.TIMEZONE_LONGEST_PREFIX])
-    else:
-        zones = _zones_for_country_code(country_code)
     # Non-geographic numbers (+800 ...) belong to region "001", which is no country.
     country = number_region if number_region and number_region.isalpha() else ""
-    return NormalizedNumber(e164=e164, region=country, timezones=zones)
+    return NormalizedNumber(e164=f"+{country_code}{national}", region=country)
+
+
+def _region_and_type(country_code: int, national: str) -> tuple[str | None, int]:
+    """region_code_for_number and the number's type in that region's plan (UNKNOWN: no valid number there),
+    the type computed once: phonenumbers tells regions sharing a calling code apart by computing it."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if regions is None:
+        return None, PhoneNumberType.UNKNOWN
+    if len(regions) == 1:
+        region = regions[0]
+    else:
+        # _region_code_for_number_from_list: the first region whose leading digits match, or else in whose
+        # plan the number has a type.
+        region = None
+        for candidate in regions:
+            metadata = PhoneMetadata.metadata_for_region(candidate.upper(), None)
+            if metadata is None:
+                continue
+            if metadata.leading_digits is not None:
+                if re_compile(metadata.leading_digits).match(national):
+                    region = candidate
+                    break
+            elif (number_type := _number_type_helper(national, metadata)) != PhoneNumberType.UNKNOWN:
+                return candidate, number_type
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    return region, PhoneNumberType.UNKNOWN if metadata is None else _number_type_helper(national, metadata)
 
 
 def timezones_for_number(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
@@ -111,19 +130,3 @@ def _us_states_of_area_code(area_code: str) -> tuple[str, ...]:
 
 def _known_zones(zones) -> tuple[str, ...]:
     return tuple(z for z in zones if z != _UNKNOWN_ZONE)
-
-
-@lru_cache(maxsize=65536)
-def _zones_for_prefix(digits: str) -> tuple[str, ...]:
-    # The longest-prefix match of phonenumbers' time_zones_for_geographical_number, on the leading digits
-    # only (all it reads), so area codes shared by many rows are looked up once.
-    for length in range(len(digits), 0, -1):
-        zones = number_timezones.TIMEZONE_DATA.get(digits[:length])
-        if zones is not None:
-            return _known_zones(zones)
-    return ()
-
-
-@lru_cache(maxsize=1024)
-def _zones_for_country_code(country_code: int) -> tuple[str, ...]:
-    return _known_zones(number_timezones.TIMEZONE_DATA.get(str(country_code), ()))
