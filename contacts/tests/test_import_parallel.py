@@ -1,6 +1,7 @@
 """The import with rows checked in worker processes gives what the one-process import gives, to the row."""
 
 import csv
+import gc
 import io
 import multiprocessing
 from pathlib import Path
@@ -223,3 +224,26 @@ def test_staged_batches_are_never_compiled_and_the_session_gets_its_setting_back
             assert cursor.fetchone() == ("off",)
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == before
+
+
+def test_objects_held_before_an_import_are_frozen_while_it_runs_and_given_back_however_it_ends(tmp_path):
+    # Collections of the oldest generation visited Django's every object again and again while the rows went
+    # through (a third of the reading's time), and copied the pages the workers shared with this process.
+    path = write(tmp_path, messy_rows())
+    assert gc.get_freeze_count() == 0
+    frozen_while_running = []
+
+    def note_frozen(summary):
+        frozen_while_running.append(gc.get_freeze_count())
+
+    imported(path, workers=2, progress=note_frozen)
+    assert frozen_while_running and min(frozen_while_running) > 10_000  # Django's objects, at least
+    assert gc.get_freeze_count() == 0
+
+    def interrupt(summary):
+        raise KeyboardInterrupt
+
+    forget_everything()
+    with pytest.raises(KeyboardInterrupt):
+        imported(path, workers=2, progress=interrupt)
+    assert gc.get_freeze_count() == 0
